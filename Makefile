@@ -1,0 +1,49 @@
+# The two commands of the quick start: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEV_ENV := DEBUG=$${DEBUG:-true}
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chatbot
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test setup lint format bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Set everything up (venv, dependencies, migrations, demo data) and serve on http://$(HOST):$(PORT)
+run: $(STAMP)
+	@$(BIN)/python scripts/check_services.py --redis "$${REDIS_URL:-redis://127.0.0.1:6379/0}"
+	mkdir -p var
+	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEV_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@if $(DEV_ENV) $(BIN)/python manage.py help seed_demo >/dev/null 2>&1; then $(DEV_ENV) $(BIN)/python manage.py seed_demo; fi
+	$(DEV_ENV) $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+
+## The whole suite: lint, format check, architecture contracts, tests (real PostgreSQL and Redis)
+test: $(STAMP)
+	@$(BIN)/python scripts/check_services.py --redis "$(TEST_REDIS_URL)" --postgres "$(TEST_DATABASE_URL)"
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	DATABASE_URL="$(TEST_DATABASE_URL)" TEST_REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var

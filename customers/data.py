@@ -1,0 +1,106 @@
+"""Plain data returned by `customers.services`: frozen dataclasses, never model instances or querysets."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUser:
+    """Who a valid API token belongs to: enough to authorize a request without touching the database again."""
+
+    user_id: int
+    customer_id: int | None
+    is_staff: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerContext:
+    """What a prompt may see of a customer. No contact details, no account identifiers beyond the id."""
+
+    customer_id: int
+    display_name: str
+    birth_year: int | None
+    home_area: str
+    preferred_language: str
+    currency: str
+    monthly_limit_minor: int
+    spent_this_month_minor: int
+    remaining_limit_minor: int
+    preferences: tuple[str, ...]
+    allergies: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerProfile:
+    """The caller's own profile, as `GET /api/v1/me` shows it."""
+
+    customer_id: int
+    username: str
+    display_name: str
+    birth_year: int | None
+    home_area: str
+    preferred_language: str
+    currency: str
+    monthly_limit_minor: int
+    spent_this_month_minor: int
+    remaining_limit_minor: int
+    preferences: tuple[str, ...]
+    allergies: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAccess:
+    """The cached facts needed on every turn: who owns a session and whether it is still open."""
+
+    session_id: UUID
+    customer_id: int
+    status: str  # "open" | "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    session_id: UUID
+    customer_id: int
+    status: str  # "open" | "ended"
+    title: str
+    created_at: datetime
+    last_activity_at: datetime
+    ended_at: datetime | None
+    message_count: int
+    prompt_tokens: int
+    completion_tokens: int
+    final_mood: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    count: int
+    results: tuple[SessionInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PastSessionSummary:
+    session_id: UUID
+    title: str
+    ended_at: datetime
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class DemoCustomer:
+    """A seeded demo customer and the API token to call the API as them."""
+
+    username: str
+    display_name: str
+    customer_id: int
+    token: str

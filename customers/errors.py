@@ -1,0 +1,25 @@
+"""Domain errors of `customers`. Each carries a stable code; `chat` renders them as problem details."""
+
+
+class CustomersError(Exception):
+    code = "customers_error"
+
+
+class CustomerNotFound(CustomersError):
+    code = "not_found"
+
+
+class SessionNotFound(CustomersError):
+    """No such session, or it belongs to another customer: callers cannot tell the two apart."""
+
+    code = "not_found"
+
+
+class SessionEnded(CustomersError):
+    code = "session_ended"
+
+
+class DatabaseUnavailable(CustomersError):
+    """The database could not be reached; nothing was written."""
+
+    code = "service_unavailable"

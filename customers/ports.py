@@ -1,0 +1,47 @@
+"""Ports that other apps fill at start-up, so `customers`' admin can show live conversation state without
+importing `llm`: `chat` registers an adapter in its `AppConfig.ready()`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    seq: int
+    role: str
+    content: str
+    tokens: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTranscript:
+    lines: tuple[TranscriptLine, ...]
+    mood: str  # "" when none is set
+    mood_source: str  # "user" | "inferred" | ""
+    rolling_summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAdminActions:
+    """What the admin needs from the conversation side; each takes a session id."""
+
+    transcript: Callable[[UUID], LiveTranscript]
+    end_and_summarize: Callable[[UUID], None]
+    erase: Callable[[UUID], None]
+
+
+_registered: list[SessionAdminActions] = []
+
+
+def register_session_admin_actions(actions: SessionAdminActions) -> None:
+    """Install the adapter (called once from `chat`'s app config); a later call replaces the earlier one."""
+    _registered[:] = [actions]
+
+
+def session_admin_actions() -> SessionAdminActions | None:
+    """The installed adapter, or None when no app provided one (the admin then says so)."""
+    return _registered[0] if _registered else None

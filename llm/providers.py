@@ -1,0 +1,54 @@
+"""The model seen from inside `llm`: one request shape, two providers (an OpenAI-compatible endpoint, or the
+deterministic offline provider), selected by settings.
+
+Interface only in parts: implementations live in llm/client.py (openai) and llm/offline.py.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from llm.data import TurnContext, Usage
+
+Purpose = Literal["reply", "fold", "summary"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    """One model call. `messages` is the exact chat payload ({role, content} dicts, system prompt first).
+
+    `context` and `mood` ride along for the offline provider, which answers from them instead of a model.
+    `purpose` "reply" asks for structured output {mood, reply}; "fold" and "summary" ask for plain text.
+    """
+
+    messages: tuple[dict[str, str], ...]
+    purpose: Purpose
+    max_tokens: int
+    context: TurnContext | None = None
+    mood: str = ""
+    transcript: tuple[dict[str, str], ...] = field(default=())  # fold/summary: the messages to condense
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str  # the reply (for purpose "reply", already extracted from the structured output)
+    mood: str | None  # inferred mood, one of data.MOODS, or None
+    usage: Usage
+    finish_reason: str
+
+
+class Provider(Protocol):
+    name: str
+
+    def complete(self, request: ModelRequest) -> Completion:
+        """Answer in one piece. Raises only llm.errors types."""
+        ...
+
+    def astream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
+        """Yield reply text deltas as produced, then exactly one Completion. Raises only llm.errors types."""
+        ...
+
+
+def get_provider() -> Provider:
+    """The provider for the current settings: `openai` when a key or base URL is set, else `offline`."""
+    raise NotImplementedError
