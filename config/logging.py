@@ -5,6 +5,7 @@ Callers log events with `extra={...}` fields (ids, counts, durations), never mes
 
 import json
 import logging
+import traceback
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -32,8 +33,11 @@ def _fields(record: logging.LogRecord) -> dict[str, object]:
         if key not in _STANDARD_ATTRS and not key.startswith("_"):
             fields[key] = value
     if record.exc_info and record.exc_info[0] is not None:
-        # The exception type only: exception messages can carry request data.
+        # The exception type and where it was raised, never its message: messages can carry request data.
         fields["exc_type"] = record.exc_info[0].__name__
+        frames = traceback.extract_tb(record.exc_info[2])
+        if frames:
+            fields["exc_where"] = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}"
     return fields
 
 
