@@ -1,10 +1,34 @@
 """Shared fixtures: a flushed test Redis database per test and the fake OpenAI-compatible server."""
 
+import fcntl
+import hashlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
 import pytest
 import redis
 from django.conf import settings
 
 from tests.fakes.openai_server import FakeOpenAI
+
+
+def pytest_configure(config):
+    """Hold a machine-wide lock on this run's test database and Redis index for the whole session.
+
+    Two runs against the same test database would drop it under each other and flush each other's Redis keys;
+    the second run waits for the first instead of failing in confusing ways.
+    """
+    target = f"{os.environ.get('DATABASE_URL', '')}|{os.environ.get('TEST_REDIS_URL', '')}"
+    name = f"chatbot-tests-{hashlib.sha256(target.encode()).hexdigest()[:16]}.lock"
+    handle = (Path(tempfile.gettempdir()) / name).open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("waiting for another test run on the same database and Redis index...", file=sys.stderr)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    config._chatbot_test_lock = handle  # released when the process exits
 
 
 @pytest.fixture(autouse=True)
