@@ -26,7 +26,7 @@ run: $(STAMP)
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@if $(DEV_ENV) $(BIN)/python manage.py help seed_demo >/dev/null 2>&1; then $(DEV_ENV) $(BIN)/python manage.py seed_demo; fi
-	$(DEV_ENV) $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT)
+	$(DEV_ENV) $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-access-log
 
 ## The whole suite: lint, format check, architecture contracts, tests (real PostgreSQL and Redis)
 test: $(STAMP)

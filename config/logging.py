@@ -8,7 +8,17 @@ import logging
 import traceback
 from contextvars import ContextVar
 
+from django.core.signals import request_finished
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+def _forget_request_id(**_: object) -> None:
+    # After the response is closed (and Django has logged it), later lines in this thread belong to no request.
+    request_id_var.set("-")
+
+
+request_finished.connect(_forget_request_id, dispatch_uid="config.logging.forget_request_id")
 
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime", "request_id"}

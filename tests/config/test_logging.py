@@ -43,3 +43,16 @@ def test_exception_messages_are_not_logged_only_their_type():
     assert "exc_where=test_logging.py:" in line
     assert "alice@example.com" not in line
     assert "private" not in line
+
+
+def test_failed_responses_are_logged_with_the_request_id(client, caplog):
+    caplog.handler.addFilter(RequestIdFilter())  # as the configured handler does, at emit time
+    with caplog.at_level(logging.INFO):
+        client.get("/no-such-page", HTTP_X_REQUEST_ID="req-404")
+    access = [r for r in caplog.records if r.name == "access"]
+    assert access, "one access line per request"
+    assert access[-1].status == 404
+    assert access[-1].path == "/no-such-page"
+    assert access[-1].request_id == "req-404"
+    assert all(r.request_id == "req-404" for r in caplog.records if r.name == "django.request")
+    assert request_id_var.get() == "-", "lines after the response belong to no request"
