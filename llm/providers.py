@@ -1,13 +1,14 @@
 """The model seen from inside `llm`: one request shape, two providers (an OpenAI-compatible endpoint, or the
 deterministic offline provider), selected by settings.
 
-Interface only in parts: implementations live in llm/client.py (openai) and llm/offline.py.
+Implementations live in llm/client.py (openai) and llm/offline.py.
 """
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from llm.conf import get_settings
 from llm.data import TurnContext, Usage
 
 Purpose = Literal["reply", "fold", "summary"]
@@ -17,7 +18,8 @@ Purpose = Literal["reply", "fold", "summary"]
 class ModelRequest:
     """One model call. `messages` is the exact chat payload ({role, content} dicts, system prompt first).
 
-    `context` and `mood` ride along for the offline provider, which answers from them instead of a model.
+    `context`, `mood`, `transcript` and `previous_summary` ride along for the offline provider, which answers from
+    them instead of a model (the payload in `messages` already holds them for a real one).
     `purpose` "reply" asks for structured output {mood, reply}; "fold" and "summary" ask for plain text.
     """
 
@@ -27,6 +29,7 @@ class ModelRequest:
     context: TurnContext | None = None
     mood: str = ""
     transcript: tuple[dict[str, str], ...] = field(default=())  # fold/summary: the messages to condense
+    previous_summary: str = ""  # fold/summary: the rolling summary of messages folded earlier
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,4 +54,12 @@ class Provider(Protocol):
 
 def get_provider() -> Provider:
     """The provider for the current settings: `openai` when a key or base URL is set, else `offline`."""
-    raise NotImplementedError
+    cfg = get_settings()
+    # Imported here: the offline quick start never loads the openai SDK, and both modules import this one.
+    if cfg.provider == "openai":
+        from llm.client import OpenAIProvider
+
+        return OpenAIProvider(cfg)
+    from llm.offline import OfflineProvider
+
+    return OfflineProvider(cfg)

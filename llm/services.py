@@ -1,15 +1,17 @@
-"""The public face of `llm`: model calls and conversation state in Redis. Plain dataclasses in and out.
-
-Interface only in parts: functions raising NotImplementedError are being implemented (issue: llm).
+"""The public face of `llm`: model calls and conversation state in Redis. Plain dataclasses in and out; every
+failure is an llm.errors type. See llm/README.md for the Redis keys, the turn lock and the round trips of a turn.
 """
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from uuid import UUID
 
 import redis
 
+from llm import quota, store, turns, window
 from llm.conf import get_settings
 from llm.data import (
+    MOODS,
     CheckResult,
     Conversation,
     Delta,
@@ -20,6 +22,7 @@ from llm.data import (
     Turn,
     TurnContext,
 )
+from llm.providers import get_provider
 from llm.redis import sync_client
 
 
@@ -50,8 +53,8 @@ def provider_name() -> str:
 def turn_admit(*, customer_id: int) -> None:
     """Count one turn against the customer's rate limit and check the daily token quota (shared by every
     process through Redis). Raises TurnRateLimited / TokenQuotaExceeded with retry_after; StoreUnavailable if
-    Redis is down (fail closed)."""
-    raise NotImplementedError
+    Redis is down (fail closed). Call it before `turn_reply`, `turn_reply_stream` or `turn_regenerate`."""
+    quota.admit(sync_client(), get_settings(), customer_id=customer_id)
 
 
 def turn_reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None) -> Turn:
@@ -59,53 +62,76 @@ def turn_reply(*, session_id: UUID, text: str, context: TurnContext, idempotency
     a time (FIFO). With an idempotency key already used for the same text, the first turn is returned
     (`replayed=True`) without a model call. On a model failure the user message stays stored and the typed
     error is raised."""
-    raise NotImplementedError
+    return turns.reply(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
 
 
 def turn_reply_stream(
     *, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None
 ) -> AsyncIterator[Delta | Turn]:
     """As `turn_reply`, asynchronously: yields `Delta`s as the model produces them, then the stored `Turn`.
-    If the consumer stops iterating, the reply still completes and is stored."""
-    raise NotImplementedError
+    If the consumer stops iterating, the reply still completes and is stored. MessageTooLong is raised by this
+    call itself, before any iteration."""
+    return turns.reply_stream(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
 
 
 def turn_regenerate(*, session_id: UUID, context: TurnContext, idempotency_key: str | None = None) -> Turn:
     """Answer the last user message again, replacing the reply after it if there is one (seq stays
     contiguous). Raises NothingToRegenerate when the session has no user message."""
-    raise NotImplementedError
+    return turns.regenerate(session_id=session_id, context=context, idempotency_key=idempotency_key)
 
 
 def messages_list(*, session_id: UUID) -> tuple[Message, ...]:
     """The session's stored messages, oldest first."""
-    raise NotImplementedError
+    keys = store.session_keys(session_id)
+    return store.parse_messages(store.run(sync_client(), store.range_call(keys, 0, -1)))
 
 
 def conversation_get(*, session_id: UUID) -> Conversation:
     """Messages, mood and rolling summary of the session."""
-    raise NotImplementedError
+    conversation, _ = store.parse_conversation(
+        store.run(sync_client(), store.conversation_call(store.session_keys(session_id)))
+    )
+    return conversation
 
 
 def mood_get(*, session_id: UUID) -> Mood | None:
     """The session's current mood, or None."""
-    raise NotImplementedError
+    return store.decode_mood(store.run(sync_client(), store.mood_read_call(store.session_keys(session_id))))
 
 
 def mood_set(*, session_id: UUID, mood: str) -> Mood:
     """Set the mood explicitly (`source: user`), 24 h TTL. Raises ValueError for a mood outside MOODS."""
-    raise NotImplementedError
+    if mood not in MOODS:
+        raise ValueError(f"unknown mood {mood!r}; expected one of {', '.join(MOODS)}")
+    value = Mood(mood=mood, source="user", set_at=datetime.now(UTC))
+    store.run(sync_client(), store.mood_call(store.session_keys(session_id), get_settings(), value))
+    return value
 
 
 def session_summarize(*, session_id: UUID, context: TurnContext) -> SessionSummary:
-    """A concise summary of the whole session for the caller to persist (model or offline provider)."""
-    raise NotImplementedError
+    """A concise summary of the whole session for the caller to persist (model or offline provider): the rolling
+    summary and the stored messages, as many of the newest as fit the budget. An empty session gets an empty text
+    and no model call."""
+    cfg = get_settings()
+    conversation = conversation_get(session_id=session_id)
+    final_mood = conversation.mood.mood if conversation.mood else ""
+    provider = get_provider()
+    if not conversation.messages and not conversation.rolling_summary:
+        return SessionSummary(text="", final_mood=final_mood, provider=provider.name)
+    request = window.summary_request(
+        context, cfg, rolling_summary=conversation.rolling_summary, messages=conversation.messages
+    )
+    return SessionSummary(text=provider.complete(request).text.strip(), final_mood=final_mood, provider=provider.name)
 
 
 def session_erase(*, session_id: UUID) -> None:
-    """Delete every Redis key of the session."""
-    raise NotImplementedError
+    """Delete every Redis key of the session: messages, mood, summary, idempotency records and turn lock (a turn in
+    flight then stores nothing more)."""
+    store.run(sync_client(), store.erase_call(store.session_keys(session_id)))
 
 
 def llm_check() -> CheckResult:
     """Verify the tokenizer loads offline and the configured endpoint answers (or the offline provider)."""
-    raise NotImplementedError
+    from llm import check  # the check loads the openai SDK; the rest of llm must not need it to start
+
+    return check.run()

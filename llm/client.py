@@ -1,0 +1,345 @@
+"""The OpenAI-compatible provider (OpenAI, Ollama, vLLM, llama.cpp...): the only module that talks to the model
+endpoint, and the only one that sees `openai` or `httpx2` exceptions. Each failure leaves as exactly one
+llm.errors type, raised `from` the SDK's exception when there is one:
+
+- LLMTimeout: no answer, or no next piece of a stream, within LLM_READ_TIMEOUT (LLM_CONNECT_TIMEOUT to connect).
+- LLMRateLimited(retry_after): 429 once the retries are spent, or at once when Retry-After exceeds
+  LLM_MAX_RETRY_AFTER.
+- LLMUnavailable: connection refused or dropped (before or during a stream), 5xx, an error event inside a stream,
+  and 401/403/404: a wrong key, base URL or model name is a configuration fault, not a bad answer.
+- LLMBadResponse: any other 4xx (the endpoint refused the request), a body or stream chunk that is not JSON, an
+  answer without a finish reason (a stream that ended before finishing), an empty answer, or a structured reply
+  without "reply".
+
+Retries cover 429, 500, 502, 503, 504 and connection errors: at most LLM_MAX_RETRIES, after the server's
+Retry-After or an exponential backoff with jitter, never waiting longer than LLM_MAX_RETRY_AFTER. Timeouts are not
+retried (the slow request may still be running and another try would double the wait), and a stream is never
+retried once a delta was yielded. The SDK's own retries are off.
+"""
+
+import asyncio
+import logging
+import math
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+import openai
+
+from llm import tokens
+from llm.conf import LLMSettings, get_settings
+from llm.data import Usage
+from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
+from llm.providers import Completion, ModelRequest
+from llm.reply_json import RESPONSE_FORMAT, ReplyReader
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+CONFIGURATION_STATUSES = frozenset({401, 403, 404})
+BACKOFF_SECONDS = 0.5  # the first retry's wait without Retry-After; doubles with each further retry
+NO_API_KEY = "not-needed"  # servers such as Ollama take no key, but the SDK refuses to start without one
+
+# What the SDK lets escape: its own errors, httpx2 errors it does not wrap, and ValueError from json.loads on a body
+# or stream chunk that is not JSON.
+_SDK_ERRORS = (openai.OpenAIError, httpx2.HTTPError, ValueError)
+_jitter = random.SystemRandom()
+
+
+class OpenAIProvider:
+    """Chat completions from the configured endpoint: `complete` (sync) and `astream` (async, streamed)."""
+
+    name = "openai"
+
+    def __init__(self, cfg: LLMSettings | None = None) -> None:
+        self._cfg = cfg or get_settings()
+        self._endpoint = _Endpoint.of(self._cfg)
+
+    def complete(self, request: ModelRequest) -> Completion:
+        """Answer in one piece, retrying as the module describes. Raises only llm.errors types."""
+        started = time.monotonic()
+        try:
+            completion = self._complete(request)
+        except LLMError as error:
+            self._log_failure(error, request, started)
+            raise
+        self._log_success(completion, request, started)
+        return completion
+
+    async def astream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
+        """Yield reply text deltas as the model produces them, then exactly one Completion. Retries only before the
+        first delta. Raises only llm.errors types."""
+        started = time.monotonic()
+        try:
+            async with aclosing(self._stream(request)) as items:
+                async for item in items:
+                    if isinstance(item, Completion):
+                        self._log_success(item, request, started)
+                    yield item
+        except LLMError as error:
+            self._log_failure(error, request, started)
+            raise
+
+    def list_models(self) -> tuple[str, ...]:
+        """The ids of the models the endpoint lists (GET {base_url}/models). Raises only llm.errors types."""
+        try:
+            return tuple(model.id for model in _sync_client(self._endpoint).models.list().data)
+        except _SDK_ERRORS as exc:
+            raise translate_error(exc) from exc
+
+    def probe(self) -> str:
+        """Ask for a one-token completion, without retries, and return its finish reason: whether the endpoint
+        answers for the configured model at all. Raises only llm.errors types."""
+        request = ModelRequest(messages=({"role": "user", "content": "Say OK."},), purpose="summary", max_tokens=1)
+        try:
+            response = _sync_client(self._endpoint).chat.completions.create(
+                **request_body(self._cfg, request, stream=False)
+            )
+        except _SDK_ERRORS as exc:
+            raise translate_error(exc) from exc
+        if not response.choices or response.choices[0].finish_reason is None:
+            raise LLMBadResponse("The model's answer ended before it was finished.")
+        return response.choices[0].finish_reason
+
+    def _complete(self, request: ModelRequest) -> Completion:
+        body = request_body(self._cfg, request, stream=False)
+        attempt = 0
+        while True:
+            try:
+                response = _sync_client(self._endpoint).chat.completions.create(**body)
+                return self._completion(request, response)
+            except _SDK_ERRORS as exc:
+                delay = self._retry_delay(exc, attempt, request)
+                if delay is None:
+                    raise translate_error(exc) from exc
+            time.sleep(delay)
+            attempt += 1
+
+    async def _stream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
+        body = request_body(self._cfg, request, stream=True)
+        attempt = 0
+        while True:
+            reader = ReplyReader(structured=request.purpose == "reply")
+            finish_reason: str | None = None
+            usage = None
+            try:
+                stream = await _async_client(self._endpoint).chat.completions.create(**body)
+                async with stream:
+                    async for chunk in stream:
+                        usage = chunk.usage or usage
+                        for choice in chunk.choices:
+                            if choice.index != 0:
+                                continue
+                            if delta := reader.feed(choice.delta.content or choice.delta.refusal or ""):
+                                yield delta
+                            finish_reason = choice.finish_reason or finish_reason
+                break
+            except _SDK_ERRORS as exc:
+                delay = None if reader.emitted else self._retry_delay(exc, attempt, request)
+                if delay is None:
+                    raise translate_error(exc) from exc
+            await asyncio.sleep(delay)
+            attempt += 1
+        if finish_reason is None:
+            raise LLMBadResponse("The model's answer ended before it was finished.")
+        text, mood = reader.finish(finish_reason)
+        if rest := text[len(reader.emitted) :]:
+            yield rest
+        yield Completion(text=text, mood=mood, usage=self._usage(usage, request, text), finish_reason=finish_reason)
+
+    def _completion(self, request: ModelRequest, response: Any) -> Completion:
+        if not response.choices:
+            raise LLMBadResponse("The model's answer has no choices.")
+        choice = response.choices[0]
+        if choice.finish_reason is None:
+            raise LLMBadResponse("The model's answer ended before it was finished.")
+        reader = ReplyReader(structured=request.purpose == "reply")
+        reader.feed(choice.message.content or choice.message.refusal or "")
+        text, mood = reader.finish(choice.finish_reason)
+        return Completion(
+            text=text, mood=mood, usage=self._usage(response.usage, request, text), finish_reason=choice.finish_reason
+        )
+
+    def _usage(self, usage: Any, request: ModelRequest, text: str) -> Usage:
+        if usage is not None:
+            return Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+        # Some compatible servers send no usage (not even with stream_options.include_usage): estimate it the way
+        # OpenAI bills, so quotas and session counters still move.
+        model = self._cfg.model
+        return Usage(
+            prompt_tokens=tokens.count_request(request.messages, model=model),
+            completion_tokens=tokens.count_text(text, model=model),
+        )
+
+    def _retry_delay(self, exc: Exception, attempt: int, request: ModelRequest) -> float | None:
+        """Seconds to wait before another try after `exc`, or None to give up."""
+        if attempt >= self._cfg.max_retries or not _retryable(exc):
+            return None
+        delay = _retry_after(exc)
+        if delay is None:
+            delay = min(self._cfg.max_retry_after, BACKOFF_SECONDS * 2**attempt) * _jitter.uniform(0.5, 1.0)
+        elif delay > self._cfg.max_retry_after:
+            return None
+        log.warning(
+            "llm call retried",
+            extra={
+                "purpose": request.purpose,
+                "retry": attempt + 1,
+                "cause": type(exc).__name__,
+                "status": getattr(exc, "status_code", None),
+                "delay_ms": round(delay * 1000),
+            },
+        )
+        return delay
+
+    def _log_failure(self, error: LLMError, request: ModelRequest, started: float) -> None:
+        cause = error.__cause__
+        log.warning(
+            "llm call failed",
+            extra={
+                "purpose": request.purpose,
+                "model": self._cfg.model,
+                "error": error.code,
+                "cause": type(cause).__name__ if cause else type(error).__name__,
+                "status": getattr(cause, "status_code", None),
+                "duration_ms": round((time.monotonic() - started) * 1000),
+            },
+        )
+
+    def _log_success(self, completion: Completion, request: ModelRequest, started: float) -> None:
+        log.info(
+            "llm call",
+            extra={
+                "purpose": request.purpose,
+                "model": self._cfg.model,
+                "finish_reason": completion.finish_reason,
+                "prompt_tokens": completion.usage.prompt_tokens,
+                "completion_tokens": completion.usage.completion_tokens,
+                "duration_ms": round((time.monotonic() - started) * 1000),
+            },
+        )
+
+
+def request_body(cfg: LLMSettings, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+    """The chat completion parameters of `request`: structured output for a reply, plain text otherwise."""
+    body: dict[str, Any] = {
+        "model": cfg.model,
+        "messages": list(request.messages),
+        max_tokens_parameter(cfg.base_url): request.max_tokens,
+    }
+    if request.purpose == "reply":
+        body["response_format"] = RESPONSE_FORMAT
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def max_tokens_parameter(base_url: str) -> str:
+    """`max_completion_tokens` for OpenAI itself, which deprecated `max_tokens` and refuses it for its reasoning
+    models; `max_tokens` for any other server: every OpenAI-compatible server (Ollama, vLLM, llama.cpp) accepts it,
+    while not all of them know the newer name."""
+    host = urlsplit(base_url).hostname if base_url else "api.openai.com"
+    return "max_completion_tokens" if host == "api.openai.com" else "max_tokens"
+
+
+def translate_error(exc: Exception) -> LLMError:
+    """The llm.errors type for an exception from the SDK (see the module docstring for the mapping)."""
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return LLMTimeout("The model did not answer in time.")
+    if isinstance(exc, openai.RateLimitError):
+        return LLMRateLimited("The model provider is rate limiting us.", retry_after=_retry_after(exc))
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code >= 500 or exc.status_code in CONFIGURATION_STATUSES:
+            return LLMUnavailable(f"The model endpoint answered HTTP {exc.status_code}.")
+        return LLMBadResponse(f"The model endpoint refused the request (HTTP {exc.status_code}).")
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+        return LLMUnavailable("The model endpoint could not be reached or dropped the connection.")
+    if isinstance(exc, openai.APIResponseValidationError | ValueError):
+        return LLMBadResponse("The model endpoint sent a malformed answer.")
+    if isinstance(exc, openai.APIError):  # an error event inside a stream
+        return LLMUnavailable("The model endpoint reported an error while answering.")
+    return LLMUnavailable(f"The model endpoint failed ({type(exc).__name__}).")
+
+
+def parse_retry_after(value: str, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value, delay-seconds or an HTTP date; None if it is neither."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+def _retry_after(exc: Exception) -> float | None:
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    if milliseconds := parse_retry_after(headers.get("retry-after-ms", "")):
+        return milliseconds / 1000
+    return parse_retry_after(headers.get("retry-after", ""))
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+        return False
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRY_STATUSES
+    return isinstance(exc, openai.APIConnectionError | httpx2.TransportError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Endpoint:
+    """What an SDK client is built from; clients are cached per distinct value."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    connect_timeout: float
+    read_timeout: float
+
+    @classmethod
+    def of(cls, cfg: LLMSettings) -> "_Endpoint":
+        return cls(cfg.base_url, cfg.api_key or NO_API_KEY, cfg.connect_timeout, cfg.read_timeout)
+
+    def client_options(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url or None,  # None: the SDK's default, api.openai.com
+            "api_key": self.api_key,
+            # Never the SDK's 10-minute default: read bounds each wait for the next byte, also between stream chunks.
+            "timeout": openai.Timeout(self.read_timeout, connect=self.connect_timeout),
+            "max_retries": 0,  # retries are ours, bounded by our settings
+        }
+
+
+# An async client's connections belong to the event loop that opened them: one client per loop, dropped with it.
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Endpoint, openai.AsyncOpenAI]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@cache
+def _sync_client(endpoint: _Endpoint) -> openai.OpenAI:
+    return openai.OpenAI(**endpoint.client_options())
+
+
+def _async_client(endpoint: _Endpoint) -> openai.AsyncOpenAI:
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get(endpoint)
+    if client is None:
+        client = clients[endpoint] = openai.AsyncOpenAI(**endpoint.client_options())
+    return client

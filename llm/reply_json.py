@@ -1,0 +1,209 @@
+"""The structured reply `{"mood": ..., "reply": ...}`: the response_format that asks for it, and a reader that pulls
+the reply text out of the JSON while it streams, so the customer sees the words as the model writes them.
+
+Servers that ignore response_format (some OpenAI-compatible ones do) answer plain text; the reader passes it through.
+"""
+
+import json
+import re
+
+from llm.data import MOODS
+from llm.errors import LLMBadResponse
+
+# "mood" comes first: with strict structured outputs the model writes properties in schema order, so it settles the
+# mood before the reply, and the reply's text streams last, uninterrupted.
+RESPONSE_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "reply",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {
+                "mood": {"type": ["string", "null"], "enum": [*MOODS, None]},
+                "reply": {"type": "string"},
+            },
+            "required": ["mood", "reply"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_SCALAR = rf"(?:{_STRING}|null|true|false|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+# An object whose members before "reply" are scalars, up to the opening quote of the reply's value.
+_REPLY_START = re.compile(rf'\s*\{{(?:\s*{_STRING}\s*:\s*{_SCALAR}\s*,)*\s*"reply"\s*:\s*"', re.DOTALL)
+_MAX_SEEK = 1024  # past this many characters without the reply starting, the answer is read whole at the end
+
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_PLAIN_RUN = re.compile(r'[^"\\]+')
+# What may still grow into a low surrogate escape, "\uDC00" to "\uDFFF".
+_LOW_SURROGATE_PREFIX = re.compile(r"(?:\\(?:u(?:[dD](?:[c-fC-F][0-9a-fA-F]{0,2})?)?)?)?")
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+_REPLACEMENT = "\ufffd"
+
+
+class ReplyReader:
+    """Feed an answer's content deltas in order; each `feed` returns the reply text they add, `finish` the whole
+    reply and the mood.
+
+    With `structured`, an answer that starts with "{" is read as the {mood, reply} object: the JSON is scanned up
+    to the reply's string, whose body is then decoded as it arrives. Anything else is a plain-text reply (leading
+    whitespace dropped). Raises LLMBadResponse for an answer that cannot be used.
+    """
+
+    def __init__(self, *, structured: bool) -> None:
+        self._structured = structured
+        self._mode = "start"  # start -> plain | seek -> reply | whole
+        self._head = ""  # what arrived before the reply text started
+        self._raw: list[str] = []
+        self._emitted: list[str] = []
+        self._string = JSONStringDecoder()
+
+    @property
+    def emitted(self) -> str:
+        """The reply text returned by `feed` so far."""
+        return "".join(self._emitted)
+
+    def feed(self, chunk: str) -> str:
+        self._raw.append(chunk)
+        text = self._advance(chunk)
+        if text:
+            self._emitted.append(text)
+        return text
+
+    def finish(self, finish_reason: str) -> tuple[str, str | None]:
+        """The whole reply text and the mood (one of MOODS, or None) once the answer is complete.
+
+        The text starts with `emitted`; anything after it (a reply that could not be streamed) is still to be sent.
+        """
+        if self._mode == "plain":
+            return self.emitted, None
+        if self._mode == "start":
+            raise LLMBadResponse("The model's answer was empty.")
+        raw = "".join(self._raw)
+        try:
+            answer = json.loads(raw)
+        except ValueError as exc:
+            if finish_reason == "length" and self._emitted:
+                return self.emitted, None  # cut off by the token limit: keep what the model wrote
+            raise LLMBadResponse("The model's structured answer is not valid JSON.") from exc
+        if not isinstance(answer, dict) or not isinstance(answer.get("reply"), str):
+            raise LLMBadResponse('The model\'s structured answer has no "reply".')
+        text = self.emitted if self._mode == "reply" else _replace_lone_surrogates(answer["reply"])
+        if not text.strip():
+            raise LLMBadResponse("The model's reply was empty.")
+        return text, _mood(answer.get("mood"))
+
+    def _advance(self, chunk: str) -> str:
+        if self._mode == "plain":
+            return chunk
+        if self._mode == "reply":
+            return self._decode(chunk)
+        if self._mode == "whole":
+            return ""
+        self._head += chunk
+        if self._mode == "start":
+            text = self._head.lstrip()
+            if not text:
+                return ""
+            if not (self._structured and text.startswith("{")):
+                self._mode = "plain"
+                return text
+            self._mode = "seek"
+        match = _REPLY_START.match(self._head)
+        if match:
+            self._mode = "reply"
+            return self._decode(self._head[match.end() :])
+        if len(self._head) > _MAX_SEEK:
+            self._mode = "whole"
+        return ""
+
+    def _decode(self, chunk: str) -> str:
+        try:
+            return self._string.feed(chunk)
+        except ValueError as exc:
+            raise LLMBadResponse("The model's structured answer is not valid JSON.") from exc
+
+
+class JSONStringDecoder:
+    """Decodes the body of one JSON string, after its opening quote, from pieces split anywhere: inside an escape
+    such as `\\n` or `\\u00e9`, or between the two halves of a surrogate pair. Lone surrogates become U+FFFD.
+
+    `feed` returns the text decoded so far and ignores everything after the closing quote (then `done` is True).
+    Raises ValueError on an invalid escape.
+    """
+
+    def __init__(self) -> None:
+        self.done = False
+        self._pending = ""  # an escape that is not complete yet
+
+    def feed(self, chunk: str) -> str:
+        if self.done:
+            return ""
+        text, self._pending = self._pending + chunk, ""
+        out: list[str] = []
+        i = 0
+        while i < len(text):
+            run = _PLAIN_RUN.match(text, i)
+            if run:
+                out.append(run.group())
+                i = run.end()
+            elif text[i] == '"':
+                self.done = True
+                break
+            else:
+                decoded, length = _escape(text, i)
+                if not length:
+                    self._pending = text[i:]
+                    break
+                out.append(decoded)
+                i += length
+        return "".join(out)
+
+
+def _escape(text: str, i: int) -> tuple[str, int]:
+    """The escape starting at text[i] (a backslash): its text and length, or ("", 0) when it is still incomplete."""
+    if i + 1 >= len(text):
+        return "", 0
+    kind = text[i + 1]
+    if kind != "u":
+        if kind not in _ESCAPES:
+            raise ValueError(f"invalid escape \\{kind}")
+        return _ESCAPES[kind], 2
+    code = _hex4(text, i + 2)
+    if code is None:
+        return "", 0
+    if 0xDC00 <= code <= 0xDFFF:  # a low surrogate with no high one before it
+        return _REPLACEMENT, 6
+    if not 0xD800 <= code <= 0xDBFF:
+        return chr(code), 6
+    # A high surrogate: the character is only whole with the low surrogate escape that should follow.
+    tail = text[i + 6 : i + 12]
+    if len(tail) < 6 and _LOW_SURROGATE_PREFIX.fullmatch(tail):
+        return "", 0
+    low = _hex4(text, i + 8) if tail.startswith("\\u") else None
+    if low is None or not 0xDC00 <= low <= 0xDFFF:
+        return _REPLACEMENT, 6
+    return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)), 12
+
+
+def _hex4(text: str, start: int) -> int | None:
+    digits = text[start : start + 4]
+    if len(digits) < 4:
+        if not all(ch in "0123456789abcdefABCDEF" for ch in digits):
+            raise ValueError("invalid \\u escape")
+        return None
+    if not _HEX4.fullmatch(digits):
+        raise ValueError("invalid \\u escape")
+    return int(digits, 16)
+
+
+def _replace_lone_surrogates(text: str) -> str:
+    # json.loads keeps an unpaired surrogate as is; it could not be encoded as UTF-8 later.
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _mood(value: object) -> str | None:
+    mood = value.strip().lower() if isinstance(value, str) else None
+    return mood if mood in MOODS else None

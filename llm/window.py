@@ -1,0 +1,198 @@
+"""The context of a model call: the reply window (system prompt plus the newest messages within the token budget),
+when and what to fold into the rolling summary, and the payload of a session summary.
+
+Pure functions. Stored messages carry their token count (counted once, when written), so assembling a window costs
+the tokenizer one system prompt at most (none when the session's last turn had the same one), however long the
+history.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+
+from llm import prompts, tokens
+from llm.conf import LLMSettings
+from llm.data import Message, Mood, TurnContext
+from llm.errors import MessageTooLong
+from llm.providers import ModelRequest
+from llm.store import RollingSummary
+
+# What even an empty message costs (its overhead and role): bounds how many messages a budget can hold.
+MIN_MESSAGE_TOKENS = tokens.TOKENS_PER_MESSAGE + 1
+MAX_TAIL = 1000
+# A fold also covers the older half of the window (at least this many messages), so that the next few turns find
+# nothing unsummarized outside their window and make a single model call.
+MIN_FOLD_AHEAD = 6
+# Prompt text of a summary request (purpose "fold" or "summary"): what the answer may use (~150 words asked).
+SUMMARY_MAX_TOKENS = 400
+
+
+def message_budget(cfg: LLMSettings) -> int:
+    """Tokens of a reply request left for the system prompt and the messages."""
+    return cfg.context_budget - cfg.reply_reserve - tokens.REPLY_PRIMING
+
+
+def tail_limit(budget: int) -> int:
+    """The most messages a tail of `budget` tokens can hold."""
+    return min(budget // MIN_MESSAGE_TOKENS + 1, MAX_TAIL)
+
+
+def _system(context: TurnContext, cfg: LLMSettings, mood: Mood | None, summary: str) -> tuple[str, int]:
+    return _counted_system_prompt(context, cfg.model, mood, summary, datetime.now(UTC).date())
+
+
+@lru_cache(maxsize=256)
+def _counted_system_prompt(
+    context: TurnContext, model: str, mood: Mood | None, summary: str, today: date
+) -> tuple[str, int]:
+    # A session's turns mostly share one system prompt (mood and summary change now and then): tokenize it once.
+    prompt = prompts.system_prompt(context, mood=mood, rolling_summary=summary, today=today)
+    return prompt, tokens.count_message("system", prompt, model=model)
+
+
+def tail_budget(context: TurnContext, cfg: LLMSettings, *, newest_tokens: int = 0) -> int:
+    """Tokens the messages may use next to the bare system prompt (no mood, no summary). Raises MessageTooLong if a
+    newest message of `newest_tokens` could never fit, before anything is stored or sent."""
+    _, fixed = _system(context, cfg, None, "")
+    budget = message_budget(cfg) - fixed
+    if newest_tokens > budget:
+        raise MessageTooLong(f"The message needs {newest_tokens} tokens; at most {max(budget, 0)} fit.")
+    return budget
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    system_prompt: str
+    messages: tuple[Message, ...]  # oldest first
+    prompt_tokens: int  # the whole request as billed, from the stored counts
+
+    @property
+    def payload(self) -> tuple[dict[str, str], ...]:
+        return ({"role": "system", "content": self.system_prompt}, *_transcript(self.messages))
+
+
+def assemble(
+    context: TurnContext, cfg: LLMSettings, *, mood: Mood | None, summary: str, tail: Sequence[Message]
+) -> Window:
+    """The system prompt and the newest messages of `tail` (oldest first) that fit the budget; the newest always.
+
+    Should the newest not fit beside the mood and the rolling summary, they give way, the summary first (both stay
+    stored). MessageTooLong if it does not fit beside the bare system prompt either.
+    """
+    newest = tail[-1]
+    for mood_, summary_ in dict.fromkeys(((mood, summary), (mood, ""), (None, ""))):
+        prompt, fixed = _system(context, cfg, mood_, summary_)
+        available = message_budget(cfg) - fixed
+        if newest.tokens <= available:
+            break
+    else:
+        raise MessageTooLong(f"The message needs {newest.tokens} tokens; at most {max(available, 0)} fit.")
+    used, start = 0, len(tail)
+    while start > 0 and used + tail[start - 1].tokens <= available:
+        start -= 1
+        used += tail[start].tokens
+    return Window(prompt, tuple(tail[start:]), fixed + used + tokens.REPLY_PRIMING)
+
+
+def reply_request(context: TurnContext, cfg: LLMSettings, window: Window, mood: Mood | None) -> ModelRequest:
+    return ModelRequest(
+        messages=window.payload,
+        purpose="reply",
+        max_tokens=cfg.reply_reserve,
+        context=context,
+        mood=mood.mood if mood else "",
+    )
+
+
+def fold_range(
+    *,
+    window: Window,
+    summary: RollingSummary,
+    answering: int,
+    stored: int,
+    last_seq: int,
+    stored_after: int,
+    cap: int,
+) -> tuple[int, int] | None:
+    """The seqs (first, last) to fold into the rolling summary now, or None when no fold is due.
+
+    Due when a message outside the window is not covered by the summary yet, or when the list would pass `cap`
+    (`stored_after` messages once the reply is stored) and only folded messages may leave it. `answering` is the
+    seq of the message being answered: it and what follows are never folded.
+    """
+    first_stored = last_seq - stored + 1
+    start = max(summary.through + 1, first_stored)
+    oldest = window.messages[0].seq
+    due = max(oldest - 1, first_stored + (stored_after - cap) - 1)
+    if due < start:
+        return None
+    ahead = oldest - 1 + max(len(window.messages) // 2, MIN_FOLD_AHEAD)
+    return start, min(max(due, ahead), answering - 1)
+
+
+def fold_request(
+    context: TurnContext, cfg: LLMSettings, *, previous: str, messages: Sequence[Message]
+) -> tuple[ModelRequest, int]:
+    """The request folding the oldest of `messages` into the summary `previous`, within the budget, and the seq it
+    folds through. The newest messages wait for the next fold if not all of them fit."""
+    limit = cfg.context_budget - SUMMARY_MAX_TOKENS
+    fixed = tokens.count_request(_fold_payload(context, previous, ()), model=cfg.model)
+    used, end = 0, 0
+    while end < len(messages) and (end == 0 or fixed + used + messages[end].tokens <= limit):
+        used += messages[end].tokens
+        end += 1
+    transcript = _transcript(messages[:end])
+    payload = _fold_payload(context, previous, transcript)
+    while end > 1 and tokens.count_request(payload, model=cfg.model) > limit:
+        end -= 1
+        transcript = transcript[:end]
+        payload = _fold_payload(context, previous, transcript)
+    request = ModelRequest(
+        messages=payload,
+        purpose="fold",
+        max_tokens=SUMMARY_MAX_TOKENS,
+        context=context,
+        transcript=transcript,
+        previous_summary=previous,
+    )
+    return request, messages[end - 1].seq
+
+
+def summary_request(
+    context: TurnContext, cfg: LLMSettings, *, rolling_summary: str, messages: Sequence[Message]
+) -> ModelRequest:
+    """The request summarizing a whole session: the rolling summary and the newest messages that fit the budget."""
+    limit = cfg.context_budget - SUMMARY_MAX_TOKENS
+    used = tokens.count_request(_summary_payload(context, rolling_summary, ()), model=cfg.model)
+    start = len(messages)
+    while start > 0 and used + messages[start - 1].tokens <= limit:
+        start -= 1
+        used += messages[start].tokens
+    transcript = _transcript(messages[start:])
+    return ModelRequest(
+        messages=_summary_payload(context, rolling_summary, transcript),
+        purpose="summary",
+        max_tokens=SUMMARY_MAX_TOKENS,
+        context=context,
+        transcript=transcript,
+        previous_summary=rolling_summary,
+    )
+
+
+def _transcript(messages: Sequence[Message]) -> tuple[dict[str, str], ...]:
+    return tuple({"role": m.role, "content": m.content} for m in messages)
+
+
+def _fold_payload(
+    context: TurnContext, previous: str, transcript: Sequence[dict[str, str]]
+) -> tuple[dict[str, str], ...]:
+    language = context.customer.preferred_language
+    return prompts.fold_messages(previous_summary=previous, transcript=transcript, language=language)
+
+
+def _summary_payload(
+    context: TurnContext, rolling_summary: str, transcript: Sequence[dict[str, str]]
+) -> tuple[dict[str, str], ...]:
+    language = context.customer.preferred_language
+    return prompts.summary_messages(transcript=transcript, rolling_summary=rolling_summary, language=language)

@@ -1,0 +1,111 @@
+"""Helpers for the tests of llm's Redis side: the raw test database, round-trip counting, fake-server replies."""
+
+import asyncio
+import json
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import redis
+from django.conf import settings
+
+from llm import tokens
+from llm.redis import async_client, sync_client
+from tests.fakes.openai_server import FakeOpenAI, Reply
+
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[object, object, T]) -> T:
+    """`asyncio.run`, closing the loop's llm Redis client before the loop goes (no transport left to the GC)."""
+
+    async def main() -> T:
+        try:
+            return await coro
+        finally:
+            await async_client().aclose()
+
+    return asyncio.run(main())
+
+
+def raw_redis() -> redis.Redis:
+    """A plain client of the test database, to look at what llm stored (decoded strings)."""
+    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+
+
+def session_keys_in_redis(session_id) -> set[str]:
+    return set(raw_redis().scan_iter(match=f"chat:{{{session_id}}}:*"))
+
+
+def snapshot(client: redis.Redis | None = None) -> dict[str, object]:
+    """Every key of the test database with its value, to show that an operation changed nothing."""
+    client = client or raw_redis()
+    dump = {}
+    for key in sorted(client.scan_iter()):
+        kind = client.type(key)
+        if kind == "string":
+            dump[key] = client.get(key)
+        elif kind == "list":
+            dump[key] = client.lrange(key, 0, -1)
+        elif kind == "hash":
+            dump[key] = client.hgetall(key)
+        elif kind == "zset":
+            dump[key] = client.zrange(key, 0, -1, withscores=True)
+        else:
+            dump[key] = kind
+    return dump
+
+
+@dataclass
+class RoundTrips:
+    count: int = 0
+
+
+@contextmanager
+def count_round_trips(client: redis.Redis | None = None) -> Iterator[RoundTrips]:
+    """Count the round trips llm's sync client makes on a warm (pooled) connection: each write to a connection is one
+    request awaiting its answer (a pipeline writes once)."""
+    client = client or sync_client()
+    pool = client.connection_pool
+    trips = RoundTrips()
+    base = pool.connection_class
+
+    class Counting(base):
+        def send_packed_command(self, command, check_health=True):
+            trips.count += 1
+            return super().send_packed_command(command, check_health)
+
+    pool.disconnect()
+    pool.connection_class = Counting
+    pool.reset()  # drop the idle connections: every connection from now on counts
+    client.ping()  # one warm connection, as a running process has; its handshake is not a turn's doing
+    trips.count = 0
+    try:
+        yield trips
+    finally:
+        pool.disconnect()
+        pool.connection_class = base
+        pool.reset()
+
+
+def reply(text: str, mood: str | None = None, **options) -> Reply:
+    """A structured reply as the model sends it for purpose "reply" (`options`: Reply's delay, chunks...)."""
+    return Reply(content=json.dumps({"mood": mood, "reply": text}), **options)
+
+
+def chat_bodies(fake: FakeOpenAI) -> list[dict]:
+    """The bodies of the chat completion requests the fake server received, in order."""
+    return [r.body for r in fake.requests if r.path.endswith("/chat/completions")]
+
+
+def is_reply_request(body: dict) -> bool:
+    """Replies ask for structured output; folds and summaries for plain text."""
+    return "response_format" in body
+
+
+def text_with_tokens(n: int, *, model: str) -> str:
+    """A text of exactly `n` tokens in `model`'s encoding ("hello hello ...": one token per word)."""
+    text = " ".join(["hello"] * n)
+    assert tokens.count_text(text, model=model) == n
+    return text

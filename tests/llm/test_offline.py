@@ -1,0 +1,157 @@
+"""The offline provider: deterministic answers from the customer's context, with no network."""
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from llm import offline, prompts, tokens
+from llm.providers import Completion, ModelRequest, get_provider
+from tests.llm.contexts import alice, bob
+
+
+def _reply_request(text: str, *, context=None, mood: str = "") -> ModelRequest:
+    context = context or alice()
+    messages = (
+        {"role": "system", "content": prompts.system_prompt(context)},
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi!"},
+        {"role": "user", "content": text},
+    )
+    return ModelRequest(messages=messages, purpose="reply", max_tokens=300, context=context, mood=mood)
+
+
+@pytest.fixture
+def provider():
+    """The provider the settings pick without a key or a base URL (the test settings set neither)."""
+    return get_provider()
+
+
+def test_without_key_or_base_url_the_offline_provider_answers(provider):
+    assert isinstance(provider, offline.OfflineProvider)
+    assert provider.name == "offline"
+
+
+def test_the_same_request_gets_the_same_answer(provider):
+    request = _reply_request("What should I eat tonight?")
+    assert provider.complete(request) == provider.complete(request)
+
+
+def test_a_reply_greets_by_name_suggests_from_preferences_and_mentions_the_budget(provider):
+    completion = provider.complete(_reply_request("What should I eat tonight?"))
+    assert completion.text.startswith("Hi Alice!")
+    assert "What should I eat tonight" in completion.text
+    assert any(pref in completion.text for pref in ("Korean BBQ", "jazz bars", "spicy tteokbokki"))
+    assert "320,000 KRW" in completion.text
+    assert "peanuts or shellfish" in completion.text
+    assert completion.finish_reason == "stop"
+    assert completion.mood is None
+
+
+@pytest.mark.parametrize("n", range(12))
+def test_a_reply_never_suggests_a_preference_containing_an_allergy(provider, n):
+    text = provider.complete(_reply_request(f"Any idea number {n}?")).text
+    assert "peanut noodles" not in text
+
+
+def test_a_reply_says_nothing_of_another_customer(provider):
+    text = provider.complete(_reply_request("What should I eat tonight?")).text
+    for fact in ("Bob", "Brooklyn", "ramen", "gluten", "USD"):
+        assert fact not in text
+
+
+def test_a_long_message_is_echoed_only_briefly(provider):
+    long_question = "Could you please recommend " + "a really very nice place " * 20 + "for dinner?"
+    text = provider.complete(_reply_request(long_question)).text
+    assert long_question not in text
+    assert "Could you please recommend a really" in text
+
+
+@pytest.mark.parametrize(
+    ("message", "mood"),
+    [
+        ("I'm so tired today", "tired"),
+        ("오늘 너무 피곤해요", "tired"),
+        ("Work is really stressful", "stressed"),
+        ("스트레스 받아요", "stressed"),
+        ("행복한 하루예요!", "happy"),
+        ("I'm happy, what's good?", "happy"),
+        ("I'm unhappy with my lunch", "sad"),
+        ("Meet me downtown", None),
+        ("What should I eat?", None),
+    ],
+)
+def test_the_mood_is_inferred_from_keywords(provider, message, mood):
+    assert offline.infer_mood(message) == mood
+    assert provider.complete(_reply_request(message)).mood == mood
+
+
+def test_the_sessions_mood_is_acknowledged_when_the_message_states_none(provider):
+    text = provider.complete(_reply_request("What should I eat?", mood="tired")).text
+    assert "Sorry you're tired" in text
+
+
+def test_usage_is_counted_with_the_models_tokenizer(provider, settings):
+    request = _reply_request("What should I eat tonight?")
+    completion = provider.complete(request)
+    assert completion.usage.prompt_tokens == tokens.count_request(request.messages, model=settings.LLM_MODEL)
+    assert completion.usage.completion_tokens == tokens.count_text(completion.text, model=settings.LLM_MODEL)
+
+
+def test_a_reply_without_preferences_asks_for_them(provider):
+    context = alice()
+    no_prefs = replace(context, customer=replace(context.customer, preferences=("peanut noodles",)))
+    text = provider.complete(_reply_request("Ideas?", context=no_prefs)).text
+    assert "Tell me a little about what you like" in text
+    assert "peanut noodles" not in text
+
+
+def test_the_stream_yields_several_deltas_then_the_completion(provider):
+    request = _reply_request("What should I eat tonight?")
+
+    async def collect():
+        return [item async for item in provider.astream(request)]
+
+    items = asyncio.run(collect())
+    *deltas, completion = items
+    assert isinstance(completion, Completion)
+    assert len(deltas) > 1
+    assert all(isinstance(delta, str) for delta in deltas)
+    assert "".join(deltas) == completion.text == provider.complete(request).text
+
+
+TRANSCRIPT = (
+    {"role": "user", "content": "I want something warm. Maybe soup?"},
+    {"role": "assistant", "content": "How about kimchi jjigae?"},
+    {"role": "user", "content": "피곤해요. 가까운 곳이면 좋겠어요."},
+)
+
+
+def test_fold_extends_the_previous_summary_with_each_customer_messages_first_sentence(provider):
+    request = ModelRequest(
+        messages=prompts.fold_messages(previous_summary="She likes spicy food.", transcript=TRANSCRIPT),
+        purpose="fold",
+        max_tokens=200,
+        transcript=TRANSCRIPT,
+        previous_summary="She likes spicy food.",
+    )
+    completion = provider.complete(request)
+    assert completion.text == "She likes spicy food. The customer asked about: I want something warm; 피곤해요."
+    assert completion.mood is None
+
+
+def test_a_summary_stays_bounded_and_keeps_the_latest_part(provider):
+    transcript = tuple({"role": "user", "content": f"Request number {i}. Details."} for i in range(200))
+    messages = prompts.summary_messages(transcript=transcript)
+    request = ModelRequest(messages=messages, purpose="summary", max_tokens=200, transcript=transcript)
+    text = provider.complete(request).text
+    assert len(text) <= offline.MAX_SUMMARY_CHARS
+    assert text.endswith("Request number 199.")
+
+
+def test_bobs_reply_uses_his_own_facts(provider):
+    text = provider.complete(_reply_request("Lunch?", context=bob())).text
+    assert text.startswith("Hi Bob!")
+    assert "12.50 USD" in text
+    assert "ramen" in text
+    assert "Alice" not in text

@@ -1,0 +1,156 @@
+"""Reading the structured reply: the reply's JSON string decoded as it streams, split anywhere."""
+
+import json
+
+import pytest
+
+from llm.errors import LLMBadResponse
+from llm.reply_json import RESPONSE_FORMAT, JSONStringDecoder, ReplyReader
+
+TRICKY = 'Line one\nTab\there "quoted" back\\slash /slash é 피곤 😀 𝄞 end'
+
+
+def _body(text: str) -> str:
+    """What follows the opening quote of `text` as JSON, escapes and all (😀 becomes a surrogate pair)."""
+    return json.dumps(text, ensure_ascii=True)[1:] + ', "after": "ignored"}'
+
+
+def _decode(pieces: list[str]) -> tuple[str, bool]:
+    decoder = JSONStringDecoder()
+    return "".join(decoder.feed(piece) for piece in pieces), decoder.done
+
+
+def test_the_schema_asks_for_mood_first_then_reply():
+    schema = RESPONSE_FORMAT["json_schema"]["schema"]
+    assert RESPONSE_FORMAT["json_schema"]["strict"] is True
+    assert list(schema["properties"]) == ["mood", "reply"]
+    assert schema["required"] == ["mood", "reply"]
+    assert schema["additionalProperties"] is False
+    assert None in schema["properties"]["mood"]["enum"]
+
+
+@pytest.mark.parametrize("text", [TRICKY, "\\u00e9 is not an escape here", "", "\u2028\u2029\x00"])
+def test_a_string_split_at_every_position_decodes_whole(text):
+    body = _body(text)
+    for cut in range(len(body) + 1):
+        assert _decode([body[:cut], body[cut:]]) == (text, True), f"split at {cut}: {body[:cut]!r}"
+
+
+def test_a_string_fed_one_character_at_a_time_decodes_whole():
+    assert _decode(list(_body(TRICKY))) == (TRICKY, True)
+
+
+def test_a_string_split_twice_anywhere_inside_a_surrogate_pair_decodes_whole():
+    body = _body("😀")  # \ud83d\ude00"...
+    for first in range(13):
+        for second in range(first, 13):
+            assert _decode([body[:first], body[first:second], body[second:]]) == ("😀", True)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('\\ud83d tail"', "\ufffd tail"),  # a high surrogate followed by text
+        ('\\ud83d"', "\ufffd"),  # a high surrogate closing the string
+        ('\\ud83d\\u0041"', "\ufffdA"),  # a high surrogate followed by a non-surrogate escape
+        ('\\ude00 x"', "\ufffd x"),  # a low surrogate alone
+    ],
+)
+def test_lone_surrogates_become_replacement_characters(body, expected):
+    for cut in range(len(body) + 1):
+        assert _decode([body[:cut], body[cut:]]) == (expected, True)
+
+
+@pytest.mark.parametrize("body", ['bad \\x escape"', 'bad \\u12G4"'])
+def test_an_invalid_escape_is_an_error(body):
+    with pytest.raises(ValueError, match="escape"):
+        _decode([body])
+
+
+def test_an_unfinished_string_is_not_done():
+    assert _decode(['half a \\"sent', "ence"]) == ('half a "sentence', False)
+
+
+def _read(pieces: list[str], *, structured: bool = True, finish_reason: str = "stop") -> tuple[list[str], str, str]:
+    reader = ReplyReader(structured=structured)
+    deltas = [delta for piece in pieces if (delta := reader.feed(piece))]
+    text, mood = reader.finish(finish_reason)
+    return deltas, text, mood
+
+
+def _chunks(text: str, size: int = 3) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def test_the_reply_streams_while_the_json_arrives():
+    raw = json.dumps({"mood": "tired", "reply": TRICKY})
+    deltas, text, mood = _read(_chunks(raw))
+    assert len(deltas) > 5
+    assert "".join(deltas) == text == TRICKY
+    assert mood == "tired"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"reply": "Soup.", "mood": "calm"},  # reply first
+        {"note": 'a "quoted" \\ value', "n": -1.5e3, "ok": True, "x": None, "mood": "calm", "reply": "Soup."},
+    ],
+)
+def test_members_before_and_after_the_reply_are_skipped(answer):
+    deltas, text, mood = _read(_chunks(json.dumps(answer), 2))
+    assert "".join(deltas) == text == "Soup."
+    assert mood == "calm"
+
+
+def test_a_reply_after_a_nested_member_is_read_whole_at_the_end():
+    raw = json.dumps({"meta": {"a": [1, 2]}, "mood": "sad", "reply": "x" * 2000})
+    deltas, text, mood = _read(_chunks(raw, 50))
+    assert deltas == []
+    assert text == "x" * 2000
+    assert mood == "sad"
+
+
+@pytest.mark.parametrize("mood", ["sleepy", 3, None])
+def test_a_mood_outside_the_list_is_none(mood):
+    assert _read([json.dumps({"mood": mood, "reply": "Hi."})])[2] is None
+
+
+def test_a_mood_is_normalized():
+    assert _read([json.dumps({"mood": " Happy ", "reply": "Hi."})])[2] == "happy"
+
+
+def test_plain_text_is_the_reply_when_a_server_ignores_the_format():
+    deltas, text, mood = _read(["\n  Try ", "bibimbap", " tonight."])
+    assert deltas == ["Try ", "bibimbap", " tonight."]
+    assert text == "Try bibimbap tonight."
+    assert mood is None
+
+
+def test_unstructured_answers_pass_json_looking_text_through():
+    deltas, text, mood = _read(['{"not": "parsed"}'], structured=False)
+    assert text == '{"not": "parsed"}' == "".join(deltas)
+    assert mood is None
+
+
+def test_a_reply_cut_by_the_token_limit_keeps_what_was_written():
+    deltas, text, mood = _read(['{"mood": null, "reply": "Try the spicy', " soup and"], finish_reason="length")
+    assert text == "Try the spicy soup and" == "".join(deltas)
+    assert mood is None
+
+
+@pytest.mark.parametrize(
+    ("pieces", "finish_reason"),
+    [
+        (['{"mood": null, "reply": "cut'], "stop"),  # invalid JSON without the token limit as the excuse
+        (['{"mood": "happy"}'], "stop"),  # no reply
+        (['{"mood": "happy", "reply": 5}'], "stop"),  # a reply that is not a string
+        (['{"mood": "happy", "reply": "  "}'], "stop"),  # an empty reply
+        (["   "], "stop"),  # nothing at all
+        ([], "length"),
+        (['{"mood": null, "reply": "a \\q b"}'], "stop"),  # an invalid escape
+    ],
+)
+def test_unusable_answers_are_bad_responses(pieces, finish_reason):
+    with pytest.raises(LLMBadResponse):
+        _read(pieces, finish_reason=finish_reason)
