@@ -113,6 +113,7 @@ CACHES = {
 }
 CUSTOMER_CACHE_TTL = env_int("CUSTOMER_CACHE_TTL", 600, minimum=1)
 CUSTOMER_CACHE_MISSING_TTL = env_int("CUSTOMER_CACHE_MISSING_TTL", 30, minimum=1)
+CUSTOMER_CACHE_FILL_TIMEOUT = env_float("CUSTOMER_CACHE_FILL_TIMEOUT", 2.0, minimum=0.05, maximum=30)
 
 # --- The model: any OpenAI-compatible endpoint; the offline provider when neither key nor base URL is set. ---
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")

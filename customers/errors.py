@@ -23,3 +23,9 @@ class DatabaseUnavailable(CustomersError):
     """The database could not be reached; nothing was written."""
 
     code = "service_unavailable"
+
+
+class InvalidInput(CustomersError, ValueError):
+    """A service got an unknown field or an invalid value; nothing was written."""
+
+    code = "invalid_request"

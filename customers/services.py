@@ -1,15 +1,27 @@
 """The public face of `customers`, the only owner of the database. Returns frozen dataclasses only.
 
-Reads named `*_get` / `*_list` go through the read-through cache where noted; writes invalidate after commit.
-Interface only in parts: functions raising NotImplementedError are being implemented (issue: customers).
+Reads named `*_get` and the other reads marked "cached" go through the read-through cache (`customers.cache`); writes
+drop the affected entries once their transaction commits. Where the cache cannot answer and the database is
+unreachable, services raise DatabaseUnavailable.
 """
 
-from collections.abc import Sequence
+import functools
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import ParamSpec, TypeVar
 from uuid import UUID
 
-from django.db import DatabaseError, connection
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
+from customers import cache, selectors
+from customers.cache import get_or_load
 from customers.data import (
     ApiUser,
     CustomerContext,
@@ -21,6 +33,48 @@ from customers.data import (
     SessionInfo,
     SessionPage,
 )
+from customers.demo import DEMO_CUSTOMERS
+from customers.errors import CustomerNotFound, DatabaseUnavailable, InvalidInput, SessionEnded, SessionNotFound
+from customers.models import ChatSession, Customer, SessionStatus
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_TOKEN_MAX_LENGTH = Token._meta.get_field("key").max_length
+_UPDATABLE_FIELDS = frozenset(
+    {
+        "display_name",
+        "birth_year",
+        "home_area",
+        "preferred_language",
+        "currency",
+        "monthly_limit_minor",
+        "spent_this_month_minor",
+        "preferences",
+        "allergies",
+    }
+)
+_MONEY_FIELDS = frozenset({"monthly_limit_minor", "spent_this_month_minor"})
+_TAG_FIELDS = frozenset({"preferences", "allergies"})
+# Past summaries are cached per customer this deep: enough for the largest PAST_SESSION_SUMMARIES (20) plus one
+# excluded session. Larger requests read the database directly.
+_SUMMARIES_CACHED = 21
+
+
+def _database_required(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn "the database is unreachable" into DatabaseUnavailable; constraint errors and bugs pass unchanged."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("database unavailable", extra={"operation": func.__name__, "error": type(exc).__name__})
+            raise DatabaseUnavailable(f"database unavailable during {func.__name__}") from exc
+
+    return wrapper
 
 
 def database_health() -> Health:
@@ -37,77 +91,175 @@ def database_health() -> Health:
 # --- authentication ---------------------------------------------------------------------------------------
 
 
+@_database_required
 def api_user_get_by_token(*, key: str) -> ApiUser | None:
     """The active user owning API token `key` (cached), or None for an unknown key or an inactive user."""
-    raise NotImplementedError
+    if not key or len(key) > _TOKEN_MAX_LENGTH:
+        return None  # no DRF token looks like this: spare the cache and the database
+    return get_or_load(cache.API_USER, cache.token_digest(key), lambda: selectors.api_user(key=key))
 
 
+@_database_required
 def api_token_issue(*, user_id: int) -> str:
     """The user's API token, created on first use (idempotent)."""
-    raise NotImplementedError
+    token, _ = Token.objects.get_or_create(user_id=user_id)
+    return token.key
 
 
 # --- customers --------------------------------------------------------------------------------------------
 
 
+@_database_required
 def customer_id_for_user(*, user_id: int) -> int:
     """The customer id of a Django user (cached). Raises CustomerNotFound when the user is no customer."""
-    raise NotImplementedError
+    customer_id = get_or_load(cache.CUSTOMER_OF_USER, user_id, lambda: selectors.customer_id_of_user(user_id=user_id))
+    if customer_id is None:
+        raise CustomerNotFound(f"user {user_id} is no customer")
+    return customer_id
+
+
+@_database_required
+def customer_id_for_username(*, username: str) -> int:
+    """The customer id of the user named `username` (for management commands; not cached). Raises CustomerNotFound."""
+    lookup = {f"user__{get_user_model().USERNAME_FIELD}": username}
+    customer_id = Customer.objects.filter(**lookup).values_list("id", flat=True).first()
+    if customer_id is None:
+        raise CustomerNotFound(f"no customer with username {username!r}")
+    return customer_id
 
 
 def customer_context_get(*, customer_id: int) -> CustomerContext:
     """What a prompt may see of the customer (read-through cached). Raises CustomerNotFound."""
-    raise NotImplementedError
+    return selectors.context_of(customer_profile_get(customer_id=customer_id))
 
 
+@_database_required
 def customer_profile_get(*, customer_id: int) -> CustomerProfile:
     """The customer's own profile (read-through cached). Raises CustomerNotFound."""
-    raise NotImplementedError
+    profile = get_or_load(cache.CUSTOMER, customer_id, lambda: selectors.customer_profile(customer_id=customer_id))
+    if profile is None:
+        raise CustomerNotFound(f"customer {customer_id} not found")
+    return profile
 
 
+@_database_required
 def customer_update(*, customer_id: int, **fields: object) -> CustomerProfile:
-    """Change profile fields (validated); cached entries are dropped once the transaction commits."""
-    raise NotImplementedError
+    """Change profile fields (validated); cached entries are dropped once the transaction commits.
+
+    Raises InvalidInput (a ValueError) for an unknown field or an invalid value, CustomerNotFound.
+    """
+    unknown = sorted(set(fields) - _UPDATABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown customer fields: {', '.join(unknown)}")
+    for name in _MONEY_FIELDS & set(fields):
+        if type(fields[name]) is not int:
+            raise InvalidInput(f"{name}: must be an integer amount of minor units")
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().select_related("user").filter(pk=customer_id).first()
+        if customer is None:
+            raise CustomerNotFound(f"customer {customer_id} not found")
+        for name, value in fields.items():
+            setattr(customer, name, _normalized_tags(value) if name in _TAG_FIELDS else value)
+        try:
+            customer.full_clean(exclude=[f.name for f in Customer._meta.fields if f.name not in fields])
+        except ValidationError as exc:
+            detail = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in sorted(exc.message_dict.items()))
+            raise InvalidInput(detail) from None
+        # The post_save receiver drops the cached entries on commit.
+        customer.save(update_fields=[*fields, "updated_at"])
+    return selectors.profile_of(customer)
 
 
+@_database_required
 def customer_cache_drop(*, customer_id: int) -> None:
     """Drop every cached entry of the customer (after the current transaction commits)."""
-    raise NotImplementedError
+    entries: list[tuple[cache.CacheSpec, object]] = [(cache.CUSTOMER, customer_id), (cache.PAST_SUMMARIES, customer_id)]
+    user_id = Customer.objects.filter(pk=customer_id).values_list("user_id", flat=True).first()
+    if user_id is not None:
+        entries.append((cache.CUSTOMER_OF_USER, user_id))
+        entries += [(cache.API_USER, cache.token_digest(key)) for key in selectors.token_keys(user_id=user_id)]
+    session_ids = ChatSession.objects.filter(customer_id=customer_id).values_list("id", flat=True)
+    entries += [(cache.SESSION_ACCESS, session_id) for session_id in session_ids]
+    cache.invalidate_on_commit(entries)
 
 
+@_database_required
 def demo_customers_seed() -> list[DemoCustomer]:
     """Create the demo users, customers and API tokens if absent (idempotent); return them with their tokens."""
-    raise NotImplementedError
+    user_model = get_user_model()
+    seeded = []
+    with transaction.atomic():
+        for spec in DEMO_CUSTOMERS:
+            fields = dict(spec)
+            username = str(fields.pop("username"))
+            user, created = user_model.objects.get_or_create(**{user_model.USERNAME_FIELD: username})
+            if created:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+            customer, _ = Customer.objects.get_or_create(user=user, defaults=fields)
+            token, _ = Token.objects.get_or_create(user=user)
+            seeded.append(
+                DemoCustomer(
+                    username=username, display_name=customer.display_name, customer_id=customer.pk, token=token.key
+                )
+            )
+    return seeded
 
 
 # --- sessions ---------------------------------------------------------------------------------------------
 
 
+@_database_required
 def session_open(*, customer_id: int, title: str = "") -> SessionInfo:
-    """Open a new session for the customer."""
-    raise NotImplementedError
+    """Open a new session for the customer; a title longer than 200 characters is cut. Raises CustomerNotFound."""
+    if not Customer.objects.filter(pk=customer_id).exists():
+        raise CustomerNotFound(f"customer {customer_id} not found")
+    title = title.strip()[: ChatSession._meta.get_field("title").max_length]
+    return selectors.session_info(ChatSession.objects.create(customer_id=customer_id, title=title))
 
 
+@_database_required
 def session_access_get(*, customer_id: int, session_id: UUID) -> SessionAccess:
     """Ownership and status of a session (cached). Raises SessionNotFound if absent or another customer's."""
-    raise NotImplementedError
+    access = get_or_load(cache.SESSION_ACCESS, session_id, lambda: selectors.session_access(session_id=session_id))
+    if access is None or access.customer_id != customer_id:
+        raise SessionNotFound(f"session {session_id} not found")
+    return access
 
 
+@_database_required
 def session_get(*, customer_id: int, session_id: UUID) -> SessionInfo:
     """The session with its counters (fresh from the database). Raises SessionNotFound as above."""
-    raise NotImplementedError
+    session = ChatSession.objects.filter(pk=session_id, customer_id=customer_id).first()
+    if session is None:
+        raise SessionNotFound(f"session {session_id} not found")
+    return selectors.session_info(session)
 
 
+@_database_required
 def session_get_any(*, session_id: UUID) -> SessionInfo:
     """A session regardless of owner, for staff tools and commands. Raises SessionNotFound."""
-    raise NotImplementedError
+    session = ChatSession.objects.filter(pk=session_id).first()
+    if session is None:
+        raise SessionNotFound(f"session {session_id} not found")
+    return selectors.session_info(session)
 
 
+@_database_required
 def session_list(*, customer_id: int, status: str | None = None, offset: int = 0, limit: int = 20) -> SessionPage:
-    """The customer's sessions, newest first, optionally only `open` or `ended` ones."""
-    raise NotImplementedError
+    """The customer's sessions, newest first, optionally only `open` or `ended` ones. Raises InvalidInput."""
+    if status is not None and status not in SessionStatus.values:
+        raise InvalidInput(f"status must be one of {', '.join(SessionStatus.values)}")
+    if offset < 0 or limit < 1:
+        raise InvalidInput("offset must be at least 0 and limit at least 1")
+    sessions = ChatSession.objects.filter(customer_id=customer_id)
+    if status is not None:
+        sessions = sessions.filter(status=status)
+    page = sessions.order_by("-created_at", "-id")[offset : offset + limit]
+    return SessionPage(count=sessions.count(), results=tuple(selectors.session_info(s) for s in page))
 
 
+@_database_required
 def session_record_activity(
     *,
     session_id: UUID,
@@ -117,27 +269,82 @@ def session_record_activity(
     mood: str = "",
     at: datetime | None = None,
 ) -> None:
-    """Add to the session's counters atomically (one UPDATE) and move its last activity time."""
-    raise NotImplementedError
+    """Add to the session's counters atomically (one UPDATE) and move its last activity time forward to `at`.
+
+    A non-empty `mood` becomes the session's latest (final) mood. The cached access entry stays: it holds no counter.
+    Raises SessionNotFound when the row is gone, InvalidInput for a negative amount.
+    """
+    if min(messages_added, prompt_tokens, completion_tokens) < 0:
+        raise InvalidInput("activity amounts must not be negative")
+    changes: dict[str, object] = {
+        "message_count": F("message_count") + messages_added,
+        "prompt_tokens": F("prompt_tokens") + prompt_tokens,
+        "completion_tokens": F("completion_tokens") + completion_tokens,
+        # Never backwards: turns of one session may finish out of order.
+        "last_activity_at": Greatest("last_activity_at", Value(at or timezone.now(), output_field=DateTimeField())),
+    }
+    if mood:
+        changes["final_mood"] = mood
+    if not ChatSession.objects.filter(pk=session_id).update(**changes):
+        raise SessionNotFound(f"session {session_id} not found")
 
 
+@_database_required
 def session_end(*, session_id: UUID, summary: str, final_mood: str = "") -> SessionInfo:
-    """Close an open session with its summary, exactly once: a second call raises SessionEnded."""
-    raise NotImplementedError
+    """Close an open session with its summary, exactly once: a second call raises SessionEnded.
+
+    Safe across processes: the conditional UPDATE lets exactly one caller move the row from open to ended.
+    An empty `final_mood` keeps the latest mood recorded with the session's activity.
+    """
+    changes: dict[str, object] = {"status": SessionStatus.ENDED, "ended_at": timezone.now(), "summary": summary}
+    if final_mood:
+        changes["final_mood"] = final_mood
+    ended = ChatSession.objects.filter(pk=session_id, status=SessionStatus.OPEN).update(**changes)
+    session = ChatSession.objects.filter(pk=session_id).first()
+    if session is None:
+        raise SessionNotFound(f"session {session_id} not found")
+    if not ended:
+        raise SessionEnded(f"session {session_id} has already ended")
+    cache.invalidate_on_commit([(cache.SESSION_ACCESS, session_id), (cache.PAST_SUMMARIES, session.customer_id)])
+    return selectors.session_info(session)
 
 
+@_database_required
 def session_delete(*, customer_id: int, session_id: UUID) -> None:
     """Delete the session row. Raises SessionNotFound as above."""
-    raise NotImplementedError
+    # A queryset delete still sends post_delete, whose receiver drops the cached entries on commit.
+    deleted, _ = ChatSession.objects.filter(pk=session_id, customer_id=customer_id).delete()
+    if not deleted:
+        raise SessionNotFound(f"session {session_id} not found")
 
 
+@_database_required
 def past_session_summaries(
     *, customer_id: int, limit: int, exclude_session_id: UUID | None = None
 ) -> Sequence[PastSessionSummary]:
     """The latest `limit` summaries of the customer's ended sessions, newest first (cached)."""
-    raise NotImplementedError
+    if limit < 1:
+        return ()
+    if limit < _SUMMARIES_CACHED:
+        summaries = get_or_load(
+            cache.PAST_SUMMARIES,
+            customer_id,
+            lambda: selectors.past_summaries(customer_id=customer_id, limit=_SUMMARIES_CACHED),
+        )
+    else:
+        summaries = selectors.past_summaries(customer_id=customer_id, limit=limit + 1)
+    return tuple(s for s in summaries if s.session_id != exclude_session_id)[:limit]
 
 
+@_database_required
 def sessions_idle_since(*, before: datetime, limit: int = 500) -> Sequence[SessionInfo]:
     """Open sessions whose last activity is older than `before`, oldest first."""
-    raise NotImplementedError
+    sessions = ChatSession.objects.filter(status=SessionStatus.OPEN, last_activity_at__lt=before)
+    return tuple(selectors.session_info(s) for s in sessions.order_by("last_activity_at")[:limit])
+
+
+def _normalized_tags(value: object) -> object:
+    """Tags without surrounding blanks or repeats; anything but a list or tuple is left for validation to refuse."""
+    if not isinstance(value, list | tuple) or not all(isinstance(tag, str) for tag in value):
+        return value
+    return list(dict.fromkeys(tag.strip() for tag in value))

@@ -5,6 +5,7 @@ import hashlib
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,80 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# --- customers: fixture customers ---------------------------------------------------------------------------
+# Tests may arrange data with the models directly; application code outside `customers` may not.
+
+
+@dataclass(frozen=True, slots=True)
+class FixtureCustomer:
+    user_id: int
+    customer_id: int
+    username: str
+    token: str
+
+
+@pytest.fixture
+def make_customer(db):
+    """Create a user (unusable password), their customer row and API token; fields override the customer's."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from customers.models import Customer
+
+    def make(username: str, **fields: object) -> FixtureCustomer:
+        user = get_user_model().objects.create_user(username=username)
+        fields.setdefault("display_name", username.title())
+        customer = Customer.objects.create(user=user, **fields)
+        token = Token.objects.create(user=user)
+        return FixtureCustomer(user_id=user.pk, customer_id=customer.pk, username=username, token=token.key)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_customer) -> FixtureCustomer:
+    return make_customer(
+        "alice",
+        display_name="Alice Kim",
+        birth_year=1994,
+        home_area="Seoul, Mapo-gu",
+        preferred_language="ko",
+        monthly_limit_minor=500_000,
+        spent_this_month_minor=120_000,
+        preferences=["spicy food", "hiking"],
+        allergies=["peanuts"],
+    )
+
+
+@pytest.fixture
+def bob(make_customer) -> FixtureCustomer:
+    return make_customer(
+        "bob",
+        display_name="Bob Park",
+        birth_year=1987,
+        home_area="Busan, Haeundae-gu",
+        preferred_language="en",
+        monthly_limit_minor=300_000,
+        spent_this_month_minor=280_000,
+        preferences=["grilled meat", "jazz"],
+        allergies=["shellfish"],
+    )
+
+
+@pytest.fixture
+def charlie(make_customer) -> FixtureCustomer:
+    return make_customer(
+        "charlie",
+        display_name="Charlie Choi",
+        birth_year=2001,
+        home_area="Seoul, Gangnam-gu",
+        preferred_language="ko",
+        monthly_limit_minor=200_000,
+        preferences=["vegan food", "board games"],
+        allergies=["gluten"],
+    )
+
+
+# --- end customers: fixture customers -----------------------------------------------------------------------

@@ -1,0 +1,170 @@
+"""Admin of customers and chat sessions, with the live transcript of open sessions through `customers.ports`."""
+
+import logging
+from collections.abc import Callable
+from uuid import UUID
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from customers import services
+from customers.models import ChatSession, Customer, SessionStatus
+from customers.ports import LiveTranscript, SessionAdminActions, session_admin_actions
+
+logger = logging.getLogger(__name__)
+
+TRANSCRIPT_UNAVAILABLE = "live transcript unavailable"
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = (
+        "display_name",
+        "username",
+        "preferred_language",
+        "home_area",
+        "currency",
+        "remaining_limit",
+        "created_at",
+    )
+    list_select_related = ("user",)
+    search_fields = ("display_name", "user__username")
+    list_filter = ("preferred_language", "home_area", "created_at")
+    raw_id_fields = ("user",)
+    readonly_fields = ("remaining_limit", "created_at", "updated_at")
+    actions = ("drop_cache_entries",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Customer | None = None) -> tuple[str, ...]:
+        # Cached lookups by user id assume a customer keeps its user.
+        return (*self.readonly_fields, "user") if obj is not None else self.readonly_fields
+
+    @admin.display(description="username", ordering="user__username")
+    def username(self, obj: Customer) -> str:
+        return obj.user.get_username()
+
+    @admin.display(description="remaining limit (minor units)")
+    def remaining_limit(self, obj: Customer) -> int:
+        return obj.remaining_limit_minor
+
+    @admin.action(description="Drop cache entries")
+    def drop_cache_entries(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        customer_ids = list(queryset.values_list("pk", flat=True))
+        for customer_id in customer_ids:
+            services.customer_cache_drop(customer_id=customer_id)
+        self.message_user(request, f"Dropped the cache entries of {len(customer_ids)} customer(s).", messages.SUCCESS)
+
+
+@admin.register(ChatSession)
+class ChatSessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "customer",
+        "status",
+        "last_activity_at",
+        "message_count",
+        "prompt_tokens",
+        "completion_tokens",
+    )
+    list_select_related = ("customer",)
+    list_filter = ("status",)
+    search_fields = ("title", "customer__display_name", "customer__user__username")
+    ordering = ("-last_activity_at",)
+    fields = (
+        "id",
+        "customer",
+        "title",
+        "status",
+        "created_at",
+        "last_activity_at",
+        "ended_at",
+        "message_count",
+        "prompt_tokens",
+        "completion_tokens",
+        "final_mood",
+        "summary",
+        "live_transcript",
+    )
+    readonly_fields = tuple(name for name in fields if name != "title")
+    actions = ("end_and_summarize", "erase")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # sessions are opened through the API
+
+    def save_model(self, request: HttpRequest, obj: ChatSession, form: forms.ModelForm, change: bool) -> None:
+        # Only the edited fields: a full save would overwrite counters that turns increment meanwhile.
+        obj.save(update_fields=form.changed_data)
+
+    @admin.display(description="live transcript")
+    def live_transcript(self, obj: ChatSession) -> str | SafeString:
+        if obj.status == SessionStatus.ENDED:
+            return "The session has ended: its summary above is what remains of it."
+        actions = session_admin_actions()
+        if actions is None:
+            return TRANSCRIPT_UNAVAILABLE
+        try:
+            transcript = actions.transcript(obj.pk)
+        except Exception as exc:  # the adapter's errors are another app's; the page must render regardless
+            logger.warning("live transcript failed", extra={"session_id": str(obj.pk), "error": type(exc).__name__})
+            return TRANSCRIPT_UNAVAILABLE
+        return _render_transcript(transcript)
+
+    @admin.action(description="End and summarize", permissions=["change"])
+    def end_and_summarize(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
+        open_ids = list(queryset.filter(status=SessionStatus.OPEN).values_list("pk", flat=True))
+        self._run(request, open_ids, lambda actions: actions.end_and_summarize, "Ended and summarized")
+
+    @admin.action(description="Erase (conversation and row)", permissions=["delete"])
+    def erase(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
+        self._run(request, list(queryset.values_list("pk", flat=True)), lambda actions: actions.erase, "Erased")
+
+    def _run(
+        self,
+        request: HttpRequest,
+        session_ids: list[UUID],
+        pick: Callable[[SessionAdminActions], Callable[[UUID], None]],
+        done: str,
+    ) -> None:
+        actions = session_admin_actions()
+        if actions is None:
+            self.message_user(request, "Conversation actions are unavailable: no adapter is installed.", messages.ERROR)
+            return
+        if not session_ids:
+            self.message_user(request, "No session to act on.", messages.WARNING)
+            return
+        action, failed = pick(actions), 0
+        for session_id in session_ids:
+            try:
+                action(session_id)
+            except Exception as exc:  # one failing session must not stop the others; the count is reported
+                failed += 1
+                logger.warning(
+                    "admin session action failed", extra={"session_id": str(session_id), "error": type(exc).__name__}
+                )
+        if failed < len(session_ids):
+            self.message_user(request, f"{done} {len(session_ids) - failed} session(s).", messages.SUCCESS)
+        if failed:
+            self.message_user(request, f"{failed} session(s) failed; see the logs.", messages.ERROR)
+
+
+def _render_transcript(transcript: LiveTranscript) -> SafeString:
+    mood = f"{transcript.mood} ({transcript.mood_source})" if transcript.mood else "not set"
+    rows = format_html_join(
+        "",
+        '<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td style="white-space: pre-wrap">{}</td></tr>',
+        (
+            (line.seq, line.role, line.created_at.isoformat(timespec="seconds"), line.tokens, line.content)
+            for line in transcript.lines
+        ),
+    )
+    return format_html(
+        "<p>Mood: {}</p><p>Rolling summary: {}</p>"
+        "<table><thead><tr><th>seq</th><th>role</th><th>time</th><th>tokens</th><th>content</th></tr></thead>"
+        "<tbody>{}</tbody></table>",
+        mood,
+        transcript.rolling_summary or "none yet",
+        rows or format_html('<tr><td colspan="5">{}</td></tr>', "no messages yet"),
+    )

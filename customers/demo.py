@@ -1,0 +1,40 @@
+"""The demo customers that `demo_customers_seed` creates for the quick start."""
+
+DEMO_CUSTOMERS: tuple[dict[str, object], ...] = (
+    {
+        "username": "alice",
+        "display_name": "Alice Kim (김지은)",
+        "birth_year": 1994,
+        "home_area": "Seoul, Mapo-gu",
+        "preferred_language": "ko",
+        "currency": "KRW",
+        "monthly_limit_minor": 500_000,
+        "spent_this_month_minor": 120_000,
+        "preferences": ["spicy food", "hiking", "indie music", "카페 투어"],
+        "allergies": ["peanuts"],
+    },
+    {
+        "username": "bob",
+        "display_name": "Bob Park",
+        "birth_year": 1987,
+        "home_area": "Busan, Haeundae-gu",
+        "preferred_language": "en",
+        "currency": "KRW",
+        "monthly_limit_minor": 300_000,
+        "spent_this_month_minor": 280_000,
+        "preferences": ["grilled meat", "jazz", "baseball", "야경"],
+        "allergies": ["shellfish"],
+    },
+    {
+        "username": "charlie",
+        "display_name": "Charlie Choi (최찬호)",
+        "birth_year": 2001,
+        "home_area": "Seoul, Gangnam-gu",
+        "preferred_language": "ko",
+        "currency": "KRW",
+        "monthly_limit_minor": 200_000,
+        "spent_this_month_minor": 0,
+        "preferences": ["vegan food", "board games", "yoga"],
+        "allergies": ["gluten", "vegetarian"],
+    },
+)

@@ -1,0 +1,107 @@
+"""Database reads that build `customers.data` values: the loaders behind the cache, and the fresh reads."""
+
+from uuid import UUID
+
+from rest_framework.authtoken.models import Token
+
+from customers.data import ApiUser, CustomerContext, CustomerProfile, PastSessionSummary, SessionAccess, SessionInfo
+from customers.models import ChatSession, Customer, SessionStatus
+
+
+def api_user(*, key: str) -> ApiUser | None:
+    """The active user owning token `key`, with their customer id if they are a customer (one query)."""
+    row = (
+        Token.objects.filter(key=key, user__is_active=True)
+        .values("user_id", "user__is_staff", "user__customer__id")
+        .first()
+    )
+    if row is None:
+        return None
+    return ApiUser(user_id=row["user_id"], customer_id=row["user__customer__id"], is_staff=row["user__is_staff"])
+
+
+def customer_id_of_user(*, user_id: int) -> int | None:
+    return Customer.objects.filter(user_id=user_id).values_list("id", flat=True).first()
+
+
+def customer_profile(*, customer_id: int) -> CustomerProfile | None:
+    customer = Customer.objects.select_related("user").filter(pk=customer_id).first()
+    return profile_of(customer) if customer is not None else None
+
+
+def profile_of(customer: Customer) -> CustomerProfile:
+    return CustomerProfile(
+        customer_id=customer.pk,
+        username=customer.user.get_username(),
+        display_name=customer.display_name,
+        birth_year=customer.birth_year,
+        home_area=customer.home_area,
+        preferred_language=customer.preferred_language,
+        currency=customer.currency,
+        monthly_limit_minor=customer.monthly_limit_minor,
+        spent_this_month_minor=customer.spent_this_month_minor,
+        remaining_limit_minor=customer.remaining_limit_minor,
+        preferences=tuple(customer.preferences),
+        allergies=tuple(customer.allergies),
+        created_at=customer.created_at,
+        updated_at=customer.updated_at,
+    )
+
+
+def context_of(profile: CustomerProfile) -> CustomerContext:
+    """The prompt's view of a profile: the same facts minus the username and timestamps."""
+    return CustomerContext(
+        customer_id=profile.customer_id,
+        display_name=profile.display_name,
+        birth_year=profile.birth_year,
+        home_area=profile.home_area,
+        preferred_language=profile.preferred_language,
+        currency=profile.currency,
+        monthly_limit_minor=profile.monthly_limit_minor,
+        spent_this_month_minor=profile.spent_this_month_minor,
+        remaining_limit_minor=profile.remaining_limit_minor,
+        preferences=profile.preferences,
+        allergies=profile.allergies,
+    )
+
+
+def session_access(*, session_id: UUID) -> SessionAccess | None:
+    row = ChatSession.objects.filter(pk=session_id).values("customer_id", "status").first()
+    if row is None:
+        return None
+    return SessionAccess(session_id=session_id, customer_id=row["customer_id"], status=row["status"])
+
+
+def session_info(session: ChatSession) -> SessionInfo:
+    return SessionInfo(
+        session_id=session.pk,
+        customer_id=session.customer_id,
+        status=session.status,
+        title=session.title,
+        created_at=session.created_at,
+        last_activity_at=session.last_activity_at,
+        ended_at=session.ended_at,
+        message_count=session.message_count,
+        prompt_tokens=session.prompt_tokens,
+        completion_tokens=session.completion_tokens,
+        final_mood=session.final_mood,
+        summary=session.summary,
+    )
+
+
+def past_summaries(*, customer_id: int, limit: int) -> tuple[PastSessionSummary, ...]:
+    """The latest `limit` non-empty summaries of the customer's ended sessions, newest first."""
+    rows = (
+        ChatSession.objects.filter(customer_id=customer_id, status=SessionStatus.ENDED)
+        .exclude(summary="")
+        .order_by("-ended_at")
+        .values("id", "title", "ended_at", "summary")[:limit]
+    )
+    return tuple(
+        PastSessionSummary(session_id=row["id"], title=row["title"], ended_at=row["ended_at"], summary=row["summary"])
+        for row in rows
+    )
+
+
+def token_keys(*, user_id: int) -> list[str]:
+    return list(Token.objects.filter(user_id=user_id).values_list("key", flat=True))
