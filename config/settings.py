@@ -136,6 +136,7 @@ CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1)
 TURN_LOCK_TTL_SECONDS = env_float("TURN_LOCK_TTL_SECONDS", 180.0, minimum=1)
 TURN_LOCK_WAIT_SECONDS = env_float("TURN_LOCK_WAIT_SECONDS", 10.0, minimum=0)
 PAST_SESSION_SUMMARIES = env_int("PAST_SESSION_SUMMARIES", 3, minimum=0, maximum=20)
+CHAT_SSE_HEARTBEAT_SECONDS = env_float("CHAT_SSE_HEARTBEAT_SECONDS", 10.0, minimum=0.05, maximum=300)
 
 # --- Throttling (Redis, shared by every process). ---
 THROTTLE_TURNS_PER_MINUTE = env_int("THROTTLE_TURNS_PER_MINUTE", 20, minimum=1)
@@ -151,11 +152,14 @@ AUTH_PASSWORD_VALIDATORS = [
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # `Authorization: Token <key>` answered from the customers cache (no SQL when warm); the session cookie
+        # for staff in the browsable API.
+        "chat.authentication.CachedTokenAuthentication",
+        "chat.authentication.CustomerSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "chat.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

@@ -12,3 +12,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("chat.urls")),
 ]
+
+# Under /api/ these answer with problem details; elsewhere with Django's own pages.
+handler400 = "chat.errors.bad_request"
+handler403 = "chat.errors.permission_denied"
+handler404 = "chat.errors.page_not_found"
+handler500 = "chat.errors.server_error"

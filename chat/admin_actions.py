@@ -1,0 +1,39 @@
+"""The conversation side of the customers admin, filled into `customers.ports` at start-up: the live transcript
+of an open session, and the same end and erase flows as the API."""
+
+from uuid import UUID
+
+from chat import lifecycle
+from customers import services as customers
+from customers.ports import LiveTranscript, SessionAdminActions, TranscriptLine
+from llm import services as llm
+
+
+def transcript(session_id: UUID) -> LiveTranscript:
+    """Messages, mood and rolling summary of the session, as stored in Redis now."""
+    conversation = llm.conversation_get(session_id=session_id)
+    mood = conversation.mood
+    return LiveTranscript(
+        lines=tuple(
+            TranscriptLine(seq=m.seq, role=m.role, content=m.content, tokens=m.tokens, created_at=m.created_at)
+            for m in conversation.messages
+        ),
+        mood=mood.mood if mood else "",
+        mood_source=mood.source if mood else "",
+        rolling_summary=conversation.rolling_summary,
+    )
+
+
+def end_and_summarize(session_id: UUID) -> None:
+    """End the session with a summary, as `POST /api/v1/sessions/{id}/end` does."""
+    info = customers.session_get_any(session_id=session_id)
+    lifecycle.session_finish(customer_id=info.customer_id, session_id=session_id)
+
+
+def erase(session_id: UUID) -> None:
+    """Erase the session everywhere, as `DELETE /api/v1/sessions/{id}` does."""
+    info = customers.session_get_any(session_id=session_id)
+    lifecycle.session_erase_everywhere(customer_id=info.customer_id, session_id=session_id)
+
+
+SESSION_ADMIN_ACTIONS = SessionAdminActions(transcript=transcript, end_and_summarize=end_and_summarize, erase=erase)

@@ -1,0 +1,78 @@
+"""Who is calling: DRF authentication classes that answer from the customers cache, never with a model instance.
+
+A warm `Authorization: Token <key>` request costs no SQL: `customers.services.api_user_get_by_token` is cached.
+"""
+
+import re
+from dataclasses import dataclass
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from customers import services as customers
+from customers.errors import CustomerNotFound
+
+# DRF tokens are 40 hex characters; anything that cannot be a key is refused without a lookup, so forged
+# values cannot fill the cache with "no such token" entries of arbitrary size.
+_KEY = re.compile(r"[0-9A-Za-z]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiPrincipal:
+    """The authenticated caller, as `request.user`. `customer_id` is None for a staff user without a customer."""
+
+    user_id: int
+    customer_id: int | None
+    is_staff: bool
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def pk(self) -> int:
+        return self.user_id
+
+    def __str__(self) -> str:
+        return f"user {self.user_id}"
+
+
+class CachedTokenAuthentication(BaseAuthentication):
+    """`Authorization: Token <key>`, resolved through the customers cache."""
+
+    keyword = "Token"
+
+    def authenticate(self, request: Request) -> tuple[ApiPrincipal, None] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Invalid token header: expected `Token <key>`.")
+        try:
+            key = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        if not _KEY.fullmatch(key):
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        user = customers.api_user_get_by_token(key=key)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        return ApiPrincipal(user_id=user.user_id, customer_id=user.customer_id, is_staff=user.is_staff), None
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class CustomerSessionAuthentication(SessionAuthentication):
+    """The admin's session cookie (browsable API), with CSRF checks; the user's customer is resolved (cached)."""
+
+    def authenticate(self, request: Request) -> tuple[ApiPrincipal, None] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        try:
+            customer_id = customers.customer_id_for_user(user_id=user.pk)
+        except CustomerNotFound:
+            customer_id = None
+        return ApiPrincipal(user_id=user.pk, customer_id=customer_id, is_staff=user.is_staff), None

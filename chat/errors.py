@@ -1,0 +1,219 @@
+"""Every error from `/api/` as an RFC 9457 problem (`application/problem+json`): `{type, title, status, detail, code}`.
+
+`code` is the stable, machine-readable part; `type` is `https://chatbot.example/problems/<code>` (an identifier, not
+a page that must resolve). One DRF exception handler and the Django `handler404`/`handler500` views in `config.urls`
+render them, so no path under `/api/` answers with HTML or a traceback.
+"""
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views import defaults
+from rest_framework import exceptions as drf
+
+from customers.errors import CustomersError, DatabaseUnavailable
+from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable, TurnRateLimited
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "https://chatbot.example/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+# code -> (HTTP status, title). Titles are fixed per code; `detail` says what happened this time.
+PROBLEMS: dict[str, tuple[int, str]] = {
+    "invalid_request": (400, "Invalid request"),
+    "not_authenticated": (401, "Not authenticated"),
+    "permission_denied": (403, "Permission denied"),
+    "not_found": (404, "Not found"),
+    "method_not_allowed": (405, "Method not allowed"),
+    "not_acceptable": (406, "Not acceptable"),
+    "session_ended": (409, "Session ended"),
+    "turn_in_progress": (409, "Turn in progress"),
+    "nothing_to_regenerate": (409, "Nothing to regenerate"),
+    "message_too_long": (413, "Message too long"),
+    "unsupported_media_type": (415, "Unsupported media type"),
+    "idempotency_conflict": (422, "Idempotency conflict"),
+    "throttled": (429, "Too many requests"),
+    "internal_error": (500, "Internal error"),
+    "llm_bad_response": (502, "Bad response from the model"),
+    "llm_unavailable": (503, "Model unavailable"),
+    "service_unavailable": (503, "Service unavailable"),
+    "llm_timeout": (504, "Model timeout"),
+}
+
+# Fixed public details for codes whose typed errors carry internal text (hosts, vendors, ids); the other domain
+# errors (turn_in_progress, throttled, ...) say what happened in words meant for the client.
+_PUBLIC_DETAILS = {
+    "not_found": "No such resource.",
+    "session_ended": "The session has ended; open a new one to keep chatting.",
+    "llm_bad_response": "The model's answer was malformed or incomplete.",
+    "llm_unavailable": "The model provider could not be reached or is overloaded.",
+    "llm_timeout": "The model did not answer in time.",
+    "service_unavailable": "A backing service is unavailable; try again shortly.",
+}
+
+MODEL_FAILURES = (LLMTimeout, LLMRateLimited, LLMUnavailable, LLMBadResponse)
+
+
+class ChatError(Exception):
+    """An error of the chat app with a stable `code` (a key of PROBLEMS) and a detail safe to show the client."""
+
+    def __init__(self, code: str, detail: str = "", *, retry_after: float | None = None) -> None:
+        if code not in PROBLEMS:
+            raise ValueError(f"unknown problem code {code!r}")
+        self.code = code
+        self.detail = detail or PROBLEMS[code][1]
+        self.retry_after = retry_after
+        super().__init__(self.detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem response: its body is built from `code` (type, title, default status) and `detail`."""
+
+    code: str
+    detail: str
+    status: int = 0  # 0: the code's own status
+    headers: dict[str, str] = field(default_factory=dict)
+    errors: dict | list | None = None
+
+    @property
+    def http_status(self) -> int:
+        return self.status or PROBLEMS[self.code][0]
+
+    def body(self) -> dict:
+        data = {
+            "type": f"{PROBLEM_TYPE_BASE}{self.code}",
+            "title": PROBLEMS[self.code][1],
+            "status": self.http_status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if self.errors is not None:
+            data["errors"] = self.errors
+        return data
+
+    def response(self) -> HttpResponse:
+        content = json.dumps(self.body(), ensure_ascii=False, separators=(",", ":"))
+        return HttpResponse(
+            content, status=self.http_status, content_type=PROBLEM_CONTENT_TYPE, headers=self.headers or None
+        )
+
+
+def problem_for(exc: BaseException) -> Problem:
+    """The problem an exception answers with. Unknown exceptions become a bare 500 (logged by type only)."""
+    if isinstance(exc, ChatError):
+        return Problem(exc.code, exc.detail, headers=_retry_after(exc.retry_after))
+    if isinstance(exc, LLMError | CustomersError):
+        return _domain_problem(exc)
+    if isinstance(exc, drf.APIException):
+        return _drf_problem(exc)
+    if isinstance(exc, RequestDataTooBig):  # Django refuses it from Content-Length before reading the body
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Problem("message_too_long", f"The request body is larger than {limit} bytes.")
+    if isinstance(exc, Http404):
+        return Problem("not_found", "No such resource.")
+    if isinstance(exc, DjangoPermissionDenied):
+        return Problem("permission_denied", "You do not have permission to perform this action.")
+    logger.error("unhandled_exception", exc_info=exc)
+    return Problem("internal_error", "An unexpected error occurred; it has been logged.")
+
+
+def model_failure_problem(exc: LLMError, *, retry_hint: str) -> ChatError:
+    """A model failure during a turn, saying that the customer's message was kept and how to get a reply."""
+    code = exc.code
+    detail = f"{_PUBLIC_DETAILS.get(code, exc.detail)} Your message was saved; {retry_hint}"
+    return ChatError(code, detail, retry_after=getattr(exc, "retry_after", None))
+
+
+def exception_handler(exc: Exception, context: dict) -> HttpResponse:
+    """DRF's EXCEPTION_HANDLER: every exception raised in an API view becomes a problem response."""
+    return problem_for(exc).response()
+
+
+# --- Django's error views, for paths that never reach a DRF view --------------------------------------------
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return Problem("invalid_request", "The request could not be understood.").response()
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return Problem("permission_denied", "You do not have permission to perform this action.").response()
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return Problem("not_found", "No such resource.").response()
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return Problem("internal_error", "An unexpected error occurred; it has been logged.").response()
+    return defaults.server_error(request)
+
+
+def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    """Catch-all for unknown `/api/v1/` paths: a problem even with DEBUG on (where `handler404` is not used)."""
+    return Problem("not_found", "No such resource.").response()
+
+
+# --- mapping ------------------------------------------------------------------------------------------------
+
+
+def _retry_after(seconds: float | None) -> dict[str, str]:
+    if seconds is None:
+        return {}
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+def _domain_problem(exc: LLMError | CustomersError) -> Problem:
+    code = exc.code if exc.code in PROBLEMS else "internal_error"
+    if code == "internal_error":
+        logger.error("unmapped_domain_error", exc_info=exc)
+        detail = "An unexpected error occurred; it has been logged."
+    elif isinstance(exc, DatabaseUnavailable):
+        detail = "The database is unavailable; nothing was changed. Try again shortly."
+    else:
+        detail = _PUBLIC_DETAILS.get(code) or getattr(exc, "detail", "") or str(exc) or PROBLEMS[code][1]
+    retry_after = exc.retry_after if isinstance(exc, TurnRateLimited | LLMRateLimited) else None
+    return Problem(code, detail, headers=_retry_after(retry_after))
+
+
+def _drf_problem(exc: drf.APIException) -> Problem:
+    if isinstance(exc, drf.ValidationError):
+        return Problem("invalid_request", "The request body or parameters are invalid.", errors=exc.detail)
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        auth_header = getattr(exc, "auth_header", None)
+        headers = {"WWW-Authenticate": auth_header} if auth_header else {}
+        return Problem("not_authenticated", str(exc.detail), status=exc.status_code, headers=headers)
+    if isinstance(exc, drf.Throttled):
+        return Problem("throttled", "Too many requests.", headers=_retry_after(exc.wait))
+    simple = {
+        drf.ParseError: "invalid_request",
+        drf.PermissionDenied: "permission_denied",
+        drf.NotFound: "not_found",
+        drf.MethodNotAllowed: "method_not_allowed",
+        drf.NotAcceptable: "not_acceptable",
+        drf.UnsupportedMediaType: "unsupported_media_type",
+    }
+    for exc_type, code in simple.items():
+        if isinstance(exc, exc_type):
+            return Problem(code, str(exc.detail))
+    code = "invalid_request" if exc.status_code == 400 else "internal_error"
+    return Problem(code, str(exc.detail), status=exc.status_code)

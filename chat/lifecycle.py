@@ -1,0 +1,144 @@
+"""A session's life outside its turns: open, show, set the mood, end with a summary, erase, and the idle sweep.
+
+Shared by the API, the admin actions and the management commands, so each path ends or erases a session the same way.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from django.utils import timezone
+
+from chat.context import turn_context_build
+from customers import services as customers
+from customers.data import SessionInfo
+from customers.errors import CustomersError, DatabaseUnavailable, SessionEnded, SessionNotFound
+from llm import services as llm
+from llm.data import Message, Mood
+from llm.errors import LLMError, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A session as the API shows it: the stored record, plus the live messages and mood while it is open."""
+
+    info: SessionInfo
+    mood: str  # "" when none
+    messages: tuple[Message, ...] = ()
+
+    @property
+    def summary(self) -> str | None:
+        return self.info.summary if self.info.status == "ended" else None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    ended: int
+    skipped: int
+    failed: int
+
+
+def session_require_open(*, customer_id: int, session_id: UUID) -> None:
+    """The session is the customer's (else SessionNotFound, shown as 404) and open (else SessionEnded). Cached."""
+    access = customers.session_access_get(customer_id=customer_id, session_id=session_id)
+    if access.status != "open":
+        raise SessionEnded("The session has ended.")
+
+
+def session_start(*, customer_id: int, title: str = "") -> SessionView:
+    """Open a new session for the customer."""
+    return SessionView(info=customers.session_open(customer_id=customer_id, title=title), mood="")
+
+
+def session_view_get(*, customer_id: int, session_id: UUID) -> SessionView:
+    """The session with its live messages and mood while open, or with its summary once ended."""
+    info = customers.session_get(customer_id=customer_id, session_id=session_id)
+    if info.status != "open":
+        return SessionView(info=info, mood=info.final_mood)
+    conversation = llm.conversation_get(session_id=session_id)
+    mood = conversation.mood.mood if conversation.mood else ""
+    return SessionView(info=info, mood=mood, messages=conversation.messages)
+
+
+def session_page_get(
+    *, customer_id: int, status: str | None, offset: int, limit: int
+) -> tuple[int, tuple[SessionView, ...]]:
+    """The customer's sessions, newest first, with the total count; moods as last recorded."""
+    page = customers.session_list(customer_id=customer_id, status=status, offset=offset, limit=limit)
+    return page.count, tuple(SessionView(info=info, mood=info.final_mood) for info in page.results)
+
+
+def session_messages_get(*, customer_id: int, session_id: UUID) -> tuple[Message, ...]:
+    """The session's messages, oldest first; none once it has ended (its summary replaces them)."""
+    access = customers.session_access_get(customer_id=customer_id, session_id=session_id)
+    if access.status != "open":
+        return ()
+    return llm.messages_list(session_id=session_id)
+
+
+def session_mood_set(*, customer_id: int, session_id: UUID, mood: str) -> Mood:
+    """Set the mood of an open session (it steers the next replies); the database keeps it as the last mood."""
+    session_require_open(customer_id=customer_id, session_id=session_id)
+    result = llm.mood_set(session_id=session_id, mood=mood)
+    try:
+        customers.session_record_activity(
+            session_id=session_id, messages_added=0, prompt_tokens=0, completion_tokens=0, mood=mood
+        )
+    except DatabaseUnavailable:
+        # The mood is set where replies read it; the stored copy only feeds listings and catches up next turn.
+        logger.warning("mood_not_recorded", extra={"session_id": str(session_id)})
+    return result
+
+
+def session_finish(*, customer_id: int, session_id: UUID) -> SessionView:
+    """End an open session: summarize it, store the summary (exactly once: a concurrent end raises
+    SessionEnded), then drop its conversation state, which the summary now replaces."""
+    session_require_open(customer_id=customer_id, session_id=session_id)
+    context = turn_context_build(customer_id=customer_id, session_id=session_id)
+    summary = llm.session_summarize(session_id=session_id, context=context)
+    info = customers.session_end(session_id=session_id, summary=summary.text, final_mood=summary.final_mood)
+    _erase_conversation(session_id)
+    logger.info("session_ended", extra={"session_id": str(session_id), "provider": summary.provider})
+    return SessionView(info=info, mood=info.final_mood)
+
+
+def session_erase_everywhere(*, customer_id: int, session_id: UUID) -> None:
+    """Delete the session's conversation state, then its row. In that order, a failure leaves the row so that
+    the erase can be retried; the other order could leave state no request can reach any more."""
+    customers.session_access_get(customer_id=customer_id, session_id=session_id)
+    llm.session_erase(session_id=session_id)
+    customers.session_delete(customer_id=customer_id, session_id=session_id)
+    logger.info("session_erased", extra={"session_id": str(session_id)})
+
+
+def sessions_idle_end(*, idle_for: timedelta, limit: int = 500) -> SweepReport:
+    """End (with a summary) the open sessions idle for longer than `idle_for`, oldest first.
+
+    Safe on several hosts at once: `customers.session_end` ends a session exactly once, and a session already
+    ended elsewhere is skipped, usually before any model call because its cached status has changed."""
+    ended = skipped = failed = 0
+    for info in customers.sessions_idle_since(before=timezone.now() - idle_for, limit=limit):
+        try:
+            session_finish(customer_id=info.customer_id, session_id=info.session_id)
+        except (SessionEnded, SessionNotFound):
+            skipped += 1
+        except (LLMError, CustomersError) as exc:
+            failed += 1
+            logger.warning(
+                "idle_session_not_ended",
+                extra={"session_id": str(info.session_id), "error": type(exc).__name__},
+            )
+        else:
+            ended += 1
+    return SweepReport(ended=ended, skipped=skipped, failed=failed)
+
+
+def _erase_conversation(session_id: UUID) -> None:
+    try:
+        llm.session_erase(session_id=session_id)
+    except StoreUnavailable:
+        # The summary is stored and the session closed; the leftover keys expire with their TTL.
+        logger.warning("conversation_erase_deferred", extra={"session_id": str(session_id)})

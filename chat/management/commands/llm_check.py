@@ -1,0 +1,16 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from llm import services as llm
+
+
+class Command(BaseCommand):
+    help = "Check the model side: the tokenizer loads offline and the configured endpoint answers (exit 1 if not)."
+
+    def handle(self, *args, **options):
+        result = llm.llm_check()
+        self.stdout.write(f"provider: {result.provider}, model: {result.model}")
+        for name, ok, detail in result.steps:
+            self.stdout.write(f"  {'ok  ' if ok else 'FAIL'}  {name}: {detail}")
+        if not result.ok:
+            raise CommandError("LLM check failed", returncode=1)
+        self.stdout.write("LLM check passed")

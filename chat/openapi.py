@@ -1,0 +1,147 @@
+"""OpenAPI pieces shared by the views: problem responses, the Idempotency-Key header, the SSE variant, and the
+security schemes of chat's authentication classes (drf-spectacular extensions, loaded from `ChatConfig.ready`).
+"""
+
+from collections import defaultdict
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+
+from chat.errors import PROBLEM_CONTENT_TYPE, PROBLEMS, Problem
+from chat.serializers import ProblemOut
+from chat.sse import CONTENT_TYPE as SSE_CONTENT_TYPE
+
+_EXAMPLE_DETAILS = {
+    "invalid_request": "The request body or parameters are invalid.",
+    "not_authenticated": "Invalid token.",
+    "permission_denied": "This account has no customer profile; customer endpoints are not available to it.",
+    "not_found": "No such resource.",
+    "session_ended": "The session has ended.",
+    "turn_in_progress": "Another turn of this session is still being processed.",
+    "nothing_to_regenerate": "The session has no user message to answer again.",
+    "message_too_long": "The message is longer than 4000 characters.",
+    "unsupported_media_type": 'Unsupported media type "text/plain" in request.',
+    "idempotency_conflict": "This Idempotency-Key was already used with a different request.",
+    "throttled": "Too many turns in a short time.",
+    "llm_bad_response": "The model's answer was malformed or incomplete. Your message was saved; "
+    "POST /api/v1/sessions/{id}/regenerate to retry.",
+    "llm_unavailable": "The model provider could not be reached or is overloaded. Your message was saved; "
+    "POST /api/v1/sessions/{id}/regenerate to retry.",
+    "service_unavailable": "The database is unavailable; nothing was changed. Try again shortly.",
+    "llm_timeout": "The model did not answer in time. Your message was saved; "
+    "POST /api/v1/sessions/{id}/regenerate to retry.",
+}
+
+AUTH_PROBLEMS = ("not_authenticated", "permission_denied")
+SESSION_PROBLEMS = (*AUTH_PROBLEMS, "not_found", "service_unavailable")
+TURN_PROBLEMS = (
+    *SESSION_PROBLEMS,
+    "invalid_request",
+    "session_ended",
+    "turn_in_progress",
+    "idempotency_conflict",
+    "throttled",
+    "llm_bad_response",
+    "llm_unavailable",
+    "llm_timeout",
+)
+
+
+def problem_responses(*codes: str) -> dict:
+    """`extend_schema(responses=...)` entries for these problem codes, one per status, each code an example."""
+    by_status: dict[int, list[str]] = defaultdict(list)
+    for code in codes:
+        by_status[PROBLEMS[code][0]].append(code)
+    return {
+        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            response=ProblemOut,
+            description="Problem details; `code`: " + ", ".join(f"`{code}`" for code in status_codes),
+            examples=[
+                OpenApiExample(
+                    code,
+                    value=Problem(code, _EXAMPLE_DETAILS.get(code, PROBLEMS[code][1])).body(),
+                    media_type=PROBLEM_CONTENT_TYPE,
+                    status_codes=[status],
+                    response_only=True,
+                )
+                for code in status_codes
+            ],
+        )
+        for status, status_codes in sorted(by_status.items())
+    }
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="1 to 128 visible ASCII characters. A retry with the same key answers the first turn again "
+    "(same body, header `Idempotent-Replayed: true`) without a second model call; the same key with a different "
+    "body is a 422 `idempotency_conflict`.",
+    pattern=r"^[\x21-\x7E]{1,128}$",
+)
+
+IDEMPOTENT_REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    str,
+    OpenApiParameter.HEADER,
+    description="`true` when this answer replays an earlier request with the same Idempotency-Key.",
+    enum=["true"],
+    response=[201],
+)
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    description="Seconds to wait before trying again (429 `throttled`; 503 `llm_unavailable` when rate limited).",
+    response=[429, 503],
+)
+
+SSE_EXAMPLE = (
+    "event: delta\n"
+    'data: {"text":"Hello Alice! "}\n\n'
+    ": ping\n\n"
+    "event: delta\n"
+    'data: {"text":"How about a spicy tofu stew tonight?"}\n\n'
+    "event: done\n"
+    'data: {"user_message":{"id":"m-1","seq":1,"role":"user","content":"Dinner ideas?",'
+    '"created_at":"2026-11-26T09:00:00Z","tokens":9},"assistant_message":{"id":"m-2","seq":2,'
+    '"role":"assistant","content":"Hello Alice! How about a spicy tofu stew tonight?",'
+    '"created_at":"2026-11-26T09:00:02Z","tokens":18},"mood":null,'
+    '"usage":{"prompt_tokens":412,"completion_tokens":14},"provider":"openai"}\n\n'
+)
+
+SSE_RESPONSE = OpenApiResponse(
+    response=OpenApiTypes.STR,
+    description="With `Accept: text/event-stream`: `delta` events `{text}` as the model produces them, then one "
+    "`done` event holding the turn, or one `error` event holding a problem (the message was saved when the "
+    "model failed). `: ping` comment lines keep the connection alive while waiting. A client that disconnects "
+    "loses nothing: the reply is completed, stored and listed in the session's messages.",
+    examples=[
+        OpenApiExample("stream", value=SSE_EXAMPLE, media_type=SSE_CONTENT_TYPE, status_codes=[200], response_only=True)
+    ],
+)
+
+
+class CachedTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "chat.authentication.CachedTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'API token with the prefix "Token", e.g. `Authorization: Token 9944b0…`',
+        }
+
+
+class CustomerSessionScheme(OpenApiAuthenticationExtension):
+    target_class = "chat.authentication.CustomerSessionAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}

@@ -1,0 +1,164 @@
+"""One chat turn, start to finish, for every interface that has one (the JSON and SSE API, the `chat` command):
+
+    the session is the caller's (else 404) and open (else 409) -> llm admits the turn (rate and token quota)
+    -> the customer's context and past summaries (cached) -> llm answers and stores both messages
+    -> customers records the activity (message count, tokens, mood, last activity) -> the caller answers
+
+Every database read happens before the model call, so a database outage fails the turn before anything is stored
+or sent (unless the cache answers them all). If recording the activity fails afterwards, the turn is stored in
+Redis all the same; the caller is told with a service_unavailable that says so.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from django.db import connections
+
+from chat.context import turn_context_build
+from chat.errors import MODEL_FAILURES, ChatError
+from chat.lifecycle import session_require_open
+from customers import services as customers
+from customers.errors import DatabaseUnavailable
+from llm import services as llm
+from llm.data import Delta, Turn, TurnContext
+
+logger = logging.getLogger(__name__)
+
+NOT_RECORDED = (
+    "The reply was saved and appears in the session's messages, but the session's activity could not be "
+    "recorded: the database is unavailable."
+)
+
+# Streams whose consumer went away keep running until their turn is stored and recorded; holding them here
+# keeps the event loop from collecting them half-way. Only in-flight tasks, never conversation data.
+_detached_streams: set[asyncio.Task] = set()
+_END = object()
+
+
+def turn_prepare(*, customer_id: int, session_id: UUID) -> TurnContext:
+    """Everything before the model call: ownership and status, admission, then the context for the prompt."""
+    session_require_open(customer_id=customer_id, session_id=session_id)
+    llm.turn_admit(customer_id=customer_id)
+    return turn_context_build(customer_id=customer_id, session_id=session_id)
+
+
+def turn_send(*, customer_id: int, session_id: UUID, text: str, idempotency_key: str | None = None) -> Turn:
+    """Send the customer's message and get the reply. A model failure leaves the message stored (and counted);
+    the typed llm error is raised so that the caller can point at regenerate."""
+    context = turn_prepare(customer_id=customer_id, session_id=session_id)
+    started = time.monotonic()
+    try:
+        turn = llm.turn_reply(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
+    except MODEL_FAILURES:
+        _record_unanswered_message(session_id)
+        raise
+    _finish(session_id, turn, messages_added=2, started=started, stream=False)
+    return turn
+
+
+def turn_regenerate(*, customer_id: int, session_id: UUID, idempotency_key: str | None = None) -> Turn:
+    """Answer the last user message again: after a failed reply (one message more) or instead of an unwanted
+    one (the reply is replaced, the count stays)."""
+    context = turn_prepare(customer_id=customer_id, session_id=session_id)
+    messages = llm.messages_list(session_id=session_id)
+    awaiting_reply = bool(messages) and messages[-1].role == "user"
+    started = time.monotonic()
+    turn = llm.turn_regenerate(session_id=session_id, context=context, idempotency_key=idempotency_key)
+    _finish(session_id, turn, messages_added=1 if awaiting_reply else 0, started=started, stream=False)
+    return turn
+
+
+def turn_send_stream(
+    *, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None
+) -> AsyncGenerator[Delta | Turn]:
+    """As `turn_send` after `turn_prepare`: an async generator of the reply's Deltas as produced, then the recorded
+    Turn. A message that can never fit the model's budget raises MessageTooLong here, before any iteration.
+
+    The turn runs in a task of its own: if the consumer stops (a client disconnects), the reply is still
+    completed, stored and recorded. Errors are raised to the consumer as `turn_send` raises them."""
+    source = llm.turn_reply_stream(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
+    return _detached(source, session_id=session_id)
+
+
+async def _detached(source: AsyncIterator[Delta | Turn], *, session_id: UUID) -> AsyncGenerator[Delta | Turn]:
+    queue: asyncio.Queue = asyncio.Queue()
+    task = asyncio.create_task(_stream_turn(queue, source, session_id=session_id))
+    _detached_streams.add(task)
+    task.add_done_callback(_detached_streams.discard)
+    while (item := await queue.get()) is not _END:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+async def _stream_turn(queue: asyncio.Queue, source: AsyncIterator[Delta | Turn], *, session_id: UUID) -> None:
+    started = time.monotonic()
+    try:
+        async for item in source:
+            if isinstance(item, Turn):
+                await sync_to_async(_finish_in_worker, thread_sensitive=False)(session_id, item, started)
+            queue.put_nowait(item)
+    except MODEL_FAILURES as exc:
+        await sync_to_async(_record_unanswered_in_worker, thread_sensitive=False)(session_id)
+        queue.put_nowait(exc)
+    except Exception as exc:  # every failure goes to the consumer, which renders it
+        queue.put_nowait(exc)
+    finally:
+        queue.put_nowait(_END)
+
+
+def _finish(session_id: UUID, turn: Turn, *, messages_added: int, started: float, stream: bool) -> None:
+    if not turn.replayed:  # a replay answers an earlier turn, which was recorded then
+        try:
+            customers.session_record_activity(
+                session_id=session_id,
+                messages_added=messages_added,
+                prompt_tokens=turn.usage.prompt_tokens,
+                completion_tokens=turn.usage.completion_tokens,
+                mood=turn.mood.mood if turn.mood else "",
+            )
+        except DatabaseUnavailable as exc:
+            logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
+            raise ChatError("service_unavailable", NOT_RECORDED) from exc
+    logger.info(
+        "turn_completed",
+        extra={
+            "session_id": str(session_id),
+            "provider": turn.provider,
+            "prompt_tokens": turn.usage.prompt_tokens,
+            "completion_tokens": turn.usage.completion_tokens,
+            "replayed": turn.replayed,
+            "stream": stream,
+            "duration_ms": round((time.monotonic() - started) * 1000),
+        },
+    )
+
+
+def _record_unanswered_message(session_id: UUID) -> None:
+    try:
+        customers.session_record_activity(session_id=session_id, messages_added=1, prompt_tokens=0, completion_tokens=0)
+    except DatabaseUnavailable:
+        # The model failure is what the caller must hear about; the stored count stays one message short.
+        logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
+
+
+# Streamed turns record from a worker thread that may outlive the request; it hands its database connection
+# back at once instead of holding it until the thread is reused.
+
+
+def _finish_in_worker(session_id: UUID, turn: Turn, started: float) -> None:
+    try:
+        _finish(session_id, turn, messages_added=2, started=started, stream=True)
+    finally:
+        connections.close_all()
+
+
+def _record_unanswered_in_worker(session_id: UUID) -> None:
+    try:
+        _record_unanswered_message(session_id)
+    finally:
+        connections.close_all()

@@ -1,0 +1,15 @@
+"""The REST API, version 1: thin views, one per resource and operation, that validate, call, serialize."""
+
+from chat.views.me import MeApi
+from chat.views.messages import SessionMessagesApi, SessionRegenerateApi
+from chat.views.sessions import SessionDetailApi, SessionEndApi, SessionListCreateApi, SessionMoodApi
+
+__all__ = [
+    "MeApi",
+    "SessionDetailApi",
+    "SessionEndApi",
+    "SessionListCreateApi",
+    "SessionMessagesApi",
+    "SessionMoodApi",
+    "SessionRegenerateApi",
+]

@@ -1,0 +1,132 @@
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from uuid import UUID
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from chat import lifecycle, sse, turns
+from chat.errors import MODEL_FAILURES, ChatError, model_failure_problem
+from chat.openapi import (
+    IDEMPOTENCY_KEY,
+    IDEMPOTENT_REPLAYED,
+    RETRY_AFTER,
+    SESSION_PROBLEMS,
+    SSE_RESPONSE,
+    TURN_PROBLEMS,
+    problem_responses,
+)
+from chat.serializers import EmptyInput, MessageListOut, StrictCharField, StrictInputSerializer, TurnOut
+from chat.views.base import CustomerApi
+from llm.data import Turn
+
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets content negotiation accept `Accept: text/event-stream`; the view then answers with a stream itself."""
+
+    media_type = sse.CONTENT_TYPE
+    format = "event-stream"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        raise TypeError("event streams are written by the view, never rendered from data")
+
+
+class SessionMessagesApi(CustomerApi):
+    class MessageCreateInput(StrictInputSerializer):
+        content = StrictCharField(help_text="The customer's message: not blank, at most CHAT_MAX_MESSAGE_CHARS.")
+
+    def get_renderers(self):
+        renderers = super().get_renderers()
+        if getattr(self, "request", None) is not None and self.request.method == "POST":
+            renderers.append(EventStreamRenderer())
+        return renderers
+
+    @extend_schema(
+        operation_id="sessions_messages_list",
+        summary="The session's messages, oldest first",
+        tags=["messages"],
+        responses={200: MessageListOut, **problem_responses(*SESSION_PROBLEMS)},
+    )
+    def get(self, request: Request, session_id: UUID) -> Response:
+        messages = lifecycle.session_messages_get(customer_id=self.customer_id, session_id=session_id)
+        return Response(MessageListOut({"results": messages}).data)
+
+    @extend_schema(
+        operation_id="sessions_messages_create",
+        summary="Send a message and get the reply (JSON, or Server-Sent Events with `Accept: text/event-stream`)",
+        tags=["messages"],
+        request=MessageCreateInput,
+        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER],
+        responses={
+            (201, "application/json"): TurnOut,
+            (200, sse.CONTENT_TYPE): SSE_RESPONSE,
+            **problem_responses(*TURN_PROBLEMS, "message_too_long", "unsupported_media_type"),
+        },
+        examples=[OpenApiExample("a message", value={"content": "Any dinner ideas for tonight?"}, request_only=True)],
+    )
+    def post(self, request: Request, session_id: UUID) -> Response | StreamingHttpResponse:
+        content = self.validated_body(self.MessageCreateInput)["content"]
+        if len(content) > settings.CHAT_MAX_MESSAGE_CHARS:
+            raise ChatError(
+                "message_too_long", f"The message is longer than {settings.CHAT_MAX_MESSAGE_CHARS} characters."
+            )
+        key = _idempotency_key(request)
+        if request.accepted_renderer.media_type == sse.CONTENT_TYPE:
+            context = turns.turn_prepare(customer_id=self.customer_id, session_id=session_id)
+            stream = turns.turn_send_stream(session_id=session_id, text=content, context=context, idempotency_key=key)
+            return sse.turn_event_response(stream, retry_hint=_retry_hint(session_id))
+        with _model_failures_explained(session_id):
+            turn = turns.turn_send(
+                customer_id=self.customer_id, session_id=session_id, text=content, idempotency_key=key
+            )
+        return _turn_response(turn)
+
+
+class SessionRegenerateApi(CustomerApi):
+    @extend_schema(
+        operation_id="sessions_regenerate",
+        summary="Answer the last user message again (after a failed or unwanted reply)",
+        tags=["messages"],
+        request=None,
+        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER],
+        responses={201: TurnOut, **problem_responses(*TURN_PROBLEMS, "nothing_to_regenerate")},
+    )
+    def post(self, request: Request, session_id: UUID) -> Response:
+        self.validated_body(EmptyInput)
+        key = _idempotency_key(request)
+        with _model_failures_explained(session_id):
+            turn = turns.turn_regenerate(customer_id=self.customer_id, session_id=session_id, idempotency_key=key)
+        return _turn_response(turn)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise serializers.ValidationError({"Idempotency-Key": ["Must be 1 to 128 visible ASCII characters."]})
+    return key
+
+
+@contextmanager
+def _model_failures_explained(session_id: UUID) -> Iterator[None]:
+    try:
+        yield
+    except MODEL_FAILURES as exc:
+        raise model_failure_problem(exc, retry_hint=_retry_hint(session_id)) from exc
+
+
+def _retry_hint(session_id: UUID) -> str:
+    return f"POST {reverse('chat:session-regenerate', kwargs={'session_id': session_id})} to retry."
+
+
+def _turn_response(turn: Turn) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if turn.replayed else None
+    return Response(TurnOut(turn).data, status=201, headers=headers)

@@ -1,0 +1,138 @@
+from uuid import UUID
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from chat import lifecycle
+from chat.openapi import SESSION_PROBLEMS, problem_responses
+from chat.serializers import (
+    SESSION_STATUSES,
+    EmptyInput,
+    MoodOut,
+    SessionDetailOut,
+    SessionOut,
+    SessionPageOut,
+    StrictCharField,
+    StrictInputSerializer,
+)
+from chat.views.base import CustomerApi
+from llm.data import MOODS
+
+
+class SessionListCreateApi(CustomerApi):
+    class SessionFilterInput(serializers.Serializer):
+        status = serializers.ChoiceField(SESSION_STATUSES, required=False, help_text="Only open or only ended.")
+        limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+        offset = serializers.IntegerField(min_value=0, default=0)
+
+    class SessionCreateInput(StrictInputSerializer):
+        title = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="sessions_list",
+        summary="The caller's sessions, newest first",
+        tags=["sessions"],
+        parameters=[SessionFilterInput],
+        responses={200: SessionPageOut, **problem_responses(*SESSION_PROBLEMS, "invalid_request")},
+    )
+    def get(self, request: Request) -> Response:
+        query = self.SessionFilterInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        offset, limit = query.validated_data["offset"], query.validated_data["limit"]
+        count, sessions = lifecycle.session_page_get(
+            customer_id=self.customer_id, status=query.validated_data.get("status"), offset=offset, limit=limit
+        )
+        page = {
+            "count": count,
+            "next": _page_link(request, offset + limit, limit) if offset + limit < count else None,
+            "previous": _page_link(request, max(0, offset - limit), limit) if offset > 0 else None,
+            "results": sessions,
+        }
+        return Response(SessionPageOut(page).data)
+
+    @extend_schema(
+        operation_id="sessions_create",
+        summary="Open a session",
+        tags=["sessions"],
+        request=SessionCreateInput,
+        responses={201: SessionOut, **problem_responses(*SESSION_PROBLEMS, "invalid_request")},
+        examples=[OpenApiExample("with a title", value={"title": "Dinner ideas"}, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated_body(self.SessionCreateInput)
+        session = lifecycle.session_start(customer_id=self.customer_id, title=data["title"])
+        location = reverse("chat:session", kwargs={"session_id": session.info.session_id})
+        return Response(SessionOut(session).data, status=201, headers={"Location": location})
+
+
+class SessionDetailApi(CustomerApi):
+    @extend_schema(
+        operation_id="sessions_retrieve",
+        summary="One session: its live messages while open, its summary once ended",
+        tags=["sessions"],
+        responses={200: SessionDetailOut, **problem_responses(*SESSION_PROBLEMS)},
+    )
+    def get(self, request: Request, session_id: UUID) -> Response:
+        session = lifecycle.session_view_get(customer_id=self.customer_id, session_id=session_id)
+        return Response(SessionDetailOut(session).data)
+
+    @extend_schema(
+        operation_id="sessions_destroy",
+        summary="Erase the session everywhere (conversation state and record)",
+        tags=["sessions"],
+        responses={204: None, **problem_responses(*SESSION_PROBLEMS)},
+    )
+    def delete(self, request: Request, session_id: UUID) -> Response:
+        lifecycle.session_erase_everywhere(customer_id=self.customer_id, session_id=session_id)
+        return Response(status=204)
+
+
+class SessionMoodApi(CustomerApi):
+    class MoodInput(StrictInputSerializer):
+        mood = serializers.ChoiceField(MOODS)
+
+    @extend_schema(
+        operation_id="sessions_mood_update",
+        summary="Set the session's mood (it steers the next replies)",
+        tags=["sessions"],
+        request=MoodInput,
+        responses={200: MoodOut, **problem_responses(*SESSION_PROBLEMS, "invalid_request", "session_ended")},
+        examples=[OpenApiExample("tired", value={"mood": "tired"}, request_only=True)],
+    )
+    def put(self, request: Request, session_id: UUID) -> Response:
+        data = self.validated_body(self.MoodInput)
+        mood = lifecycle.session_mood_set(customer_id=self.customer_id, session_id=session_id, mood=data["mood"])
+        return Response(MoodOut(mood).data)
+
+
+class SessionEndApi(CustomerApi):
+    @extend_schema(
+        operation_id="sessions_end",
+        summary="Summarize the session, store the summary, close it",
+        tags=["sessions"],
+        request=None,
+        responses={
+            200: SessionDetailOut,
+            **problem_responses(
+                *SESSION_PROBLEMS,
+                "invalid_request",
+                "session_ended",
+                "llm_bad_response",
+                "llm_unavailable",
+                "llm_timeout",
+            ),
+        },
+    )
+    def post(self, request: Request, session_id: UUID) -> Response:
+        self.validated_body(EmptyInput)
+        session = lifecycle.session_finish(customer_id=self.customer_id, session_id=session_id)
+        return Response(SessionDetailOut(session).data)
+
+
+def _page_link(request: Request, offset: int, limit: int) -> str:
+    url = replace_query_param(request.build_absolute_uri(), "limit", limit)
+    return replace_query_param(url, "offset", offset) if offset else remove_query_param(url, "offset")
