@@ -353,10 +353,13 @@ LOCK_RELEASE = Script.of(_PRELUDE, "drop_ticket(KEYS[1], KEYS[2], ARGV[1])\nretu
 
 # KEYS: SessionKeys.turn [+ idempotency record].
 # ARGV: token, mode (send | regenerate), message id, message body, tail budget, tail max, chat ttl ms, mood ttl ms,
-# fingerprint.
+# fingerprint, record digest.
 # Appends the user message (send), refreshes the TTLs, and returns what the window needs: {status, user seq,
 # replaced seq, stored count, last seq, mood, summary text, summary through, tail newest first...}. The tail is the
 # newest messages whose stored token counts fit the budget (the newest always), so a long history costs nothing.
+# With an idempotency record: a complete one is replayed and a different fingerprint refused, both without writing;
+# a first attempt leaves the record pending ({fingerprint, user_seq}); a pending one (an earlier attempt failed after
+# its BEGIN) answers its user message again, as regenerate would, unless the conversation has moved on since.
 BEGIN = Script.of(
     _PRELUDE,
     """
@@ -364,18 +367,33 @@ local queue, expiries, messages, mood, summary, idem_index, record = unpack(KEYS
 local token, mode = ARGV[1], ARGV[2]
 local now = now_ms()
 if live_head(queue, expiries, now) ~= token then return {'fenced'} end
+local pending
 if record then
-  local stored = redis.call('HMGET', record, 'fingerprint', 'turn')
+  local stored = redis.call('HMGET', record, 'fingerprint', 'turn', 'user_seq')
   if stored[1] then
-    drop_ticket(queue, expiries, token)
-    if stored[1] == ARGV[9] then return {'replay', stored[2]} end
-    return {'conflict'}
+    if stored[1] ~= ARGV[9] then
+      drop_ticket(queue, expiries, token)
+      return {'conflict'}
+    end
+    if stored[2] then
+      drop_ticket(queue, expiries, token)
+      return {'replay', stored[2]}
+    end
+    pending = tonumber(stored[3])
   end
 end
 local last = redis.call('LINDEX', messages, -1)
 local last_seq = last and seq_of(last) or 0
 local user_seq, replaced_seq, skip = last_seq, 0, 0
-if mode == 'send' then
+if pending then
+  -- Its message is the last one, or only a reply (stored by a regenerate, or interrupted) follows it.
+  if last_seq == pending + 1 and role_of(last) == 'assistant' then
+    user_seq, replaced_seq, skip = pending, last_seq, 1
+  elseif last_seq ~= pending then
+    drop_ticket(queue, expiries, token)
+    return {'moved'}
+  end
+elseif mode == 'send' then
   if not has_id(last, ARGV[3]) then
     user_seq = last_seq + 1
     last_seq = user_seq
@@ -389,6 +407,12 @@ else
     drop_ticket(queue, expiries, token)
     return {'nothing'}
   end
+end
+if record and not pending then
+  redis.call('HSET', record, 'fingerprint', ARGV[9], 'user_seq', user_seq)
+  redis.call('PEXPIRE', record, ARGV[7])
+  redis.call('ZREMRANGEBYSCORE', idem_index, '-inf', now)
+  redis.call('ZADD', idem_index, now + tonumber(ARGV[7]), ARGV[10])
 end
 redis.call('PEXPIRE', messages, ARGV[7])
 redis.call('PEXPIRE', summary, ARGV[7])
@@ -416,7 +440,8 @@ end
 # ARGV: token, reply id, expected last seq, mode (append | replace), reply json, inferred mood json or '',
 # chat ttl ms, mood ttl ms, cap, fingerprint, record digest, record turn json after its mood.
 # Stores the reply (after the user message, or in place of the reply it regenerates), an inferred mood unless the
-# user set one, the idempotency record; trims folded messages beyond the cap, refreshes TTLs, releases the lock.
+# user set one, the idempotency record (now complete: fingerprint and turn); trims folded messages beyond the cap,
+# refreshes TTLs, releases the lock.
 # Returns {status, mood json or ''}.
 FINISH = Script.of(
     _PRELUDE,
@@ -447,6 +472,7 @@ if not has_id(last, ARGV[2]) then
   if record then
     redis.call('HSET', record, 'fingerprint', ARGV[10], 'turn',
       '{"mood":' .. (redis.call('GET', mood) or 'null') .. ',' .. ARGV[12])
+    redis.call('HDEL', record, 'user_seq')
     redis.call('PEXPIRE', record, ttl)
     redis.call('ZREMRANGEBYSCORE', idem_index, '-inf', now)
     redis.call('ZADD', idem_index, now + ttl, ARGV[11])
@@ -530,7 +556,8 @@ def begin_call(
     tail_limit: int,
     idem: Idempotency | None,
 ) -> Call:
-    """Append `user` (None: regenerate the last reply) and read what the window needs."""
+    """Append `user` (None: regenerate the last reply) and read what the window needs; with `idem`, replay its
+    complete record, or answer again the message of its pending one (without appending `user`)."""
     return BEGIN.call(
         _turn_keys(keys, idem),
         (
@@ -543,6 +570,7 @@ def begin_call(
             _ms(cfg.chat_ttl_seconds),
             _ms(cfg.mood_ttl_seconds),
             idem.fingerprint if idem else "",
+            idem.digest if idem else "",
         ),
     )
 
@@ -554,6 +582,10 @@ def parse_begin(raw: list[Any]) -> Begun | Turn:
         return decode_turn(raw[1])
     if status == "conflict":
         raise IdempotencyConflict()
+    if status == "moved":
+        raise IdempotencyConflict(
+            "The turn of this Idempotency-Key failed and the conversation has moved on since; retry with a new key."
+        )
     if status == "nothing":
         raise NothingToRegenerate()
     if status == "fenced":

@@ -4,14 +4,15 @@ client and `Provider.astream`. Both follow the same steps, built from the same p
 
 1. lock      take the session's turn lock (llm/lock.py)                                     1 round trip
 2. begin     append the user message; read mood, summary, the tail within the budget        1 round trip
-             and any idempotency record (replayed or refused here, with no model call)
+             and any idempotency record (replayed or refused here, with no model call; a
+             pending one makes the turn answer its stored message instead of appending)
 3. fold      only when due: fold old messages into the rolling summary (llm/window.py)      2 round trips
 4. model     one call
 5. finish    append the reply, mood, idempotency record, usage, TTLs; release the lock     1 round trip
 
 The user's message is stored before the model is called: if the call fails, it stays, the typed error propagates,
-and `regenerate` answers it later. Should the lock be lost meanwhile (a turn outliving TURN_LOCK_TTL_SECONDS), the
-write scripts refuse and nothing more is written (TurnInProgress).
+and `regenerate`, or a retry with the same idempotency key, answers it later. Should the lock be lost meanwhile (a
+turn outliving TURN_LOCK_TTL_SECONDS), the write scripts refuse and nothing more is written (TurnInProgress).
 """
 
 import asyncio

@@ -164,6 +164,25 @@ def test_an_idempotency_record_replays_the_same_request_and_refuses_another(keys
     assert raw_redis().llen(keys.messages) == 2
 
 
+def test_a_keyed_begin_leaves_a_pending_record_that_a_retry_answers_and_finish_completes(keys, cfg):
+    idem = store.idempotency("key-1", kind="send", text="hi")
+    record = keys.record(idem.digest)
+    failed = _lease(keys)
+    first = _begin(keys, cfg, failed, _message("user", "hi"), idem=idem)
+    assert raw_redis().hgetall(record) == {"fingerprint": idem.fingerprint, "user_seq": "1"}
+    assert cfg.chat_ttl_seconds - 5 < raw_redis().ttl(record) <= cfg.chat_ttl_seconds
+    assert raw_redis().zscore(keys.idempotency, idem.digest) is not None
+    lock.release(sync_client(), failed)  # the model call failed
+
+    lease = _lease(keys)
+    retried = _begin(keys, cfg, lease, _message("user", "hi"), idem=idem)
+    assert (retried.user_seq, retried.replaced_seq, retried.tail) == (1, 0, first.tail)
+    assert raw_redis().llen(keys.messages) == 1
+    store.parse_finish(store.run(sync_client(), _finish_call(keys, cfg, lease, retried, "hello", idem=idem)))
+    assert set(raw_redis().hgetall(record)) == {"fingerprint", "turn"}
+    assert isinstance(_begin(keys, cfg, _lease(keys), _message("user", "hi"), idem=idem), Turn)
+
+
 def test_a_script_runs_again_after_redis_forgot_it(keys, cfg):
     raw_redis().script_flush()
     _exchange(keys, cfg, "hi", "hello")
@@ -182,7 +201,8 @@ def test_erase_deletes_every_key_of_the_session_and_no_other(keys, cfg):
     lease = _lease(keys)
     begun = _begin(keys, cfg, lease, _message("user", "hi"), idem=idem)
     store.run(sync_client(), _finish_call(keys, cfg, lease, begun, "hello", idem=idem))
-    _lease(keys)  # a lock left behind is erased too
+    pending = store.idempotency("pending", kind="send", text="unanswered")
+    _begin(keys, cfg, _lease(keys), _message("user", "unanswered"), idem=pending)  # a lock and a pending record
     store.run(sync_client(), store.erase_call(keys))
     assert not list(raw_redis().scan_iter(match=f"{keys.prefix}:*"))
     assert raw_redis().llen(other.messages) == 2

@@ -2,13 +2,14 @@
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from uuid import uuid4
 
 import pytest
 
 from llm import services, store
 from llm.data import Delta, Turn
-from llm.errors import LLMUnavailable, MessageTooLong, StoreUnavailable
+from llm.errors import IdempotencyConflict, LLMUnavailable, MessageTooLong, StoreUnavailable
 from tests.fakes.openai_server import Fault
 from tests.llm.contexts import alice
 from tests.llm.support import chat_bodies, raw_redis, reply, run_async, snapshot, text_with_tokens
@@ -161,6 +162,51 @@ def test_an_idempotent_retry_streams_only_the_first_turn(fake_openai, session_id
     assert items[0].replayed
     assert items[0].assistant_message == first.assistant_message
     assert len(chat_bodies(fake_openai)) == 1
+
+
+def test_a_streamed_retry_of_a_failed_turn_with_its_key_answers_the_stored_message_once(
+    settings, fake_openai, session_id
+):
+    settings.LLM_MAX_RETRIES = 0
+    fake_openai.script(Fault.status(500), reply(ANSWER))
+    with pytest.raises(LLMUnavailable):
+        run_async(_drain(_stream(session_id, idempotency_key="k")))
+    assert _stored(session_id) == [(1, "user", "Dinner ideas?", False)]
+    with pytest.raises(IdempotencyConflict):
+        run_async(_drain(_stream(session_id, text="Lunch ideas?", idempotency_key="k")))
+    assert _stored(session_id) == [(1, "user", "Dinner ideas?", False)]
+
+    items = run_async(_drain(_stream(session_id, idempotency_key="k")))
+    turn = items[-1]
+    assert "".join(d.text for d in items[:-1]) == turn.assistant_message.content == ANSWER
+    assert (turn.user_message.seq, turn.assistant_message.seq, turn.replayed) == (1, 2, False)
+    assert [m["content"] for m in chat_bodies(fake_openai)[-1]["messages"][1:]] == ["Dinner ideas?"]
+    assert _stored(session_id) == [(1, "user", "Dinner ideas?", False), (2, "assistant", ANSWER, False)]
+
+    requests = len(fake_openai.requests)
+    assert run_async(_drain(_stream(session_id, idempotency_key="k"))) == [replace(turn, replayed=True)]
+    assert len(fake_openai.requests) == requests
+
+
+def test_a_retry_with_its_key_replaces_the_reply_an_interrupted_turn_stored(fake_openai, session_id):
+    fake_openai.script(reply(ANSWER, chunk_delay=0.05), reply("The whole answer."))
+
+    async def shut_down() -> None:
+        stream = _stream(session_id, idempotency_key="k")
+        await anext(stream)
+        _turn_task(session_id).cancel()
+        with pytest.raises(LLMUnavailable):
+            await _drain(stream)
+
+    run_async(shut_down())
+    seq, role, _, interrupted = _stored(session_id)[1]
+    assert (seq, role, interrupted) == (2, "assistant", True)
+    turn = run_async(_drain(_stream(session_id, idempotency_key="k")))[-1]
+    assert (turn.user_message.seq, turn.assistant_message.seq, turn.replayed) == (1, 2, False)
+    assert _stored(session_id) == [
+        (1, "user", "Dinner ideas?", False),
+        (2, "assistant", "The whole answer.", False),
+    ]
 
 
 def test_with_redis_down_the_stream_fails_closed_before_any_model_call(settings, fake_openai, closed_port, session_id):
