@@ -25,8 +25,8 @@ run: $(STAMP)
 	mkdir -p var
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	@if $(DEV_ENV) $(BIN)/python manage.py help seed_demo >/dev/null 2>&1; then $(DEV_ENV) $(BIN)/python manage.py seed_demo; fi
-	$(DEV_ENV) $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-access-log
+	$(DEV_ENV) $(BIN)/python manage.py seed_demo
+	$(DEV_ENV) $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off
 
 ## The whole suite: lint, format check, architecture contracts, tests (real PostgreSQL and Redis)
 test: $(STAMP)

@@ -78,8 +78,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     description="1 to 128 visible ASCII characters. A retry with the same key answers the first turn again "
-    "(same body, header `Idempotent-Replayed: true`) without a second model call; the same key with a different "
-    "body is a 422 `idempotency_conflict`.",
+    "(same body, header `Idempotent-Replayed: true`) without a second model call. If the first attempt failed "
+    "after your message was saved, the retry answers that saved message instead of storing it twice. The same key "
+    "with a different body, or a retry of a failed turn after the conversation has moved on, is a 422 "
+    "`idempotency_conflict`.",
     pattern=r"^[\x21-\x7E]{1,128}$",
 )
 
