@@ -14,6 +14,9 @@ from django.conf import settings
 
 from tests.fakes.openai_server import FakeOpenAI
 
+# Process-level fixtures (app server under uvicorn, private Redis, fault proxies) for any test directory.
+pytest_plugins = ["tests.harness.fixtures"]
+
 
 def pytest_configure(config):
     """Hold a machine-wide lock on this run's test database and Redis index for the whole session.

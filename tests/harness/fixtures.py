@@ -1,4 +1,5 @@
-"""Fixtures that run the app, a private Redis and TCP fault proxies as separate processes (or threads).
+"""Fixtures that run the app, a private Redis and TCP fault proxies as separate processes (or threads); a pytest
+plugin loaded by tests/conftest.py so that any test directory can use them.
 
 Everything a fixture started is stopped at teardown, also when the test failed.
 """
