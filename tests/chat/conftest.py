@@ -5,9 +5,6 @@ from collections.abc import Callable
 import pytest
 from rest_framework.test import APIClient
 
-# The process-level fixtures of the harness (uvicorn app servers, TCP fault proxies), shared rather than copied.
-from tests.harness.conftest import app_server_factory, fault_proxy_factory  # noqa: F401
-
 
 @pytest.fixture
 def api() -> Callable[..., APIClient]:
