@@ -98,7 +98,10 @@ class SessionRegenerateApi(CustomerApi):
         tags=["messages"],
         request=None,
         parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER],
-        responses={201: TurnOut, **problem_responses(*TURN_PROBLEMS, "nothing_to_regenerate")},
+        responses={
+            201: TurnOut,
+            **problem_responses(*TURN_PROBLEMS, "nothing_to_regenerate", "unsupported_media_type"),
+        },
     )
     def post(self, request: Request, session_id: UUID) -> Response:
         self.validated_body(EmptyInput)

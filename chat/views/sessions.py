@@ -27,7 +27,8 @@ class SessionListCreateApi(CustomerApi):
     class SessionFilterInput(serializers.Serializer):
         status = serializers.ChoiceField(SESSION_STATUSES, required=False, help_text="Only open or only ended.")
         limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-        offset = serializers.IntegerField(min_value=0, default=0)
+        # Bounded by the database's bigint OFFSET: a larger one failed in SQL as a 500.
+        offset = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
 
     class SessionCreateInput(StrictInputSerializer):
         title = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
@@ -40,7 +41,9 @@ class SessionListCreateApi(CustomerApi):
         responses={200: SessionPageOut, **problem_responses(*SESSION_PROBLEMS, "invalid_request")},
     )
     def get(self, request: Request) -> Response:
-        query = self.SessionFilterInput(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads a QueryDict as an HTML form, where `?status=` (empty) means
+        # "not given"; here an empty value is outside the declared enum and answers 400 like any other.
+        query = self.SessionFilterInput(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         offset, limit = query.validated_data["offset"], query.validated_data["limit"]
         count, sessions = lifecycle.session_page_get(
@@ -59,7 +62,10 @@ class SessionListCreateApi(CustomerApi):
         summary="Open a session",
         tags=["sessions"],
         request=SessionCreateInput,
-        responses={201: SessionOut, **problem_responses(*SESSION_PROBLEMS, "invalid_request")},
+        responses={
+            201: SessionOut,
+            **problem_responses(*SESSION_PROBLEMS, "invalid_request", "unsupported_media_type"),
+        },
         examples=[OpenApiExample("with a title", value={"title": "Dinner ideas"}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
@@ -100,7 +106,10 @@ class SessionMoodApi(CustomerApi):
         summary="Set the session's mood (it steers the next replies)",
         tags=["sessions"],
         request=MoodInput,
-        responses={200: MoodOut, **problem_responses(*SESSION_PROBLEMS, "invalid_request", "session_ended")},
+        responses={
+            200: MoodOut,
+            **problem_responses(*SESSION_PROBLEMS, "invalid_request", "session_ended", "unsupported_media_type"),
+        },
         examples=[OpenApiExample("tired", value={"mood": "tired"}, request_only=True)],
     )
     def put(self, request: Request, session_id: UUID) -> Response:
@@ -121,6 +130,7 @@ class SessionEndApi(CustomerApi):
                 *SESSION_PROBLEMS,
                 "invalid_request",
                 "session_ended",
+                "unsupported_media_type",
                 "llm_bad_response",
                 "llm_unavailable",
                 "llm_timeout",
