@@ -98,6 +98,7 @@ def session_finish(*, customer_id: int, session_id: UUID) -> SessionView:
     SessionEnded), then drop its conversation state, which the summary now replaces."""
     session_require_open(customer_id=customer_id, session_id=session_id)
     context = turn_context_build(customer_id=customer_id, session_id=session_id)
+    customers.database_connection_release()  # no connection held through the summary's model call
     summary = llm.session_summarize(session_id=session_id, context=context)
     info = customers.session_end(session_id=session_id, summary=summary.text, final_mood=summary.final_mood)
     _erase_conversation(session_id)

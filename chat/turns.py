@@ -1,12 +1,13 @@
 """One chat turn, start to finish, for every interface that has one (the JSON and SSE API, the `chat` command):
 
     the session is the caller's (else 404) and open (else 409) -> llm admits the turn (rate and token quota)
-    -> the customer's context and past summaries (cached) -> llm answers and stores both messages
+    -> the customer's context and past summaries (cached) -> customers pings the database
+    -> llm answers and stores both messages
     -> customers records the activity (message count, tokens, mood, last activity) -> the caller answers
 
-Every database read happens before the model call, so a database outage fails the turn before anything is stored
-or sent (unless the cache answers them all). If recording the activity fails afterwards, the turn is stored in
-Redis all the same; the caller is told with a service_unavailable that says so.
+Nothing of a turn reaches Redis or the model while the database is down: its reads fail, or, when the cache answered
+them all, the ping does. Should the database fail between the ping and the recording, the turn is stored in Redis
+all the same; the caller is told with a service_unavailable that says so.
 """
 
 import asyncio
@@ -19,12 +20,13 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 
 from chat.context import turn_context_build
-from chat.errors import MODEL_FAILURES, ChatError
+from chat.errors import ChatError
 from chat.lifecycle import session_require_open
 from customers import services as customers
 from customers.errors import DatabaseUnavailable
 from llm import services as llm
 from llm.data import Delta, Turn, TurnContext
+from llm.errors import LLMError
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +42,16 @@ _END = object()
 
 
 def turn_prepare(*, customer_id: int, session_id: UUID) -> TurnContext:
-    """Everything before the model call: ownership and status, admission, then the context for the prompt."""
+    """Everything before the model call: ownership and status, admission, the context for the prompt, then a ping
+    of the database (DatabaseUnavailable from any of them means nothing of the turn was stored or sent)."""
     session_require_open(customer_id=customer_id, session_id=session_id)
     llm.turn_admit(customer_id=customer_id)
-    return turn_context_build(customer_id=customer_id, session_id=session_id)
+    context = turn_context_build(customer_id=customer_id, session_id=session_id)
+    # The reads above may all have come from the cache, and the activity recorded after the reply needs the
+    # database: a turn it could not record must not be stored in Redis or sent to the model in the first place.
+    customers.database_ping()
+    customers.database_connection_release()  # the reads are done; the model call can take minutes
+    return context
 
 
 def turn_send(*, customer_id: int, session_id: UUID, text: str, idempotency_key: str | None = None) -> Turn:
@@ -53,10 +61,10 @@ def turn_send(*, customer_id: int, session_id: UUID, text: str, idempotency_key:
     started = time.monotonic()
     try:
         turn = llm.turn_reply(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
-    except MODEL_FAILURES:
-        _record_unanswered_message(session_id)
+    except LLMError as exc:
+        _record_unanswered_message(session_id, exc.messages_added)
         raise
-    _finish(session_id, turn, messages_added=2, started=started, stream=False)
+    _finish(session_id, turn, started=started, stream=False)
     return turn
 
 
@@ -64,11 +72,9 @@ def turn_regenerate(*, customer_id: int, session_id: UUID, idempotency_key: str 
     """Answer the last user message again: after a failed reply (one message more) or instead of an unwanted
     one (the reply is replaced, the count stays)."""
     context = turn_prepare(customer_id=customer_id, session_id=session_id)
-    messages = llm.messages_list(session_id=session_id)
-    awaiting_reply = bool(messages) and messages[-1].role == "user"
     started = time.monotonic()
     turn = llm.turn_regenerate(session_id=session_id, context=context, idempotency_key=idempotency_key)
-    _finish(session_id, turn, messages_added=1 if awaiting_reply else 0, started=started, stream=False)
+    _finish(session_id, turn, started=started, stream=False)
     return turn
 
 
@@ -102,8 +108,9 @@ async def _stream_turn(queue: asyncio.Queue, source: AsyncIterator[Delta | Turn]
             if isinstance(item, Turn):
                 await sync_to_async(_finish_in_worker, thread_sensitive=False)(session_id, item, started)
             queue.put_nowait(item)
-    except MODEL_FAILURES as exc:
-        await sync_to_async(_record_unanswered_in_worker, thread_sensitive=False)(session_id)
+    except LLMError as exc:
+        if exc.messages_added:
+            await sync_to_async(_record_unanswered_in_worker, thread_sensitive=False)(session_id, exc.messages_added)
         queue.put_nowait(exc)
     except Exception as exc:  # every failure goes to the consumer, which renders it
         queue.put_nowait(exc)
@@ -111,12 +118,12 @@ async def _stream_turn(queue: asyncio.Queue, source: AsyncIterator[Delta | Turn]
         queue.put_nowait(_END)
 
 
-def _finish(session_id: UUID, turn: Turn, *, messages_added: int, started: float, stream: bool) -> None:
+def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> None:
     if not turn.replayed:  # a replay answers an earlier turn, which was recorded then
         try:
             customers.session_record_activity(
                 session_id=session_id,
-                messages_added=messages_added,
+                messages_added=turn.messages_added,
                 prompt_tokens=turn.usage.prompt_tokens,
                 completion_tokens=turn.usage.completion_tokens,
                 mood=turn.mood.mood if turn.mood else "",
@@ -138,11 +145,16 @@ def _finish(session_id: UUID, turn: Turn, *, messages_added: int, started: float
     )
 
 
-def _record_unanswered_message(session_id: UUID) -> None:
+def _record_unanswered_message(session_id: UUID, messages: int) -> None:
+    """Count what a failed turn left stored: its user message, unless it answered one stored (and counted) before."""
+    if not messages:
+        return
     try:
-        customers.session_record_activity(session_id=session_id, messages_added=1, prompt_tokens=0, completion_tokens=0)
+        customers.session_record_activity(
+            session_id=session_id, messages_added=messages, prompt_tokens=0, completion_tokens=0
+        )
     except DatabaseUnavailable:
-        # The model failure is what the caller must hear about; the stored count stays one message short.
+        # The turn's failure is what the caller must hear about; the stored count stays one message short.
         logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
 
 
@@ -152,13 +164,13 @@ def _record_unanswered_message(session_id: UUID) -> None:
 
 def _finish_in_worker(session_id: UUID, turn: Turn, started: float) -> None:
     try:
-        _finish(session_id, turn, messages_added=2, started=started, stream=True)
+        _finish(session_id, turn, started=started, stream=True)
     finally:
         connections.close_all()
 
 
-def _record_unanswered_in_worker(session_id: UUID) -> None:
+def _record_unanswered_in_worker(session_id: UUID, messages: int) -> None:
     try:
-        _record_unanswered_message(session_id)
+        _record_unanswered_message(session_id, messages)
     finally:
         connections.close_all()

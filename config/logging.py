@@ -23,6 +23,9 @@ request_finished.connect(_forget_request_id, dispatch_uid="config.logging.forget
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime", "request_id"}
 )
+# Django's failure lines (django.request) pass the request object, whose repr holds the query string; their
+# message names the path already.
+_DROPPED_EXTRAS = frozenset({"request"})
 
 
 class RequestIdFilter(logging.Filter):
@@ -40,7 +43,7 @@ def _fields(record: logging.LogRecord) -> dict[str, object]:
         "event": record.getMessage(),
     }
     for key, value in record.__dict__.items():
-        if key not in _STANDARD_ATTRS and not key.startswith("_"):
+        if key not in _STANDARD_ATTRS and key not in _DROPPED_EXTRAS and not key.startswith("_"):
             fields[key] = value
     if record.exc_info and record.exc_info[0] is not None:
         # The exception type and where it was raised, never its message: messages can carry request data.

@@ -88,6 +88,24 @@ def database_health() -> Health:
     return Health(ok=True, detail="ok")
 
 
+def database_connection_release() -> None:
+    """Hand this thread's database connection back (to the pool) before a long wait that needs none, such as a
+    model call: held through it, every turn in flight would keep a connection from all other requests. The next
+    query takes one again. A connection inside a transaction is kept, since the transaction lives on it."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+@_database_required
+def database_ping() -> None:
+    """Raise DatabaseUnavailable unless the database answers now. One round trip on this thread's connection (taken
+    from the pool if need be) carrying an empty query, the way psycopg's pool checks a connection: no SQL statement
+    runs, so it is cheap enough to guard every chat turn, whose reads may all come from the cache."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        connection.connection.execute("")
+
+
 # --- authentication ---------------------------------------------------------------------------------------
 
 

@@ -84,6 +84,10 @@ class Turn:
     usage: Usage
     provider: str  # "openai" | "offline"
     replayed: bool = False  # True when answered from an earlier request with the same Idempotency-Key
+    # Messages the turn added to the history: 2 for a new exchange; 1 when it answered a message stored earlier
+    # (a regenerate after a failed reply, or the retry of a failed turn with its Idempotency-Key); 0 when it
+    # replaced a reply. A replay carries the original turn's (it added nothing itself: see `replayed`).
+    messages_added: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,9 @@ re-raised as one of these (`raise ... from exc`). `code` is stable; `chat` maps 
 
 class LLMError(Exception):
     code = "llm_error"
+    # Set by a turn that failed after storing: the messages it left in the history (its user message, 1), so that
+    # the caller can count them. 0 when it stored nothing, or answered a message stored earlier.
+    messages_added = 0
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.__class__.__doc__ or self.code)

@@ -147,6 +147,7 @@ def _turn_fields(turn: Turn) -> dict[str, Any]:
         "assistant_message": _message_fields(turn.assistant_message),
         "usage": {"prompt_tokens": turn.usage.prompt_tokens, "completion_tokens": turn.usage.completion_tokens},
         "provider": turn.provider,
+        "messages_added": turn.messages_added,
     }
 
 
@@ -158,6 +159,7 @@ def decode_turn(raw: bytes | str) -> Turn:
         mood=_mood(fields["mood"]),
         usage=Usage(**fields["usage"]),
         provider=fields["provider"],
+        messages_added=fields.get("messages_added", 0),  # absent from records stored before it was kept
     )
 
 

@@ -18,7 +18,7 @@ turn outliving TURN_LOCK_TTL_SECONDS), the write scripts refuse and nothing more
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -30,7 +30,7 @@ import redis.asyncio
 from llm import lock, quota, store, tokens, window
 from llm.conf import LLMSettings, get_settings
 from llm.data import MOODS, Delta, Message, Mood, Turn, TurnContext, Usage
-from llm.errors import LLMBadResponse, LLMRateLimited, LLMTimeout, LLMUnavailable, StoreUnavailable
+from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable, StoreUnavailable
 from llm.providers import Completion, get_provider
 from llm.redis import async_client, sync_client
 from llm.store import Begun, Idempotency, RollingSummary, SessionKeys
@@ -180,7 +180,14 @@ def _finish_calls(
         created_at=_now(),
         interrupted=interrupted,
     )
-    turn = Turn(user_message=begun.tail[-1], assistant_message=reply, mood=None, usage=usage, provider=provider)
+    turn = Turn(
+        user_message=begun.tail[-1],
+        assistant_message=reply,
+        mood=None,
+        usage=usage,
+        provider=provider,
+        messages_added=int(_user_stored(ask, begun)) + (0 if begun.replaced_seq else 1),
+    )
     finish = store.finish_call(
         ask.keys,
         ask.cfg,
@@ -192,6 +199,23 @@ def _finish_calls(
     )
     used = spent + usage.prompt_tokens + usage.completion_tokens
     return turn, [finish, *quota.usage_calls(customer_id=ask.context.customer_id, tokens=used)]
+
+
+def _user_stored(ask: _Ask, begun: Begun) -> bool:
+    """Whether BEGIN stored the turn's own message, rather than leaving it out to answer one stored earlier
+    (regenerate, or the retry of a failed turn with its idempotency key)."""
+    return ask.user is not None and begun.tail[-1].id == ask.user.id
+
+
+@contextlib.contextmanager
+def _left_stored(ask: _Ask, begun: Begun) -> Iterator[None]:
+    """A turn failing after BEGIN tells its caller what it left in the history, so that the caller's counters
+    match it: its own message, or nothing when it answered one stored earlier."""
+    try:
+        yield
+    except LLMError as exc:
+        exc.messages_added = int(_user_stored(ask, begun))
+        raise
 
 
 def _finished(turn: Turn, results: list) -> Turn:
@@ -226,23 +250,29 @@ def _run(ask: _Ask) -> Turn:
         begun = store.parse_begin(store.run(client, _begin_call(ask, lease)))
         if isinstance(begun, Turn):
             return _replayed(begun)
-        begun, win, spent = _fold(client, ask, lease, begun)
-        provider = get_provider()
-        completion = provider.complete(window.reply_request(ask.context, ask.cfg, win, begun.mood))
-        turn, calls = _finish_calls(
-            ask,
-            lease,
-            begun,
-            text=completion.text,
-            usage=completion.usage,
-            spent=spent,
-            provider=provider.name,
-            mood=_inferred_mood(completion),
-        )
-        return _finished(turn, store.run_all(client, calls))
+        with _left_stored(ask, begun):
+            return _answer(client, ask, lease, begun)
     except BaseException:
         _release_quietly(client, lease)
         raise
+
+
+def _answer(client: redis.Redis, ask: _Ask, lease: lock.Lease, begun: Begun) -> Turn:
+    """After BEGIN: fold when due, ask the model, store the reply."""
+    begun, win, spent = _fold(client, ask, lease, begun)
+    provider = get_provider()
+    completion = provider.complete(window.reply_request(ask.context, ask.cfg, win, begun.mood))
+    turn, calls = _finish_calls(
+        ask,
+        lease,
+        begun,
+        text=completion.text,
+        usage=completion.usage,
+        spent=spent,
+        provider=provider.name,
+        mood=_inferred_mood(completion),
+    )
+    return _finished(turn, store.run_all(client, calls))
 
 
 def _fold(client: redis.Redis, ask: _Ask, lease: lock.Lease, begun: Begun) -> tuple[Begun, window.Window, int]:
@@ -325,6 +355,14 @@ async def _produce_locked(
     begun = store.parse_begin(await store.arun(client, _begin_call(ask, lease)))
     if isinstance(begun, Turn):
         return _replayed(begun)
+    with _left_stored(ask, begun):
+        return await _astream_answer(client, ask, lease, begun, deltas)
+
+
+async def _astream_answer(
+    client: redis.asyncio.Redis, ask: _Ask, lease: lock.Lease, begun: Begun, deltas: asyncio.Queue[Delta | None]
+) -> Turn:
+    """`_answer` with the provider's stream, each delta queued as it comes."""
     begun, win, spent = await _afold(client, ask, lease, begun)
     provider = get_provider()
     request = window.reply_request(ask.context, ask.cfg, win, begun.mood)
