@@ -17,7 +17,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from django.db import connections
 
 from chat.context import turn_context_build
 from chat.errors import ChatError
@@ -166,11 +165,11 @@ def _finish_in_worker(session_id: UUID, turn: Turn, started: float) -> None:
     try:
         _finish(session_id, turn, started=started, stream=True)
     finally:
-        connections.close_all()
+        customers.database_connection_release()
 
 
 def _record_unanswered_in_worker(session_id: UUID, messages: int) -> None:
     try:
         _record_unanswered_message(session_id, messages)
     finally:
-        connections.close_all()
+        customers.database_connection_release()
