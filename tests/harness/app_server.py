@@ -17,6 +17,7 @@ be imported). With one worker there is no supervisor: the master serves requests
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -111,6 +112,7 @@ class AppServer:
         """Start uvicorn; return once /healthz answers 200 and every worker has loaded the app."""
         if self._process is not None:
             raise RuntimeError("the app server is already started")
+        _collect_static(tuple(sorted(self.env.items())))
         command = [
             sys.executable,
             "-m",
@@ -250,6 +252,18 @@ class AppServer:
                 log = tail(self.log_text())
                 raise AppServerError(f"/healthz did not answer 200 in {self.startup_timeout}s:\n{log}")
             time.sleep(_POLL_SECONDS)
+
+
+@functools.cache
+def _collect_static(env: tuple[tuple[str, str], ...]) -> None:
+    """As a deployment does before serving: with DEBUG off, static files come from the collected manifest."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=PROJECT_ROOT,
+        env=dict(env),
+        check=True,
+        timeout=120,
+    )
 
 
 def database_address() -> tuple[str, int]:
