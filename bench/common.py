@@ -1,0 +1,472 @@
+"""What the benchmarks share: the bench database and Redis index, the seeded customers, the environment of a Django
+process, the fake OpenAI server in a process of its own, statistics, /proc readings and the results directory.
+
+The bench owns the PostgreSQL database `chatbot_bench` (BENCH_DATABASE_URL) and the Redis index 13 (BENCH_REDIS_URL),
+never the developer's index 0 or the tests' 15: `prepared()` creates, migrates and seeds the database and drops it
+and flushes the index at the end. `make bench` prepares once for every benchmark (BENCH_PREPARED=1 in their
+environment); a benchmark run on its own (`python -m bench.<name>`) prepares for itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import cProfile
+import http.client
+import json
+import math
+import os
+import platform
+import pstats
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/chatbot_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+SECRET_KEY = "bench-secret-key-for-benchmark-processes-only-0123456789abcdef"
+# Far beyond what any benchmark sends, so that admission never refuses a measured turn.
+UNTHROTTLED = {"THROTTLE_TURNS_PER_MINUTE": "100000000", "DAILY_TOKEN_QUOTA": "1000000000000"}
+_FORBIDDEN_REDIS_DBS = {0: "the developer's", 15: "the tests'"}
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A seeded bench customer and the API token to call the API as them."""
+
+    username: str
+    customer_id: int
+    token: str
+
+
+# --- the bench database and Redis index ------------------------------------------------------------------
+
+
+def database_name() -> str:
+    return urlsplit(DATABASE_URL).path.lstrip("/")
+
+
+def redis_db() -> int:
+    return int(urlsplit(REDIS_URL).path.lstrip("/") or 0)
+
+
+def _admin_url() -> str:
+    parts = urlsplit(DATABASE_URL)
+    return urlunsplit(parts._replace(path="/postgres"))
+
+
+def _check_targets() -> None:
+    if redis_db() in _FORBIDDEN_REDIS_DBS:
+        raise SystemExit(f"BENCH_REDIS_URL must not use {_FORBIDDEN_REDIS_DBS[redis_db()]} Redis database")
+    if not database_name().startswith("chatbot_bench"):
+        raise SystemExit("BENCH_DATABASE_URL must name a database starting with chatbot_bench (it is dropped)")
+
+
+def _admin(statement: str) -> None:
+    """Run a statement on the server's `postgres` database (CREATE and DROP DATABASE need their own connection)."""
+    with psycopg.connect(_admin_url(), autocommit=True, connect_timeout=3) as admin:
+        admin.execute(statement)
+
+
+def _database_drop() -> None:
+    # WITH (FORCE): server processes the benchmarks could not stop cleanly must not keep the database alive.
+    _admin(f'DROP DATABASE IF EXISTS "{database_name()}" WITH (FORCE)')
+
+
+def django_env(**overrides: str) -> dict[str, str]:
+    """The environment of a Django process of the bench: production settings (DEBUG off) on the bench database and
+    Redis index, unthrottled, the offline provider unless OPENAI_BASE_URL is given."""
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(Path.home()),
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": SECRET_KEY,
+        "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "info",
+        **UNTHROTTLED,
+    }
+    env.update(overrides)
+    return env
+
+
+def manage(*args: str) -> str:
+    """Run `manage.py` with the bench's Django environment; its stdout."""
+    completed = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_ROOT,
+        env=django_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if completed.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{completed.stderr[-4000:]}")
+    return completed.stdout
+
+
+@contextlib.contextmanager
+def prepared() -> Iterator[list[Customer]]:
+    """The seeded customers of a migrated bench database; created (and dropped, with the Redis index flushed, at
+    the end) unless `make bench` did it already (BENCH_PREPARED=1, customers in BENCH_CUSTOMERS)."""
+    if os.environ.get("BENCH_PREPARED") == "1":
+        yield [Customer(**c) for c in json.loads(os.environ["BENCH_CUSTOMERS"])]
+        return
+    _check_targets()
+    _database_drop()
+    _admin(f'CREATE DATABASE "{database_name()}"')
+    try:
+        flush_redis()
+        manage("migrate", "--noinput")
+        seeded = json.loads(manage("seed_demo", "--json"))
+        yield [Customer(username=c["username"], customer_id=c["customer_id"], token=c["token"]) for c in seeded]
+    finally:
+        flush_redis()
+        _database_drop()
+
+
+def prepared_env(customers: Sequence[Customer]) -> dict[str, str]:
+    """What tells a benchmark process that the database is ready, and who the customers are."""
+    return {"BENCH_PREPARED": "1", "BENCH_CUSTOMERS": json.dumps([asdict(c) for c in customers])}
+
+
+def flush_redis() -> None:
+    """Empty the bench's Redis index (never the developer's or the tests')."""
+    if redis_db() in _FORBIDDEN_REDIS_DBS:
+        raise SystemExit(f"refusing to flush {_FORBIDDEN_REDIS_DBS[redis_db()]} Redis database")
+    with redis.Redis.from_url(REDIS_URL, socket_timeout=5) as client:
+        client.flushdb()
+
+
+def setup_django(**overrides: str) -> None:
+    """Configure this process as a bench Django process (see `django_env`) and set Django up."""
+    os.environ.update(django_env(**overrides))
+    import django
+
+    django.setup()
+
+
+# --- the fake model server, in a process of its own ------------------------------------------------------
+
+
+class FakeModelServer:
+    """`python -m tests.fakes.openai_server` in its own process, so that whoever loads the app does not slow it down.
+    Its knobs and request log are reached through its control API."""
+
+    host = "127.0.0.1"
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen | None = None
+        self.port = 0
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def __enter__(self) -> FakeModelServer:
+        command = [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0"]
+        self._process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline().strip()  # "PORT=<n>" once it listens
+        if not line.startswith("PORT="):
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"the fake model server did not start: {line!r}")
+        self.port = int(line.removeprefix("PORT="))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def configure(
+        self, *, latency: float = 0.0, tokens_per_second: float | None = None, duration: float | None = None
+    ) -> None:
+        """Set every knob (None clears one) and empty the request log."""
+        self._control("POST", "/_fake/reset")
+        knobs = {"latency": latency, "stream_tokens_per_second": tokens_per_second, "stream_duration": duration}
+        self._control("POST", "/_fake/config", knobs)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The API requests received since the last `configure`."""
+        return self._control("GET", "/_fake/requests")
+
+    def _control(self, method: str, path: str, payload: object = None) -> Any:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            body = None if payload is None else json.dumps(payload)
+            conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            data = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"fake server control {method} {path}: {response.status} {data[:200]!r}")
+            return json.loads(data)
+        finally:
+            conn.close()
+
+
+# --- statistics ------------------------------------------------------------------------------------------
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank percentile `q` (0-100) of already sorted values."""
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def distribution(values: Iterable[float], *, scale: float = 1000.0, digits: int = 2) -> dict[str, float]:
+    """n, median, p95, p99 and max of `values` (seconds, reported as milliseconds by default)."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"n": 0}
+
+    def r(value: float) -> float:
+        return round(value * scale, digits)
+
+    return {
+        "n": len(ordered),
+        "median": r(statistics.median(ordered)),
+        "p95": r(percentile(ordered, 95)),
+        "p99": r(percentile(ordered, 99)),
+        "max": r(ordered[-1]),
+    }
+
+
+# --- processes, from /proc -------------------------------------------------------------------------------
+
+
+def children_of(pid: int) -> list[int]:
+    """The live direct children of `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError):
+            stat = (entry / "stat").read_text()
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == pid and state != "Z":
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def pids_named(name: str) -> list[int]:
+    """The live processes whose command name is `name` (e.g. every PostgreSQL backend)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+    return found
+
+
+def rss_bytes(pids: Iterable[int]) -> int:
+    """The summed resident set size of `pids` (those that exited count 0)."""
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+    return total
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """The summed user + system CPU time of `pids` so far."""
+    total = 0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def cpu_seconds_tree(pid: int) -> float:
+    """CPU time of `pid`, of its children that exited (reaped: cutime, cstime) and of its live children: a server's
+    whole cost, even when its workers or backends come and go."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    own = sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks  # utime, stime, cutime, cstime
+    return own + cpu_seconds(children_of(pid))
+
+
+def postmaster_pid() -> int | None:
+    """The PostgreSQL server's parent process (the backends' parent), if it runs on this machine."""
+    pids = set(pids_named("postgres"))
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid not in pids:
+                return pid
+    return None
+
+
+# --- a CPU profiler for a server's worker processes ------------------------------------------------------
+
+PROFILE_ENV = "BENCH_PROFILE_DIR"
+SITECUSTOMIZE = f"""import os
+if os.environ.get("{PROFILE_ENV}"):
+    from bench.common import ThreadProfiler
+    ThreadProfiler(os.environ["{PROFILE_ENV}"]).install()
+"""
+
+
+class ThreadProfiler:
+    """cProfile in every thread of a process, timed by each thread's own CPU clock (time.thread_time): time a
+    thread spends blocked, or waiting for the GIL, counts nowhere, so the totals say where the process burns CPU.
+
+    SIGUSR1 forgets what was profiled so far (the warm-up); SIGUSR2 writes `<directory>/profile-<pid>.pstats`: the main
+    thread (the event loop, which handles the signals) and every thread that ended meanwhile (a request's sync code
+    runs in a thread of its own under ASGI). Threads still running are left out: a profiler is only safe to read
+    from its own thread.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.path = Path(directory) / f"profile-{os.getpid()}.pstats"
+        self._ended: list[cProfile.Profile] = []
+        self._lock = threading.Lock()
+        self._main = cProfile.Profile(time.thread_time)
+
+    def install(self) -> None:
+        original = threading.Thread.run
+
+        def run(thread: threading.Thread) -> None:
+            profile = cProfile.Profile(time.thread_time)
+            profile.enable()
+            try:
+                original(thread)
+            finally:
+                profile.disable()
+                with self._lock:
+                    self._ended.append(profile)
+
+        threading.Thread.run = run
+        signal.signal(signal.SIGUSR1, self._forget)
+        signal.signal(signal.SIGUSR2, self._write)
+        self._main.enable()
+
+    def _forget(self, signum: int, frame: object) -> None:
+        self._main.clear()
+        with self._lock:
+            self._ended.clear()
+
+    def _write(self, signum: int, frame: object) -> None:
+        self._main.disable()
+        with self._lock:
+            stats = pstats.Stats(self._main)
+            for profile in self._ended:
+                stats.add(profile)
+        partial = self.path.with_suffix(".partial")
+        stats.dump_stats(partial)
+        partial.rename(self.path)  # whole or not at all: the reader polls for it
+        self._main.enable()
+
+
+def merged_profile(directory: Path, top: int = 80) -> dict[str, Any]:
+    """The profiles every process wrote into `directory`, merged: the functions with the most CPU time, inclusive
+    (cumulative) and their own (total), as shares of all the CPU time profiled."""
+    paths = sorted(directory.glob("profile-*.pstats"))
+    if not paths:
+        return {"cpu_seconds": 0.0, "inclusive_percent": [], "self_percent": []}
+    stats = pstats.Stats(*map(str, paths))
+    total = stats.total_tt
+
+    def named(key: tuple[str, int, str]) -> str:
+        filename, line, function = key
+        return f"{_short_path(filename)}:{line}({function})" if line else function
+
+    def ranked(index: int) -> list[tuple[str, float]]:
+        rows = sorted(stats.stats.items(), key=lambda item: item[1][index], reverse=True)[:top]
+        return [(named(key), round(100 * row[index] / total, 1)) for key, row in rows]
+
+    return {"cpu_seconds": round(total, 2), "inclusive_percent": ranked(3), "self_percent": ranked(2)}
+
+
+def _short_path(filename: str) -> str:
+    for marker in ("site-packages/", "lib/python3.11/", str(PROJECT_ROOT) + "/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+# --- the machine and the results -------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """Where the numbers come from: CPU, memory, software versions and the commit."""
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
+    meminfo = Path("/proc/meminfo").read_text().split()
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = bool(_git("status", "--porcelain"))
+    with redis.Redis.from_url(REDIS_URL, socket_timeout=5) as client:
+        redis_version = client.info("server")["redis_version"]
+    with psycopg.connect(_admin_url(), connect_timeout=3) as conn:
+        postgres_version = conn.execute("SHOW server_version").fetchone()[0]
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "redis": redis_version,
+        "postgres": postgres_version,
+        "commit": commit,
+        "dirty_tree": dirty,
+        "load_average": load_average(),
+    }
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the (shared) machine was around a run."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _git(*args: str) -> str:
+    completed = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
+    return completed.stdout.strip()
+
+
+def write_result(name: str, result: Mapping[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    return path
