@@ -6,6 +6,7 @@ matches the `prompt_tokens` the API bills for the gpt-3.5/gpt-4 (cl100k_base) an
 
 import base64
 import hashlib
+import threading
 from collections.abc import Mapping
 from functools import cache, lru_cache
 from pathlib import Path
@@ -105,8 +106,18 @@ def _encoding_for_model(model: str) -> tiktoken.Encoding:
     return _encoding(encoding_name(model))
 
 
-@cache
+# Building an encoding takes ~0.4 s and ~80 MB: concurrent first requests must wait for one build, not each run their
+# own (functools.cache alone does not stop that).
+_build_lock = threading.Lock()
+
+
 def _encoding(name: str) -> tiktoken.Encoding:
+    with _build_lock:
+        return _built_encoding(name)
+
+
+@cache
+def _built_encoding(name: str) -> tiktoken.Encoding:
     spec = _ENCODINGS[name]
     return tiktoken.Encoding(
         name=name,

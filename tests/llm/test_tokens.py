@@ -132,3 +132,16 @@ def test_counting_uses_no_network_and_writes_no_cache(tmp_path, closed_port):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["2", "2"]
     assert list(cache.iterdir()) == []
+
+
+def test_concurrent_first_uses_build_each_encoding_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llm import tokens
+
+    tokens._built_encoding.cache_clear()
+    tokens._encoding_for_model.cache_clear()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        encodings = list(pool.map(lambda _: tokens._encoding("cl100k_base"), range(8)))
+    assert all(encoding is encodings[0] for encoding in encodings)
+    assert tokens._built_encoding.cache_info().misses == 1
