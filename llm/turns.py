@@ -218,6 +218,22 @@ def _left_stored(ask: _Ask, begun: Begun) -> Iterator[None]:
         raise
 
 
+def _completed_calls(
+    ask: _Ask, lease: lock.Lease, begun: Begun, completion: Completion, *, spent: int, provider: str
+) -> tuple[Turn, list[store.Call]]:
+    """`_finish_calls` for a reply the model completed, with the mood it inferred."""
+    return _finish_calls(
+        ask,
+        lease,
+        begun,
+        text=completion.text,
+        usage=completion.usage,
+        spent=spent,
+        provider=provider,
+        mood=_inferred_mood(completion),
+    )
+
+
 def _finished(turn: Turn, results: list) -> Turn:
     return replace(turn, mood=store.parse_finish(results[0]))
 
@@ -262,16 +278,7 @@ def _answer(client: redis.Redis, ask: _Ask, lease: lock.Lease, begun: Begun) -> 
     begun, win, spent = _fold(client, ask, lease, begun)
     provider = get_provider()
     completion = provider.complete(window.reply_request(ask.context, ask.cfg, win, begun.mood))
-    turn, calls = _finish_calls(
-        ask,
-        lease,
-        begun,
-        text=completion.text,
-        usage=completion.usage,
-        spent=spent,
-        provider=provider.name,
-        mood=_inferred_mood(completion),
-    )
+    turn, calls = _completed_calls(ask, lease, begun, completion, spent=spent, provider=provider.name)
     return _finished(turn, store.run_all(client, calls))
 
 
@@ -397,16 +404,7 @@ async def _astream_answer(
         raise
     if completion is None:
         raise LLMBadResponse("The model's stream ended without a completion.")
-    turn, calls = _finish_calls(
-        ask,
-        lease,
-        begun,
-        text=completion.text,
-        usage=completion.usage,
-        spent=spent,
-        provider=provider.name,
-        mood=_inferred_mood(completion),
-    )
+    turn, calls = _completed_calls(ask, lease, begun, completion, spent=spent, provider=provider.name)
     return _finished(turn, await _despite_cancellation(store.arun_all(client, calls)))
 
 
