@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 
 from customers.errors import CustomersError, DatabaseUnavailable
-from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable, TurnRateLimited
+from llm.errors import LLMError, LLMRateLimited, TurnRateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +58,6 @@ _PUBLIC_DETAILS = {
     "llm_timeout": "The model did not answer in time.",
     "service_unavailable": "A backing service is unavailable; try again shortly.",
 }
-
-MODEL_FAILURES = (LLMTimeout, LLMRateLimited, LLMUnavailable, LLMBadResponse)
 
 
 class ChatError(Exception):

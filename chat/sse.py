@@ -10,9 +10,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from chat.errors import MODEL_FAILURES, model_failure_problem, problem_for
+from chat.errors import model_failure_problem, problem_for
 from chat.serializers import TurnOut
 from llm.data import Delta, Turn
+from llm.errors import ModelError
 
 CONTENT_TYPE = "text/event-stream"
 HEARTBEAT = b": ping\n\n"
@@ -42,7 +43,7 @@ async def _turn_events(items: AsyncGenerator[Delta | Turn], *, retry_hint: str) 
                 yield event("delta", {"text": item.text})
             else:
                 yield event("done", TurnOut(item).data)
-    except MODEL_FAILURES as exc:
+    except ModelError as exc:
         yield event("error", problem_for(model_failure_problem(exc, retry_hint=retry_hint)).body())
     except Exception as exc:  # the stream has started: an error event is the only way to say it
         yield event("error", problem_for(exc).body())

@@ -14,13 +14,19 @@ class LLMError(Exception):
         self.detail = detail or (self.__class__.__doc__ or self.code).strip()
 
 
-class LLMTimeout(LLMError):
+class ModelError(LLMError):
+    """The model call failed: no answer in time, a refusal or outage of the provider, or an unusable answer."""
+
+    code = "llm_unavailable"
+
+
+class LLMTimeout(ModelError):
     """The model did not answer in time."""
 
     code = "llm_timeout"
 
 
-class LLMRateLimited(LLMError):
+class LLMRateLimited(ModelError):
     """The model provider is rate limiting us."""
 
     code = "llm_unavailable"
@@ -30,13 +36,13 @@ class LLMRateLimited(LLMError):
         self.retry_after = retry_after
 
 
-class LLMUnavailable(LLMError):
+class LLMUnavailable(ModelError):
     """The model provider could not be reached or failed."""
 
     code = "llm_unavailable"
 
 
-class LLMBadResponse(LLMError):
+class LLMBadResponse(ModelError):
     """The model's answer was malformed or incomplete."""
 
     code = "llm_bad_response"

@@ -30,7 +30,13 @@ import redis.asyncio
 from llm import lock, quota, store, tokens, window
 from llm.conf import LLMSettings, get_settings
 from llm.data import MOODS, Delta, Message, Mood, Turn, TurnContext, Usage
-from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable, StoreUnavailable
+from llm.errors import (
+    LLMBadResponse,
+    LLMError,
+    LLMUnavailable,
+    ModelError,
+    StoreUnavailable,
+)
 from llm.providers import Completion, get_provider
 from llm.redis import async_client, sync_client
 from llm.store import Begun, Idempotency, RollingSummary, SessionKeys
@@ -38,9 +44,6 @@ from llm.store import Begun, Idempotency, RollingSummary, SessionKeys
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# A failed fold is retried by a later turn; the turn itself goes on with the summary it has.
-_FOLD_ERRORS = (LLMTimeout, LLMRateLimited, LLMUnavailable, LLMBadResponse)
 
 # Streamed turns in flight, referenced here so that one whose consumer left is not garbage-collected.
 _detached: set[asyncio.Task] = set()
@@ -291,7 +294,7 @@ def _fold(client: redis.Redis, ask: _Ask, lease: lock.Lease, begun: Begun) -> tu
     request, through = window.fold_request(ask.context, ask.cfg, previous=begun.summary.text, messages=older)
     try:
         completion = get_provider().complete(request)
-    except _FOLD_ERRORS as exc:
+    except ModelError as exc:  # retried by a later turn; this one goes on with the summary it has
         _fold_failed(ask, exc)
         return begun, win, 0
     begun, call, spent = _folded(ask, lease, begun, through, completion)
@@ -419,7 +422,7 @@ async def _afold(
     request, through = window.fold_request(ask.context, ask.cfg, previous=begun.summary.text, messages=older)
     try:
         completion = await _collect(get_provider().astream(request))
-    except _FOLD_ERRORS as exc:
+    except ModelError as exc:
         _fold_failed(ask, exc)
         return begun, win, 0
     begun, call, spent = _folded(ask, lease, begun, through, completion)

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat import lifecycle, sse, turns
-from chat.errors import MODEL_FAILURES, ChatError, model_failure_problem
+from chat.errors import ChatError, model_failure_problem
 from chat.openapi import (
     IDEMPOTENCY_KEY,
     IDEMPOTENT_REPLAYED,
@@ -26,6 +26,7 @@ from chat.openapi import (
 from chat.serializers import EmptyInput, MessageListOut, StrictCharField, StrictInputSerializer, TurnOut
 from chat.views.base import CustomerApi
 from llm.data import Turn
+from llm.errors import ModelError
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
@@ -122,7 +123,7 @@ def _idempotency_key(request: Request) -> str | None:
 def _model_failures_explained(session_id: UUID) -> Iterator[None]:
     try:
         yield
-    except MODEL_FAILURES as exc:
+    except ModelError as exc:
         raise model_failure_problem(exc, retry_hint=_retry_hint(session_id)) from exc
 
 

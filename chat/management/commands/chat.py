@@ -6,10 +6,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from chat import lifecycle, turns
-from chat.errors import MODEL_FAILURES, ChatError, model_failure_problem, problem_for
+from chat.errors import ChatError, model_failure_problem, problem_for
 from customers import services as customers
 from customers.errors import CustomerNotFound, SessionNotFound
 from llm.data import MOODS, Delta, TurnContext
+from llm.errors import ModelError
 
 HELP_LINE = "Type a message, or /mood <mood>, /retry, /end (summarize and close), /quit (leave it open)."
 
@@ -59,7 +60,7 @@ class Command(BaseCommand):
         text = line.strip()
         try:
             return self._act(customer_id, session_id, text)
-        except MODEL_FAILURES as exc:
+        except ModelError as exc:
             self.stderr.write(f"error: {model_failure_problem(exc, retry_hint='type /retry to try again.').detail}")
         except Exception as exc:  # every failure is told in one line and the chat goes on
             self.stderr.write(f"error: {problem_for(exc).detail}")
