@@ -34,7 +34,7 @@ os.environ["LLM_CONTEXT_BUDGET"] = "3000"
 
 import redis
 
-from llm import lock, store, tokens, window
+from llm import flow, lock, store, tokens, window
 from llm.conf import get_settings
 from llm.data import CustomerFacts, Message, Turn, TurnContext, Usage
 
@@ -246,7 +246,7 @@ def main() -> int:
             sessions.append(session_id)
             keys = store.session_keys(session_id)
             fill(client, session_id, size, rng)
-            lease = lock.acquire(client, keys.lock, hold_seconds=600, wait_seconds=1)
+            lease = flow.run(client, lock.acquire(keys.lock, hold_seconds=600, wait_seconds=1))
             taken = len(assemble(client, keys, lease).messages)
             samples = measure(
                 wire,

@@ -8,7 +8,7 @@ from uuid import UUID
 from django.conf import settings
 
 from customers import services as customers
-from llm.data import CustomerFacts, PastSummary, TurnContext
+from llm.services import CustomerFacts, PastSummary, TurnContext
 
 
 def turn_context_build(*, customer_id: int, session_id: UUID) -> TurnContext:

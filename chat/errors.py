@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 
 from customers.errors import CustomersError, DatabaseUnavailable
-from llm.errors import LLMError, LLMRateLimited, TurnRateLimited
+from llm.services import LLMError, LLMRateLimited, TurnRateLimited
 
 logger = logging.getLogger(__name__)
 

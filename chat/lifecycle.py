@@ -15,8 +15,7 @@ from customers import services as customers
 from customers.data import SessionInfo
 from customers.errors import CustomersError, DatabaseUnavailable, SessionEnded, SessionNotFound
 from llm import services as llm
-from llm.data import Message, Mood
-from llm.errors import LLMError, StoreUnavailable
+from llm.services import LLMError, Message, Mood, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
-from llm.data import MOODS
+from llm.services import MOODS
 
 ROLES = ("user", "assistant")
 MOOD_SOURCES = ("user", "inferred")

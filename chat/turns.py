@@ -10,10 +10,9 @@ them all, the ping does. Should the database fail between the ping and the recor
 all the same; the caller is told with a service_unavailable that says so.
 """
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
@@ -24,8 +23,7 @@ from chat.lifecycle import session_require_open
 from customers import services as customers
 from customers.errors import DatabaseUnavailable
 from llm import services as llm
-from llm.data import Delta, Turn, TurnContext
-from llm.errors import LLMError
+from llm.services import Delta, LLMError, Turn, TurnContext
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +31,6 @@ NOT_RECORDED = (
     "The reply was saved and appears in the session's messages, but the session's activity could not be "
     "recorded: the database is unavailable."
 )
-
-# Streams whose consumer went away keep running until their turn is stored and recorded; holding them here
-# keeps the event loop from collecting them half-way. Only in-flight tasks, never conversation data.
-_detached_streams: set[asyncio.Task] = set()
-_END = object()
 
 
 def turn_prepare(*, customer_id: int, session_id: UUID) -> TurnContext:
@@ -78,43 +71,38 @@ def turn_regenerate(*, customer_id: int, session_id: UUID, idempotency_key: str 
 
 
 def turn_send_stream(
-    *, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None
-) -> AsyncGenerator[Delta | Turn]:
-    """As `turn_send` after `turn_prepare`: an async generator of the reply's Deltas as produced, then the recorded
-    Turn. A message that can never fit the model's budget raises MessageTooLong here, before any iteration.
+    *,
+    session_id: UUID,
+    text: str,
+    context: TurnContext,
+    idempotency_key: str | None = None,
+    idle_seconds: float | None = None,
+) -> AsyncIterator[Delta | Turn | None]:
+    """As `turn_send` after `turn_prepare`: an async iterator of the reply's Deltas as produced, then the recorded
+    Turn (with `idle_seconds`, a None whenever that long passes without a delta). A message that can never fit the
+    model's budget raises MessageTooLong here, before any iteration.
 
-    The turn runs in a task of its own: if the consumer stops (a client disconnects), the reply is still
-    completed, stored and recorded. Errors are raised to the consumer as `turn_send` raises them."""
-    source = llm.turn_reply_stream(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
-    return _detached(source, session_id=session_id)
-
-
-async def _detached(source: AsyncIterator[Delta | Turn], *, session_id: UUID) -> AsyncGenerator[Delta | Turn]:
-    queue: asyncio.Queue = asyncio.Queue()
-    task = asyncio.create_task(_stream_turn(queue, source, session_id=session_id))
-    _detached_streams.add(task)
-    task.add_done_callback(_detached_streams.discard)
-    while (item := await queue.get()) is not _END:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-
-
-async def _stream_turn(queue: asyncio.Queue, source: AsyncIterator[Delta | Turn], *, session_id: UUID) -> None:
+    The turn runs detached (llm.services.turn_reply_stream): if the consumer stops (a client disconnects), the reply
+    is still completed, stored and recorded, the recording running in the turn's task. Errors are raised to the
+    consumer as `turn_send` raises them."""
     started = time.monotonic()
-    try:
-        async for item in source:
-            if isinstance(item, Turn):
-                await sync_to_async(_finish_in_worker, thread_sensitive=False)(session_id, item, started)
-            queue.put_nowait(item)
-    except LLMError as exc:
-        if exc.messages_added:
-            await sync_to_async(_record_unanswered_in_worker, thread_sensitive=False)(session_id, exc.messages_added)
-        queue.put_nowait(exc)
-    except Exception as exc:  # every failure goes to the consumer, which renders it
-        queue.put_nowait(exc)
-    finally:
-        queue.put_nowait(_END)
+
+    async def record(outcome: Turn | LLMError) -> None:
+        if isinstance(outcome, Turn):
+            await sync_to_async(_finish_in_worker, thread_sensitive=False)(session_id, outcome, started)
+        elif outcome.messages_added:
+            await sync_to_async(_record_unanswered_in_worker, thread_sensitive=False)(
+                session_id, outcome.messages_added
+            )
+
+    return llm.turn_reply_stream(
+        session_id=session_id,
+        text=text,
+        context=context,
+        idempotency_key=idempotency_key,
+        settle=record,
+        idle_seconds=idle_seconds,
+    )
 
 
 def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> None:

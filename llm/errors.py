@@ -1,49 +1,64 @@
 """Typed errors of `llm`. No `openai.*`, `httpx*`, `json` or `redis.*` exception leaves the app: each is
-re-raised as one of these (`raise ... from exc`). `code` is stable; `chat` maps it to an HTTP problem.
+re-raised as one of these (`raise ... from exc`). `code` is stable: `chat` answers each code with its problem (status,
+title and public text in one registry); `detail` says what happened, for logs and operators.
 """
+
+from typing import Any, Self
 
 
 class LLMError(Exception):
     code = "llm_error"
-    # Set by a turn that failed after storing: the messages it left in the history (its user message, 1), so that
-    # the caller can count them. 0 when it stored nothing, or answered a message stored earlier.
-    messages_added = 0
 
-    def __init__(self, detail: str = "") -> None:
+    def __init__(self, detail: str = "", *, messages_added: int = 0) -> None:
         super().__init__(detail or self.__class__.__doc__ or self.code)
         self.detail = detail or (self.__class__.__doc__ or self.code).strip()
+        # A turn that failed after storing tells what it left in the history (its user message: 1), so that the
+        # caller can count it; 0 when it stored nothing, or answered a message stored earlier.
+        self.messages_added = messages_added
+
+    def _fields(self) -> dict[str, Any]:
+        """The constructor's keyword arguments beyond `detail` and `messages_added`."""
+        return {}
+
+    def left_stored(self, messages_added: int) -> Self:
+        """This error as a failed turn raises it: the same type, detail and fields, built with what the turn left
+        stored (raise it `from` this one)."""
+        return type(self)(self.detail, messages_added=messages_added, **self._fields())
 
 
 class ModelError(LLMError):
-    """The model call failed: no answer in time, a refusal or outage of the provider, or an unusable answer."""
+    """The model call failed (the base of the four below)."""
 
     code = "llm_unavailable"
 
 
 class LLMTimeout(ModelError):
-    """The model did not answer in time."""
+    """No answer, or no next piece of a stream, within the read timeout."""
 
     code = "llm_timeout"
 
 
 class LLMRateLimited(ModelError):
-    """The model provider is rate limiting us."""
+    """The provider answered 429 after the retries, or asked to wait longer than LLM_MAX_RETRY_AFTER."""
 
     code = "llm_unavailable"
 
-    def __init__(self, detail: str = "", *, retry_after: float | None = None) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str = "", *, retry_after: float | None = None, messages_added: int = 0) -> None:
+        super().__init__(detail, messages_added=messages_added)
         self.retry_after = retry_after
+
+    def _fields(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
 
 
 class LLMUnavailable(ModelError):
-    """The model provider could not be reached or failed."""
+    """The endpoint refused the connection, dropped it, failed (5xx), or is misconfigured (401/403/404)."""
 
     code = "llm_unavailable"
 
 
 class LLMBadResponse(ModelError):
-    """The model's answer was malformed or incomplete."""
+    """The endpoint refused the request (another 4xx), or its answer was not usable."""
 
     code = "llm_bad_response"
 
@@ -78,14 +93,23 @@ class IdempotencyConflict(LLMError):
     code = "idempotency_conflict"
 
 
+class InvalidMood(LLMError):
+    """The mood is not one of llm.data.MOODS."""
+
+    code = "invalid_request"
+
+
 class TurnRateLimited(LLMError):
     """Too many turns in a short time."""
 
     code = "throttled"
 
-    def __init__(self, detail: str = "", *, retry_after: float) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str = "", *, retry_after: float, messages_added: int = 0) -> None:
+        super().__init__(detail, messages_added=messages_added)
         self.retry_after = retry_after
+
+    def _fields(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
 
 
 class TokenQuotaExceeded(TurnRateLimited):

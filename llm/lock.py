@@ -5,22 +5,21 @@ under a number from a counter (INCR), with an expiry of its own in a hash. The l
 A holder's ticket expires `hold` seconds after it got the lock; a waiter's a short grace after its last poll. Expired
 tickets at the front are dropped by whoever meets them, so a killed worker blocks the session for at most `hold`.
 
-The token is also a fencing token: every script that writes during a turn (llm/store.py) checks first that the token
+The token is also a fencing token: every script that writes during a turn (llm/store) checks first that the token
 is still the live head, and writes nothing otherwise. Uncontended, taking the lock is one round trip; releasing it is
 part of the turn's last script, or one round trip on its own.
+
+`acquire` and `release` are flows (llm/flow.py): run them with `flow.run` (sync) or `flow.arun` (asyncio).
 """
 
-import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
 from uuid import uuid4
 
-import redis
-import redis.asyncio
-
 from llm import store
 from llm.errors import StoreUnavailable, TurnInProgress
+from llm.flow import Flow, Sleep
 from llm.store import LockKeys
 
 _FIRST_POLL_SECONDS = 0.005
@@ -53,62 +52,34 @@ class _Wait:
         return delay
 
 
-def _try_call(keys: LockKeys, token: str, hold_seconds: float) -> store.Call:
-    return store.lock_try_call(
-        keys, token=token, hold_seconds=hold_seconds, grace_seconds=min(_WAITER_GRACE_SECONDS, hold_seconds)
+def acquire(keys: LockKeys, *, hold_seconds: float, wait_seconds: float) -> Flow[Lease]:
+    """Take the lock, waiting in line up to `wait_seconds`; TurnInProgress after that. Failing or cancelled while
+    waiting, it withdraws its ticket (best effort: a ticket left behind expires after the waiter grace anyway)."""
+    lease = Lease(keys, uuid4().hex)
+    call = store.lock_try_call(
+        keys, token=lease.token, hold_seconds=hold_seconds, grace_seconds=min(_WAITER_GRACE_SECONDS, hold_seconds)
     )
-
-
-def acquire(client: redis.Redis, keys: LockKeys, *, hold_seconds: float, wait_seconds: float) -> Lease:
-    """Take the lock, waiting in line up to `wait_seconds`; TurnInProgress after that (the ticket is withdrawn)."""
-    lease = Lease(keys, uuid4().hex)
-    call = _try_call(keys, lease.token, hold_seconds)
     wait = _Wait(wait_seconds)
     try:
-        while not store.run(client, call):
+        while not (yield from store.round_trip((call,)))[0]:
             delay = wait.next_delay()
             if delay is None:
                 raise TurnInProgress()
-            time.sleep(delay)
+            yield Sleep(delay)
+    except GeneratorExit:
+        raise
     except BaseException:
-        _withdraw(client, lease)
+        yield from release_quietly(lease)
         raise
     return lease
 
 
-async def aacquire(client: redis.asyncio.Redis, keys: LockKeys, *, hold_seconds: float, wait_seconds: float) -> Lease:
-    """`acquire` for the asyncio client. Cancelled while waiting, it withdraws its ticket."""
-    lease = Lease(keys, uuid4().hex)
-    call = _try_call(keys, lease.token, hold_seconds)
-    wait = _Wait(wait_seconds)
-    try:
-        while not await store.arun(client, call):
-            delay = wait.next_delay()
-            if delay is None:
-                raise TurnInProgress()
-            await asyncio.sleep(delay)
-    except BaseException:
-        await _awithdraw(client, lease)
-        raise
-    return lease
-
-
-def release(client: redis.Redis, lease: Lease) -> None:
+def release(lease: Lease) -> Flow[None]:
     """Give the lock (or a place in line) back. Idempotent."""
-    store.run(client, store.lock_release_call(lease.keys, token=lease.token))
+    yield from store.round_trip((store.lock_release_call(lease.keys, token=lease.token),))
 
 
-async def arelease(client: redis.asyncio.Redis, lease: Lease) -> None:
-    """`release` for the asyncio client."""
-    await store.arun(client, store.lock_release_call(lease.keys, token=lease.token))
-
-
-def _withdraw(client: redis.Redis, lease: Lease) -> None:
-    # Best effort: a ticket left behind expires after the waiter grace anyway.
+def release_quietly(lease: Lease) -> Flow[None]:
+    """`release`, where a failure to reach Redis must not hide the error being raised (the ticket expires anyway)."""
     with contextlib.suppress(StoreUnavailable):
-        release(client, lease)
-
-
-async def _awithdraw(client: redis.asyncio.Redis, lease: Lease) -> None:
-    with contextlib.suppress(StoreUnavailable):
-        await arelease(client, lease)
+        yield from release(lease)

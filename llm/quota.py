@@ -15,27 +15,8 @@ _WINDOW_SECONDS = 60
 # A day's counter outlives its day by this much, so a turn finishing just after midnight still finds it.
 _DAY_KEY_SLACK_SECONDS = 3600
 
-# KEYS: turns (sorted set: turn id -> admitted at, ms), today's tokens. ARGV: turn id, turns per window, window ms,
-# daily quota. Returns {'ok' | 'tokens' | 'turns', ms until a turn leaves the window}. A retried call (same turn id)
-# is admitted once.
-ADMIT = store.Script.of(
-    """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[4]) then return {'tokens', 0} end
-local window = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-    local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
-    return {'turns', oldest + window - now}
-  end
-  redis.call('ZADD', KEYS[1], now, ARGV[1])
-end
-redis.call('PEXPIRE', KEYS[1], window)
-return {'ok', 0}
-"""
-)
+# The ADMIT script (llm/store/lua/admit.lua): KEYS turns (sorted set: turn id -> admitted at, ms), today's tokens.
+ADMIT = store.ADMIT
 
 
 def turns_key(customer_id: int) -> str:

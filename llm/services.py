@@ -1,8 +1,9 @@
-"""The public face of `llm`: model calls and conversation state in Redis. Plain dataclasses in and out; every
-failure is an llm.errors type. See llm/README.md for the Redis keys, the turn lock and the round trips of a turn.
+"""The public face of `llm`, and the only module other apps import: model calls and conversation state in Redis.
+Plain dataclasses in and out (re-exported here from llm.data), every failure a type re-exported here from llm.errors.
+See llm/README.md for the Redis keys, the turn lock and the round trips of a turn.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -14,16 +15,80 @@ from llm.data import (
     MOODS,
     CheckResult,
     Conversation,
+    CustomerFacts,
     Delta,
     Health,
     Message,
     Mood,
+    PastSummary,
     SessionSummary,
     Turn,
     TurnContext,
+    Usage,
+)
+from llm.errors import (
+    IdempotencyConflict,
+    InvalidMood,
+    LLMBadResponse,
+    LLMError,
+    LLMRateLimited,
+    LLMTimeout,
+    LLMUnavailable,
+    MessageTooLong,
+    ModelError,
+    NothingToRegenerate,
+    StoreUnavailable,
+    TokenQuotaExceeded,
+    TurnInProgress,
+    TurnRateLimited,
 )
 from llm.providers import get_provider
 from llm.redis import sync_client
+
+__all__ = [
+    # data
+    "MOODS",
+    "CheckResult",
+    "Conversation",
+    "CustomerFacts",
+    "Delta",
+    "Health",
+    # errors
+    "IdempotencyConflict",
+    "InvalidMood",
+    "LLMBadResponse",
+    "LLMError",
+    "LLMRateLimited",
+    "LLMTimeout",
+    "LLMUnavailable",
+    "Message",
+    "MessageTooLong",
+    "ModelError",
+    "Mood",
+    "NothingToRegenerate",
+    "PastSummary",
+    "SessionSummary",
+    "StoreUnavailable",
+    "TokenQuotaExceeded",
+    "Turn",
+    "TurnContext",
+    "TurnInProgress",
+    "TurnRateLimited",
+    "Usage",
+    # functions
+    "conversation_get",
+    "llm_check",
+    "messages_list",
+    "mood_set",
+    "provider_health",
+    "session_erase",
+    "session_summarize",
+    "store_health",
+    "turn_admit",
+    "turn_regenerate",
+    "turn_reply",
+    "turn_reply_stream",
+]
 
 
 def store_health() -> Health:
@@ -45,11 +110,6 @@ def provider_health() -> Health:
     return Health(ok=True, detail=f"openai-compatible endpoint, model {cfg.model}")
 
 
-def provider_name() -> str:
-    """`openai` or `offline`: which provider answers turns with the current settings."""
-    return get_settings().provider
-
-
 def turn_admit(*, customer_id: int) -> None:
     """Count one turn against the customer's rate limit and check the daily token quota (shared by every
     process through Redis). Raises TurnRateLimited / TokenQuotaExceeded with retry_after; StoreUnavailable if
@@ -66,12 +126,28 @@ def turn_reply(*, session_id: UUID, text: str, context: TurnContext, idempotency
 
 
 def turn_reply_stream(
-    *, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None
-) -> AsyncIterator[Delta | Turn]:
+    *,
+    session_id: UUID,
+    text: str,
+    context: TurnContext,
+    idempotency_key: str | None = None,
+    settle: Callable[[Turn | LLMError], Awaitable[None]] | None = None,
+    idle_seconds: float | None = None,
+) -> AsyncIterator[Delta | Turn | None]:
     """As `turn_reply`, asynchronously: yields `Delta`s as the model produces them, then the stored `Turn`.
-    If the consumer stops iterating, the reply still completes and is stored. MessageTooLong is raised by this
-    call itself, before any iteration."""
-    return turns.reply_stream(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
+    The turn runs in a task of its own: if the consumer stops iterating, the reply still completes and is stored,
+    and `settle` (the caller's last step, e.g. recording the turn) is awaited in that task with the Turn, or the
+    LLMError the turn failed with, before the consumer gets it; what `settle` raises, the consumer gets instead.
+    With `idle_seconds`, a None comes whenever that long passes without a delta (for heartbeats). MessageTooLong
+    is raised by this call itself, before any iteration."""
+    return turns.reply_stream(
+        session_id=session_id,
+        text=text,
+        context=context,
+        idempotency_key=idempotency_key,
+        settle=settle,
+        idle_seconds=idle_seconds,
+    )
 
 
 def turn_regenerate(*, session_id: UUID, context: TurnContext, idempotency_key: str | None = None) -> Turn:
@@ -94,15 +170,10 @@ def conversation_get(*, session_id: UUID) -> Conversation:
     return conversation
 
 
-def mood_get(*, session_id: UUID) -> Mood | None:
-    """The session's current mood, or None."""
-    return store.decode_mood(store.run(sync_client(), store.mood_read_call(store.session_keys(session_id))))
-
-
 def mood_set(*, session_id: UUID, mood: str) -> Mood:
-    """Set the mood explicitly (`source: user`), 24 h TTL. Raises ValueError for a mood outside MOODS."""
+    """Set the mood explicitly (`source: user`), MOOD_TTL_SECONDS. Raises InvalidMood for a mood outside MOODS."""
     if mood not in MOODS:
-        raise ValueError(f"unknown mood {mood!r}; expected one of {', '.join(MOODS)}")
+        raise InvalidMood(f"unknown mood {mood!r}; expected one of {', '.join(MOODS)}")
     value = Mood(mood=mood, source="user", set_at=datetime.now(UTC))
     store.run(sync_client(), store.mood_call(store.session_keys(session_id), get_settings(), value))
     return value

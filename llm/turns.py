@@ -1,6 +1,7 @@
 """Turns: store the user's message, answer it within the token budget, store the reply, one turn per session at a
-time. `reply` and `regenerate` run on redis-py's sync client and `Provider.complete`; `reply_stream` on the asyncio
-client and `Provider.astream`. Both follow the same steps, built from the same pure helpers below:
+time. The steps are written once, as a flow (`_turn`, see llm/flow.py): `reply` and `regenerate` run it with
+redis-py's sync client and `Provider.complete`, `reply_stream` with the asyncio client and `Provider.astream`,
+forwarding the reply's deltas as they come. A turn's Redis writes are the scripts its flow yields:
 
 1. lock      take the session's turn lock (llm/lock.py)                                     1 round trip
 2. begin     append the user message; read mood, summary, the tail within the budget        1 round trip
@@ -10,46 +11,28 @@ client and `Provider.astream`. Both follow the same steps, built from the same p
 4. model     one call
 5. finish    append the reply, mood, idempotency record, usage, TTLs; release the lock     1 round trip
 
-The user's message is stored before the model is called: if the call fails, it stays, the typed error propagates,
-and `regenerate`, or a retry with the same idempotency key, answers it later. Should the lock be lost meanwhile (a
-turn outliving TURN_LOCK_TTL_SECONDS), the write scripts refuse and nothing more is written (TurnInProgress).
+The user's message is stored before the model is called: if the call fails, it stays, the typed error propagates
+(built with what the turn left stored: `messages_added`), and `regenerate`, or a retry with the same idempotency key,
+answers it later. Should the lock be lost meanwhile (a turn outliving TURN_LOCK_TTL_SECONDS), the write scripts
+refuse and nothing more is written (TurnInProgress).
 """
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TypeVar
 from uuid import UUID, uuid4
 
-import redis
-import redis.asyncio
-
-from llm import lock, quota, store, tokens, window
+from llm import flow, lock, quota, store, streams, tokens, window
 from llm.conf import LLMSettings, get_settings
 from llm.data import MOODS, Delta, Message, Mood, Turn, TurnContext, Usage
-from llm.errors import (
-    LLMBadResponse,
-    LLMError,
-    LLMUnavailable,
-    ModelError,
-    StoreUnavailable,
-)
-from llm.providers import Completion, get_provider
+from llm.errors import LLMError, ModelError
+from llm.flow import Ask, Flow, Interrupted
+from llm.providers import Completion, Provider, get_provider
 from llm.redis import async_client, sync_client
 from llm.store import Begun, Idempotency, RollingSummary, SessionKeys
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-# Streamed turns in flight, referenced here so that one whose consumer left is not garbage-collected.
-_detached: set[asyncio.Task] = set()
-
-
-# --- pure steps --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +86,87 @@ def _ask_regenerate(session_id: UUID, context: TurnContext, idempotency_key: str
     )
 
 
+# --- the flow of a turn ------------------------------------------------------------------------------------
+
+
+def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
+    """A whole turn. `stream`: the reply's deltas are forwarded as produced (by the async runner)."""
+    lease = yield from lock.acquire(
+        ask.keys.lock, hold_seconds=ask.cfg.turn_lock_ttl_seconds, wait_seconds=ask.cfg.turn_lock_wait_seconds
+    )
+    try:
+        [raw] = yield from store.round_trip((_begin_call(ask, lease),))
+        begun = store.parse_begin(raw)
+        if isinstance(begun, Turn):
+            return replace(begun, replayed=True)
+        try:
+            return (yield from _answer(ask, lease, begun, stream=stream))
+        except LLMError as exc:
+            # Told what the turn left in the history, so that the caller's counters match it.
+            raise exc.left_stored(_left_stored(ask, begun)) from exc
+    except GeneratorExit:
+        raise
+    except BaseException:
+        # After a failure the lock may be held still; the write scripts release it themselves otherwise.
+        yield from lock.release_quietly(lease)
+        raise
+
+
+def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow[Turn]:
+    """After BEGIN: fold when due, ask the model, store the reply (what it produced, if interrupted)."""
+    begun, win, spent = yield from _fold(ask, lease, begun)
+    provider = get_provider()
+    try:
+        completion = yield Ask(provider, window.reply_request(ask.context, ask.cfg, win, begun.mood), deltas=stream)
+    except Interrupted as stop:
+        if stop.text:  # keep what the customer may have seen, marked as interrupted
+            usage = Usage(win.prompt_tokens, tokens.count_text(stop.text, model=ask.cfg.model))
+            _, calls = _finish_calls(ask, lease, begun, stop.text, usage, spent, provider, None, interrupted=True)
+            yield from store.round_trip(calls, durable=True)
+        raise
+    mood = _inferred_mood(completion)
+    turn, calls = _finish_calls(ask, lease, begun, completion.text, completion.usage, spent, provider, mood)
+    results = yield from store.round_trip(calls, durable=True)
+    return replace(turn, mood=store.parse_finish(results[0]))
+
+
+def _fold(ask: _Ask, lease: lock.Lease, begun: Begun) -> Flow[tuple[Begun, window.Window, int]]:
+    """The window, after folding into the rolling summary when due; and the tokens the fold spent."""
+    win = _window(ask, begun)
+    seqs = window.fold_range(
+        window=win,
+        summary=begun.summary,
+        answering=begun.user_seq,
+        stored=begun.stored,
+        last_seq=begun.last_seq,
+        stored_after=begun.stored + (0 if begun.replaced_seq else 1),
+        cap=ask.cfg.max_stored_messages,
+    )
+    if seqs is None:
+        return begun, win, 0
+    first_stored = begun.last_seq - begun.stored + 1
+    # No more than one fold request could hold: the rest waits for the next fold.
+    last = min(seqs[1], seqs[0] + window.tail_limit(ask.cfg.context_budget) - 1)
+    [raw] = yield from store.round_trip((store.range_call(ask.keys, seqs[0] - first_stored, last - first_stored),))
+    request, through = window.fold_request(
+        ask.context, ask.cfg, previous=begun.summary.text, messages=store.parse_messages(raw)
+    )
+    try:
+        completion = yield Ask(get_provider(), request)
+    except ModelError as exc:  # retried by a later turn; this one goes on with the summary it has
+        log.warning("rolling summary fold failed", extra={"session_id": str(ask.session_id), "error": exc.code})
+        return begun, win, 0
+    begun = replace(begun, summary=RollingSummary(completion.text.strip(), through))
+    [raw] = yield from store.round_trip(
+        (store.summary_call(ask.keys, ask.cfg, token=lease.token, summary=begun.summary),)
+    )
+    store.parse_summary(raw)
+    return begun, _window(ask, begun), completion.usage.prompt_tokens + completion.usage.completion_tokens
+
+
+# --- pure steps --------------------------------------------------------------------------------------------
+
+
 def _begin_call(ask: _Ask, lease: lock.Lease) -> store.Call:
     return store.begin_call(
         ask.keys,
@@ -119,41 +183,6 @@ def _window(ask: _Ask, begun: Begun) -> window.Window:
     return window.assemble(ask.context, ask.cfg, mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
 
 
-def _fold_due(ask: _Ask, begun: Begun) -> tuple[window.Window, tuple[int, int] | None]:
-    """The window, and the seqs to fold into the rolling summary first if a fold is due."""
-    win = _window(ask, begun)
-    seqs = window.fold_range(
-        window=win,
-        summary=begun.summary,
-        answering=begun.user_seq,
-        stored=begun.stored,
-        last_seq=begun.last_seq,
-        stored_after=begun.stored + (0 if begun.replaced_seq else 1),
-        cap=ask.cfg.max_stored_messages,
-    )
-    return win, seqs
-
-
-def _fold_read_call(ask: _Ask, begun: Begun, seqs: tuple[int, int]) -> store.Call:
-    first_stored = begun.last_seq - begun.stored + 1
-    # No more than one fold request could hold: the rest waits for the next fold.
-    last = min(seqs[1], seqs[0] + window.tail_limit(ask.cfg.context_budget) - 1)
-    return store.range_call(ask.keys, seqs[0] - first_stored, last - first_stored)
-
-
-def _folded(
-    ask: _Ask, lease: lock.Lease, begun: Begun, through: int, completion: Completion
-) -> tuple[Begun, store.Call, int]:
-    """The session with its new rolling summary, the call storing it, and the tokens the fold spent."""
-    begun = replace(begun, summary=RollingSummary(completion.text.strip(), through))
-    call = store.summary_call(ask.keys, ask.cfg, token=lease.token, summary=begun.summary)
-    return begun, call, completion.usage.prompt_tokens + completion.usage.completion_tokens
-
-
-def _fold_failed(ask: _Ask, exc: Exception) -> None:
-    log.warning("rolling summary fold failed", extra={"session_id": str(ask.session_id), "error": exc.code})
-
-
 def _inferred_mood(completion: Completion) -> Mood | None:
     if completion.mood not in MOODS:
         return None
@@ -164,12 +193,12 @@ def _finish_calls(
     ask: _Ask,
     lease: lock.Lease,
     begun: Begun,
-    *,
     text: str,
     usage: Usage,
     spent: int,
-    provider: str,
+    provider: Provider,
     mood: Mood | None,
+    *,
     interrupted: bool = False,
 ) -> tuple[Turn, list[store.Call]]:
     """The turn (its mood still to come from the store) and the calls of its last round trip: the FINISH script and
@@ -188,8 +217,8 @@ def _finish_calls(
         assistant_message=reply,
         mood=None,
         usage=usage,
-        provider=provider,
-        messages_added=int(_user_stored(ask, begun)) + (0 if begun.replaced_seq else 1),
+        provider=provider.name,
+        messages_added=_left_stored(ask, begun) + (0 if begun.replaced_seq else 1),
     )
     finish = store.finish_call(
         ask.keys,
@@ -204,252 +233,41 @@ def _finish_calls(
     return turn, [finish, *quota.usage_calls(customer_id=ask.context.customer_id, tokens=used)]
 
 
-def _user_stored(ask: _Ask, begun: Begun) -> bool:
-    """Whether BEGIN stored the turn's own message, rather than leaving it out to answer one stored earlier
-    (regenerate, or the retry of a failed turn with its idempotency key)."""
-    return ask.user is not None and begun.tail[-1].id == ask.user.id
+def _left_stored(ask: _Ask, begun: Begun) -> int:
+    """1 if BEGIN stored the turn's own message; 0 if it left it out to answer one stored earlier (regenerate, or
+    the retry of a failed turn with its idempotency key)."""
+    return int(ask.user is not None and begun.tail[-1].id == ask.user.id)
 
 
-@contextlib.contextmanager
-def _left_stored(ask: _Ask, begun: Begun) -> Iterator[None]:
-    """A turn failing after BEGIN tells its caller what it left in the history, so that the caller's counters
-    match it: its own message, or nothing when it answered one stored earlier."""
-    try:
-        yield
-    except LLMError as exc:
-        exc.messages_added = int(_user_stored(ask, begun))
-        raise
-
-
-def _completed_calls(
-    ask: _Ask, lease: lock.Lease, begun: Begun, completion: Completion, *, spent: int, provider: str
-) -> tuple[Turn, list[store.Call]]:
-    """`_finish_calls` for a reply the model completed, with the mood it inferred."""
-    return _finish_calls(
-        ask,
-        lease,
-        begun,
-        text=completion.text,
-        usage=completion.usage,
-        spent=spent,
-        provider=provider,
-        mood=_inferred_mood(completion),
-    )
-
-
-def _finished(turn: Turn, results: list) -> Turn:
-    return replace(turn, mood=store.parse_finish(results[0]))
-
-
-def _replayed(turn: Turn) -> Turn:
-    return replace(turn, replayed=True)
-
-
-def _hold(cfg: LLMSettings) -> dict[str, float]:
-    return {"hold_seconds": cfg.turn_lock_ttl_seconds, "wait_seconds": cfg.turn_lock_wait_seconds}
-
-
-# --- sync --------------------------------------------------------------------------------------------------
+# --- the runners -------------------------------------------------------------------------------------------
 
 
 def reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None) -> Turn:
     """Store `text` and answer it (see llm.services.turn_reply)."""
-    return _run(_ask_reply(session_id, text, context, idempotency_key))
+    return flow.run(sync_client(), _turn(_ask_reply(session_id, text, context, idempotency_key), stream=False))
 
 
 def regenerate(*, session_id: UUID, context: TurnContext, idempotency_key: str | None = None) -> Turn:
     """Answer the last user message again (see llm.services.turn_regenerate)."""
-    return _run(_ask_regenerate(session_id, context, idempotency_key))
-
-
-def _run(ask: _Ask) -> Turn:
-    client = sync_client()
-    lease = lock.acquire(client, ask.keys.lock, **_hold(ask.cfg))
-    try:
-        begun = store.parse_begin(store.run(client, _begin_call(ask, lease)))
-        if isinstance(begun, Turn):
-            return _replayed(begun)
-        with _left_stored(ask, begun):
-            return _answer(client, ask, lease, begun)
-    except BaseException:
-        _release_quietly(client, lease)
-        raise
-
-
-def _answer(client: redis.Redis, ask: _Ask, lease: lock.Lease, begun: Begun) -> Turn:
-    """After BEGIN: fold when due, ask the model, store the reply."""
-    begun, win, spent = _fold(client, ask, lease, begun)
-    provider = get_provider()
-    completion = provider.complete(window.reply_request(ask.context, ask.cfg, win, begun.mood))
-    turn, calls = _completed_calls(ask, lease, begun, completion, spent=spent, provider=provider.name)
-    return _finished(turn, store.run_all(client, calls))
-
-
-def _fold(client: redis.Redis, ask: _Ask, lease: lock.Lease, begun: Begun) -> tuple[Begun, window.Window, int]:
-    """The window, after folding into the rolling summary when due; and the tokens the fold spent."""
-    win, seqs = _fold_due(ask, begun)
-    if seqs is None:
-        return begun, win, 0
-    older = store.parse_messages(store.run(client, _fold_read_call(ask, begun, seqs)))
-    request, through = window.fold_request(ask.context, ask.cfg, previous=begun.summary.text, messages=older)
-    try:
-        completion = get_provider().complete(request)
-    except ModelError as exc:  # retried by a later turn; this one goes on with the summary it has
-        _fold_failed(ask, exc)
-        return begun, win, 0
-    begun, call, spent = _folded(ask, lease, begun, through, completion)
-    store.parse_summary(store.run(client, call))
-    return begun, _window(ask, begun), spent
-
-
-def _release_quietly(client: redis.Redis, lease: lock.Lease) -> None:
-    # After a failure the lock may be held still; the write scripts release it themselves otherwise.
-    with contextlib.suppress(StoreUnavailable):
-        lock.release(client, lease)
-
-
-# --- async, streamed ---------------------------------------------------------------------------------------
+    return flow.run(sync_client(), _turn(_ask_regenerate(session_id, context, idempotency_key), stream=False))
 
 
 def reply_stream(
-    *, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None
-) -> AsyncIterator[Delta | Turn]:
+    *,
+    session_id: UUID,
+    text: str,
+    context: TurnContext,
+    idempotency_key: str | None = None,
+    settle: Callable[[Turn | LLMError], Awaitable[None]] | None = None,
+    idle_seconds: float | None = None,
+) -> AsyncIterator[Delta | Turn | None]:
     """Deltas of the reply as the model produces them, then the stored Turn (see llm.services.turn_reply_stream).
 
-    MessageTooLong is raised here, before iteration starts. The turn runs in a task of its own that the iterator only
-    reads from: if the consumer goes away, the turn still completes and is stored.
-    """
-    return _stream(_ask_reply(session_id, text, context, idempotency_key))
+    MessageTooLong is raised here, before iteration starts. The turn runs detached (llm/streams.py): if the consumer
+    goes away, the turn still completes, is stored and settled."""
+    ask = _ask_reply(session_id, text, context, idempotency_key)
 
+    async def produce(on_delta: Callable[[Delta], None]) -> Turn:
+        return await flow.arun(async_client(), _turn(ask, stream=True), on_delta)
 
-async def _stream(ask: _Ask) -> AsyncIterator[Delta | Turn]:
-    deltas: asyncio.Queue[Delta | None] = asyncio.Queue()
-    task = asyncio.create_task(_produce(ask, deltas), name=f"llm-turn:{ask.session_id}")
-    _detached.add(task)
-    task.add_done_callback(_forget)
-    while (delta := await deltas.get()) is not None:
-        yield delta
-    try:
-        turn = await asyncio.shield(task)
-    except asyncio.CancelledError:
-        if not task.cancelled():
-            raise  # the consumer itself is cancelled
-        # The turn's task was cancelled (the server is shutting down): what was generated is stored, interrupted.
-        raise LLMUnavailable("The reply was interrupted before it was finished.") from None
-    yield turn
-
-
-def _forget(task: asyncio.Task) -> None:
-    _detached.discard(task)
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        # Retrieved here so a turn whose consumer left does not end as "exception never retrieved".
-        log.info("streamed turn failed", extra={"error": getattr(exc, "code", type(exc).__name__)})
-
-
-async def _produce(ask: _Ask, deltas: asyncio.Queue[Delta | None]) -> Turn:
-    try:
-        client = async_client()
-        lease = await lock.aacquire(client, ask.keys.lock, **_hold(ask.cfg))
-        try:
-            return await _produce_locked(client, ask, lease, deltas)
-        except BaseException:
-            await _arelease_quietly(client, lease)
-            raise
-    finally:
-        deltas.put_nowait(None)
-
-
-async def _produce_locked(
-    client: redis.asyncio.Redis, ask: _Ask, lease: lock.Lease, deltas: asyncio.Queue[Delta | None]
-) -> Turn:
-    begun = store.parse_begin(await store.arun(client, _begin_call(ask, lease)))
-    if isinstance(begun, Turn):
-        return _replayed(begun)
-    with _left_stored(ask, begun):
-        return await _astream_answer(client, ask, lease, begun, deltas)
-
-
-async def _astream_answer(
-    client: redis.asyncio.Redis, ask: _Ask, lease: lock.Lease, begun: Begun, deltas: asyncio.Queue[Delta | None]
-) -> Turn:
-    """`_answer` with the provider's stream, each delta queued as it comes."""
-    begun, win, spent = await _afold(client, ask, lease, begun)
-    provider = get_provider()
-    request = window.reply_request(ask.context, ask.cfg, win, begun.mood)
-    pieces: list[str] = []
-    completion: Completion | None = None
-    try:
-        async with contextlib.aclosing(provider.astream(request)) as stream:
-            async for item in stream:
-                if isinstance(item, Completion):
-                    completion = item
-                else:
-                    pieces.append(item)
-                    deltas.put_nowait(Delta(item))
-    except asyncio.CancelledError:
-        if pieces:  # keep what the customer may have seen, marked as interrupted
-            text = "".join(pieces)
-            usage = Usage(
-                prompt_tokens=win.prompt_tokens, completion_tokens=tokens.count_text(text, model=ask.cfg.model)
-            )
-            _, calls = _finish_calls(
-                ask,
-                lease,
-                begun,
-                text=text,
-                usage=usage,
-                spent=spent,
-                provider=provider.name,
-                mood=None,
-                interrupted=True,
-            )
-            await _despite_cancellation(store.arun_all(client, calls))
-        raise
-    if completion is None:
-        raise LLMBadResponse("The model's stream ended without a completion.")
-    turn, calls = _completed_calls(ask, lease, begun, completion, spent=spent, provider=provider.name)
-    return _finished(turn, await _despite_cancellation(store.arun_all(client, calls)))
-
-
-async def _afold(
-    client: redis.asyncio.Redis, ask: _Ask, lease: lock.Lease, begun: Begun
-) -> tuple[Begun, window.Window, int]:
-    """`_fold` for the asyncio client, with the provider's stream."""
-    win, seqs = _fold_due(ask, begun)
-    if seqs is None:
-        return begun, win, 0
-    older = store.parse_messages(await store.arun(client, _fold_read_call(ask, begun, seqs)))
-    request, through = window.fold_request(ask.context, ask.cfg, previous=begun.summary.text, messages=older)
-    try:
-        completion = await _collect(get_provider().astream(request))
-    except ModelError as exc:
-        _fold_failed(ask, exc)
-        return begun, win, 0
-    begun, call, spent = _folded(ask, lease, begun, through, completion)
-    store.parse_summary(await store.arun(client, call))
-    return begun, _window(ask, begun), spent
-
-
-async def _collect(stream: AsyncIterator[str | Completion]) -> Completion:
-    async with contextlib.aclosing(stream):
-        async for item in stream:
-            if isinstance(item, Completion):
-                return item
-    raise LLMBadResponse("The model's stream ended without a completion.")
-
-
-async def _despite_cancellation(write: Awaitable[T]) -> T:
-    """Await a write to its end even if the awaiting task is cancelled meanwhile (then re-raise the cancellation):
-    a reply is stored whole or not at all, and the lock is never released under a write in flight."""
-    inner = asyncio.ensure_future(write)
-    try:
-        return await asyncio.shield(inner)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await inner
-        raise
-
-
-async def _arelease_quietly(client: redis.asyncio.Redis, lease: lock.Lease) -> None:
-    with contextlib.suppress(StoreUnavailable):
-        await lock.arelease(client, lease)
+    return streams.detached(produce, name=f"llm-turn:{session_id}", settle=settle, idle_seconds=idle_seconds)

@@ -25,8 +25,7 @@ from chat.openapi import (
 )
 from chat.serializers import EmptyInput, MessageListOut, StrictCharField, StrictInputSerializer, TurnOut
 from chat.views.base import CustomerApi
-from llm.data import Turn
-from llm.errors import ModelError
+from llm.services import ModelError, Turn
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
@@ -83,7 +82,13 @@ class SessionMessagesApi(CustomerApi):
         key = _idempotency_key(request)
         if request.accepted_renderer.media_type == sse.CONTENT_TYPE:
             context = turns.turn_prepare(customer_id=self.customer_id, session_id=session_id)
-            stream = turns.turn_send_stream(session_id=session_id, text=content, context=context, idempotency_key=key)
+            stream = turns.turn_send_stream(
+                session_id=session_id,
+                text=content,
+                context=context,
+                idempotency_key=key,
+                idle_seconds=settings.CHAT_SSE_HEARTBEAT_SECONDS,
+            )
             return sse.turn_event_response(stream, retry_hint=_retry_hint(session_id))
         with _model_failures_explained(session_id):
             turn = turns.turn_send(

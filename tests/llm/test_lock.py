@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import pytest
 
-from llm import lock, services, store
+from llm import flow, lock, services, store
 from llm.data import Message
 from llm.errors import TurnInProgress
 from llm.redis import async_client, sync_client
@@ -36,11 +36,15 @@ def _wait_until(condition, timeout: float = 5.0) -> None:
 
 
 def _acquire(keys, *, hold: float = 10, wait: float = 5) -> lock.Lease:
-    return lock.acquire(sync_client(), keys.lock, hold_seconds=hold, wait_seconds=wait)
+    return flow.run(sync_client(), lock.acquire(keys.lock, hold_seconds=hold, wait_seconds=wait))
+
+
+def _release(lease: lock.Lease) -> None:
+    flow.run(sync_client(), lock.release(lease))
 
 
 def test_an_uncontended_acquire_is_one_round_trip_and_its_keys_expire(keys):
-    lock.release(sync_client(), _acquire(keys))  # the scripts are loaded
+    _release(_acquire(keys))  # the scripts are loaded
     with count_round_trips() as trips:
         _acquire(keys)
     assert trips.count == 1
@@ -55,14 +59,14 @@ def test_waiters_get_the_lock_in_arrival_order(keys):
         lease = _acquire(keys)
         order.append(i)
         time.sleep(0.01)
-        lock.release(sync_client(), lease)
+        _release(lease)
 
     threads = []
     for i in range(6):
         threads.append(threading.Thread(target=turn, args=(i,)))
         threads[-1].start()
         _wait_until(lambda i=i: raw_redis().zcard(keys.lock.queue) == i + 2)  # queued behind the ones before
-    lock.release(sync_client(), holder)
+    _release(holder)
     for thread in threads:
         thread.join(timeout=10)
     assert order == list(range(6))
@@ -81,7 +85,7 @@ def test_a_waiter_that_died_in_line_is_skipped_after_its_grace(keys):
     holder = _acquire(keys)
     ghost = store.lock_try_call(keys.lock, token="ghost", hold_seconds=10, grace_seconds=0.3)
     assert store.run(sync_client(), ghost) == 0  # queued, and never polls again
-    threading.Timer(0.05, lock.release, (sync_client(), holder)).start()
+    threading.Timer(0.05, _release, (holder,)).start()
     started = time.monotonic()
     _acquire(keys, wait=3)
     assert time.monotonic() - started < 1
@@ -110,12 +114,12 @@ def test_a_killed_holder_blocks_the_session_no_longer_than_the_lock_ttl(settings
             sys.executable,
             "-c",
             "import sys, time, uuid\n"
-            "from llm import lock, store\n"
+            "from llm import flow, lock, store\n"
             "from llm.conf import get_settings\n"
             "from llm.redis import sync_client\n"
             "keys = store.session_keys(uuid.UUID(sys.argv[1]))\n"
-            "lock.acquire(sync_client(), keys.lock, hold_seconds=get_settings().turn_lock_ttl_seconds,"
-            " wait_seconds=5)\n"
+            "flow.run(sync_client(), lock.acquire(keys.lock, hold_seconds=get_settings().turn_lock_ttl_seconds,"
+            " wait_seconds=5))\n"
             "print('held', flush=True)\n"
             "time.sleep(60)\n",
             str(session_id),
@@ -145,8 +149,8 @@ def test_a_killed_holder_blocks_the_session_no_longer_than_the_lock_ttl(settings
 def test_the_async_lock_shares_the_queue_and_withdraws_a_cancelled_waiter(keys):
     async def scenario() -> None:
         client = async_client()
-        holder = await lock.aacquire(client, keys.lock, hold_seconds=10, wait_seconds=1)
-        waiter = asyncio.create_task(lock.aacquire(client, keys.lock, hold_seconds=10, wait_seconds=5))
+        holder = await flow.arun(client, lock.acquire(keys.lock, hold_seconds=10, wait_seconds=1))
+        waiter = asyncio.create_task(flow.arun(client, lock.acquire(keys.lock, hold_seconds=10, wait_seconds=5)))
         while raw_redis().zcard(keys.lock.queue) < 2:
             await asyncio.sleep(0.005)
         with pytest.raises(TurnInProgress):  # the sync lock waits in the same line
@@ -155,7 +159,7 @@ def test_the_async_lock_shares_the_queue_and_withdraws_a_cancelled_waiter(keys):
         with contextlib.suppress(asyncio.CancelledError):
             await waiter
         assert raw_redis().zcard(keys.lock.queue) == 1
-        await lock.arelease(client, holder)
+        await flow.arun(client, lock.release(holder))
 
     run_async(scenario())
     assert raw_redis().zcard(keys.lock.queue) == 0

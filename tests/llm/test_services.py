@@ -18,17 +18,18 @@ def session_id():
 
 def test_a_mood_set_by_the_customer_is_stored_with_its_source_and_ttl(settings, session_id):
     settings.MOOD_TTL_SECONDS = 600
-    assert services.mood_get(session_id=session_id) is None
+    assert services.conversation_get(session_id=session_id).mood is None
     mood = services.mood_set(session_id=session_id, mood="calm")
     assert (mood.mood, mood.source) == ("calm", "user")
-    assert services.mood_get(session_id=session_id) == mood
+    assert services.conversation_get(session_id=session_id).mood == mood
     assert 0 < raw_redis().ttl(store.session_keys(session_id).mood) <= 600
 
 
 def test_an_unknown_mood_is_refused(session_id):
-    with pytest.raises(ValueError, match="unknown mood"):
+    with pytest.raises(services.InvalidMood, match="unknown mood") as refused:
         services.mood_set(session_id=session_id, mood="hangry")
-    assert services.mood_get(session_id=session_id) is None
+    assert refused.value.code == "invalid_request"
+    assert services.conversation_get(session_id=session_id).mood is None
 
 
 def test_a_conversation_holds_the_messages_the_mood_and_the_rolling_summary(session_id):
@@ -90,7 +91,6 @@ def test_with_redis_down_every_service_fails_closed(settings, closed_port, sessi
     calls = [
         lambda: services.messages_list(session_id=session_id),
         lambda: services.conversation_get(session_id=session_id),
-        lambda: services.mood_get(session_id=session_id),
         lambda: services.mood_set(session_id=session_id, mood="calm"),
         lambda: services.session_summarize(session_id=session_id, context=alice()),
         lambda: services.session_erase(session_id=session_id),

@@ -10,7 +10,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from llm import lock, store
+from llm import flow, lock, store
 from llm.conf import get_settings
 from llm.data import Message, Mood, Turn, Usage
 from llm.errors import IdempotencyConflict, StoreUnavailable, TurnInProgress
@@ -24,7 +24,7 @@ def _message(role: str, content: str, *, tokens: int = 10, seq: int = 0) -> Mess
 
 
 def _lease(keys: store.SessionKeys) -> lock.Lease:
-    return lock.acquire(sync_client(), keys.lock, hold_seconds=30, wait_seconds=1)
+    return flow.run(sync_client(), lock.acquire(keys.lock, hold_seconds=30, wait_seconds=1))
 
 
 def _begin(keys, cfg, lease, user: Message | None, *, budget: int = 10_000, idem=None) -> store.Begun | Turn:
@@ -172,7 +172,7 @@ def test_a_keyed_begin_leaves_a_pending_record_that_a_retry_answers_and_finish_c
     assert raw_redis().hgetall(record) == {"fingerprint": idem.fingerprint, "user_seq": "1"}
     assert cfg.chat_ttl_seconds - 5 < raw_redis().ttl(record) <= cfg.chat_ttl_seconds
     assert raw_redis().zscore(keys.idempotency, idem.digest) is not None
-    lock.release(sync_client(), failed)  # the model call failed
+    flow.run(sync_client(), lock.release(failed))  # the model call failed
 
     lease = _lease(keys)
     retried = _begin(keys, cfg, lease, _message("user", "hi"), idem=idem)

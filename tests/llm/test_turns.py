@@ -350,7 +350,7 @@ def test_a_regenerate_retried_with_its_key_after_a_failure_replaces_the_reply_on
 def test_an_inferred_mood_is_stored_unless_the_customer_set_one(fake_openai, session_id):
     fake_openai.script(reply("Rest well.", mood="tired"), reply("Cheer up!", mood="sad"))
     assert services.turn_reply(session_id=session_id, text="Long day", context=alice()).mood.mood == "tired"
-    assert services.mood_get(session_id=session_id).source == "inferred"
+    assert services.conversation_get(session_id=session_id).mood.source == "inferred"
     services.mood_set(session_id=session_id, mood="happy")
     turn = services.turn_reply(session_id=session_id, text="Still here", context=alice())
     assert (turn.mood.mood, turn.mood.source) == ("happy", "user")

@@ -9,8 +9,7 @@ from chat import lifecycle, turns
 from chat.errors import ChatError, model_failure_problem, problem_for
 from customers import services as customers
 from customers.errors import CustomerNotFound, SessionNotFound
-from llm.data import MOODS, Delta, TurnContext
-from llm.errors import ModelError
+from llm.services import MOODS, Delta, ModelError, TurnContext
 
 HELP_LINE = "Type a message, or /mood <mood>, /retry, /end (summarize and close), /quit (leave it open)."
 

@@ -1,0 +1,191 @@
+"""Session operations as a call builder and a parser each: the builder names a script's keys and arguments in the
+order its locals take them, the parser turns its answer into llm.data types or a typed error."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from llm.conf import LLMSettings
+from llm.data import Conversation, Message, Mood, Turn
+from llm.errors import IdempotencyConflict, NothingToRegenerate, TurnInProgress
+from llm.store import codec
+from llm.store.keys import LockKeys, SessionKeys
+from llm.store.scripts import BEGIN, CONVERSATION, ERASE, FINISH, LOCK_RELEASE, LOCK_TRY, SUMMARY, Call
+
+
+@dataclass(frozen=True, slots=True)
+class RollingSummary:
+    text: str
+    through: int  # the seq of the last message folded into `text` (0: none)
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    """A turn's view of the session after BEGIN."""
+
+    user_seq: int  # the message being answered
+    replaced_seq: int  # regenerate: the seq of the reply being replaced, else 0
+    stored: int  # messages in the list
+    last_seq: int
+    mood: Mood | None
+    summary: RollingSummary
+    tail: tuple[Message, ...]  # the newest messages within the budget, oldest first (without a replaced reply)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _turn_keys(keys: SessionKeys, idem: codec.Idempotency | None) -> tuple[str, ...]:
+    return keys.turn + ((keys.record(idem.digest),) if idem else ())
+
+
+def begin_call(
+    keys: SessionKeys,
+    cfg: LLMSettings,
+    *,
+    token: str,
+    user: Message | None,
+    tail_budget: int,
+    tail_limit: int,
+    idem: codec.Idempotency | None,
+) -> Call:
+    """Append `user` (None: regenerate the last reply) and read what the window needs; with `idem`, replay its
+    complete record, or answer again the message of its pending one (without appending `user`)."""
+    return BEGIN.call(
+        _turn_keys(keys, idem),
+        (
+            token,
+            "send" if user else "regenerate",
+            user.id if user else "",
+            codec.message_body(user) if user else "",
+            tail_budget,
+            tail_limit,
+            _ms(cfg.chat_ttl_seconds),
+            _ms(cfg.mood_ttl_seconds),
+            idem.fingerprint if idem else "",
+            idem.digest if idem else "",
+        ),
+    )
+
+
+def parse_begin(raw: list[Any]) -> Begun | Turn:
+    """The session as BEGIN saw it, or the earlier Turn of a replayed idempotency key."""
+    status = raw[0].decode()
+    if status == "replay":
+        return codec.decode_turn(raw[1])
+    if status == "conflict":
+        raise IdempotencyConflict()
+    if status == "moved":
+        raise IdempotencyConflict(
+            "The turn of this Idempotency-Key failed and the conversation has moved on since; retry with a new key."
+        )
+    if status == "nothing":
+        raise NothingToRegenerate()
+    if status == "fenced":
+        raise TurnInProgress("the turn lock was lost before the message was stored")
+    user_seq, replaced_seq, stored, last_seq, mood, text, through, *tail = raw[1:]
+    return Begun(
+        user_seq=user_seq,
+        replaced_seq=replaced_seq,
+        stored=stored,
+        last_seq=last_seq,
+        mood=codec.decode_mood(mood),
+        summary=RollingSummary(text.decode(), through),
+        tail=codec.decode_messages(tail[::-1]),
+    )
+
+
+def finish_call(
+    keys: SessionKeys,
+    cfg: LLMSettings,
+    *,
+    token: str,
+    turn: Turn,
+    replace: bool,
+    inferred_mood: Mood | None,
+    idem: codec.Idempotency | None,
+) -> Call:
+    """Store `turn.assistant_message` after `turn.user_message` (or in place of the reply after it) and release."""
+    reply = turn.assistant_message
+    return FINISH.call(
+        _turn_keys(keys, idem),
+        (
+            token,
+            reply.id,
+            reply.seq if replace else turn.user_message.seq,
+            "replace" if replace else "append",
+            codec.encode_message(reply),
+            codec.encode_mood(inferred_mood) if inferred_mood else "",
+            _ms(cfg.chat_ttl_seconds),
+            _ms(cfg.mood_ttl_seconds),
+            cfg.max_stored_messages,
+            idem.fingerprint if idem else "",
+            idem.digest if idem else "",
+            codec.turn_after_mood(turn),
+        ),
+    )
+
+
+def parse_finish(raw: list[Any], *, messages_added: int = 0) -> Mood | None:
+    """The session's mood after the turn; TurnInProgress if the lock was lost (nothing was written)."""
+    if raw[0] != b"ok":
+        raise TurnInProgress(
+            "the turn lock expired before the reply was stored; nothing was written", messages_added=messages_added
+        )
+    return codec.decode_mood(raw[1])
+
+
+def summary_call(keys: SessionKeys, cfg: LLMSettings, *, token: str, summary: RollingSummary) -> Call:
+    return SUMMARY.call(
+        (keys.lock.queue, keys.lock.expiries, keys.messages, keys.summary),
+        (token, summary.text, summary.through, cfg.max_stored_messages, _ms(cfg.chat_ttl_seconds)),
+    )
+
+
+def parse_summary(raw: bytes, *, messages_added: int = 0) -> None:
+    if raw != b"ok":
+        raise TurnInProgress("the turn lock was lost before the summary was stored", messages_added=messages_added)
+
+
+def range_call(keys: SessionKeys, start: int, stop: int) -> Call:
+    """Messages by list index, both ends included."""
+    return Call(("LRANGE", keys.messages, start, stop))
+
+
+def parse_messages(raw: list[bytes]) -> tuple[Message, ...]:
+    return codec.decode_messages(raw)
+
+
+def conversation_call(keys: SessionKeys) -> Call:
+    return CONVERSATION.call((keys.messages, keys.mood, keys.summary))
+
+
+def parse_conversation(raw: list[Any]) -> tuple[Conversation, int]:
+    """The conversation, and the seq its rolling summary runs through."""
+    mood, text, through, *messages = raw
+    return Conversation(
+        messages=parse_messages(messages), mood=codec.decode_mood(mood), rolling_summary=text.decode()
+    ), through
+
+
+def mood_call(keys: SessionKeys, cfg: LLMSettings, mood: Mood) -> Call:
+    return Call(("SET", keys.mood, codec.encode_mood(mood), "PX", _ms(cfg.mood_ttl_seconds)))
+
+
+def mood_read_call(keys: SessionKeys) -> Call:
+    return Call(("GET", keys.mood))
+
+
+def erase_call(keys: SessionKeys) -> Call:
+    return ERASE.call(
+        (keys.messages, keys.mood, keys.summary, keys.idempotency, *keys.lock.all), (f"{keys.prefix}:idem:",)
+    )
+
+
+def lock_try_call(keys: LockKeys, *, token: str, hold_seconds: float, grace_seconds: float) -> Call:
+    hold, grace = _ms(hold_seconds), _ms(grace_seconds)
+    return LOCK_TRY.call(keys.all, (token, hold, grace, max(hold, grace) + 1000))
+
+
+def lock_release_call(keys: LockKeys, *, token: str) -> Call:
+    return LOCK_RELEASE.call((keys.queue, keys.expiries), (token,))

@@ -1,0 +1,46 @@
+-- Shared by the scripts of a session. Times come from the Redis clock, so hosts with skewed clocks agree on expiries.
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The turn lock: the lowest live ticket holds it. Expired tickets met at the front are dropped, so a dead holder
+-- or waiter blocks nobody past its expiry.
+local function live_head(queue, expiries, now)
+  while true do
+    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    if not head then return nil end
+    local expires = tonumber(redis.call('HGET', expiries, head))
+    if expires and expires > now then return head end
+    redis.call('ZREM', queue, head)
+    redis.call('HDEL', expiries, head)
+  end
+end
+
+local function drop_ticket(queue, expiries, token)
+  redis.call('ZREM', queue, token)
+  redis.call('HDEL', expiries, token)
+end
+
+local function seq_of(message)
+  return tonumber(string.match(message, '^{"seq":(%d+)'))
+end
+
+local function role_of(message)
+  return string.match(message, '^{"seq":%d+,"tokens":%d+,"id":"[^"]*","role":"(%a+)"')
+end
+
+local function has_id(message, id)
+  return message and string.find(message, '"id":"' .. id .. '"', 1, true) ~= nil
+end
+
+-- Messages leave the list (beyond the cap) only once the rolling summary covers them.
+local function trim_folded(messages, summary, cap)
+  local excess = redis.call('LLEN', messages) - cap
+  if excess <= 0 then return end
+  local first = seq_of(redis.call('LINDEX', messages, 0))
+  local through = tonumber(redis.call('HGET', summary, 'through')) or 0
+  local n = math.min(excess, through - first + 1)
+  if n > 0 then redis.call('LTRIM', messages, n, -1) end
+end

@@ -1,0 +1,50 @@
+"""The Lua scripts, each in `lua/<name>.lua` beside this module, read once at import; a script over a session's keys
+starts with `lua/prelude.lua` (the shared functions). Each names its KEYS and ARGV in locals at its top.
+
+Every write is one script (one round trip, atomic). A script that writes during a turn first checks that the
+caller's turn-lock ticket is the live head of the queue (fencing, see llm/lock.py) and writes nothing otherwise.
+Every script is also idempotent under the client's one retry (llm/redis.py): a message or ticket carries an id chosen
+in Python, and a script that finds its own work already done does it no second time.
+"""
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LUA = Path(__file__).with_name("lua")
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    name: str
+    source: str
+    sha: str
+
+    @classmethod
+    def load(cls, name: str, *, prelude: bool = True) -> "Script":
+        parts = [(LUA / "prelude.lua").read_text()] if prelude else []
+        source = "\n".join([*parts, (LUA / f"{name}.lua").read_text()])
+        return cls(name, source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis names scripts by SHA-1
+
+    def call(self, keys: Sequence[str], args: Iterable[Any] = ()) -> "Call":
+        return Call(("EVALSHA", self.sha, len(keys), *keys, *args), self)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One command: a script with its keys and arguments (run by EVALSHA), or a plain Redis command."""
+
+    command: tuple[Any, ...]
+    script: Script | None = None
+
+
+LOCK_TRY = Script.load("lock_try")
+LOCK_RELEASE = Script.load("lock_release")
+BEGIN = Script.load("begin")
+FINISH = Script.load("finish")
+SUMMARY = Script.load("summary")
+CONVERSATION = Script.load("conversation", prelude=False)
+ERASE = Script.load("erase", prelude=False)
+ADMIT = Script.load("admit", prelude=False)
