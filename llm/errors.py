@@ -38,10 +38,8 @@ class LLMTimeout(ModelError):
     code = "llm_timeout"
 
 
-class LLMRateLimited(ModelError):
-    """The provider answered 429 after the retries, or asked to wait longer than LLM_MAX_RETRY_AFTER."""
-
-    code = "llm_unavailable"
+class _RetryAfter(LLMError):
+    """A refusal that says when to try again: `retry_after` seconds."""
 
     def __init__(self, detail: str = "", *, retry_after: float | None = None, messages_added: int = 0) -> None:
         super().__init__(detail, messages_added=messages_added)
@@ -49,6 +47,12 @@ class LLMRateLimited(ModelError):
 
     def _fields(self) -> dict[str, Any]:
         return {"retry_after": self.retry_after}
+
+
+class LLMRateLimited(ModelError, _RetryAfter):
+    """The provider answered 429 after the retries, or asked to wait longer than LLM_MAX_RETRY_AFTER."""
+
+    code = "llm_unavailable"
 
 
 class LLMUnavailable(ModelError):
@@ -99,17 +103,10 @@ class InvalidMood(LLMError):
     code = "invalid_request"
 
 
-class TurnRateLimited(LLMError):
+class TurnRateLimited(_RetryAfter):
     """Too many turns in a short time."""
 
     code = "throttled"
-
-    def __init__(self, detail: str = "", *, retry_after: float, messages_added: int = 0) -> None:
-        super().__init__(detail, messages_added=messages_added)
-        self.retry_after = retry_after
-
-    def _fields(self) -> dict[str, Any]:
-        return {"retry_after": self.retry_after}
 
 
 class TokenQuotaExceeded(TurnRateLimited):

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import redis
 
-from llm import quota, store, turns, window
+from llm import quota, store, streams, turns, window
 from llm.conf import get_settings
 from llm.data import (
     MOODS,
@@ -140,14 +140,8 @@ def turn_reply_stream(
     LLMError the turn failed with, before the consumer gets it; what `settle` raises, the consumer gets instead.
     With `idle_seconds`, a None comes whenever that long passes without a delta (for heartbeats). MessageTooLong
     is raised by this call itself, before any iteration."""
-    return turns.reply_stream(
-        session_id=session_id,
-        text=text,
-        context=context,
-        idempotency_key=idempotency_key,
-        settle=settle,
-        idle_seconds=idle_seconds,
-    )
+    produce = turns.reply_streamed(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
+    return streams.detached(produce, name=f"llm-turn:{session_id}", settle=settle, idle_seconds=idle_seconds)
 
 
 def turn_regenerate(*, session_id: UUID, context: TurnContext, idempotency_key: str | None = None) -> Turn:

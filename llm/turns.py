@@ -1,6 +1,6 @@
 """Turns: store the user's message, answer it within the token budget, store the reply, one turn per session at a
 time. The steps are written once, as a flow (`_turn`, see llm/flow.py): `reply` and `regenerate` run it with
-redis-py's sync client and `Provider.complete`, `reply_stream` with the asyncio client and `Provider.astream`,
+redis-py's sync client and `Provider.complete`, `reply_streamed` with the asyncio client and `Provider.astream`,
 forwarding the reply's deltas as they come. A turn's Redis writes are the scripts its flow yields:
 
 1. lock      take the session's turn lock (llm/lock.py)                                     1 round trip
@@ -18,12 +18,12 @@ refuse and nothing more is written (TurnInProgress).
 """
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from llm import flow, lock, quota, store, streams, tokens, window
+from llm import flow, lock, quota, store, tokens, window
 from llm.conf import LLMSettings, get_settings
 from llm.data import MOODS, Delta, Message, Mood, Turn, TurnContext, Usage
 from llm.errors import LLMError, ModelError
@@ -52,37 +52,27 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _ask_reply(session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None) -> _Ask:
+def _ask(session_id: UUID, context: TurnContext, idempotency_key: str | None, text: str | None) -> _Ask:
+    """The turn answering `text` (stored first), or with None the last user message again (regenerate)."""
     cfg = get_settings()
-    user = Message(
-        id=uuid4().hex,
-        seq=0,  # assigned by the BEGIN script
-        role="user",
-        content=text,
-        tokens=tokens.count_message("user", text, model=cfg.model),
-        created_at=_now(),
-    )
+    user = None
+    if text is not None:
+        user = Message(
+            id=uuid4().hex,
+            seq=0,  # assigned by the BEGIN script
+            role="user",
+            content=text,
+            tokens=tokens.count_message("user", text, model=cfg.model),
+            created_at=_now(),
+        )
     return _Ask(
         session_id=session_id,
         keys=store.session_keys(session_id),
         cfg=cfg,
         context=context,
         user=user,
-        idem=store.idempotency(idempotency_key, kind="send", text=text),
-        tail_budget=window.tail_budget(context, cfg, newest_tokens=user.tokens),
-    )
-
-
-def _ask_regenerate(session_id: UUID, context: TurnContext, idempotency_key: str | None) -> _Ask:
-    cfg = get_settings()
-    return _Ask(
-        session_id=session_id,
-        keys=store.session_keys(session_id),
-        cfg=cfg,
-        context=context,
-        user=None,
-        idem=store.idempotency(idempotency_key, kind="regenerate", text=""),
-        tail_budget=window.tail_budget(context, cfg),
+        idem=store.idempotency(idempotency_key, kind="regenerate" if user is None else "send", text=text or ""),
+        tail_budget=window.tail_budget(context, cfg, newest_tokens=user.tokens if user else 0),
     )
 
 
@@ -244,30 +234,22 @@ def _left_stored(ask: _Ask, begun: Begun) -> int:
 
 def reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None) -> Turn:
     """Store `text` and answer it (see llm.services.turn_reply)."""
-    return flow.run(sync_client(), _turn(_ask_reply(session_id, text, context, idempotency_key), stream=False))
+    return flow.run(sync_client(), _turn(_ask(session_id, context, idempotency_key, text), stream=False))
 
 
 def regenerate(*, session_id: UUID, context: TurnContext, idempotency_key: str | None = None) -> Turn:
     """Answer the last user message again (see llm.services.turn_regenerate)."""
-    return flow.run(sync_client(), _turn(_ask_regenerate(session_id, context, idempotency_key), stream=False))
+    return flow.run(sync_client(), _turn(_ask(session_id, context, idempotency_key, None), stream=False))
 
 
-def reply_stream(
-    *,
-    session_id: UUID,
-    text: str,
-    context: TurnContext,
-    idempotency_key: str | None = None,
-    settle: Callable[[Turn | LLMError], Awaitable[None]] | None = None,
-    idle_seconds: float | None = None,
-) -> AsyncIterator[Delta | Turn | None]:
-    """Deltas of the reply as the model produces them, then the stored Turn (see llm.services.turn_reply_stream).
-
-    MessageTooLong is raised here, before iteration starts. The turn runs detached (llm/streams.py): if the consumer
-    goes away, the turn still completes, is stored and settled."""
-    ask = _ask_reply(session_id, text, context, idempotency_key)
+def reply_streamed(
+    *, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None
+) -> Callable[[Callable[[Delta], None]], Awaitable[Turn]]:
+    """The turn of `text`, to run on the asyncio client, handing each delta of the reply on as it comes (see
+    llm.services.turn_reply_stream, which runs it detached). MessageTooLong is raised here, before anything runs."""
+    ask = _ask(session_id, context, idempotency_key, text)
 
     async def produce(on_delta: Callable[[Delta], None]) -> Turn:
         return await flow.arun(async_client(), _turn(ask, stream=True), on_delta)
 
-    return streams.detached(produce, name=f"llm-turn:{session_id}", settle=settle, idle_seconds=idle_seconds)
+    return produce
