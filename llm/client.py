@@ -255,7 +255,7 @@ def max_tokens_parameter(base_url: str) -> str:
 def translate_error(exc: Exception) -> LLMError:
     """The llm.errors type for an exception from the SDK (see the module docstring for the mapping)."""
     if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
-        return LLMTimeout("The model did not answer in time.")
+        return LLMTimeout(f"no answer within the timeout ({type(exc).__name__})")
     if isinstance(exc, openai.RateLimitError):
         return LLMRateLimited("The model provider is rate limiting us.", retry_after=_retry_after(exc))
     if isinstance(exc, openai.APIStatusError):
