@@ -126,12 +126,10 @@ def finish_call(
     )
 
 
-def parse_finish(raw: list[Any], *, messages_added: int = 0) -> Mood | None:
+def parse_finish(raw: list[Any]) -> Mood | None:
     """The session's mood after the turn; TurnInProgress if the lock was lost (nothing was written)."""
     if raw[0] != b"ok":
-        raise TurnInProgress(
-            "the turn lock expired before the reply was stored; nothing was written", messages_added=messages_added
-        )
+        raise TurnInProgress("the turn lock expired before the reply was stored; nothing was written")
     return codec.decode_mood(raw[1])
 
 
@@ -142,9 +140,9 @@ def summary_call(keys: SessionKeys, cfg: LLMSettings, *, token: str, summary: Ro
     )
 
 
-def parse_summary(raw: bytes, *, messages_added: int = 0) -> None:
+def parse_summary(raw: bytes) -> None:
     if raw != b"ok":
-        raise TurnInProgress("the turn lock was lost before the summary was stored", messages_added=messages_added)
+        raise TurnInProgress("the turn lock was lost before the summary was stored")
 
 
 def range_call(keys: SessionKeys, start: int, stop: int) -> Call:

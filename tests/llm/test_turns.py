@@ -16,6 +16,7 @@ from llm import services, store, tokens, window
 from llm.conf import get_settings
 from llm.errors import (
     IdempotencyConflict,
+    LLMRateLimited,
     LLMUnavailable,
     MessageTooLong,
     NothingToRegenerate,
@@ -206,6 +207,17 @@ def test_a_model_failure_keeps_the_user_message_and_regenerate_completes_the_tur
     assert (turn.user_message.seq, turn.user_message.content, turn.assistant_message.seq) == (1, "Are you there?", 2)
     assert chat_bodies(fake_openai)[-1]["messages"][-1] == {"role": "user", "content": "Are you there?"}
     assert _seqs_and_roles(session_id) == _alternating(2)
+
+
+def test_a_failed_turn_raises_the_model_error_built_with_what_it_left_stored(fake_openai, session_id, no_retries):
+    fake_openai.script(Fault.rate_limited(retry_after=7), Fault.rate_limited(retry_after=9))
+    with pytest.raises(LLMRateLimited) as first:
+        services.turn_reply(session_id=session_id, text="Are you there?", context=alice(), idempotency_key="k")
+    assert (first.value.messages_added, first.value.retry_after, first.value.code) == (1, 7, "llm_unavailable")
+    with pytest.raises(LLMRateLimited) as retried:  # answers the message the first attempt stored: adds nothing
+        services.turn_reply(session_id=session_id, text="Are you there?", context=alice(), idempotency_key="k")
+    assert (retried.value.messages_added, retried.value.retry_after) == (0, 9)
+    assert _seqs_and_roles(session_id) == [(1, "user")]
 
 
 def test_a_send_after_a_failed_reply_is_stored_too_and_the_model_sees_both(fake_openai, session_id, no_retries):
