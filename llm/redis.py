@@ -12,7 +12,7 @@ from redis.retry import Retry
 from llm.conf import get_settings
 
 # One retry covers a pooled connection that went stale (Redis restarted); more would only delay failing closed.
-# Every Lua script of llm is idempotent under this retry (see llm/store.py).
+# Every Lua script of llm is idempotent under this retry (see llm/store/scripts.py).
 _RETRIES = 1
 
 # A client's connections hold their event loop, so a weak mapping would never let go: clients of closed loops are
