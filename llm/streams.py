@@ -42,12 +42,14 @@ async def detached(
     while (item := await _next(items, idle_seconds)) is not _END:
         yield item
     try:
-        turn = await asyncio.shield(task)
+        turn, refused = await asyncio.shield(task)
     except asyncio.CancelledError:
         if not task.cancelled():
             raise  # the consumer itself is cancelled
         # The turn's task was cancelled: what was generated is stored, interrupted (llm/turns.py).
         raise LLMUnavailable("The reply was interrupted before it was finished.") from None
+    if refused is not None:
+        raise refused
     yield turn
 
 
@@ -60,7 +62,9 @@ async def _next(items: asyncio.Queue, idle_seconds: float | None) -> object:
         return None  # a heartbeat; the item still to come stays in the queue
 
 
-async def _settled(turn: Awaitable[Turn], settle: Settle | None) -> Turn:
+async def _settled(turn: Awaitable[Turn], settle: Settle | None) -> tuple[Turn, Exception | None]:
+    """The turn, and what settling it raised: the turn itself was stored, so the task does not fail for that (the
+    consumer, if still there, gets the error; the caller logs its own failure)."""
     try:
         result = await turn
     except LLMError as exc:
@@ -68,8 +72,11 @@ async def _settled(turn: Awaitable[Turn], settle: Settle | None) -> Turn:
             await settle(exc)
         raise
     if settle is not None:
-        await settle(result)
-    return result
+        try:
+            await settle(result)
+        except Exception as exc:
+            return result, exc
+    return result, None
 
 
 def _forget(task: asyncio.Task) -> None:
