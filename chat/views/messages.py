@@ -25,8 +25,7 @@ from chat.openapi import (
 )
 from chat.serializers import EmptyInput, MessageListOut, StrictCharField, StrictInputSerializer, TurnOut
 from chat.views.base import CustomerApi
-from llm.data import Turn
-from llm.errors import ModelError
+from llm.services import ModelError, Turn
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 

@@ -20,7 +20,7 @@ from chat.serializers import (
     StrictInputSerializer,
 )
 from chat.views.base import CustomerApi
-from llm.data import MOODS
+from llm.services import MOODS
 
 
 class SessionListCreateApi(CustomerApi):
