@@ -25,10 +25,8 @@ from llm.data import (
 from llm.data import CustomerFacts as CustomerFacts  # re-exported: chat imports llm through this module only
 from llm.data import PastSummary as PastSummary
 from llm.errors import LLMError as LLMError
-from llm.errors import LLMRateLimited as LLMRateLimited
 from llm.errors import ModelError as ModelError
 from llm.errors import StoreUnavailable as StoreUnavailable
-from llm.errors import TurnRateLimited as TurnRateLimited
 from llm.providers import get_provider
 from llm.redis import sync_client
 
