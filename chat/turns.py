@@ -40,11 +40,12 @@ _END = object()
 
 
 def turn_prepare(*, customer_id: int, session_id: UUID) -> TurnContext:
-    """Everything before the model call: one read of ownership and status (404, then 409), the customer's profile
-    and past summaries; admission; then a ping of the database (DatabaseUnavailable from any of them means nothing
-    of the turn was stored or sent)."""
-    context = turn_context_read(customer_id=customer_id, session_id=session_id)
-    llm.turn_admit(customer_id=customer_id)
+    """Everything before the model call, in one read: ownership and status (404, then 409), admission (429), the
+    customer's profile and past summaries; then a ping of the database (DatabaseUnavailable from any of them means
+    nothing of the turn was stored or sent)."""
+    context = turn_context_read(
+        customer_id=customer_id, session_id=session_id, admit=lambda: llm.turn_admit(customer_id=customer_id)
+    )
     # The read above may have come from the cache alone, and the activity recorded after the reply needs the
     # database: a turn it could not record must not be stored in Redis or sent to the model in the first place.
     customers.database_ping()

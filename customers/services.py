@@ -7,7 +7,7 @@ drop the affected entries once their transaction commits. Where the cache cannot
 unreachable, services raise DatabaseUnavailable.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -341,13 +341,16 @@ def session_list_idle(*, before: datetime, limit: int = 500) -> Sequence[Session
 
 
 @database_required
-def turn_facts_get(*, customer_id: int, session_id: UUID, past_limit: int) -> TurnFacts:
+def turn_facts_get(
+    *, customer_id: int, session_id: UUID, past_limit: int, admit: Callable[[], None] | None = None
+) -> TurnFacts:
     """What a turn in the customer's session needs of `customers`, with one cache round trip when warm (one MGET of
     the session's access, the profile and the past summaries); each miss is loaded through the read-through cache.
 
-    Raises SessionNotFound if the session is absent or another customer's, then SessionEnded if it is not open
-    (both before the profile is loaded), CustomerNotFound. `past_limit` summaries at most, newest first, without the
-    turn's own session; 0 reads none.
+    Raises SessionNotFound if the session is absent or another customer's, then SessionEnded if it is not open.
+    Then `admit()` runs, if given (the caller's admission check; its error propagates), before any profile or summary
+    is loaded from the database, so a refused turn costs the database no more than its access. Then CustomerNotFound
+    if the customer is gone. `past_limit` summaries at most, newest first, without the turn's own session; 0: none.
     """
     cached_summaries = 0 < past_limit < _SUMMARIES_CACHED
     entries: list[tuple[cache.CacheSpec, object]] = [(cache.SESSION_ACCESS, session_id), (cache.CUSTOMER, customer_id)]
@@ -360,6 +363,8 @@ def turn_facts_get(*, customer_id: int, session_id: UUID, past_limit: int) -> Tu
         raise SessionNotFound(f"session {session_id} not found")
     if access.status != SessionStatus.OPEN:
         raise SessionEnded(f"session {session_id} has ended")
+    if admit is not None:
+        admit()
     if profile is cache.MISS:
         profile = cache.load(cache.CUSTOMER, customer_id, lambda: selectors.customer_profile(customer_id=customer_id))
     if profile is None:
