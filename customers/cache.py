@@ -1,4 +1,5 @@
 """The read-through cache of `customers`: cache specs, key builders and `get_or_load`, all in this one module.
+`get_many` reads several entries in one round trip (one MGET) and `load` fills each miss the way `get_or_load` does.
 
 Entries go through Django's cache (django-redis, JSON serializer) as `{"value": ...}`; a null value records that the
 row does not exist and lives CUSTOMER_CACHE_MISSING_TTL seconds, real values CUSTOMER_CACHE_TTL seconds.
