@@ -1,7 +1,7 @@
-"""A cold-cache stampede: 200 concurrent first reads of one customer's context, and the SQL they cause.
+"""A cold-cache stampede: 200 concurrent first reads of one customer's profile, and the SQL they cause.
 
 Each round drops every cached entry of the customer (customers.services.customer_cache_drop), then 4 worker
-processes of 50 threads each call customers.services.customer_context_get at the same instant (a wall-clock start
+processes of 50 threads each call customers.services.customer_profile_get at the same instant (a wall-clock start
 time agreed in advance, after a barrier in each process). Every thread counts the SQL statements its connection
 executes with a connection.execute_wrapper, so the sum over the processes is the number of loader queries the
 stampede caused. Target: 1 per round (one loader holds the fill lease, the others wait for its entry).
@@ -63,7 +63,7 @@ def worker(customer_id: int, threads: int, start_at: float) -> dict[str, Any]:
         started = time.perf_counter()
         try:
             with connection.execute_wrapper(count):
-                services.customer_context_get(customer_id=customer_id)
+                services.customer_profile_get(customer_id=customer_id)
         except Exception as exc:  # reported, never hidden: a failed read is a failed benchmark
             errors.append(type(exc).__name__)
         finally:

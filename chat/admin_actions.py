@@ -5,7 +5,7 @@ from uuid import UUID
 
 from chat import lifecycle
 from customers import services as customers
-from customers.ports import LiveTranscript, SessionAdminActions, TranscriptLine
+from customers.services import LiveTranscript, SessionAdminActions, TranscriptLine
 from llm import services as llm
 
 
@@ -26,13 +26,13 @@ def transcript(session_id: UUID) -> LiveTranscript:
 
 def end_and_summarize(session_id: UUID) -> None:
     """End the session with a summary, as `POST /api/v1/sessions/{id}/end` does."""
-    info = customers.session_get_any(session_id=session_id)
+    info = customers.session_get_for_staff(session_id=session_id)
     lifecycle.session_finish(customer_id=info.customer_id, session_id=session_id)
 
 
 def erase(session_id: UUID) -> None:
     """Erase the session everywhere, as `DELETE /api/v1/sessions/{id}` does."""
-    info = customers.session_get_any(session_id=session_id)
+    info = customers.session_get_for_staff(session_id=session_id)
     lifecycle.session_erase_everywhere(customer_id=info.customer_id, session_id=session_id)
 
 

@@ -7,6 +7,6 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         from chat import openapi  # noqa: F401 - registers the security schemes of chat's authentication classes
         from chat.admin_actions import SESSION_ADMIN_ACTIONS
-        from customers.ports import register_session_admin_actions
+        from customers.services import register_session_admin_actions
 
         register_session_admin_actions(SESSION_ADMIN_ACTIONS)

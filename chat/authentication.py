@@ -11,7 +11,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.request import Request
 
 from customers import services as customers
-from customers.errors import CustomerNotFound
+from customers.services import CustomerNotFound
 
 # DRF tokens are 40 hex characters; anything that cannot be a key is refused without a lookup, so forged
 # values cannot fill the cache with "no such token" entries of arbitrary size.
@@ -72,7 +72,7 @@ class CustomerSessionAuthentication(SessionAuthentication):
             return None
         user = result[0]
         try:
-            customer_id = customers.customer_id_for_user(user_id=user.pk)
+            customer_id = customers.customer_id_get_by_user(user_id=user.pk)
         except CustomerNotFound:
             customer_id = None
         return ApiPrincipal(user_id=user.pk, customer_id=customer_id, is_staff=user.is_staff), None

@@ -2,7 +2,8 @@
 
 `code` is the stable, machine-readable part; `type` is `https://chatbot.example/problems/<code>` (an identifier, not
 a page that must resolve). One DRF exception handler and the Django `handler404`/`handler500` views in `config.urls`
-render them, so no path under `/api/` answers with HTML or a traceback.
+render them, so no path under `/api/` answers with HTML or a traceback. Codes, statuses, titles and public texts
+are those of the registry, `chat.problems`.
 """
 
 import json
@@ -18,46 +19,11 @@ from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 
-from customers.errors import CustomersError, DatabaseUnavailable
-from llm.services import LLMError, LLMRateLimited, TurnRateLimited
+from chat.problems import DATABASE_UNAVAILABLE, MESSAGE_SAVED, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, PROBLEMS
+from customers.services import CustomersError
+from llm.services import LLMError
 
 logger = logging.getLogger(__name__)
-
-PROBLEM_TYPE_BASE = "https://chatbot.example/problems/"
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-
-# code -> (HTTP status, title). Titles are fixed per code; `detail` says what happened this time.
-PROBLEMS: dict[str, tuple[int, str]] = {
-    "invalid_request": (400, "Invalid request"),
-    "not_authenticated": (401, "Not authenticated"),
-    "permission_denied": (403, "Permission denied"),
-    "not_found": (404, "Not found"),
-    "method_not_allowed": (405, "Method not allowed"),
-    "not_acceptable": (406, "Not acceptable"),
-    "session_ended": (409, "Session ended"),
-    "turn_in_progress": (409, "Turn in progress"),
-    "nothing_to_regenerate": (409, "Nothing to regenerate"),
-    "message_too_long": (413, "Message too long"),
-    "unsupported_media_type": (415, "Unsupported media type"),
-    "idempotency_conflict": (422, "Idempotency conflict"),
-    "throttled": (429, "Too many requests"),
-    "internal_error": (500, "Internal error"),
-    "llm_bad_response": (502, "Bad response from the model"),
-    "llm_unavailable": (503, "Model unavailable"),
-    "service_unavailable": (503, "Service unavailable"),
-    "llm_timeout": (504, "Model timeout"),
-}
-
-# Fixed public details for codes whose typed errors carry internal text (hosts, vendors, ids); the other domain
-# errors (turn_in_progress, throttled, ...) say what happened in words meant for the client.
-_PUBLIC_DETAILS = {
-    "not_found": "No such resource.",
-    "session_ended": "The session has ended; open a new one to keep chatting.",
-    "llm_bad_response": "The model's answer was malformed or incomplete.",
-    "llm_unavailable": "The model provider could not be reached or is overloaded.",
-    "llm_timeout": "The model did not answer in time.",
-    "service_unavailable": "A backing service is unavailable; try again shortly.",
-}
 
 
 class ChatError(Exception):
@@ -67,7 +33,7 @@ class ChatError(Exception):
         if code not in PROBLEMS:
             raise ValueError(f"unknown problem code {code!r}")
         self.code = code
-        self.detail = detail or PROBLEMS[code][1]
+        self.detail = detail or PROBLEMS[code].title
         self.retry_after = retry_after
         super().__init__(self.detail)
 
@@ -82,14 +48,19 @@ class Problem:
     headers: dict[str, str] = field(default_factory=dict)
     errors: dict | list | None = None
 
+    @classmethod
+    def of(cls, code: str, **fields: object) -> "Problem":
+        """The problem of `code` with its registered public text as the detail."""
+        return cls(code, PROBLEMS[code].detail, **fields)
+
     @property
     def http_status(self) -> int:
-        return self.status or PROBLEMS[self.code][0]
+        return self.status or PROBLEMS[self.code].status
 
     def body(self) -> dict:
         data = {
             "type": f"{PROBLEM_TYPE_BASE}{self.code}",
-            "title": PROBLEMS[self.code][1],
+            "title": PROBLEMS[self.code].title,
             "status": self.http_status,
             "detail": self.detail,
             "code": self.code,
@@ -117,18 +88,19 @@ def problem_for(exc: BaseException) -> Problem:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Problem("message_too_long", f"The request body is larger than {limit} bytes.")
     if isinstance(exc, Http404):
-        return Problem("not_found", "No such resource.")
+        return Problem.of("not_found")
     if isinstance(exc, DjangoPermissionDenied):
-        return Problem("permission_denied", "You do not have permission to perform this action.")
+        return Problem.of("permission_denied")
     logger.error("unhandled_exception", exc_info=exc)
-    return Problem("internal_error", "An unexpected error occurred; it has been logged.")
+    return Problem.of("internal_error")
 
 
 def model_failure_problem(exc: LLMError, *, retry_hint: str) -> ChatError:
     """A model failure during a turn, saying that the customer's message was kept and how to get a reply."""
-    code = exc.code
-    detail = f"{_PUBLIC_DETAILS.get(code, exc.detail)} Your message was saved; {retry_hint}"
-    return ChatError(code, detail, retry_after=getattr(exc, "retry_after", None))
+    problem = PROBLEMS.get(exc.code)
+    public = problem.detail if problem is not None and problem.fixed else exc.detail
+    detail = MESSAGE_SAVED.format(detail=public, retry_hint=retry_hint)
+    return ChatError(exc.code, detail, retry_after=getattr(exc, "retry_after", None))
 
 
 def exception_handler(exc: Exception, context: dict) -> HttpResponse:
@@ -151,19 +123,19 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
-        return Problem("permission_denied", "You do not have permission to perform this action.").response()
+        return Problem.of("permission_denied").response()
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
-        return Problem("not_found", "No such resource.").response()
+        return Problem.of("not_found").response()
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        return Problem("internal_error", "An unexpected error occurred; it has been logged.").response()
+        return Problem.of("internal_error").response()
     return defaults.server_error(request)
 
 
@@ -172,7 +144,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
     """Catch-all for unknown `/api/v1/` paths: a problem even with DEBUG on (where `handler404` is not used)."""
-    return Problem("not_found", "No such resource.").response()
+    return Problem.of("not_found").response()
 
 
 # --- mapping ------------------------------------------------------------------------------------------------
@@ -185,27 +157,30 @@ def _retry_after(seconds: float | None) -> dict[str, str]:
 
 
 def _domain_problem(exc: LLMError | CustomersError) -> Problem:
-    code = exc.code if exc.code in PROBLEMS else "internal_error"
-    if code == "internal_error":
+    """By the error's stable `code`: the registered status and title, and the error's own text unless the code's
+    public text is fixed. `customers`' service_unavailable is always the database, and says so."""
+    problem = PROBLEMS.get(exc.code)
+    if problem is None:
         logger.error("unmapped_domain_error", exc_info=exc)
-        detail = "An unexpected error occurred; it has been logged."
-    elif isinstance(exc, DatabaseUnavailable):
-        detail = "The database is unavailable; nothing was changed. Try again shortly."
+        return Problem.of("internal_error")
+    if isinstance(exc, CustomersError) and exc.code == "service_unavailable":
+        detail = DATABASE_UNAVAILABLE
+    elif problem.fixed:
+        detail = problem.detail
     else:
-        detail = _PUBLIC_DETAILS.get(code) or getattr(exc, "detail", "") or str(exc) or PROBLEMS[code][1]
-    retry_after = exc.retry_after if isinstance(exc, TurnRateLimited | LLMRateLimited) else None
-    return Problem(code, detail, headers=_retry_after(retry_after))
+        detail = getattr(exc, "detail", "") or str(exc) or problem.title
+    return Problem(exc.code, detail, headers=_retry_after(getattr(exc, "retry_after", None)))
 
 
 def _drf_problem(exc: drf.APIException) -> Problem:
     if isinstance(exc, drf.ValidationError):
-        return Problem("invalid_request", "The request body or parameters are invalid.", errors=exc.detail)
+        return Problem.of("invalid_request", errors=exc.detail)
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         auth_header = getattr(exc, "auth_header", None)
         headers = {"WWW-Authenticate": auth_header} if auth_header else {}
         return Problem("not_authenticated", str(exc.detail), status=exc.status_code, headers=headers)
     if isinstance(exc, drf.Throttled):
-        return Problem("throttled", "Too many requests.", headers=_retry_after(exc.wait))
+        return Problem.of("throttled", headers=_retry_after(exc.wait))
     simple = {
         drf.ParseError: "invalid_request",
         drf.PermissionDenied: "permission_denied",

@@ -10,10 +10,9 @@ from uuid import UUID
 
 from django.utils import timezone
 
-from chat.context import turn_context_build
+from chat.context import turn_context_read
 from customers import services as customers
-from customers.data import SessionInfo
-from customers.errors import CustomersError, DatabaseUnavailable, SessionEnded, SessionNotFound
+from customers.services import CustomersError, DatabaseUnavailable, SessionEnded, SessionInfo, SessionNotFound
 from llm import services as llm
 from llm.services import LLMError, Message, Mood, StoreUnavailable
 
@@ -95,8 +94,7 @@ def session_mood_set(*, customer_id: int, session_id: UUID, mood: str) -> Mood:
 def session_finish(*, customer_id: int, session_id: UUID) -> SessionView:
     """End an open session: summarize it, store the summary (exactly once: a concurrent end raises
     SessionEnded), then drop its conversation state, which the summary now replaces."""
-    session_require_open(customer_id=customer_id, session_id=session_id)
-    context = turn_context_build(customer_id=customer_id, session_id=session_id)
+    context = turn_context_read(customer_id=customer_id, session_id=session_id)  # the session is theirs and open
     customers.database_connection_release()  # no connection held through the summary's model call
     summary = llm.session_summarize(session_id=session_id, context=context)
     info = customers.session_end(session_id=session_id, summary=summary.text, final_mood=summary.final_mood)
@@ -120,7 +118,7 @@ def sessions_idle_end(*, idle_for: timedelta, limit: int = 500) -> SweepReport:
     Safe on several hosts at once: `customers.session_end` ends a session exactly once, and a session already
     ended elsewhere is skipped, usually before any model call because its cached status has changed."""
     ended = skipped = failed = 0
-    for info in customers.sessions_idle_since(before=timezone.now() - idle_for, limit=limit):
+    for info in customers.session_list_idle(before=timezone.now() - idle_for, limit=limit):
         try:
             session_finish(customer_id=info.customer_id, session_id=info.session_id)
         except (SessionEnded, SessionNotFound):

@@ -9,30 +9,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
-from chat.errors import PROBLEM_CONTENT_TYPE, PROBLEMS, Problem
+from chat.errors import Problem
+from chat.problems import PROBLEM_CONTENT_TYPE, PROBLEMS, example_detail
 from chat.serializers import ProblemOut
 from chat.sse import CONTENT_TYPE as SSE_CONTENT_TYPE
-
-_EXAMPLE_DETAILS = {
-    "invalid_request": "The request body or parameters are invalid.",
-    "not_authenticated": "Invalid token.",
-    "permission_denied": "This account has no customer profile; customer endpoints are not available to it.",
-    "not_found": "No such resource.",
-    "session_ended": "The session has ended.",
-    "turn_in_progress": "Another turn of this session is still being processed.",
-    "nothing_to_regenerate": "The session has no user message to answer again.",
-    "message_too_long": "The message is longer than 4000 characters.",
-    "unsupported_media_type": 'Unsupported media type "text/plain" in request.',
-    "idempotency_conflict": "This Idempotency-Key was already used with a different request.",
-    "throttled": "Too many turns in a short time.",
-    "llm_bad_response": "The model's answer was malformed or incomplete. Your message was saved; "
-    "POST /api/v1/sessions/{id}/regenerate to retry.",
-    "llm_unavailable": "The model provider could not be reached or is overloaded. Your message was saved; "
-    "POST /api/v1/sessions/{id}/regenerate to retry.",
-    "service_unavailable": "The database is unavailable; nothing was changed. Try again shortly.",
-    "llm_timeout": "The model did not answer in time. Your message was saved; "
-    "POST /api/v1/sessions/{id}/regenerate to retry.",
-}
 
 AUTH_PROBLEMS = ("not_authenticated", "permission_denied")
 SESSION_PROBLEMS = (*AUTH_PROBLEMS, "not_found", "service_unavailable")
@@ -53,7 +33,7 @@ def problem_responses(*codes: str) -> dict:
     """`extend_schema(responses=...)` entries for these problem codes, one per status, each code an example."""
     by_status: dict[int, list[str]] = defaultdict(list)
     for code in codes:
-        by_status[PROBLEMS[code][0]].append(code)
+        by_status[PROBLEMS[code].status].append(code)
     return {
         (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
             response=ProblemOut,
@@ -61,7 +41,7 @@ def problem_responses(*codes: str) -> dict:
             examples=[
                 OpenApiExample(
                     code,
-                    value=Problem(code, _EXAMPLE_DETAILS.get(code, PROBLEMS[code][1])).body(),
+                    value=Problem(code, example_detail(code)).body(),
                     media_type=PROBLEM_CONTENT_TYPE,
                     status_codes=[status],
                     response_only=True,

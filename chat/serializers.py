@@ -4,10 +4,14 @@ every input serializer, and the problem shape for the schema.
 Input serializers are nested in their views; they validate shape only, never decide anything.
 """
 
+import dataclasses
+import typing
 from collections.abc import Mapping
+from datetime import datetime
 
 from rest_framework import serializers
 
+from customers.services import CustomerProfile
 from llm.services import MOODS
 
 ROLES = ("user", "assistant")
@@ -150,21 +154,38 @@ class SessionPageOut(serializers.Serializer):
     results = SessionOut(many=True)
 
 
-class ProfileOut(serializers.Serializer):
-    customer_id = serializers.IntegerField()
-    username = serializers.CharField()
-    display_name = serializers.CharField()
-    birth_year = serializers.IntegerField(allow_null=True)
-    home_area = serializers.CharField()
-    preferred_language = serializers.CharField()
-    currency = serializers.CharField()
-    monthly_limit_minor = serializers.IntegerField(help_text="In minor units of `currency`.")
-    spent_this_month_minor = serializers.IntegerField()
-    remaining_limit_minor = serializers.IntegerField()
-    preferences = serializers.ListField(child=serializers.CharField())
-    allergies = serializers.ListField(child=serializers.CharField())
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+def dataclass_out(kind: type, name: str) -> type[serializers.Serializer]:
+    """An output serializer of every field of the frozen dataclass `kind`, in its order, typed from its annotations
+    (a field's `help_text` metadata documents it), so that the shape is declared once, by the dataclass."""
+    declared = {
+        item.name: _field_for(hints[item.name], help_text=item.metadata.get("help_text"))
+        for hints in [typing.get_type_hints(kind)]
+        for item in dataclasses.fields(kind)
+    }
+    return type(name, (serializers.Serializer,), {"__module__": __name__, **declared})
+
+
+def _field_for(annotation: object, *, help_text: str | None) -> serializers.Field:
+    options: dict[str, object] = {"help_text": help_text} if help_text else {}
+    args = typing.get_args(annotation)
+    if type(None) in args:  # `X | None`
+        [annotation] = [arg for arg in args if arg is not type(None)]
+        options["allow_null"] = True
+    if typing.get_origin(annotation) is tuple and typing.get_args(annotation)[1:] == (Ellipsis,):
+        return serializers.ListField(child=_field_for(typing.get_args(annotation)[0], help_text=None), **options)
+    if annotation not in _FIELDS:
+        raise TypeError(f"no serializer field for {annotation!r}")
+    return _FIELDS[annotation](**options)
+
+
+_FIELDS: dict[object, type[serializers.Field]] = {
+    bool: serializers.BooleanField,
+    int: serializers.IntegerField,
+    str: serializers.CharField,
+    datetime: serializers.DateTimeField,
+}
+
+ProfileOut = dataclass_out(CustomerProfile, "ProfileOut")
 
 
 class ProblemOut(serializers.Serializer):

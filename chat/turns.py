@@ -17,11 +17,10 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 
-from chat.context import turn_context_build
+from chat.context import turn_context_read
 from chat.errors import ChatError
-from chat.lifecycle import session_require_open
 from customers import services as customers
-from customers.errors import DatabaseUnavailable
+from customers.services import DatabaseUnavailable
 from llm import services as llm
 from llm.services import Delta, LLMError, Turn, TurnContext
 
@@ -34,12 +33,13 @@ NOT_RECORDED = (
 
 
 def turn_prepare(*, customer_id: int, session_id: UUID) -> TurnContext:
-    """Everything before the model call: ownership and status, admission, the context for the prompt, then a ping
-    of the database (DatabaseUnavailable from any of them means nothing of the turn was stored or sent)."""
-    session_require_open(customer_id=customer_id, session_id=session_id)
-    llm.turn_admit(customer_id=customer_id)
-    context = turn_context_build(customer_id=customer_id, session_id=session_id)
-    # The reads above may all have come from the cache, and the activity recorded after the reply needs the
+    """Everything before the model call, in one read: ownership and status (404, then 409), admission (429), the
+    customer's profile and past summaries; then a ping of the database (DatabaseUnavailable from any of them means
+    nothing of the turn was stored or sent)."""
+    context = turn_context_read(
+        customer_id=customer_id, session_id=session_id, admit=lambda: llm.turn_admit(customer_id=customer_id)
+    )
+    # The read above may have come from the cache alone, and the activity recorded after the reply needs the
     # database: a turn it could not record must not be stored in Redis or sent to the model in the first place.
     customers.database_ping()
     customers.database_connection_release()  # the reads are done; the model call can take minutes

@@ -1,4 +1,5 @@
 """The read-through cache of `customers`: cache specs, key builders and `get_or_load`, all in this one module.
+`get_many` reads several entries in one round trip (one MGET) and `load` fills each miss the way `get_or_load` does.
 
 Entries go through Django's cache (django-redis, JSON serializer) as `{"value": ...}`; a null value records that the
 row does not exist and lives CUSTOMER_CACHE_MISSING_TTL seconds, real values CUSTOMER_CACHE_TTL seconds.
@@ -21,7 +22,7 @@ import logging
 import secrets
 import time
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import cache as memoize
 from typing import Any, TypeVar
@@ -41,6 +42,8 @@ from customers.data import ApiUser, CustomerProfile, PastSessionSummary, Session
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+MISS = object()  # what `get_many` answers for an entry the cache does not hold
 
 # Only "Redis is unreachable or too slow": any other error is a bug and should surface.
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, TimeoutError)
@@ -97,17 +100,33 @@ def get_or_load(spec: CacheSpec, key: object, loader: Callable[[], T | None]) ->
 
     The loader's exceptions propagate and nothing is cached for them.
     """
+    [value] = get_many([(spec, key)])
+    return load(spec, key, loader) if value is MISS else value
+
+
+def get_many(entries: Sequence[tuple[CacheSpec, object]]) -> list[Any]:
+    """The cached values of `entries`, in order, read in one round trip (one MGET); MISS for each entry that is not
+    cached, and for all of them while Redis is unavailable. Load each miss with `load`."""
     if _outage_active():
-        return loader()
-    name = spec.key(key)
+        return [MISS] * len(entries)
+    names = [spec.key(key) for spec, key in entries]
     try:
-        entry = cache.get(name)
+        found = cache.get_many(names) if len(names) > 1 else {name: cache.get(name) for name in names}
     except REDIS_ERRORS as exc:
         _redis_failed(exc, "read")
+        return [MISS] * len(entries)
+    return [
+        _decode(spec, found[name]["value"]) if found.get(name) is not None else MISS
+        for (spec, _), name in zip(entries, names, strict=True)
+    ]
+
+
+def load(spec: CacheSpec, key: object, loader: Callable[[], T | None]) -> T | None:
+    """After a miss: `loader()`'s result, cached under the fill lease (one loader per key across threads and
+    processes; the others wait for its entry). Straight from the loader while Redis is unavailable."""
+    if _outage_active():
         return loader()
-    if entry is not None:
-        return _decode(spec, entry["value"])
-    return _fill(spec, name, loader)
+    return _fill(spec, spec.key(key), loader)
 
 
 def invalidate_on_commit(entries: Iterable[tuple[CacheSpec, object]]) -> None:

@@ -1,6 +1,6 @@
 """Plain data returned by `customers.services`: frozen dataclasses, never model instances or querysets."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -21,25 +21,9 @@ class ApiUser:
 
 
 @dataclass(frozen=True, slots=True)
-class CustomerContext:
-    """What a prompt may see of a customer. No contact details, no account identifiers beyond the id."""
-
-    customer_id: int
-    display_name: str
-    birth_year: int | None
-    home_area: str
-    preferred_language: str
-    currency: str
-    monthly_limit_minor: int
-    spent_this_month_minor: int
-    remaining_limit_minor: int
-    preferences: tuple[str, ...]
-    allergies: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class CustomerProfile:
-    """The caller's own profile, as `GET /api/v1/me` shows it."""
+    """A customer's profile: what `GET /api/v1/me` shows (every field, in this order) and what a prompt may see of
+    the customer (chat picks those facts out). Money in integer minor units of `currency`."""
 
     customer_id: int
     username: str
@@ -48,7 +32,7 @@ class CustomerProfile:
     home_area: str
     preferred_language: str
     currency: str
-    monthly_limit_minor: int
+    monthly_limit_minor: int = field(metadata={"help_text": "In minor units of `currency`."})
     spent_this_month_minor: int
     remaining_limit_minor: int
     preferences: tuple[str, ...]
@@ -94,6 +78,16 @@ class PastSessionSummary:
     title: str
     ended_at: datetime
     summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFacts:
+    """What one chat turn reads of `customers`, in one cache round trip: the open session's owner, their profile
+    and the summaries of their latest ended sessions (newest first, the turn's own session excluded)."""
+
+    access: SessionAccess
+    profile: CustomerProfile
+    past_summaries: tuple[PastSessionSummary, ...]
 
 
 @dataclass(frozen=True, slots=True)

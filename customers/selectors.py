@@ -4,7 +4,7 @@ from uuid import UUID
 
 from rest_framework.authtoken.models import Token
 
-from customers.data import ApiUser, CustomerContext, CustomerProfile, PastSessionSummary, SessionAccess, SessionInfo
+from customers.data import ApiUser, CustomerProfile, PastSessionSummary, SessionAccess, SessionInfo
 from customers.models import ChatSession, Customer, SessionStatus
 
 
@@ -45,23 +45,6 @@ def profile_of(customer: Customer) -> CustomerProfile:
         allergies=tuple(customer.allergies),
         created_at=customer.created_at,
         updated_at=customer.updated_at,
-    )
-
-
-def context_of(profile: CustomerProfile) -> CustomerContext:
-    """The prompt's view of a profile: the same facts minus the username and timestamps."""
-    return CustomerContext(
-        customer_id=profile.customer_id,
-        display_name=profile.display_name,
-        birth_year=profile.birth_year,
-        home_area=profile.home_area,
-        preferred_language=profile.preferred_language,
-        currency=profile.currency,
-        monthly_limit_minor=profile.monthly_limit_minor,
-        spent_this_month_minor=profile.spent_this_month_minor,
-        remaining_limit_minor=profile.remaining_limit_minor,
-        preferences=profile.preferences,
-        allergies=profile.allergies,
     )
 
 

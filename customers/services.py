@@ -1,20 +1,19 @@
-"""The public face of `customers`, the only owner of the database. Returns frozen dataclasses only.
+"""The public face of `customers`, the only owner of the database, and the one module other apps import: its
+functions, and (re-exported) the frozen dataclasses, errors and admin port they speak in. Returns frozen dataclasses
+only.
 
 Reads named `*_get` and the other reads marked "cached" go through the read-through cache (`customers.cache`); writes
 drop the affected entries once their transaction commits. Where the cache cannot answer and the database is
 unreachable, services raise DatabaseUnavailable.
 """
 
-import functools
-import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import ParamSpec, TypeVar
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -24,7 +23,6 @@ from customers import cache, selectors
 from customers.cache import get_or_load
 from customers.data import (
     ApiUser,
-    CustomerContext,
     CustomerProfile,
     DemoCustomer,
     Health,
@@ -32,15 +30,66 @@ from customers.data import (
     SessionAccess,
     SessionInfo,
     SessionPage,
+    TurnFacts,
 )
+from customers.database import database_connection_release, database_health, database_ping, database_required
 from customers.demo import DEMO_CUSTOMERS
-from customers.errors import CustomerNotFound, DatabaseUnavailable, InvalidInput, SessionEnded, SessionNotFound
+from customers.errors import (
+    CustomerNotFound,
+    CustomersError,
+    DatabaseUnavailable,
+    InvalidInput,
+    SessionEnded,
+    SessionNotFound,
+)
 from customers.models import ChatSession, Customer, SessionStatus
+from customers.ports import (
+    LiveTranscript,
+    SessionAdminActions,
+    TranscriptLine,
+    register_session_admin_actions,
+)
 
-logger = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-R = TypeVar("R")
+# What other apps may use of `customers`: the functions below, and the data, errors and admin port they speak in.
+__all__ = [
+    "ApiUser",
+    "CustomerNotFound",
+    "CustomerProfile",
+    "CustomersError",
+    "DatabaseUnavailable",
+    "Health",
+    "InvalidInput",
+    "LiveTranscript",
+    "PastSessionSummary",
+    "SessionAccess",
+    "SessionAdminActions",
+    "SessionEnded",
+    "SessionInfo",
+    "SessionNotFound",
+    "SessionPage",
+    "TranscriptLine",
+    "TurnFacts",
+    "api_user_get_by_token",
+    "customer_cache_drop",
+    "customer_id_get_by_user",
+    "customer_id_get_by_username",
+    "customer_profile_get",
+    "customer_update",
+    "database_connection_release",
+    "database_health",
+    "database_ping",
+    "register_session_admin_actions",
+    "session_access_get",
+    "session_delete",
+    "session_end",
+    "session_get",
+    "session_get_for_staff",
+    "session_list",
+    "session_list_idle",
+    "session_open",
+    "session_record_activity",
+    "turn_facts_get",
+]
 
 _TOKEN_MAX_LENGTH = Token._meta.get_field("key").max_length
 _UPDATABLE_FIELDS = frozenset(
@@ -63,53 +112,10 @@ _TAG_FIELDS = frozenset({"preferences", "allergies"})
 _SUMMARIES_CACHED = 21
 
 
-def _database_required(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn "the database is unreachable" into DatabaseUnavailable; constraint errors and bugs pass unchanged."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except (OperationalError, InterfaceError) as exc:
-            logger.warning("database unavailable", extra={"operation": func.__name__, "error": type(exc).__name__})
-            raise DatabaseUnavailable(f"database unavailable during {func.__name__}") from exc
-
-    return wrapper
-
-
-def database_health() -> Health:
-    """Whether the database answers a trivial query."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except DatabaseError as exc:
-        return Health(ok=False, detail=f"database unreachable ({type(exc).__name__})")
-    return Health(ok=True, detail="ok")
-
-
-def database_connection_release() -> None:
-    """Hand this thread's database connection back (to the pool) before a long wait that needs none, such as a
-    model call: held through it, every turn in flight would keep a connection from all other requests. The next
-    query takes one again. A connection inside a transaction is kept, since the transaction lives on it."""
-    if not connection.in_atomic_block:
-        connection.close()
-
-
-@_database_required
-def database_ping() -> None:
-    """Raise DatabaseUnavailable unless the database answers now. One round trip on this thread's connection (taken
-    from the pool if need be) carrying an empty query, the way psycopg's pool checks a connection: no SQL statement
-    runs, so it is cheap enough to guard every chat turn, whose reads may all come from the cache."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        connection.connection.execute("")
-
-
 # --- authentication ---------------------------------------------------------------------------------------
 
 
-@_database_required
+@database_required
 def api_user_get_by_token(*, key: str) -> ApiUser | None:
     """The active user owning API token `key` (cached), or None for an unknown key or an inactive user."""
     if not key or len(key) > _TOKEN_MAX_LENGTH:
@@ -117,18 +123,11 @@ def api_user_get_by_token(*, key: str) -> ApiUser | None:
     return get_or_load(cache.API_USER, cache.token_digest(key), lambda: selectors.api_user(key=key))
 
 
-@_database_required
-def api_token_issue(*, user_id: int) -> str:
-    """The user's API token, created on first use (idempotent)."""
-    token, _ = Token.objects.get_or_create(user_id=user_id)
-    return token.key
-
-
 # --- customers --------------------------------------------------------------------------------------------
 
 
-@_database_required
-def customer_id_for_user(*, user_id: int) -> int:
+@database_required
+def customer_id_get_by_user(*, user_id: int) -> int:
     """The customer id of a Django user (cached). Raises CustomerNotFound when the user is no customer."""
     customer_id = get_or_load(cache.CUSTOMER_OF_USER, user_id, lambda: selectors.customer_id_of_user(user_id=user_id))
     if customer_id is None:
@@ -136,8 +135,8 @@ def customer_id_for_user(*, user_id: int) -> int:
     return customer_id
 
 
-@_database_required
-def customer_id_for_username(*, username: str) -> int:
+@database_required
+def customer_id_get_by_username(*, username: str) -> int:
     """The customer id of the user named `username` (for management commands; not cached). Raises CustomerNotFound."""
     lookup = {f"user__{get_user_model().USERNAME_FIELD}": username}
     customer_id = Customer.objects.filter(**lookup).values_list("id", flat=True).first()
@@ -146,12 +145,7 @@ def customer_id_for_username(*, username: str) -> int:
     return customer_id
 
 
-def customer_context_get(*, customer_id: int) -> CustomerContext:
-    """What a prompt may see of the customer (read-through cached). Raises CustomerNotFound."""
-    return selectors.context_of(customer_profile_get(customer_id=customer_id))
-
-
-@_database_required
+@database_required
 def customer_profile_get(*, customer_id: int) -> CustomerProfile:
     """The customer's own profile (read-through cached). Raises CustomerNotFound."""
     profile = get_or_load(cache.CUSTOMER, customer_id, lambda: selectors.customer_profile(customer_id=customer_id))
@@ -160,7 +154,7 @@ def customer_profile_get(*, customer_id: int) -> CustomerProfile:
     return profile
 
 
-@_database_required
+@database_required
 def customer_update(*, customer_id: int, **fields: object) -> CustomerProfile:
     """Change profile fields (validated); cached entries are dropped once the transaction commits.
 
@@ -188,7 +182,7 @@ def customer_update(*, customer_id: int, **fields: object) -> CustomerProfile:
     return selectors.profile_of(customer)
 
 
-@_database_required
+@database_required
 def customer_cache_drop(*, customer_id: int) -> None:
     """Drop every cached entry of the customer (after the current transaction commits)."""
     entries: list[tuple[cache.CacheSpec, object]] = [(cache.CUSTOMER, customer_id), (cache.PAST_SUMMARIES, customer_id)]
@@ -201,7 +195,7 @@ def customer_cache_drop(*, customer_id: int) -> None:
     cache.invalidate_on_commit(entries)
 
 
-@_database_required
+@database_required
 def demo_customers_seed() -> list[DemoCustomer]:
     """Create the demo users, customers and API tokens if absent (idempotent); return them with their tokens."""
     user_model = get_user_model()
@@ -227,7 +221,7 @@ def demo_customers_seed() -> list[DemoCustomer]:
 # --- sessions ---------------------------------------------------------------------------------------------
 
 
-@_database_required
+@database_required
 def session_open(*, customer_id: int, title: str = "") -> SessionInfo:
     """Open a new session for the customer; a title longer than 200 characters is cut. Raises CustomerNotFound."""
     if not Customer.objects.filter(pk=customer_id).exists():
@@ -236,7 +230,7 @@ def session_open(*, customer_id: int, title: str = "") -> SessionInfo:
     return selectors.session_info(ChatSession.objects.create(customer_id=customer_id, title=title))
 
 
-@_database_required
+@database_required
 def session_access_get(*, customer_id: int, session_id: UUID) -> SessionAccess:
     """Ownership and status of a session (cached). Raises SessionNotFound if absent or another customer's."""
     access = get_or_load(cache.SESSION_ACCESS, session_id, lambda: selectors.session_access(session_id=session_id))
@@ -245,7 +239,7 @@ def session_access_get(*, customer_id: int, session_id: UUID) -> SessionAccess:
     return access
 
 
-@_database_required
+@database_required
 def session_get(*, customer_id: int, session_id: UUID) -> SessionInfo:
     """The session with its counters (fresh from the database). Raises SessionNotFound as above."""
     session = ChatSession.objects.filter(pk=session_id, customer_id=customer_id).first()
@@ -254,8 +248,8 @@ def session_get(*, customer_id: int, session_id: UUID) -> SessionInfo:
     return selectors.session_info(session)
 
 
-@_database_required
-def session_get_any(*, session_id: UUID) -> SessionInfo:
+@database_required
+def session_get_for_staff(*, session_id: UUID) -> SessionInfo:
     """A session regardless of owner, for staff tools and commands. Raises SessionNotFound."""
     session = ChatSession.objects.filter(pk=session_id).first()
     if session is None:
@@ -263,7 +257,7 @@ def session_get_any(*, session_id: UUID) -> SessionInfo:
     return selectors.session_info(session)
 
 
-@_database_required
+@database_required
 def session_list(*, customer_id: int, status: str | None = None, offset: int = 0, limit: int = 20) -> SessionPage:
     """The customer's sessions, newest first, optionally only `open` or `ended` ones. Raises InvalidInput."""
     if status is not None and status not in SessionStatus.values:
@@ -277,7 +271,7 @@ def session_list(*, customer_id: int, status: str | None = None, offset: int = 0
     return SessionPage(count=sessions.count(), results=tuple(selectors.session_info(s) for s in page))
 
 
-@_database_required
+@database_required
 def session_record_activity(
     *,
     session_id: UUID,
@@ -307,7 +301,7 @@ def session_record_activity(
         raise SessionNotFound(f"session {session_id} not found")
 
 
-@_database_required
+@database_required
 def session_end(*, session_id: UUID, summary: str, final_mood: str = "") -> SessionInfo:
     """Close an open session with its summary, exactly once: a second call raises SessionEnded.
 
@@ -327,7 +321,7 @@ def session_end(*, session_id: UUID, summary: str, final_mood: str = "") -> Sess
     return selectors.session_info(session)
 
 
-@_database_required
+@database_required
 def session_delete(*, customer_id: int, session_id: UUID) -> None:
     """Delete the session row. Raises SessionNotFound as above."""
     # A queryset delete still sends post_delete, whose receiver drops the cached entries on commit.
@@ -336,29 +330,60 @@ def session_delete(*, customer_id: int, session_id: UUID) -> None:
         raise SessionNotFound(f"session {session_id} not found")
 
 
-@_database_required
-def past_session_summaries(
-    *, customer_id: int, limit: int, exclude_session_id: UUID | None = None
-) -> Sequence[PastSessionSummary]:
-    """The latest `limit` summaries of the customer's ended sessions, newest first (cached)."""
-    if limit < 1:
-        return ()
-    if limit < _SUMMARIES_CACHED:
-        summaries = get_or_load(
-            cache.PAST_SUMMARIES,
-            customer_id,
-            lambda: selectors.past_summaries(customer_id=customer_id, limit=_SUMMARIES_CACHED),
-        )
-    else:
-        summaries = selectors.past_summaries(customer_id=customer_id, limit=limit + 1)
-    return tuple(s for s in summaries if s.session_id != exclude_session_id)[:limit]
-
-
-@_database_required
-def sessions_idle_since(*, before: datetime, limit: int = 500) -> Sequence[SessionInfo]:
+@database_required
+def session_list_idle(*, before: datetime, limit: int = 500) -> Sequence[SessionInfo]:
     """Open sessions whose last activity is older than `before`, oldest first."""
     sessions = ChatSession.objects.filter(status=SessionStatus.OPEN, last_activity_at__lt=before)
     return tuple(selectors.session_info(s) for s in sessions.order_by("last_activity_at")[:limit])
+
+
+# --- a chat turn -----------------------------------------------------------------------------------------
+
+
+@database_required
+def turn_facts_get(
+    *, customer_id: int, session_id: UUID, past_limit: int, admit: Callable[[], None] | None = None
+) -> TurnFacts:
+    """What a turn in the customer's session needs of `customers`, with one cache round trip when warm (one MGET of
+    the session's access, the profile and the past summaries); each miss is loaded through the read-through cache.
+
+    Raises SessionNotFound if the session is absent or another customer's, then SessionEnded if it is not open.
+    Then `admit()` runs, if given (the caller's admission check; its error propagates), before any profile or summary
+    is loaded from the database, so a refused turn costs the database no more than its access. Then CustomerNotFound
+    if the customer is gone. `past_limit` summaries at most, newest first, without the turn's own session; 0: none.
+    """
+    cached_summaries = 0 < past_limit < _SUMMARIES_CACHED
+    entries: list[tuple[cache.CacheSpec, object]] = [(cache.SESSION_ACCESS, session_id), (cache.CUSTOMER, customer_id)]
+    if cached_summaries:
+        entries.append((cache.PAST_SUMMARIES, customer_id))
+    access, profile, *summaries = cache.get_many(entries)
+    if access is cache.MISS:
+        access = cache.load(cache.SESSION_ACCESS, session_id, lambda: selectors.session_access(session_id=session_id))
+    if access is None or access.customer_id != customer_id:
+        raise SessionNotFound(f"session {session_id} not found")
+    if access.status != SessionStatus.OPEN:
+        raise SessionEnded(f"session {session_id} has ended")
+    if admit is not None:
+        admit()
+    if profile is cache.MISS:
+        profile = cache.load(cache.CUSTOMER, customer_id, lambda: selectors.customer_profile(customer_id=customer_id))
+    if profile is None:
+        raise CustomerNotFound(f"customer {customer_id} not found")
+    if cached_summaries:
+        past = summaries[0]
+        if past is cache.MISS:
+            past = cache.load(cache.PAST_SUMMARIES, customer_id, lambda: _summaries_cached(customer_id))
+    else:
+        past = selectors.past_summaries(customer_id=customer_id, limit=past_limit + 1) if past_limit > 0 else ()
+    return TurnFacts(
+        access=access,
+        profile=profile,
+        past_summaries=tuple(s for s in past if s.session_id != session_id)[:past_limit] if past_limit > 0 else (),
+    )
+
+
+def _summaries_cached(customer_id: int) -> tuple[PastSessionSummary, ...]:
+    return selectors.past_summaries(customer_id=customer_id, limit=_SUMMARIES_CACHED)
 
 
 def _normalized_tags(value: object) -> object:

@@ -47,6 +47,8 @@ def test_contracts_hold_on_the_real_tree(tmp_path):
         ("customers/planted.py", "import llm.services\n"),
         ("customers/planted.py", "import chat.health\n"),
         ("chat/planted.py", "import customers.models\n"),
+        ("chat/planted.py", "from customers.data import CustomerProfile\n"),
+        ("chat/planted.py", "from customers.ports import LiveTranscript\n"),
         ("chat/planted.py", "import redis\n"),
     ],
 )

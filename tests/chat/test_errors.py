@@ -6,7 +6,10 @@ import pytest
 from django.test import RequestFactory
 
 from chat import errors
+from chat.problems import PROBLEMS
 from config.logging import KeyValueFormatter
+from customers import services as customers
+from llm import services as llm
 from tests.chat.support import assert_problem
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +91,38 @@ def test_django_error_views_answer_problems_under_api_only():
     assert_problem(errors.bad_request(factory.get("/api/v1/me"), Exception()), 400, "invalid_request")
     assert_problem(errors.permission_denied(factory.get("/api/v1/me"), Exception()), 403, "permission_denied")
     assert errors.server_error(factory.get("/shop")).headers["Content-Type"].startswith("text/html")
+
+
+def _subclasses(base: type) -> list[type]:
+    found = []
+    for sub in base.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+@pytest.mark.parametrize(
+    "error", [*_subclasses(customers.CustomersError), *_subclasses(llm.LLMError)], ids=lambda error: error.__name__
+)
+def test_every_domain_error_code_is_registered_with_its_status(error):
+    """The registry is the one place a code gets its status and title: no error of customers or llm goes without."""
+    exc = error.__new__(error)
+    Exception.__init__(exc, "internal text: host 10.0.0.7")
+    problem = errors.problem_for(exc)
+    assert problem.code == error.code
+    assert problem.http_status == PROBLEMS[error.code].status
+    assert problem.body()["title"] == PROBLEMS[error.code].title
+    if error is customers.DatabaseUnavailable:
+        assert problem.detail == "The database is unavailable; nothing was changed. Try again shortly."
+    elif PROBLEMS[error.code].fixed:  # the error's own text may name hosts, vendors or ids
+        assert problem.detail == PROBLEMS[error.code].detail
+    else:
+        assert problem.detail == "internal text: host 10.0.0.7"
+
+
+def test_the_schema_examples_and_the_responses_share_the_registered_texts(alice, api):
+    from chat.openapi import problem_responses
+
+    [response] = problem_responses("not_found").values()
+    [example] = response.examples
+    body = api(alice).get("/api/v1/nope").json()
+    assert example.value == body

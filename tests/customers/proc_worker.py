@@ -54,10 +54,14 @@ def _turn_reads(customer_id: str, user_id: str, token: str, session_id: str) -> 
 
     calls = {
         "api_user": lambda: services.api_user_get_by_token(key=token).user_id,
-        "customer_id": lambda: services.customer_id_for_user(user_id=int(user_id)),
-        "context": lambda: services.customer_context_get(customer_id=int(customer_id)).display_name,
+        "customer_id": lambda: services.customer_id_get_by_user(user_id=int(user_id)),
+        "profile": lambda: services.customer_profile_get(customer_id=int(customer_id)).display_name,
         "access": lambda: services.session_access_get(customer_id=int(customer_id), session_id=UUID(session_id)).status,
-        "summaries": lambda: len(services.past_session_summaries(customer_id=int(customer_id), limit=3)),
+        "turn_facts": lambda: len(
+            services.turn_facts_get(
+                customer_id=int(customer_id), session_id=UUID(session_id), past_limit=3
+            ).past_summaries
+        ),
         "activity": lambda: services.session_record_activity(
             session_id=UUID(session_id), messages_added=2, prompt_tokens=1, completion_tokens=1
         ),

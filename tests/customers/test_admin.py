@@ -91,7 +91,7 @@ def test_the_customer_page_shows_the_remaining_limit_read_only(admin_client, bob
 def test_saving_a_customer_in_the_admin_drops_the_cached_entry_after_commit(
     admin_client, alice, django_capture_on_commit_callbacks
 ):
-    assert services.customer_context_get(customer_id=alice.customer_id).home_area == "Seoul, Mapo-gu"
+    assert services.customer_profile_get(customer_id=alice.customer_id).home_area == "Seoul, Mapo-gu"
     form = {
         "display_name": "Alice Kim",
         "birth_year": "1994",
@@ -106,7 +106,7 @@ def test_saving_a_customer_in_the_admin_drops_the_cached_entry_after_commit(
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(_change_url("customer", alice.customer_id), form)
     assert response.status_code == 302, response.context["adminform"].form.errors
-    context = services.customer_context_get(customer_id=alice.customer_id)
+    context = services.customer_profile_get(customer_id=alice.customer_id)
     assert (context.home_area, context.allergies) == ("Busan", ("peanuts", "sesame"))
 
 
@@ -128,8 +128,8 @@ def test_the_admin_refuses_an_invalid_tag_list(admin_client, alice):
 def test_the_drop_cache_action_drops_the_customers_entries(
     admin_client, alice, bob, django_capture_on_commit_callbacks
 ):
-    services.customer_context_get(customer_id=alice.customer_id)
-    services.customer_context_get(customer_id=bob.customer_id)
+    services.customer_profile_get(customer_id=alice.customer_id)
+    services.customer_profile_get(customer_id=bob.customer_id)
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse("admin:customers_customer_changelist"),

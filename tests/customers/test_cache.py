@@ -186,7 +186,7 @@ def test_a_cold_customer_read_by_many_threads_costs_one_query(alice):
         try:
             barrier.wait()
             with connection.execute_wrapper(count):
-                names.append(services.customer_context_get(customer_id=alice.customer_id).display_name)
+                names.append(services.customer_profile_get(customer_id=alice.customer_id).display_name)
         finally:
             connection.close()
 
@@ -272,7 +272,7 @@ def test_with_redis_down_reads_come_from_the_database_with_one_warning(
     caplog.set_level(logging.WARNING, logger="customers.cache")
     for _ in range(3):
         with django_assert_num_queries(1):
-            assert services.customer_context_get(customer_id=alice.customer_id).allergies == ("peanuts",)
+            assert services.customer_profile_get(customer_id=alice.customer_id).allergies == ("peanuts",)
     assert services.api_user_get_by_token(key=alice.token).customer_id == alice.customer_id
     warnings = _cache_warnings(caplog)
     assert len(warnings) == 1
@@ -293,11 +293,11 @@ def test_a_hung_redis_costs_one_socket_timeout_then_is_skipped(alice, settings, 
     _cache_at(settings, silent_port, SOCKET_TIMEOUT=0.2, SOCKET_CONNECT_TIMEOUT=0.2)
     caplog.set_level(logging.WARNING, logger="customers.cache")
     started = time.monotonic()
-    assert services.customer_context_get(customer_id=alice.customer_id).display_name == "Alice Kim"
+    assert services.customer_profile_get(customer_id=alice.customer_id).display_name == "Alice Kim"
     first = time.monotonic() - started
     started = time.monotonic()
     for _ in range(5):
-        assert services.customer_context_get(customer_id=alice.customer_id).display_name == "Alice Kim"
+        assert services.customer_profile_get(customer_id=alice.customer_id).display_name == "Alice Kim"
     rest = time.monotonic() - started
     assert 0.15 < first < 1.5
     assert rest < 0.5, "reads kept waiting on a Redis known to be down"  # 5 socket timeouts would be 1 s

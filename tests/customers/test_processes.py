@@ -102,10 +102,10 @@ def test_with_postgresql_down_a_warm_cache_answers_and_a_cold_read_is_service_un
     alice_session = services.session_open(customer_id=alice.customer_id)
     bob_session = services.session_open(customer_id=bob.customer_id)
     services.api_user_get_by_token(key=alice.token)
-    services.customer_id_for_user(user_id=alice.user_id)
-    services.customer_context_get(customer_id=alice.customer_id)
+    services.customer_id_get_by_user(user_id=alice.user_id)
+    services.customer_profile_get(customer_id=alice.customer_id)
     services.session_access_get(customer_id=alice.customer_id, session_id=alice_session.session_id)
-    services.past_session_summaries(customer_id=alice.customer_id, limit=3)
+    services.turn_facts_get(customer_id=alice.customer_id, session_id=alice_session.session_id, past_limit=3)
 
     db = connection.settings_dict
     env = _env(
@@ -123,9 +123,9 @@ def test_with_postgresql_down_a_warm_cache_answers_and_a_cold_read_is_service_un
     assert warm == {
         "api_user": str(alice.user_id),
         "customer_id": str(alice.customer_id),
-        "context": "Alice Kim",
+        "profile": "Alice Kim",
         "access": "open",
-        "summaries": "0",
+        "turn_facts": "0",
         "activity": "service_unavailable",  # a write needs the database
     }
     assert set(cold.values()) == {"service_unavailable"}

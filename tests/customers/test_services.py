@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from customers import cache, services
-from customers.data import ApiUser, CustomerContext, CustomerProfile, SessionAccess, SessionInfo
+from customers.data import ApiUser, CustomerProfile, SessionAccess, SessionInfo, TurnFacts
 from customers.errors import CustomerNotFound, InvalidInput, SessionEnded, SessionNotFound
 from customers.models import ChatSession, Customer
 
@@ -41,7 +41,7 @@ def test_a_token_resolves_to_its_user_and_customer_then_costs_no_query(alice, dj
 
 
 def test_a_staff_user_without_customer_row_is_an_api_user_without_customer(admin_user):
-    key = services.api_token_issue(user_id=admin_user.pk)
+    key = Token.objects.create(user=admin_user).key
     assert services.api_user_get_by_token(key=key) == ApiUser(user_id=admin_user.pk, customer_id=None, is_staff=True)
 
 
@@ -65,7 +65,7 @@ def test_a_rotated_token_replaces_the_old_one(alice, on_commit):
     services.api_user_get_by_token(key=alice.token)
     with on_commit():
         Token.objects.filter(user_id=alice.user_id).delete()
-        new_key = services.api_token_issue(user_id=alice.user_id)
+        new_key = Token.objects.create(user_id=alice.user_id).key
     assert new_key != alice.token
     assert services.api_user_get_by_token(key=alice.token) is None
     assert services.api_user_get_by_token(key=new_key).customer_id == alice.customer_id
@@ -95,42 +95,38 @@ def test_a_login_does_not_drop_the_token_entry(alice, on_commit):
 
 def test_a_user_who_becomes_a_customer_resolves_to_it(make_customer, on_commit):
     user = get_user_model().objects.create_user(username="erin")
-    key = services.api_token_issue(user_id=user.pk)
+    key = Token.objects.create(user=user).key
     assert services.api_user_get_by_token(key=key).customer_id is None
     with pytest.raises(CustomerNotFound):
-        services.customer_id_for_user(user_id=user.pk)
+        services.customer_id_get_by_user(user_id=user.pk)
     with on_commit():
         customer = Customer.objects.create(user=user, display_name="Erin")
     assert services.api_user_get_by_token(key=key).customer_id == customer.pk
-    assert services.customer_id_for_user(user_id=user.pk) == customer.pk
-
-
-def test_token_issue_is_idempotent(alice):
-    assert services.api_token_issue(user_id=alice.user_id) == alice.token
-    assert Token.objects.filter(user_id=alice.user_id).count() == 1
+    assert services.customer_id_get_by_user(user_id=user.pk) == customer.pk
 
 
 # --- customers ----------------------------------------------------------------------------------------------
 
 
-def test_customer_id_for_user_is_cached(alice, django_assert_num_queries):
+def test_customer_id_get_by_user_is_cached(alice, django_assert_num_queries):
     with django_assert_num_queries(1):
-        assert services.customer_id_for_user(user_id=alice.user_id) == alice.customer_id
+        assert services.customer_id_get_by_user(user_id=alice.user_id) == alice.customer_id
     with django_assert_num_queries(0):
-        assert services.customer_id_for_user(user_id=alice.user_id) == alice.customer_id
+        assert services.customer_id_get_by_user(user_id=alice.user_id) == alice.customer_id
 
 
-def test_customer_id_for_username_finds_customers_only(alice, admin_user):
-    assert services.customer_id_for_username(username="alice") == alice.customer_id
+def test_customer_id_get_by_username_finds_customers_only(alice, admin_user):
+    assert services.customer_id_get_by_username(username="alice") == alice.customer_id
     with pytest.raises(CustomerNotFound):
-        services.customer_id_for_username(username=admin_user.username)
+        services.customer_id_get_by_username(username=admin_user.username)
 
 
-def test_the_context_holds_what_a_prompt_may_see_and_is_cached(alice, django_assert_num_queries):
+def test_the_profile_holds_the_customers_facts_and_is_cached(alice, django_assert_num_queries):
     with django_assert_num_queries(1):
-        context = services.customer_context_get(customer_id=alice.customer_id)
-    assert context == CustomerContext(
+        profile = services.customer_profile_get(customer_id=alice.customer_id)
+    assert dataclasses.replace(profile, created_at=None, updated_at=None) == CustomerProfile(
         customer_id=alice.customer_id,
+        username="alice",
         display_name="Alice Kim",
         birth_year=1994,
         home_area="Seoul, Mapo-gu",
@@ -141,19 +137,20 @@ def test_the_context_holds_what_a_prompt_may_see_and_is_cached(alice, django_ass
         remaining_limit_minor=380_000,
         preferences=("spicy food", "hiking"),
         allergies=("peanuts",),
+        created_at=None,
+        updated_at=None,
     )
     with django_assert_num_queries(0):
-        assert services.customer_context_get(customer_id=alice.customer_id) == context
-        assert services.customer_profile_get(customer_id=alice.customer_id).username == "alice"
+        assert services.customer_profile_get(customer_id=alice.customer_id) == profile
 
 
-def test_each_customer_has_their_own_context(alice, bob, charlie):
+def test_each_customer_has_their_own_profile(alice, bob, charlie):
     allergies = {
-        name: services.customer_context_get(customer_id=customer.customer_id).allergies
+        name: services.customer_profile_get(customer_id=customer.customer_id).allergies
         for name, customer in {"alice": alice, "bob": bob, "charlie": charlie}.items()
     }
     assert allergies == {"alice": ("peanuts",), "bob": ("shellfish",), "charlie": ("gluten",)}
-    assert services.customer_context_get(customer_id=bob.customer_id).remaining_limit_minor == 20_000
+    assert services.customer_profile_get(customer_id=bob.customer_id).remaining_limit_minor == 20_000
 
 
 def test_the_profile_matches_the_row_exactly(alice):
@@ -167,13 +164,13 @@ def test_the_profile_matches_the_row_exactly(alice):
 
 def test_an_unknown_customer_is_not_found_and_cached_as_absent(django_assert_num_queries):
     with pytest.raises(CustomerNotFound):
-        services.customer_context_get(customer_id=999_999)
+        services.customer_profile_get(customer_id=999_999)
     with django_assert_num_queries(0), pytest.raises(CustomerNotFound):
         services.customer_profile_get(customer_id=999_999)
 
 
 def test_customer_update_validates_saves_and_invalidates_after_commit(alice, on_commit):
-    services.customer_context_get(customer_id=alice.customer_id)
+    services.customer_profile_get(customer_id=alice.customer_id)
     with on_commit():
         profile = services.customer_update(
             customer_id=alice.customer_id,
@@ -182,7 +179,7 @@ def test_customer_update_validates_saves_and_invalidates_after_commit(alice, on_
         )
     assert profile.preferences == ("spicy food", "hiking", "카페 투어")
     assert profile.remaining_limit_minor == 0
-    assert services.customer_context_get(customer_id=alice.customer_id).remaining_limit_minor == 0
+    assert services.customer_profile_get(customer_id=alice.customer_id).remaining_limit_minor == 0
     assert Customer.objects.get(pk=alice.customer_id).spent_this_month_minor == 600_000
 
 
@@ -219,10 +216,10 @@ def test_customer_update_of_an_unknown_customer_is_not_found():
 def test_customer_cache_drop_drops_every_entry_of_the_customer(alice, on_commit):
     session = services.session_open(customer_id=alice.customer_id)
     services.api_user_get_by_token(key=alice.token)
-    services.customer_id_for_user(user_id=alice.user_id)
-    services.customer_context_get(customer_id=alice.customer_id)
+    services.customer_id_get_by_user(user_id=alice.user_id)
+    services.customer_profile_get(customer_id=alice.customer_id)
     services.session_access_get(customer_id=alice.customer_id, session_id=session.session_id)
-    services.past_session_summaries(customer_id=alice.customer_id, limit=3)
+    services.turn_facts_get(customer_id=alice.customer_id, session_id=session.session_id, past_limit=3)
     entries = [
         (cache.API_USER, cache.token_digest(alice.token)),
         (cache.CUSTOMER_OF_USER, alice.user_id),
@@ -245,9 +242,9 @@ def test_demo_seed_creates_three_customers_with_working_tokens_and_is_idempotent
     for demo in first:
         assert services.api_user_get_by_token(key=demo.token).customer_id == demo.customer_id
         assert not get_user_model().objects.get(username=demo.username).has_usable_password()
-    contexts = [services.customer_context_get(customer_id=demo.customer_id) for demo in first]
-    assert "peanuts" in contexts[0].allergies
-    assert "spicy food" in contexts[0].preferences
+    profiles = [services.customer_profile_get(customer_id=demo.customer_id) for demo in first]
+    assert "peanuts" in profiles[0].allergies
+    assert "spicy food" in profiles[0].preferences
 
 
 # --- sessions -------------------------------------------------------------------------------------------------
@@ -289,11 +286,11 @@ def test_session_get_is_fresh_and_only_the_owners(alice, bob):
         session_id=session.session_id, messages_added=2, prompt_tokens=5, completion_tokens=3
     )
     assert services.session_get(customer_id=alice.customer_id, session_id=session.session_id).message_count == 2
-    assert services.session_get_any(session_id=session.session_id).prompt_tokens == 5
+    assert services.session_get_for_staff(session_id=session.session_id).prompt_tokens == 5
     with pytest.raises(SessionNotFound):
         services.session_get(customer_id=bob.customer_id, session_id=session.session_id)
     with pytest.raises(SessionNotFound):
-        services.session_get_any(session_id=uuid4())
+        services.session_get_for_staff(session_id=uuid4())
 
 
 def test_record_activity_is_one_update_and_keeps_the_cached_access(alice, on_commit, django_assert_num_queries):
@@ -337,14 +334,21 @@ def test_session_end_ends_once_and_invalidates_access_and_summaries(alice, on_co
         session_id=session.session_id, messages_added=2, prompt_tokens=1, completion_tokens=1, mood="calm"
     )
     services.session_access_get(customer_id=alice.customer_id, session_id=session.session_id)
-    assert services.past_session_summaries(customer_id=alice.customer_id, limit=3) == ()
+    later = services.session_open(customer_id=alice.customer_id)
+
+    def past_summaries() -> tuple:
+        return services.turn_facts_get(
+            customer_id=alice.customer_id, session_id=later.session_id, past_limit=3
+        ).past_summaries
+
+    assert past_summaries() == ()
     with on_commit():
         ended = services.session_end(session_id=session.session_id, summary="Suggested Bukhansan trails.")
     assert (ended.status, ended.summary, ended.final_mood) == ("ended", "Suggested Bukhansan trails.", "calm")
     assert ended.ended_at is not None
     access = services.session_access_get(customer_id=alice.customer_id, session_id=session.session_id)
     assert access.status == "ended"
-    [summary] = services.past_session_summaries(customer_id=alice.customer_id, limit=3)
+    [summary] = past_summaries()
     assert (summary.session_id, summary.title, summary.summary) == (
         session.session_id,
         "Weekend hiking",
@@ -369,24 +373,28 @@ def test_session_delete_removes_only_the_owners_session_and_its_cache_entries(al
         services.session_access_get(customer_id=alice.customer_id, session_id=session.session_id)
 
 
-def test_past_summaries_are_newest_first_limited_cached_and_skip_the_excluded(
-    alice, bob, on_commit, django_assert_num_queries
-):
+def test_past_summaries_are_newest_first_limited_and_cached(alice, bob, on_commit, django_assert_num_queries):
     sessions = [services.session_open(customer_id=alice.customer_id, title=f"t{n}") for n in range(4)]
     with on_commit():
         for n, session in enumerate(sessions[:3]):
             services.session_end(session_id=session.session_id, summary=f"summary {n}")
-    services.session_open(customer_id=bob.customer_id)
-    with django_assert_num_queries(1):
-        summaries = services.past_session_summaries(customer_id=alice.customer_id, limit=2)
-    assert [s.summary for s in summaries] == ["summary 2", "summary 1"]
-    with django_assert_num_queries(0):
-        excluded = services.past_session_summaries(
-            customer_id=alice.customer_id, limit=2, exclude_session_id=sessions[2].session_id
+    bob_session = services.session_open(customer_id=bob.customer_id)
+    services.turn_facts_get(customer_id=alice.customer_id, session_id=sessions[3].session_id, past_limit=0)
+
+    def past(limit: int, customer=alice, session=sessions[3]) -> list[str]:
+        facts = services.turn_facts_get(
+            customer_id=customer.customer_id, session_id=session.session_id, past_limit=limit
         )
-    assert [s.summary for s in excluded] == ["summary 1", "summary 0"]
-    assert services.past_session_summaries(customer_id=bob.customer_id, limit=3) == ()
-    assert services.past_session_summaries(customer_id=alice.customer_id, limit=0) == ()
+        return [s.summary for s in facts.past_summaries]
+
+    with django_assert_num_queries(1):
+        assert past(2) == ["summary 2", "summary 1"]
+    with django_assert_num_queries(0):
+        assert past(3) == ["summary 2", "summary 1", "summary 0"]
+    assert past(3, customer=bob, session=bob_session) == []
+    assert past(0) == []
+    with django_assert_num_queries(1):  # beyond what the cache holds: straight from the database
+        assert past(25) == ["summary 2", "summary 1", "summary 0"]
 
 
 def test_session_list_is_newest_first_filtered_and_paginated(alice, bob):
@@ -406,7 +414,7 @@ def test_session_list_is_newest_first_filtered_and_paginated(alice, bob):
         services.session_list(customer_id=alice.customer_id, status="paused")
 
 
-def test_sessions_idle_since_lists_open_idle_sessions_oldest_first(alice, bob):
+def test_session_list_idle_lists_open_idle_sessions_oldest_first(alice, bob):
     now = timezone.now()
     idle_long = services.session_open(customer_id=alice.customer_id, title="long")
     idle_short = services.session_open(customer_id=bob.customer_id, title="short")
@@ -416,16 +424,16 @@ def test_sessions_idle_since_lists_open_idle_sessions_oldest_first(alice, bob):
         ChatSession.objects.filter(pk=session.session_id).update(last_activity_at=now - timedelta(minutes=minutes))
     services.session_end(session_id=ended.session_id, summary="")
 
-    idle = services.sessions_idle_since(before=now - timedelta(minutes=30))
+    idle = services.session_list_idle(before=now - timedelta(minutes=30))
     assert [s.title for s in idle] == ["long", "short"]
-    assert [s.title for s in services.sessions_idle_since(before=now - timedelta(minutes=30), limit=1)] == ["long"]
+    assert [s.title for s in services.session_list_idle(before=now - timedelta(minutes=30), limit=1)] == ["long"]
 
 
 def test_services_return_frozen_dataclasses_never_model_instances(alice):
     session = services.session_open(customer_id=alice.customer_id)
     results = [
         services.customer_profile_get(customer_id=alice.customer_id),
-        services.customer_context_get(customer_id=alice.customer_id),
+        services.turn_facts_get(customer_id=alice.customer_id, session_id=session.session_id, past_limit=3),
         services.session_get(customer_id=alice.customer_id, session_id=session.session_id),
         services.session_list(customer_id=alice.customer_id),
     ]
@@ -438,3 +446,99 @@ def test_services_return_frozen_dataclasses_never_model_instances(alice):
 def test_database_health_reports_ok():
     assert services.database_health().ok
     assert connection.is_usable()
+
+
+# --- a chat turn ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_commands(monkeypatch):
+    """The commands this process sends to Redis, one list per round trip (a command, or a pipeline)."""
+    from redis.connection import AbstractConnection
+
+    trips: list[list[bytes]] = []
+    original = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        packed = command.encode() if isinstance(command, str) else b"".join(command)
+        trips.append([line for line in packed.split(b"\r\n") if line.isupper() and line.isalpha()])
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return trips
+
+
+def test_a_warm_turn_read_is_one_cache_round_trip_and_no_query(
+    alice, on_commit, redis_commands, django_assert_num_queries
+):
+    ended = services.session_open(customer_id=alice.customer_id, title="Hiking")
+    with on_commit():
+        services.session_end(session_id=ended.session_id, summary="Suggested Bukhansan trails.")
+    session = services.session_open(customer_id=alice.customer_id)
+    cold = services.turn_facts_get(customer_id=alice.customer_id, session_id=session.session_id, past_limit=3)
+    redis_commands.clear()
+    with django_assert_num_queries(0):
+        warm = services.turn_facts_get(customer_id=alice.customer_id, session_id=session.session_id, past_limit=3)
+    assert redis_commands == [[b"MGET"]]
+    assert warm == cold
+    assert warm == TurnFacts(
+        access=SessionAccess(session_id=session.session_id, customer_id=alice.customer_id, status="open"),
+        profile=services.customer_profile_get(customer_id=alice.customer_id),
+        past_summaries=warm.past_summaries,
+    )
+    assert [(p.title, p.summary) for p in warm.past_summaries] == [("Hiking", "Suggested Bukhansan trails.")]
+
+
+def test_a_turn_read_loads_only_its_misses(alice, on_commit, django_assert_num_queries):
+    session = services.session_open(customer_id=alice.customer_id)
+    services.turn_facts_get(customer_id=alice.customer_id, session_id=session.session_id, past_limit=3)
+    with on_commit():
+        cache.invalidate_on_commit([(cache.SESSION_ACCESS, session.session_id)])
+    with django_assert_num_queries(1) as captured:
+        services.turn_facts_get(customer_id=alice.customer_id, session_id=session.session_id, past_limit=3)
+    assert "customers_chatsession" in captured.captured_queries[0]["sql"]
+    assert _is_cached(cache.SESSION_ACCESS, session.session_id)
+
+
+def test_a_turn_read_answers_not_found_before_ended_and_loads_no_profile_for_either(
+    alice, bob, on_commit, django_assert_num_queries
+):
+    session = services.session_open(customer_id=alice.customer_id)
+    with on_commit():
+        services.session_end(session_id=session.session_id, summary="")
+    with django_assert_num_queries(1), pytest.raises(SessionNotFound):  # bob's: not found, though it has ended
+        services.turn_facts_get(customer_id=bob.customer_id, session_id=session.session_id, past_limit=3)
+    with django_assert_num_queries(0), pytest.raises(SessionEnded):
+        services.turn_facts_get(customer_id=alice.customer_id, session_id=session.session_id, past_limit=3)
+    with pytest.raises(SessionNotFound):
+        services.turn_facts_get(customer_id=alice.customer_id, session_id=uuid4(), past_limit=3)
+    assert not _is_cached(cache.CUSTOMER, alice.customer_id)
+    assert not _is_cached(cache.CUSTOMER, bob.customer_id)
+
+
+def test_a_turn_read_admits_after_the_access_check_and_before_loading_anything_else(
+    alice, bob, django_assert_num_queries
+):
+    session = services.session_open(customer_id=alice.customer_id)
+    admitted = []
+    with pytest.raises(SessionNotFound):
+        services.turn_facts_get(
+            customer_id=bob.customer_id, session_id=session.session_id, past_limit=3, admit=lambda: admitted.append(1)
+        )
+    assert admitted == []
+
+    class Refused(Exception):
+        pass
+
+    def refuse() -> None:
+        raise Refused
+
+    with django_assert_num_queries(0), pytest.raises(Refused):  # the access is cached: nothing is loaded
+        services.turn_facts_get(
+            customer_id=alice.customer_id, session_id=session.session_id, past_limit=3, admit=refuse
+        )
+    assert not _is_cached(cache.CUSTOMER, alice.customer_id)
+    services.turn_facts_get(
+        customer_id=alice.customer_id, session_id=session.session_id, past_limit=3, admit=lambda: admitted.append(1)
+    )
+    assert admitted == [1]

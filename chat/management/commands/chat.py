@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from chat import lifecycle, turns
 from chat.errors import ChatError, model_failure_problem, problem_for
 from customers import services as customers
-from customers.errors import CustomerNotFound, SessionNotFound
+from customers.services import CustomerNotFound, SessionNotFound
 from llm.services import MOODS, Delta, ModelError, TurnContext
 
 HELP_LINE = "Type a message, or /mood <mood>, /retry, /end (summarize and close), /quit (leave it open)."
@@ -25,7 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.stdin = options.get("stdin") or sys.stdin
         try:
-            customer_id = customers.customer_id_for_username(username=options["user"])
+            customer_id = customers.customer_id_get_by_username(username=options["user"])
             session_id = self._session(customer_id, options["session"])
         except CustomerNotFound:
             raise CommandError(f"no customer with username {options['user']!r}") from None
