@@ -168,7 +168,7 @@ def setup_django(**overrides: str) -> None:
 
 
 class FakeModelServer:
-    """`python -m tests.fakes.openai_server` in its own process, so that whoever loads the app does not slow it down.
+    """`python -m tests.fakes.openai` in its own process, so that whoever loads the app does not slow it down.
     Its knobs and request log are reached through its control API."""
 
     host = "127.0.0.1"
@@ -187,7 +187,7 @@ class FakeModelServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def __enter__(self) -> FakeModelServer:
-        command = [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0"]
+        command = [sys.executable, "-m", "tests.fakes.openai", "--port", "0"]
         self._process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
         )

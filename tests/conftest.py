@@ -12,7 +12,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
 
 # Process-level fixtures (app server under uvicorn, private Redis, fault proxies) for any test directory.
 pytest_plugins = ["tests.harness.fixtures"]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.fakes.openai_server import Reply
+from tests.fakes.openai import Reply
 from tests.harness.app_server import database_address, database_url_for_tests
 
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(90)]

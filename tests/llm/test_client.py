@@ -11,7 +11,7 @@ from llm import client, prompts
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
 from llm.providers import ModelRequest, get_provider
 from llm.reply_json import RESPONSE_FORMAT
-from tests.fakes.openai_server import Fault, JSONReply, Reply
+from tests.fakes.openai import Fault, JSONReply, Reply
 from tests.llm.contexts import alice
 
 QUESTION = "What should I eat tonight? I'm tired."

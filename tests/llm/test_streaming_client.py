@@ -10,7 +10,7 @@ from llm import prompts
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
 from llm.providers import Completion, ModelRequest, get_provider
 from llm.reply_json import RESPONSE_FORMAT
-from tests.fakes.openai_server import PARTIAL_TEXT, Fault, JSONReply, Reply
+from tests.fakes.openai import PARTIAL_TEXT, Fault, JSONReply, Reply
 from tests.llm.contexts import alice
 
 REPLY = 'Try "kimchi jjigae" tonight.\nIt\'s warm \\ cosy — 따뜻해요 😀'

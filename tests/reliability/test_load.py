@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from customers.models import Customer
-from tests.fakes.openai_server import Reply
+from tests.fakes.openai import Reply
 from tests.reliability.rules import check_history, seen_turn
 
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(90)]

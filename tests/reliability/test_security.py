@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.fakes.openai_server import Fault, Reply
+from tests.fakes.openai import Fault, Reply
 from tests.harness.logs import json_lines
 from tests.reliability.rules import assert_absent, check_history, seen_turn
 
