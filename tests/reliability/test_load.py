@@ -11,9 +11,12 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
+from django.conf import settings
 
 from customers.models import Customer
 from tests.fakes.openai import Reply
@@ -69,6 +72,28 @@ def new_marker(index: int) -> str:
 def is_reply_request(body: dict) -> bool:
     """Reply requests ask for structured output; summaries and folds ask for plain text."""
     return "response_format" in body
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Poll `condition` (a look at the shared Redis) until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
+        time.sleep(0.01)
+
+
+def wait_for_tickets(session_id: str, count: int) -> None:
+    """Until `count` sends to the session have queued for its turn lock (each takes a ticket, llm/lock.py)."""
+    tickets = f"chat:{{{session_id}}}:lock:ticket"
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
+        wait_for(lambda: int(client.get(tickets) or 0) >= count, f"{count} sends queued for the lock")
+
+
+def wait_for_cache_expiry() -> None:
+    """Until every customer cache entry the app wrote (django-redis keys under the `cb` prefix) has expired."""
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
+        assert next(client.scan_iter(match="cb:*"), None) is not None, "no customer cache entry to wait for"
+        wait_for(lambda: next(client.scan_iter(match="cb:*"), None) is None, "the customer cache entries expired")
 
 
 class EchoModel:
@@ -181,7 +206,7 @@ def test_fifty_concurrent_sessions_of_five_customers_never_see_each_other(
 def test_ten_concurrent_sends_to_one_session_are_served_one_at_a_time_in_arrival_order(
     alice, app_server_factory, fake_openai
 ):
-    latency, stagger, sends = 0.3, 0.1, 10
+    latency, sends = 0.3, 10
     model = EchoModel(latency=latency)
     fake_openai.set_responder(model)
     # A turn waits at most 1 s for the ones before it: the first few are served, later ones may be refused.
@@ -199,14 +224,12 @@ def test_ten_concurrent_sends_to_one_session_are_served_one_at_a_time_in_arrival
 
     marker = new_marker(0)
     contents = [f"{marker} send {index}" for index in range(sends)]
-    began = time.monotonic()
-
-    def send_at(index: int):
-        time.sleep(max(0.0, began + index * stagger - time.monotonic()))  # known arrival order, all overlapping
-        return send(server, alice, session_id, contents[index])
-
     with ThreadPoolExecutor(max_workers=sends) as pool:
-        responses = list(pool.map(send_at, range(sends)))
+        futures = []
+        for index in range(sends):
+            futures.append(pool.submit(send, server, alice, session_id, contents[index]))
+            wait_for_tickets(session_id, index + 1)  # known arrival order: each send queues before the next leaves
+        responses = [future.result() for future in futures]
 
     served = [index for index, r in enumerate(responses) if r.status == 201]
     refused = [index for index, r in enumerate(responses) if r.status != 201]
@@ -247,15 +270,16 @@ def test_turns_and_ends_hold_no_database_connection_while_the_model_answers(alic
     ending = [open_session(server, alice) for _ in range(2)]
     assert all(send(server, alice, sid, "Breakfast ideas?").status == 201 for sid in ending)
     talking = [open_session(server, alice) for _ in range(4)]
-    time.sleep(1.1)  # the cached owner, status and context of every session have expired
+    wait_for_cache_expiry()  # the cached owner, status and context of every session have expired
     model.latency = 3.0
 
     def end(session_id: str):
         return server.request("POST", f"/api/v1/sessions/{session_id}/end", headers=auth(alice), timeout=20)
 
     with ThreadPoolExecutor(max_workers=len(ending) + len(talking)) as pool:
+        asked = len(fake_openai.requests)
         ends = [pool.submit(end, sid) for sid in ending]
-        time.sleep(0.3)  # the ends are at the model first
+        fake_openai.wait_for_requests(asked + len(ending), timeout=10)  # the ends are at the model first
         turns = [pool.submit(send, server, alice, sid, "Lunch ideas?") for sid in talking]
         responses = [future.result() for future in ends + turns]
 
