@@ -17,17 +17,6 @@ from tests.llm.contexts import alice
 QUESTION = "What should I eat tonight? I'm tired."
 
 
-@pytest.fixture
-def fake(fake_openai, settings):
-    """The fake server, with timeouts and retries small enough for fast tests."""
-    settings.LLM_MODEL = "fake-model"
-    settings.LLM_CONNECT_TIMEOUT = 0.5
-    settings.LLM_READ_TIMEOUT = 0.5
-    settings.LLM_MAX_RETRIES = 1
-    settings.LLM_MAX_RETRY_AFTER = 0.3
-    return fake_openai
-
-
 def _request(purpose: str = "reply") -> ModelRequest:
     messages = ({"role": "system", "content": prompts.system_prompt(alice())}, {"role": "user", "content": QUESTION})
     return ModelRequest(messages=messages, purpose=purpose, max_tokens=64, context=alice())

@@ -16,17 +16,6 @@ from tests.llm.contexts import alice
 REPLY = 'Try "kimchi jjigae" tonight.\nIt\'s warm \\ cosy — 따뜻해요 😀'
 
 
-@pytest.fixture
-def fake(fake_openai, settings):
-    """The fake server, with timeouts and retries small enough for fast tests."""
-    settings.LLM_MODEL = "fake-model"
-    settings.LLM_CONNECT_TIMEOUT = 0.5
-    settings.LLM_READ_TIMEOUT = 0.5
-    settings.LLM_MAX_RETRIES = 1
-    settings.LLM_MAX_RETRY_AFTER = 0.3
-    return fake_openai
-
-
 def _request(purpose: str = "reply") -> ModelRequest:
     messages = ({"role": "system", "content": prompts.system_prompt(alice())}, {"role": "user", "content": "Dinner?"})
     return ModelRequest(messages=messages, purpose=purpose, max_tokens=64, context=alice())

@@ -11,7 +11,6 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -20,6 +19,7 @@ from django.conf import settings
 
 from customers.models import Customer
 from tests.fakes.openai import Reply
+from tests.harness.api import REQUEST_TIMEOUT, auth, history, open_session, send, wait_for
 from tests.reliability.rules import check_history, seen_turn
 
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(90)]
@@ -30,33 +30,6 @@ UNTHROTTLED = {"THROTTLE_TURNS_PER_MINUTE": "100000", "DAILY_TOKEN_QUOTA": "1000
 # a worker whose pool is still growing must not fail on a machine busy with other test runs.
 PRODUCTION_POOL = {"DATABASE_POOL_TIMEOUT": "5", "DATABASE_CONNECT_TIMEOUT": "3"}
 MARKER = re.compile(r"\bS\d{2}-[0-9a-f]{8}\b")
-REQUEST_TIMEOUT = 30.0
-
-
-def auth(customer) -> dict[str, str]:
-    return {"Authorization": f"Token {customer.token}"}
-
-
-def open_session(server, customer) -> str:
-    response = server.request("POST", "/api/v1/sessions", payload={}, headers=auth(customer))
-    assert response.status == 201, response.body
-    return response.json()["id"]
-
-
-def send(server, customer, session_id: str, content: str):
-    return server.request(
-        "POST",
-        f"/api/v1/sessions/{session_id}/messages",
-        payload={"content": content},
-        headers=auth(customer),
-        timeout=REQUEST_TIMEOUT,
-    )
-
-
-def history(server, customer, session_id: str) -> list[dict]:
-    response = server.get(f"/api/v1/sessions/{session_id}/messages", headers=auth(customer))
-    assert response.status == 200, response.body
-    return response.json()["results"]
 
 
 def facts_of(customer) -> list[str]:
@@ -74,26 +47,11 @@ def is_reply_request(body: dict) -> bool:
     return "response_format" in body
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Poll `condition` (a look at the shared Redis) until it holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
-        time.sleep(0.01)
-
-
-def wait_for_tickets(session_id: str, count: int) -> None:
-    """Until `count` sends to the session have queued for its turn lock (each takes a ticket, llm/lock.py)."""
-    tickets = f"chat:{{{session_id}}}:lock:ticket"
-    with redis.Redis.from_url(settings.REDIS_URL) as client:
-        wait_for(lambda: int(client.get(tickets) or 0) >= count, f"{count} sends queued for the lock")
-
-
 def wait_for_cache_expiry() -> None:
     """Until every customer cache entry the app wrote (django-redis keys under the `cb` prefix) has expired."""
     with redis.Redis.from_url(settings.REDIS_URL) as client:
         assert next(client.scan_iter(match="cb:*"), None) is not None, "no customer cache entry to wait for"
-        wait_for(lambda: next(client.scan_iter(match="cb:*"), None) is None, "the customer cache entries expired")
+        wait_for(lambda: next(client.scan_iter(match="cb:*"), None) is None, what="the cache entries expired")
 
 
 class EchoModel:
@@ -206,7 +164,7 @@ def test_fifty_concurrent_sessions_of_five_customers_never_see_each_other(
 def test_ten_concurrent_sends_to_one_session_are_served_one_at_a_time_in_arrival_order(
     alice, app_server_factory, fake_openai
 ):
-    latency, sends = 0.3, 10
+    latency, stagger, sends = 0.3, 0.1, 10
     model = EchoModel(latency=latency)
     fake_openai.set_responder(model)
     # A turn waits at most 1 s for the ones before it: the first few are served, later ones may be refused.
@@ -224,12 +182,16 @@ def test_ten_concurrent_sends_to_one_session_are_served_one_at_a_time_in_arrival
 
     marker = new_marker(0)
     contents = [f"{marker} send {index}" for index in range(sends)]
+    began = time.monotonic()
+
+    def send_at(index: int):
+        # The arrival times are this test's input, not a wait for anything: known order, all overlapping, and a turn
+        # that let time pass between its arrival and its lock ticket would be served out of order.
+        time.sleep(max(0.0, began + index * stagger - time.monotonic()))
+        return send(server, alice, session_id, contents[index])
+
     with ThreadPoolExecutor(max_workers=sends) as pool:
-        futures = []
-        for index in range(sends):
-            futures.append(pool.submit(send, server, alice, session_id, contents[index]))
-            wait_for_tickets(session_id, index + 1)  # known arrival order: each send queues before the next leaves
-        responses = [future.result() for future in futures]
+        responses = list(pool.map(send_at, range(sends)))
 
     served = [index for index, r in enumerate(responses) if r.status == 201]
     refused = [index for index, r in enumerate(responses) if r.status != 201]
