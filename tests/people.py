@@ -2,9 +2,10 @@
 
 Every test that needs a customer uses one of these three: the `alice`, `bob` and `charlie` fixtures of
 tests/conftest.py create them in the database, tests/llm/contexts.py turns them into the turn contexts `chat` would
-pass to `llm`, and bench/window.py measures alice's prompt. A test that needs a variation (an unknown birth year, an
-allergen among the preferences) makes it from one of them with `dataclasses.replace`, next to the assertion that
-needs it.
+pass to `llm`, bench/seed.py seeds them for the benchmarks and bench/window.py measures alice's prompt. A test that
+needs a variation (an unknown birth year, an allergen among the preferences) makes it from one of them with
+`dataclasses.replace`, next to the assertion that needs it. `past_sessions` feed the turn contexts only: the
+fixtures create no sessions.
 
 They are not the demo customers of customers/demo.py (what `make run` seeds): the demo may change for a
 walkthrough's sake; the tests' facts change only with the tests.
