@@ -1,5 +1,6 @@
-"""What the benchmarks share: the bench database and Redis index, the seeded customers, the environment of a Django
-process, the fake OpenAI server in a process of its own, statistics, /proc readings and the results directory.
+"""What the benchmarks share: the bench database and Redis index, the seeded customers (the cast of tests/people.py),
+the environment of a Django process, the fake OpenAI server in a process of its own, statistics, /proc readings and
+the results directory.
 
 The bench owns the PostgreSQL database `chatbot_bench` (BENCH_DATABASE_URL) and the Redis index 13 (BENCH_REDIS_URL),
 never the developer's index 0 or the tests' 15: `prepared()` creates, migrates and seeds the database and drops it
@@ -109,8 +110,13 @@ def django_env(**overrides: str) -> dict[str, str]:
 
 def manage(*args: str) -> str:
     """Run `manage.py` with the bench's Django environment; its stdout."""
+    return _django_process("manage.py", *args)
+
+
+def _django_process(*args: str) -> str:
+    """Run `python <args>` with the bench's Django environment; its stdout."""
     completed = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *args],
         cwd=PROJECT_ROOT,
         env=django_env(),
         capture_output=True,
@@ -119,14 +125,15 @@ def manage(*args: str) -> str:
         check=False,
     )
     if completed.returncode:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{completed.stderr[-4000:]}")
+        raise RuntimeError(f"{' '.join(args)} failed:\n{completed.stderr[-4000:]}")
     return completed.stdout
 
 
 @contextlib.contextmanager
 def prepared() -> Iterator[list[Customer]]:
-    """The seeded customers of a migrated bench database; created (and dropped, with the Redis index flushed, at
-    the end) unless `make bench` did it already (BENCH_PREPARED=1, customers in BENCH_CUSTOMERS)."""
+    """The cast of tests/people.py in a migrated bench database (seeded by bench.seed); created (and dropped, with
+    the Redis index flushed, at the end) unless `make bench` did it already (BENCH_PREPARED=1, customers in
+    BENCH_CUSTOMERS)."""
     if os.environ.get("BENCH_PREPARED") == "1":
         yield [Customer(**c) for c in json.loads(os.environ["BENCH_CUSTOMERS"])]
         return
@@ -136,8 +143,7 @@ def prepared() -> Iterator[list[Customer]]:
     try:
         flush_redis()
         manage("migrate", "--noinput")
-        seeded = json.loads(manage("seed_demo", "--json"))
-        yield [Customer(username=c["username"], customer_id=c["customer_id"], token=c["token"]) for c in seeded]
+        yield [Customer(**c) for c in json.loads(_django_process("-m", "bench.seed"))]
     finally:
         flush_redis()
         _database_drop()
@@ -168,7 +174,7 @@ def setup_django(**overrides: str) -> None:
 
 
 class FakeModelServer:
-    """`python -m tests.fakes.openai_server` in its own process, so that whoever loads the app does not slow it down.
+    """`python -m tests.fakes.openai` in its own process, so that whoever loads the app does not slow it down.
     Its knobs and request log are reached through its control API."""
 
     host = "127.0.0.1"
@@ -187,7 +193,7 @@ class FakeModelServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def __enter__(self) -> FakeModelServer:
-        command = [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0"]
+        command = [sys.executable, "-m", "tests.fakes.openai", "--port", "0"]
         self._process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
         )

@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, one table, bench/results/latest.json.
 
-Prepares the bench database (`chatbot_bench`: created, migrated, seeded with the demo customers and their API tokens)
-and Redis index 13 once, runs each benchmark as a process of its own (`python -m bench.<name>`, each writing
+Prepares the bench database (`chatbot_bench`: created, migrated, seeded with the cast of tests/people.py and their API
+tokens) and Redis index 13 once, runs each benchmark as a process of its own (`python -m bench.<name>`, each writing
 bench/results/<name>.json and its output to bench/results/<name>.log), then drops the database and flushes the index.
 Targets are compared in one table; a missed target is reported, not fatal: the command fails only when a benchmark
 could not run.

@@ -39,7 +39,7 @@ def sample(language: str, chars: int, n: int) -> str:
 
 
 def _echo(body: dict[str, Any]) -> Any:
-    from tests.fakes.openai_server import Reply
+    from tests.fakes.openai import Reply
 
     return Reply(content=body["messages"][-1]["content"])
 
@@ -91,7 +91,7 @@ def cache_entries_are_json(raw: Any) -> bool:
 def run(customers: list[common.Customer]) -> dict[str, Any]:
     import redis
 
-    from tests.fakes.openai_server import FakeOpenAI
+    from tests.fakes.openai import FakeOpenAI
 
     with FakeOpenAI() as fake:
         fake.set_responder(_echo)

@@ -176,7 +176,7 @@ def count_turn(client: Any, path: str, fake: Any) -> dict[str, Any]:
 
 
 def run(customers: list[common.Customer]) -> dict[str, Any]:
-    from tests.fakes.openai_server import FakeOpenAI
+    from tests.fakes.openai import FakeOpenAI
 
     with FakeOpenAI() as fake:
         common.setup_django(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="bench", LOG_LEVEL="warning")

@@ -36,7 +36,8 @@ import redis
 
 from llm import flow, lock, store, tokens, window
 from llm.conf import get_settings
-from llm.data import CustomerFacts, Message, Turn, TurnContext, Usage
+from llm.data import Message, Turn, Usage
+from tests.llm.contexts import alice
 
 SIZES = (10, 100, 1_000, 10_000)
 ROUNDS = 300
@@ -58,20 +59,8 @@ KOREAN = (
     "지난번에 추천해 준 국수집이 정말 맛있었어요 감사합니다",
     "저녁 먹고 나서 갈 만한 재즈 바도 알려 주실 수 있나요",
 )
-CONTEXT = TurnContext(
-    customer_id=1,
-    customer=CustomerFacts(
-        display_name="Alice",
-        birth_year=1991,
-        home_area="Mapo-gu, Seoul",
-        preferred_language="ko",
-        currency="KRW",
-        monthly_limit_minor=500_000,
-        remaining_limit_minor=320_000,
-        preferences=("Korean BBQ", "spicy tteokbokki", "jazz bars"),
-        allergies=("peanuts", "shellfish"),
-    ),
-)
+# The tests' alice (tests/people.py), as `chat` would pass her to `llm`.
+CONTEXT = alice()
 
 
 # --- measuring the wire ------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
+from tests.people import ALICE, BOB, CHARLIE
 
 # Process-level fixtures (app server under uvicorn, private Redis, fault proxies) for any test directory.
 pytest_plugins = ["tests.harness.fixtures"]
@@ -73,7 +74,8 @@ def closed_port() -> int:
 
 
 # --- customers: fixture customers ---------------------------------------------------------------------------
-# Tests may arrange data with the models directly; application code outside `customers` may not.
+# The cast of tests/people.py in the database. Tests may arrange data with the models directly; application code
+# outside `customers` may not.
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,46 +106,17 @@ def make_customer(db):
 
 @pytest.fixture
 def alice(make_customer) -> FixtureCustomer:
-    return make_customer(
-        "alice",
-        display_name="Alice Kim",
-        birth_year=1994,
-        home_area="Seoul, Mapo-gu",
-        preferred_language="ko",
-        monthly_limit_minor=500_000,
-        spent_this_month_minor=120_000,
-        preferences=["spicy food", "hiking"],
-        allergies=["peanuts"],
-    )
+    return make_customer(ALICE.username, **ALICE.profile())
 
 
 @pytest.fixture
 def bob(make_customer) -> FixtureCustomer:
-    return make_customer(
-        "bob",
-        display_name="Bob Park",
-        birth_year=1987,
-        home_area="Busan, Haeundae-gu",
-        preferred_language="en",
-        monthly_limit_minor=300_000,
-        spent_this_month_minor=280_000,
-        preferences=["grilled meat", "jazz"],
-        allergies=["shellfish"],
-    )
+    return make_customer(BOB.username, **BOB.profile())
 
 
 @pytest.fixture
 def charlie(make_customer) -> FixtureCustomer:
-    return make_customer(
-        "charlie",
-        display_name="Charlie Choi",
-        birth_year=2001,
-        home_area="Seoul, Gangnam-gu",
-        preferred_language="ko",
-        monthly_limit_minor=200_000,
-        preferences=["vegan food", "board games"],
-        allergies=["gluten"],
-    )
+    return make_customer(CHARLIE.username, **CHARLIE.profile())
 
 
 # --- end customers: fixture customers -----------------------------------------------------------------------

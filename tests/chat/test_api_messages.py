@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.chat.support import assert_problem
-from tests.fakes.openai_server import Fault, JSONReply, Reply
+from tests.fakes.openai import Fault, JSONReply, Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 
 from llm import services as llm
 from tests.chat.support import assert_problem
-from tests.fakes.openai_server import Reply
+from tests.fakes.openai import Reply
 
 pytestmark = pytest.mark.django_db
 

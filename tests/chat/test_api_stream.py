@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 
 from tests.chat.support import assert_problem, parse_events
-from tests.fakes.openai_server import Fault, Reply
+from tests.fakes.openai import Fault, Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from customers.models import ChatSession
 from llm import services as llm
-from tests.fakes.openai_server import Fault, Reply
+from tests.fakes.openai import Fault, Reply
 from tests.harness.app_server import database_url_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,45 +3,21 @@ processes, and a database outage around a turn. Data is committed (transactional
 
 import http.client
 import json
-import time
 
 import pytest
 
-from tests.fakes.openai_server import Reply
+from tests.fakes.openai import Reply
+from tests.harness.api import auth, open_session, send, wait_for
 from tests.harness.app_server import database_address, database_url_for_tests
 
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(90)]
-
-
-def auth(customer) -> dict[str, str]:
-    return {"Authorization": f"Token {customer.token}"}
-
-
-def open_session_via(server, customer) -> str:
-    response = server.request("POST", "/api/v1/sessions", payload={}, headers=auth(customer))
-    assert response.status == 201, response.body
-    return response.json()["id"]
-
-
-def send_via(server, customer, session_id: str, content: str):
-    return server.request(
-        "POST", f"/api/v1/sessions/{session_id}/messages", payload={"content": content}, headers=auth(customer)
-    )
-
-
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-    return result
 
 
 def test_a_client_that_disconnects_mid_stream_loses_nothing(alice, app_server_factory, fake_openai):
     words = ["Try ", "the ", "spicy ", "tofu ", "stew ", "at ", "the ", "corner ", "place ", "tonight."]
     fake_openai.script(Reply("".join(words), chunks=words, chunk_delay=0.15))
     server = app_server_factory(workers=1, openai=fake_openai)
-    session_id = open_session_via(server, alice)
+    session_id = open_session(server, alice)
 
     conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
     conn.request(
@@ -73,14 +49,14 @@ def test_a_client_that_disconnects_mid_stream_loses_nothing(alice, app_server_fa
 def test_the_turn_rate_is_shared_by_every_process(alice, app_server_factory, settings, api):
     settings.THROTTLE_TURNS_PER_MINUTE = 3
     server = app_server_factory({"THROTTLE_TURNS_PER_MINUTE": "3"}, workers=1)
-    session_id = open_session_via(server, alice)
+    session_id = open_session(server, alice)
     here = api(alice)
 
-    assert send_via(server, alice, session_id, "one").status == 201
+    assert send(server, alice, session_id, "one").status == 201
     assert here.post(f"/api/v1/sessions/{session_id}/messages", {"content": "two"}, format="json").status_code == 201
-    assert send_via(server, alice, session_id, "three").status == 201
+    assert send(server, alice, session_id, "three").status == 201
 
-    refused = send_via(server, alice, session_id, "four")
+    refused = send(server, alice, session_id, "four")
     assert refused.status == 429
     assert refused.json()["code"] == "throttled"
     assert int(refused.headers["retry-after"]) >= 1
@@ -95,17 +71,17 @@ def test_a_database_outage_fails_a_turn_before_the_model_even_when_every_read_is
     server = app_server_factory(
         {"DATABASE_URL": database_url_for_tests(port=proxy.port)}, workers=1, openai=fake_openai
     )
-    warm, cold = open_session_via(server, alice), open_session_via(server, alice)
-    assert send_via(server, alice, warm, "Warm the caches").status == 201
+    warm, cold = open_session(server, alice), open_session(server, alice)
+    assert send(server, alice, warm, "Warm the caches").status == 201
     assert len(fake_openai.requests) == 1
 
     proxy.cut()
-    before = send_via(server, alice, cold, "The database is gone")
+    before = send(server, alice, cold, "The database is gone")
     assert before.status == 503
     assert before.json()["code"] == "service_unavailable"
     assert len(fake_openai.requests) == 1  # refused before any model call
 
-    after = send_via(server, alice, warm, "Everything on this path is cached")
+    after = send(server, alice, warm, "Everything on this path is cached")
     assert after.status == 503
     assert after.json()["code"] == "service_unavailable"
     assert "nothing was changed" in after.json()["detail"]
@@ -114,4 +90,4 @@ def test_a_database_outage_fails_a_turn_before_the_model_even_when_every_read_is
     assert [m["seq"] for m in messages] == [1, 2]
 
     proxy.restore()
-    assert wait_for(lambda: send_via(server, alice, cold, "Back again").status == 201, timeout=15)
+    assert wait_for(lambda: send(server, alice, cold, "Back again").status == 201, timeout=15)

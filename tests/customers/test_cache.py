@@ -5,10 +5,14 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.core.cache import cache as django_cache
 from django.db import connection, transaction
 from django_redis import get_redis_connection
@@ -39,6 +43,43 @@ class Loader:
         if self.hold is not None:
             assert self.hold.wait(5)
         return self.value
+
+
+@contextmanager
+def lease_asks(readers: int) -> Iterator[threading.Event]:
+    """An event set once `readers` readers have each asked for a fill lease, that is, each has missed the cache.
+
+    Every reader asks with a token of its own (`SET <key>:lease <token> NX`); MONITOR on the test Redis sees the
+    distinct tokens, with no hook in the code under test.
+    """
+    asked = threading.Event()
+    done = threading.Event()
+    tokens: set[str] = set()
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    monitor = client.monitor()
+    monitor.__enter__()  # MONITOR is on before the readers start
+
+    def watch() -> None:
+        while not done.is_set():
+            try:
+                words = monitor.next_command()["command"].split()
+            except (redis.ConnectionError, ValueError):
+                return
+            if len(words) > 3 and words[0].upper() == "SET" and words[1].endswith(":lease") and "NX" in words:
+                tokens.add(words[2])
+                if len(tokens) >= readers:
+                    asked.set()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield asked
+    finally:
+        done.set()
+        client.ping()  # a command of its own for the watcher to read, so that it sees `done`
+        watcher.join(5)
+        monitor.__exit__(None, None, None)
+        client.close()
 
 
 def _ttl_ms(spec: CacheSpec, key: object) -> int:
@@ -143,11 +184,12 @@ def test_concurrent_misses_in_threads_run_one_loader_and_all_get_its_value():
         barrier.wait()
         results.append(get_or_load(NUMBER, "hot", loader))
 
-    threads = [threading.Thread(target=read) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    assert loader.started.wait(5)
-    time.sleep(0.2)  # every other reader has missed by now and waits for the first
+    with lease_asks(12) as all_missed:
+        threads = [threading.Thread(target=read) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        assert loader.started.wait(5)
+        assert all_missed.wait(5), "not every reader missed the cache while the first one loaded"
     release.set()
     for thread in threads:
         thread.join(5)
@@ -191,12 +233,12 @@ def test_a_cold_customer_read_by_many_threads_costs_one_query(alice):
             connection.close()
 
     threads = [threading.Thread(target=read) for _ in range(8)]
-    # The table lock holds the first reader's query back long enough for all the others to miss too.
-    with transaction.atomic(), connection.cursor() as cursor:
+    # The table lock holds the first reader's query back until all the others have missed too.
+    with lease_asks(8) as all_missed, transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("LOCK TABLE customers_customer IN ACCESS EXCLUSIVE MODE")
         for thread in threads:
             thread.start()
-        time.sleep(0.3)
+        assert all_missed.wait(5), "not every reader missed the cache while the first one's query waited"
     for thread in threads:
         thread.join(5)
     assert names == ["Alice Kim"] * 8

@@ -11,7 +11,7 @@ from contextlib import ExitStack
 import pytest
 from django.conf import settings
 
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai import FakeOpenAI
 from tests.harness.app_server import AppServer, database_url_for_tests
 from tests.harness.redis_server import PrivateRedis
 from tests.harness.tcp_proxy import FaultProxy

@@ -1,46 +1,33 @@
-"""Turn contexts of the fixture customers, as `chat` would pass them to `llm`."""
-
-from datetime import UTC, datetime
+"""Turn contexts of the cast of tests/people.py, as `chat` would pass them to `llm`."""
 
 from llm.data import CustomerFacts, PastSummary, TurnContext
+from tests.people import ALICE, BOB, Person
+
+
+def context_of(person: Person, customer_id: int) -> TurnContext:
+    """The person's facts and past session summaries, as the turn context of customer `customer_id`."""
+    return TurnContext(
+        customer_id=customer_id,
+        customer=CustomerFacts(
+            display_name=person.display_name,
+            birth_year=person.birth_year,
+            home_area=person.home_area,
+            preferred_language=person.preferred_language,
+            currency=person.currency,
+            monthly_limit_minor=person.monthly_limit_minor,
+            remaining_limit_minor=person.remaining_limit_minor,
+            preferences=person.preferences,
+            allergies=person.allergies,
+        ),
+        past_summaries=tuple(
+            PastSummary(title=p.title, ended_at=p.ended_at, summary=p.summary) for p in person.past_sessions
+        ),
+    )
 
 
 def alice() -> TurnContext:
-    return TurnContext(
-        customer_id=1,
-        customer=CustomerFacts(
-            display_name="Alice",
-            birth_year=1991,
-            home_area="Mapo-gu, Seoul",
-            preferred_language="ko",
-            currency="KRW",
-            monthly_limit_minor=500_000,
-            remaining_limit_minor=320_000,
-            preferences=("Korean BBQ", "peanut noodles", "jazz bars", "spicy tteokbokki"),
-            allergies=("peanuts", "shellfish"),
-        ),
-        past_summaries=(
-            PastSummary(
-                title="Dinner ideas",
-                ended_at=datetime(2026, 11, 20, 21, 0, tzinfo=UTC),
-                summary="Alice wanted something spicy and chose tteokbokki.",
-            ),
-        ),
-    )
+    return context_of(ALICE, customer_id=1)
 
 
 def bob() -> TurnContext:
-    return TurnContext(
-        customer_id=2,
-        customer=CustomerFacts(
-            display_name="Bob",
-            birth_year=None,
-            home_area="Brooklyn",
-            preferred_language="en",
-            currency="USD",
-            monthly_limit_minor=80_000,
-            remaining_limit_minor=1_250,
-            preferences=("ramen",),
-            allergies=("gluten",),
-        ),
-    )
+    return context_of(BOB, customer_id=2)

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from llm import tokens
 from llm.redis import async_client, sync_client
-from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.fakes.openai import FakeOpenAI, Reply
 
 T = TypeVar("T")
 

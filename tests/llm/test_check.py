@@ -1,7 +1,7 @@
 """`llm_check`: each step reported with a verdict, and never an exception."""
 
 from llm import check
-from tests.fakes.openai_server import Fault
+from tests.fakes.openai import Fault
 
 
 def _steps(result) -> dict[str, tuple[bool, str]]:

@@ -24,13 +24,13 @@ def test_the_system_prompt_holds_alices_facts():
     )
     for fact in (
         "recommendation assistant",
-        "Name: Alice",
-        "Age: about 35 (born 1991)",
-        "Home area: Mapo-gu, Seoul",
+        "Name: Alice Kim",
+        "Age: about 32 (born 1994)",
+        "Home area: Seoul, Mapo-gu",
         "Answer in Korean",
-        "Monthly budget: 500,000 KRW; remaining this month: 320,000 KRW",
-        "Preferences: Korean BBQ; peanut noodles; jazz bars; spicy tteokbokki",
-        "peanuts; shellfish",
+        "Monthly budget: 500,000 KRW; remaining this month: 380,000 KRW",
+        "Preferences: spicy food; hiking",
+        "(never recommend these): peanuts",
         "Never recommend anything that contains",
         "Current mood: tired (as the customer said)",
         "She asked for a quiet place to eat.",
@@ -43,7 +43,7 @@ def test_the_system_prompt_holds_alices_facts():
 
 def test_the_system_prompt_holds_nothing_of_another_customer():
     prompt = _alice_prompt()
-    for fact in ("Bob", "Brooklyn", "USD", "ramen", "gluten", "12.50"):
+    for fact in ("Bob", "Busan", "Haeundae", "grilled meat", "shellfish", "20,000"):
         assert fact not in prompt
 
 
@@ -53,11 +53,13 @@ def test_the_same_input_gives_the_same_text():
 
 
 def test_blocks_without_content_are_left_out_and_unknowns_say_so():
-    prompt = prompts.system_prompt(bob(), today=TODAY)
+    context = bob()
+    unknown_age = replace(context, customer=replace(context.customer, birth_year=None))
+    prompt = prompts.system_prompt(unknown_age, today=TODAY)
     assert "Age: unknown" in prompt
     assert "Current mood: not known" in prompt
     assert "Answer in English" in prompt
-    assert "remaining this month: 12.50 USD" in prompt
+    assert "remaining this month: 20,000 KRW" in prompt
     assert "<conversation_summary>" not in prompt
     assert "<past_sessions>" not in prompt
 

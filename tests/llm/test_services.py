@@ -6,7 +6,7 @@ import pytest
 
 from llm import services, store
 from llm.errors import StoreUnavailable
-from tests.fakes.openai_server import Reply
+from tests.fakes.openai import Reply
 from tests.llm.contexts import alice
 from tests.llm.support import chat_bodies, raw_redis, reply
 

@@ -10,21 +10,10 @@ from llm import prompts
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
 from llm.providers import Completion, ModelRequest, get_provider
 from llm.reply_json import RESPONSE_FORMAT
-from tests.fakes.openai_server import PARTIAL_TEXT, Fault, JSONReply, Reply
+from tests.fakes.openai import PARTIAL_TEXT, Fault, JSONReply, Reply
 from tests.llm.contexts import alice
 
 REPLY = 'Try "kimchi jjigae" tonight.\nIt\'s warm \\ cosy — 따뜻해요 😀'
-
-
-@pytest.fixture
-def fake(fake_openai, settings):
-    """The fake server, with timeouts and retries small enough for fast tests."""
-    settings.LLM_MODEL = "fake-model"
-    settings.LLM_CONNECT_TIMEOUT = 0.5
-    settings.LLM_READ_TIMEOUT = 0.5
-    settings.LLM_MAX_RETRIES = 1
-    settings.LLM_MAX_RETRY_AFTER = 0.3
-    return fake_openai
 
 
 def _request(purpose: str = "reply") -> ModelRequest:

@@ -10,7 +10,7 @@ import pytest
 from llm import services, store
 from llm.data import Delta, Turn
 from llm.errors import IdempotencyConflict, LLMUnavailable, MessageTooLong, StoreUnavailable
-from tests.fakes.openai_server import Fault
+from tests.fakes.openai import Fault
 from tests.llm.contexts import alice
 from tests.llm.support import chat_bodies, raw_redis, reply, run_async, snapshot, text_with_tokens
 

@@ -23,7 +23,7 @@ from llm.errors import (
     StoreUnavailable,
     TurnInProgress,
 )
-from tests.fakes.openai_server import Fault, Reply
+from tests.fakes.openai import Fault, Reply
 from tests.llm.contexts import alice, bob
 from tests.llm.support import (
     chat_bodies,

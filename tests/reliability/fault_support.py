@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from customers.models import ChatSession
-from tests.chat.support import parse_events
+from tests.chat.support import PROBLEM_KEYS, parse_events
+from tests.harness.api import auth, wait_for
 from tests.harness.app_server import AppServer, HttpResponse
 
 T = TypeVar("T")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
 
 
 class Customer:
@@ -21,7 +21,7 @@ class Customer:
     def __init__(self, app: AppServer, customer: Any) -> None:
         self.app = app
         self.token = customer.token
-        self.headers = {"Authorization": f"Token {customer.token}"}
+        self.headers = auth(customer)
 
     def me(self, **kwargs: Any) -> HttpResponse:
         return self.app.get("/api/v1/me", headers=self.headers, **kwargs)
@@ -152,12 +152,3 @@ def timed(call: Callable[[], T]) -> tuple[T, float]:
     started = time.monotonic()
     result = call()
     return result, time.monotonic() - started
-
-
-def wait_for(predicate: Callable[[], T], *, timeout: float, interval: float = 0.1) -> T:
-    """The first truthy result of `predicate()`, polled until `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, f"condition not met within {timeout}s"
-        time.sleep(interval)
-    return result

@@ -12,7 +12,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests.fakes.openai_server import Reply
+from tests.fakes.openai import Reply
 from tests.harness.app_server import database_address, database_url_for_tests
 from tests.harness.logs import tail
 from tests.reliability.fault_support import (

@@ -25,6 +25,7 @@ from tests.harness.app_server import AppServer, HttpResponse, database_url_for_t
 from tests.harness.fixtures import APP_TEST_ENV
 from tests.harness.logs import json_lines
 from tests.harness.redis_server import PrivateRedis
+from tests.people import ALICE, BOB
 from tests.reliability.rules import assert_absent, check_history, seen_turn
 
 # `django_db`: the test database exists only for tests that ask for it; each case only reads it (in a transaction
@@ -279,13 +280,14 @@ def _auth(token: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker, _fake_openai_server, tmp_path_factory) -> Iterator[World]:
-    """Alice with a session of two turns and a mood, bob with a session of one turn, served by one uvicorn."""
+    """Alice with a session of two turns and a mood, bob with a session of one turn, served by one uvicorn (the cast of
+    tests/people.py under usernames of this module's own)."""
     usernames = ["hostile-alice", "hostile-bob"]
     redis_dir = tmp_path_factory.mktemp("hostile-redis")
     try:
         with django_db_blocker.unblock():
-            alice_token = _create_customer(usernames[0], "Alice Kim", allergies=["peanuts"])
-            bob_token = _create_customer(usernames[1], "Bob Park", home_area="Busan, Haeundae-gu")
+            alice_token = _create_customer(usernames[0], **ALICE.profile())
+            bob_token = _create_customer(usernames[1], **BOB.profile())
             database_url = database_url_for_tests()
         with PrivateRedis(directory=redis_dir) as private_redis:
             env = {

@@ -14,9 +14,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
+from django.conf import settings
 
 from customers.models import Customer
-from tests.fakes.openai_server import Reply
+from tests.fakes.openai import Reply
+from tests.harness.api import REQUEST_TIMEOUT, auth, history, open_session, send, wait_for
 from tests.reliability.rules import check_history, seen_turn
 
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(90)]
@@ -27,33 +30,6 @@ UNTHROTTLED = {"THROTTLE_TURNS_PER_MINUTE": "100000", "DAILY_TOKEN_QUOTA": "1000
 # a worker whose pool is still growing must not fail on a machine busy with other test runs.
 PRODUCTION_POOL = {"DATABASE_POOL_TIMEOUT": "5", "DATABASE_CONNECT_TIMEOUT": "3"}
 MARKER = re.compile(r"\bS\d{2}-[0-9a-f]{8}\b")
-REQUEST_TIMEOUT = 30.0
-
-
-def auth(customer) -> dict[str, str]:
-    return {"Authorization": f"Token {customer.token}"}
-
-
-def open_session(server, customer) -> str:
-    response = server.request("POST", "/api/v1/sessions", payload={}, headers=auth(customer))
-    assert response.status == 201, response.body
-    return response.json()["id"]
-
-
-def send(server, customer, session_id: str, content: str):
-    return server.request(
-        "POST",
-        f"/api/v1/sessions/{session_id}/messages",
-        payload={"content": content},
-        headers=auth(customer),
-        timeout=REQUEST_TIMEOUT,
-    )
-
-
-def history(server, customer, session_id: str) -> list[dict]:
-    response = server.get(f"/api/v1/sessions/{session_id}/messages", headers=auth(customer))
-    assert response.status == 200, response.body
-    return response.json()["results"]
 
 
 def facts_of(customer) -> list[str]:
@@ -69,6 +45,13 @@ def new_marker(index: int) -> str:
 def is_reply_request(body: dict) -> bool:
     """Reply requests ask for structured output; summaries and folds ask for plain text."""
     return "response_format" in body
+
+
+def wait_for_cache_expiry() -> None:
+    """Until every customer cache entry the app wrote (django-redis keys under the `cb` prefix) has expired."""
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
+        assert next(client.scan_iter(match="cb:*"), None) is not None, "no customer cache entry to wait for"
+        wait_for(lambda: next(client.scan_iter(match="cb:*"), None) is None, what="the cache entries expired")
 
 
 class EchoModel:
@@ -202,7 +185,9 @@ def test_ten_concurrent_sends_to_one_session_are_served_one_at_a_time_in_arrival
     began = time.monotonic()
 
     def send_at(index: int):
-        time.sleep(max(0.0, began + index * stagger - time.monotonic()))  # known arrival order, all overlapping
+        # The arrival times are this test's input, not a wait for anything: known order, all overlapping, and a turn
+        # that let time pass between its arrival and its lock ticket would be served out of order.
+        time.sleep(max(0.0, began + index * stagger - time.monotonic()))
         return send(server, alice, session_id, contents[index])
 
     with ThreadPoolExecutor(max_workers=sends) as pool:
@@ -247,15 +232,16 @@ def test_turns_and_ends_hold_no_database_connection_while_the_model_answers(alic
     ending = [open_session(server, alice) for _ in range(2)]
     assert all(send(server, alice, sid, "Breakfast ideas?").status == 201 for sid in ending)
     talking = [open_session(server, alice) for _ in range(4)]
-    time.sleep(1.1)  # the cached owner, status and context of every session have expired
+    wait_for_cache_expiry()  # the cached owner, status and context of every session have expired
     model.latency = 3.0
 
     def end(session_id: str):
         return server.request("POST", f"/api/v1/sessions/{session_id}/end", headers=auth(alice), timeout=20)
 
     with ThreadPoolExecutor(max_workers=len(ending) + len(talking)) as pool:
+        asked = len(fake_openai.requests)
         ends = [pool.submit(end, sid) for sid in ending]
-        time.sleep(0.3)  # the ends are at the model first
+        fake_openai.wait_for_requests(asked + len(ending), timeout=10)  # the ends are at the model first
         turns = [pool.submit(send, server, alice, sid, "Lunch ideas?") for sid in talking]
         responses = [future.result() for future in ends + turns]
 

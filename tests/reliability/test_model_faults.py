@@ -8,7 +8,7 @@ completes the turn.
 
 import pytest
 
-from tests.fakes.openai_server import Fault, JSONReply, Reply
+from tests.fakes.openai import Fault, JSONReply, Reply
 from tests.harness.logs import tail
 from tests.reliability.fault_support import (
     Customer,

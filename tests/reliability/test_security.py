@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.fakes.openai_server import Fault, Reply
+from tests.fakes.openai import Fault, Reply
+from tests.harness.api import auth, open_session, send
 from tests.harness.logs import json_lines
 from tests.reliability.rules import assert_absent, check_history, seen_turn
 
@@ -23,26 +24,6 @@ pytestmark = [pytest.mark.processes, pytest.mark.timeout(90)]
 
 UNTHROTTLED = {"THROTTLE_TURNS_PER_MINUTE": "100000", "DAILY_TOKEN_QUOTA": "1000000000"}
 PROBLEM = "application/problem+json"
-
-
-def auth(customer) -> dict[str, str]:
-    return {"Authorization": f"Token {customer.token}"}
-
-
-def open_session(server, customer) -> str:
-    response = server.request("POST", "/api/v1/sessions", payload={}, headers=auth(customer))
-    assert response.status == 201, response.body
-    return response.json()["id"]
-
-
-def send(server, customer, session_id: str, content: str, *, path_suffix: str = ""):
-    return server.request(
-        "POST",
-        f"/api/v1/sessions/{session_id}/messages{path_suffix}",
-        payload={"content": content},
-        headers=auth(customer),
-        timeout=20,
-    )
 
 
 def session_snapshot(server, customer, session_id: str) -> tuple[dict, list[dict]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.openai_server import Reply
+from tests.fakes.openai import Reply
 from tests.harness.logs import tail
 from tests.reliability.fault_support import Customer, assert_clean_log, session_counters
 from tests.reliability.rules import check_history, seen_turn

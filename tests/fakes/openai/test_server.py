@@ -22,7 +22,7 @@ import httpx2
 import openai
 import pytest
 
-from tests.fakes.openai_server import (
+from tests.fakes.openai import (
     DEFAULT_REPLY_TEXT,
     FakeOpenAI,
     Fault,
@@ -34,7 +34,7 @@ from tests.fakes.openai_server import (
 
 pytestmark = pytest.mark.timeout(30)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[3]
 MESSAGES: list[Any] = [
     {"role": "system", "content": "You recommend products."},
     {"role": "user", "content": "Something for rainy days?"},
@@ -518,7 +518,7 @@ def test_control_api(fake: FakeOpenAI, client: openai.OpenAI) -> None:
 
 def test_cli_prints_port_and_serves() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0", "--model", "cli-model"],
+        [sys.executable, "-m", "tests.fakes.openai", "--port", "0", "--model", "cli-model"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
