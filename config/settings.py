@@ -94,14 +94,16 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: the customer cache (django-redis) and the conversation store (llm) share one server. ---
+# --- Redis: the conversation store (llm) on REDIS_URL, never evicted (`maxmemory-policy noeviction`); the customer
+# cache (django-redis) on CACHE_REDIS_URL, which may evict (e.g. `allkeys-lru`), by default the same server. ---
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHE_REDIS_URL = env_str("CACHE_REDIS_URL") or REDIS_URL
 REDIS_SOCKET_CONNECT_TIMEOUT = env_float("REDIS_SOCKET_CONNECT_TIMEOUT", 0.5, minimum=0.01, maximum=30)
 REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 1.0, minimum=0.01, maximum=60)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_REDIS_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "cb"),
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",

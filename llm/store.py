@@ -189,6 +189,13 @@ class RollingSummary:
 # --- scripts and running them ------------------------------------------------------------------------------
 
 
+# A script that declares flags (Redis 7) is checked before it runs: on a Redis that refuses writes (a read-only
+# replica, OOM under `noeviction`, MISCONF after a failed snapshot) it fails at once, before any command. Without the
+# line, Redis checks OOM only at a script's first write, and only if it could grow memory: a script that first
+# trimmed or deleted something would go on writing, and a turn could get half-way.
+_SHEBANG = "#!lua"
+
+
 @dataclass(frozen=True, slots=True)
 class Script:
     source: str
@@ -196,7 +203,7 @@ class Script:
 
     @classmethod
     def of(cls, *parts: str) -> "Script":
-        source = "\n".join(parts)
+        source = "\n".join([_SHEBANG, *parts])
         return cls(source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis names scripts by SHA-1
 
     def call(self, keys: Sequence[str], args: Iterable[Any] = ()) -> "Call":
