@@ -1,5 +1,6 @@
 """Project settings, read from the environment (see `.env.example` for every variable and its default)."""
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -94,14 +95,16 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: the customer cache (django-redis) and the conversation store (llm) share one server. ---
+# --- Redis: the conversation store (llm) on REDIS_URL, never evicted (`maxmemory-policy noeviction`); the customer
+# cache (django-redis) on CACHE_REDIS_URL, which may evict (e.g. `allkeys-lru`), by default the same server. ---
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHE_REDIS_URL = env_str("CACHE_REDIS_URL") or REDIS_URL
 REDIS_SOCKET_CONNECT_TIMEOUT = env_float("REDIS_SOCKET_CONNECT_TIMEOUT", 0.5, minimum=0.01, maximum=30)
 REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 1.0, minimum=0.01, maximum=60)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_REDIS_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "cb"),
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -193,9 +196,15 @@ STORAGES = {
 }
 
 # --- Production hardening: on whenever DEBUG is off (`manage.py check --deploy` is clean then). ---
+# The header a TLS-terminating proxy in front sets to "https" (e.g. X-Forwarded-Proto), trusted only when named
+# here: without such a proxy, any client could send it over plain HTTP and pass for HTTPS.
+_PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER")
+if _PROXY_SSL_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", _PROXY_SSL_HEADER):
+    raise ImproperlyConfigured(f"SECURE_PROXY_SSL_HEADER must be a header name, got {_PROXY_SSL_HEADER!r}")
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -10,10 +10,10 @@ after which they load it themselves. The lease also closes the race "reader load
 invalidates, reader stores the old row": invalidation deletes the lease along with the entry, and a loader stores its
 result only while it still holds its lease (checked and written atomically in Redis).
 
-Redis is an optimisation, never a dependency of a read: when it is down or slow (each call is bounded by
-REDIS_SOCKET_TIMEOUT), reads go to the database and this process skips the cache for OUTAGE_RETRY_SECONDS, logging
-one warning per outage. An invalidation that fails while Redis is unreachable leaves the entry to its TTL, which
-bounds how stale a read can get.
+Redis (CACHE_REDIS_URL, by default REDIS_URL) is an optimisation, never a dependency of a read: when it is down or
+slow (each call is bounded by REDIS_SOCKET_TIMEOUT), or refuses writes (a read-only replica, OOM, MISCONF), reads go
+to the database and this process skips the cache for OUTAGE_RETRY_SECONDS, logging one warning per outage. An
+invalidation that fails while Redis is unreachable leaves the entry to its TTL, which bounds how stale a read can get.
 """
 
 import dataclasses
@@ -35,6 +35,8 @@ from django.db import transaction
 from django.dispatch import receiver
 from django_redis import get_redis_connection
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError
+from redis.exceptions import ResponseError as RedisResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from customers.data import ApiUser, CustomerProfile, PastSessionSummary, SessionAccess
@@ -45,8 +47,15 @@ T = TypeVar("T")
 
 MISS = object()  # what `get_many` answers for an entry the cache does not hold
 
-# Only "Redis is unreachable or too slow": any other error is a bug and should surface.
-REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, TimeoutError)
+# What the cache reads around: Redis unreachable or too slow, or answering but refusing writes (see
+# `_refuses_writes`). They are caught as REDIS_ERRORS and re-raised unless `_is_outage`: any other error (a wrong
+# type, a script error) is a bug and should surface.
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, TimeoutError, RedisResponseError)
+# Error replies of a Redis that refuses writes for a while: a replica during a failover (READONLY; MASTERDOWN when it
+# serves no stale data), memory full under `noeviction` (OOM), a failed snapshot under `stop-writes-on-bgsave-error`
+# (MISCONF), too few replicas under `min-replicas-to-write` (NOREPLICAS). redis-py strips the READONLY and OOM
+# prefixes from ReadOnlyError and OutOfMemoryError, hence the classes.
+_REFUSED_WRITE_PREFIXES = ("READONLY", "OOM", "MISCONF", "MASTERDOWN", "NOREPLICAS")
 OUTAGE_RETRY_SECONDS = 10.0
 POLL_SECONDS = 0.02
 
@@ -206,8 +215,20 @@ def _outage_active() -> bool:
     return time.monotonic() < _outage_until
 
 
+def _is_outage(exc: Exception) -> bool:
+    """Redis cannot serve the cache now: unreachable, too slow, or refusing writes."""
+    if not isinstance(exc, RedisResponseError):
+        return True
+    if isinstance(exc, ReadOnlyError | OutOfMemoryError):
+        return True
+    return str(exc).startswith(_REFUSED_WRITE_PREFIXES)
+
+
 def _redis_failed(exc: Exception, during: str) -> None:
+    """Read around the cache for a while (called in an `except REDIS_ERRORS` block); re-raise what is no outage."""
     global _outage_until
+    if not _is_outage(exc):
+        raise exc
     now = time.monotonic()
     if now >= _outage_until:
         logger.warning(

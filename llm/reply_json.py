@@ -66,6 +66,9 @@ class ReplyReader:
         return "".join(self._emitted)
 
     def feed(self, chunk: str) -> str:
+        # Where model text enters: the SDK's JSON decoder keeps an escaped lone surrogate ("\ud800"), which no
+        # encoder of the reply (Redis, the JSON answer, an SSE event) could write.
+        chunk = _replace_lone_surrogates(chunk)
         self._raw.append(chunk)
         text = self._advance(chunk)
         if text:
@@ -200,7 +203,9 @@ def _hex4(text: str, start: int) -> int | None:
 
 
 def _replace_lone_surrogates(text: str) -> str:
-    # json.loads keeps an unpaired surrogate as is; it could not be encoded as UTF-8 later.
+    # json.loads keeps an unpaired surrogate as is; it could not be encoded as UTF-8 later. A pair is joined.
+    if text.isascii():
+        return text
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 

@@ -7,6 +7,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-use-0123
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/chatbot")
 os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
+os.environ.pop("CACHE_REDIS_URL", None)  # the cache shares the test Redis index, never a developer's cache server
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 # The offline provider unless a test points the client at the fake OpenAI server.

@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 LUA = Path(__file__).with_name("lua")
+# A script that declares flags (Redis 7) is checked before it runs: on a Redis that refuses writes (a read-only
+# replica, OOM under `noeviction`, MISCONF after a failed snapshot) it fails at once, before any command. Without the
+# line, Redis checks OOM only at a script's first write, and only if it could grow memory: a script that first
+# trimmed or deleted something would go on writing, and a turn could get half-way.
+_SHEBANG = "#!lua"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +30,7 @@ class Script:
     @classmethod
     def load(cls, name: str, *, prelude: bool = True) -> "Script":
         parts = [(LUA / "prelude.lua").read_text()] if prelude else []
-        source = "\n".join([*parts, (LUA / f"{name}.lua").read_text()])
+        source = "\n".join([_SHEBANG, *parts, (LUA / f"{name}.lua").read_text()])
         return cls(name, source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis names scripts by SHA-1
 
     def call(self, keys: Sequence[str], args: Iterable[Any] = ()) -> "Call":
