@@ -60,7 +60,8 @@ def main() -> int:
         password = staff_login(Path(settings.BASE_DIR) / "var" / "staff-password")
         lines.append(f"  Admin:    {url}/admin/  (local staff login: {STAFF_USERNAME} / {password})")
     else:
-        lines.append(f"  Admin:    {url}/admin/  (create a staff user with `.venv/bin/python manage.py createsuperuser`)")
+        hint = "create a staff user with `.venv/bin/python manage.py createsuperuser`"
+        lines.append(f"  Admin:    {url}/admin/  ({hint})")
     print("\n".join([*lines, ""]), flush=True)
     return 0
 
