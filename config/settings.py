@@ -143,6 +143,8 @@ CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1)
 TURN_LOCK_TTL_SECONDS = env_float("TURN_LOCK_TTL_SECONDS", 180.0, minimum=1)
 TURN_LOCK_WAIT_SECONDS = env_float("TURN_LOCK_WAIT_SECONDS", 10.0, minimum=0)
 PAST_SESSION_SUMMARIES = env_int("PAST_SESSION_SUMMARIES", 3, minimum=0, maximum=20)
+# Days an ended session's transcript stays in the database (opt-in; 0: only its summary is kept). docs/decisions/0017.
+CHAT_ARCHIVE_DAYS = env_int("CHAT_ARCHIVE_DAYS", 0, minimum=0, maximum=3650)
 CHAT_SSE_HEARTBEAT_SECONDS = env_float("CHAT_SSE_HEARTBEAT_SECONDS", 10.0, minimum=0.05, maximum=300)
 
 # --- Throttling (Redis, shared by every process). ---
