@@ -156,13 +156,13 @@ def test_make_run_ends_its_preamble_with_the_next_thing_to_type(made_run):
     assert result.stdout.endswith("}\n")
     assert json.loads(result.stdout)["username"] == "alice"
 
-    login = subprocess.run(
-        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", made_run.url + "/admin/login/"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
-    assert login.stdout == "200"
+    with urllib.request.urlopen(made_run.url + "/admin/login/", timeout=10) as login:  # noqa: S310 - loopback
+        assert login.status == 200
+        assets = set(re.findall(r"""(?:href|src)="(/static/[^"]+)""", login.read().decode()))
+    assert assets
+    for asset in sorted(assets):
+        assert http_status(made_run.url + asset) == 200, asset
+    assert SYNC_ITERATOR_WARNING not in made_run.log()
     env_file = (made_run.checkout / ".env").read_text()
     assert "DEBUG=true" in env_file
     assert re.search(r"^SECRET_KEY=\S{50,}$", env_file, re.MULTILINE)

@@ -115,3 +115,9 @@ def test_env_file_variable_picks_another_file_or_none(tmp_path, monkeypatch):
 
 def settings_key(path: Path) -> str:
     return next(line.split("=", 1)[1] for line in path.read_text().splitlines() if line.startswith("SECRET_KEY="))
+
+
+def test_the_tests_and_their_processes_read_no_env_file(settings):
+    assert settings.ENV_FILE_READ is None
+    assert os.environ["ENV_FILE"] == ""  # inherited by every subprocess a test starts
+    assert settings.LLM_MODEL == "gpt-4o-mini"
