@@ -173,7 +173,7 @@ def _archive_transcript(session_id: UUID) -> None:
                 for m in messages
             ),
         )
-    except (StoreUnavailable, DatabaseUnavailable) as exc:
+    except (StoreUnavailable, CustomersError) as exc:  # e.g. the database went away, or the session was erased
         # The session is ended with its summary; only the optional archive is missing.
         logger.warning("transcript_not_archived", extra={"session_id": str(session_id), "error": type(exc).__name__})
 
