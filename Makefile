@@ -5,7 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
-DEV_ENV := DEBUG=$${DEBUG:-true}
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chatbot
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
@@ -19,14 +18,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 setup: $(STAMP)
 
-## Set everything up (venv, dependencies, migrations, demo data) and serve on http://$(HOST):$(PORT)
+## Set everything up (.env, venv, dependencies, migrations, demo data) and serve on http://$(HOST):$(PORT)
 run: $(STAMP)
-	@$(BIN)/python scripts/check_services.py --redis "$${REDIS_URL:-redis://127.0.0.1:6379/0}"
+	@$(BIN)/python scripts/dev_env.py
+	@$(BIN)/python scripts/check_services.py --redis-of-env .env
 	mkdir -p var
-	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
-	$(DEV_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(DEV_ENV) $(BIN)/python manage.py seed_demo
-	$(DEV_ENV) $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py seed_demo
+	@$(BIN)/python scripts/run_preamble.py --url http://$(HOST):$(PORT)
+	@$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off --log-level warning
 
 ## The whole suite: lint, format check, architecture contracts, tests (real PostgreSQL and Redis)
 test: $(STAMP)

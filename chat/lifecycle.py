@@ -8,11 +8,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
+from django.conf import settings
 from django.utils import timezone
 
 from chat.context import turn_context_read
 from customers import services as customers
-from customers.services import CustomersError, DatabaseUnavailable, SessionEnded, SessionInfo, SessionNotFound
+from customers.services import (
+    ArchivedMessage,
+    CustomersError,
+    DatabaseUnavailable,
+    SessionEnded,
+    SessionInfo,
+    SessionNotFound,
+)
 from llm import services as llm
 from llm.services import LLMError, Message, Mood, StoreUnavailable
 
@@ -70,10 +78,23 @@ def session_page_get(
 
 
 def session_messages_get(*, customer_id: int, session_id: UUID) -> tuple[Message, ...]:
-    """The session's messages, oldest first; none once it has ended (its summary replaces them)."""
+    """The session's messages, oldest first. Once it has ended its summary replaces them, unless the opt-in
+    archive (CHAT_ARCHIVE_DAYS) still keeps its transcript."""
     access = customers.session_access_get(customer_id=customer_id, session_id=session_id)
     if access.status != "open":
-        return ()
+        archived = customers.session_transcript_get(customer_id=customer_id, session_id=session_id)
+        return tuple(
+            Message(
+                id=m.id,
+                seq=m.seq,
+                role=m.role,
+                content=m.content,
+                tokens=m.tokens,
+                created_at=m.created_at,
+                interrupted=m.interrupted,
+            )
+            for m in archived
+        )
     return llm.messages_list(session_id=session_id)
 
 
@@ -98,6 +119,7 @@ def session_finish(*, customer_id: int, session_id: UUID) -> SessionView:
     customers.database_connection_release()  # no connection held through the summary's model call
     summary = llm.session_summarize(session_id=session_id, context=context)
     info = customers.session_end(session_id=session_id, summary=summary.text, final_mood=summary.final_mood)
+    _archive_transcript(session_id)
     _erase_conversation(session_id)
     logger.info("session_ended", extra={"session_id": str(session_id), "provider": summary.provider})
     return SessionView(info=info, mood=info.final_mood)
@@ -132,6 +154,32 @@ def sessions_idle_end(*, idle_for: timedelta, limit: int = 500) -> SweepReport:
         else:
             ended += 1
     return SweepReport(ended=ended, skipped=skipped, failed=failed)
+
+
+def _archive_transcript(session_id: UUID) -> None:
+    """With CHAT_ARCHIVE_DAYS > 0, hand the ended session's messages to customers to keep; best effort."""
+    if settings.CHAT_ARCHIVE_DAYS <= 0:
+        return
+    try:
+        messages = llm.messages_list(session_id=session_id)
+        customers.session_transcript_archive(
+            session_id=session_id,
+            messages=tuple(
+                ArchivedMessage(
+                    id=m.id,
+                    seq=m.seq,
+                    role=m.role,
+                    content=m.content,
+                    tokens=m.tokens,
+                    created_at=m.created_at,
+                    interrupted=m.interrupted,
+                )
+                for m in messages
+            ),
+        )
+    except (StoreUnavailable, CustomersError) as exc:  # e.g. the database went away, or the session was erased
+        # The session is ended with its summary; only the optional archive is missing.
+        logger.warning("transcript_not_archived", extra={"session_id": str(session_id), "error": type(exc).__name__})
 
 
 def _erase_conversation(session_id: UUID) -> None:

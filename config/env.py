@@ -1,15 +1,38 @@
-"""Typed readers for environment variables.
+"""Typed readers for environment variables, and the optional local `.env` file that feeds them.
 
 Every setting comes from the environment through one of these helpers, so a bad value fails at startup with
 `ImproperlyConfigured` naming the variable, never later as a confusing runtime error.
 """
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import dotenv_values
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_file_load(default_path: Path) -> Path | None:
+    """Put the variables of a local `.env` file into the environment; a variable already set keeps its value.
+
+    `ENV_FILE` names another file, or none when empty (the tests and their server processes read none). A missing
+    default file is fine (production has none); a missing file that `ENV_FILE` names is an error. Returns the file
+    read, if any.
+    """
+    named = os.environ.get("ENV_FILE")
+    if named is not None and not named.strip():
+        return None
+    path = Path(named.strip()) if named is not None else default_path
+    if not path.is_file():
+        if named is not None:
+            raise ImproperlyConfigured(f"ENV_FILE names {str(path)!r}, which is not a readable file")
+        return None
+    for name, value in dotenv_values(path, interpolate=False).items():
+        if value is not None:  # a bare `NAME` line without `=` sets nothing
+            os.environ.setdefault(name, value)
+    return path
 
 
 def env_str(name: str, default: str = "") -> str:

@@ -11,9 +11,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from customers import services
+from customers import archive, services
 from customers.models import ChatSession, Customer, SessionStatus
-from customers.ports import LiveTranscript, SessionAdminActions, session_admin_actions
+from customers.ports import LiveTranscript, SessionAdminActions, TranscriptLine, session_admin_actions
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,14 @@ class ChatSessionAdmin(admin.ModelAdmin):
     @admin.display(description="live transcript")
     def live_transcript(self, obj: ChatSession) -> str | SafeString:
         if obj.status == SessionStatus.ENDED:
-            return "The session has ended: its summary above is what remains of it."
+            archived = archive.transcript(session_id=obj.pk)
+            if not archived:
+                return "The session has ended: its summary above is what remains of it."
+            lines = tuple(
+                TranscriptLine(seq=m.seq, role=m.role, content=m.content, tokens=m.tokens, created_at=m.created_at)
+                for m in archived
+            )
+            return _render_transcript(LiveTranscript(lines, mood="", mood_source="", rolling_summary=""), archived=True)
         actions = session_admin_actions()
         if actions is None:
             return TRANSCRIPT_UNAVAILABLE
@@ -150,7 +157,7 @@ class ChatSessionAdmin(admin.ModelAdmin):
             self.message_user(request, f"{failed} session(s) failed; see the logs.", messages.ERROR)
 
 
-def _render_transcript(transcript: LiveTranscript) -> SafeString:
+def _render_transcript(transcript: LiveTranscript, *, archived: bool = False) -> SafeString:
     mood = f"{transcript.mood} ({transcript.mood_source})" if transcript.mood else "not set"
     rows = format_html_join(
         "",
@@ -160,11 +167,14 @@ def _render_transcript(transcript: LiveTranscript) -> SafeString:
             for line in transcript.lines
         ),
     )
+    if archived:
+        heading = format_html("<p>{}</p>", "Archived transcript (CHAT_ARCHIVE_DAYS); the session has ended.")
+    else:
+        summary = transcript.rolling_summary or "none yet"
+        heading = format_html("<p>Mood: {}</p><p>Rolling summary: {}</p>", mood, summary)
     return format_html(
-        "<p>Mood: {}</p><p>Rolling summary: {}</p>"
-        "<table><thead><tr><th>seq</th><th>role</th><th>time</th><th>tokens</th><th>content</th></tr></thead>"
+        "{}<table><thead><tr><th>seq</th><th>role</th><th>time</th><th>tokens</th><th>content</th></tr></thead>"
         "<tbody>{}</tbody></table>",
-        mood,
-        transcript.rolling_summary or "none yet",
+        heading,
         rows or format_html('<tr><td colspan="5">{}</td></tr>', "no messages yet"),
     )

@@ -98,3 +98,16 @@ class DemoCustomer:
     display_name: str
     customer_id: int
     token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedMessage:
+    """One message of an ended session's archived transcript (see `session_transcript_archive`)."""
+
+    id: str
+    seq: int
+    role: str  # "user" | "assistant"
+    content: str
+    tokens: int
+    created_at: datetime
+    interrupted: bool = False

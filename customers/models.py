@@ -121,3 +121,19 @@ class ChatSession(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Session {self.id}"
+
+
+class ArchivedTranscript(models.Model):
+    """The messages of an ended session, kept for CHAT_ARCHIVE_DAYS days when that is above 0 (opt-in: by default
+    only the summary outlives a session). Deleting the session deletes its archive; `archive_purge` removes the
+    expired ones."""
+
+    session = models.OneToOneField(
+        ChatSession, on_delete=models.CASCADE, primary_key=True, related_name="archived_transcript"
+    )
+    # [{id, seq, role, content, tokens, created_at (ISO 8601), interrupted}], oldest first.
+    messages = models.JSONField(default=list)
+    archived_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Transcript of {self.session_id}"

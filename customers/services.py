@@ -19,10 +19,11 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from customers import cache, selectors
+from customers import archive, cache, selectors
 from customers.cache import get_or_load
 from customers.data import (
     ApiUser,
+    ArchivedMessage,
     CustomerProfile,
     DemoCustomer,
     Health,
@@ -53,6 +54,7 @@ from customers.ports import (
 # What other apps may use of `customers`: the functions below, and the data, errors and admin port they speak in.
 __all__ = [
     "ApiUser",
+    "ArchivedMessage",
     "CustomerNotFound",
     "CustomerProfile",
     "CustomersError",
@@ -391,3 +393,27 @@ def _normalized_tags(value: object) -> object:
     if not isinstance(value, list | tuple) or not all(isinstance(tag, str) for tag in value):
         return value
     return list(dict.fromkeys(tag.strip() for tag in value))
+
+
+# --- The opt-in transcript archive (CHAT_ARCHIVE_DAYS; customers/archive.py) ----------------------------------
+
+
+@database_required
+def session_transcript_archive(*, session_id: UUID, messages: Sequence[ArchivedMessage]) -> bool:
+    """Keep an ended session's messages for CHAT_ARCHIVE_DAYS days; False (nothing stored) when that is 0."""
+    return archive.archive(session_id=session_id, messages=messages)
+
+
+@database_required
+def session_transcript_get(*, customer_id: int, session_id: UUID) -> tuple[ArchivedMessage, ...]:
+    """The archived messages of the customer's ended session, oldest first; none when not archived or expired.
+    Raises SessionNotFound when the session is not the customer's."""
+    if not ChatSession.objects.filter(pk=session_id, customer_id=customer_id).exists():
+        raise SessionNotFound(f"session {session_id} not found")
+    return archive.transcript(session_id=session_id)
+
+
+@database_required
+def transcript_purge_expired() -> int:
+    """Delete the archived transcripts older than CHAT_ARCHIVE_DAYS days (all when it is 0); how many went."""
+    return archive.purge()

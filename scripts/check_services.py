@@ -7,6 +7,9 @@ import sys
 from urllib.parse import urlsplit
 
 import redis
+from dotenv import dotenv_values
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def redis_problem(url: str) -> str | None:
@@ -36,9 +39,15 @@ def postgres_problem(url: str) -> str | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--redis", default=None, help="Redis URL to check")
+    parser.add_argument(
+        "--redis-of-env", metavar="ENV_FILE", default=None, help="check REDIS_URL of the environment, else of this file"
+    )
     parser.add_argument("--postgres", default=None, help="PostgreSQL URL to check")
     args = parser.parse_args()
     problems = []
+    if args.redis_of_env is not None:
+        from_file = dotenv_values(args.redis_of_env, interpolate=False) if os.path.isfile(args.redis_of_env) else {}
+        args.redis = os.environ.get("REDIS_URL") or from_file.get("REDIS_URL") or DEFAULT_REDIS_URL
     if args.redis:
         problems.append(redis_problem(args.redis))
     if args.postgres:

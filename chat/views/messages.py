@@ -53,6 +53,10 @@ class SessionMessagesApi(CustomerApi):
     @extend_schema(
         operation_id="sessions_messages_list",
         summary="The session's messages, oldest first",
+        description=(
+            "An open session's live messages. Once ended, its archived transcript while the opt-in archive keeps it "
+            "(CHAT_ARCHIVE_DAYS above 0), else an empty list: the summary replaces the messages."
+        ),
         tags=["messages"],
         responses={200: MessageListOut, **problem_responses(*SESSION_PROBLEMS)},
     )

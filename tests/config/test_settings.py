@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(60)
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     # Only what a fresh shell has: the test process's own settings must not leak into the child.
-    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(ROOT)), **env}
+    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", str(ROOT)), "ENV_FILE": "", **env}
     clean["DJANGO_SETTINGS_MODULE"] = "config.settings"
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=50

@@ -83,6 +83,7 @@ class AppServer:
             "HOME": str(Path.home()),
             "PYTHONUNBUFFERED": "1",
             "DJANGO_SETTINGS_MODULE": "config.settings",
+            "ENV_FILE": "",  # a developer's `.env` must not reach the server
             "DEBUG": "false",
             "SECRET_KEY": _SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",

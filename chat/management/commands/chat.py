@@ -1,5 +1,8 @@
 import asyncio
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from uuid import UUID
 
 from django.conf import settings
@@ -34,12 +37,13 @@ class Command(BaseCommand):
         except Exception as exc:  # a clear line instead of a traceback (unexpected ones are logged by type)
             raise CommandError(problem_for(exc).detail) from None
         self.stdout.write(f"Chatting as {options['user']} in session {session_id}.\n{HELP_LINE}")
-        try:
-            while self._one_line(customer_id, session_id):
-                pass
-        except KeyboardInterrupt:
-            self.stdout.write("")
-            self._left_open(session_id)
+        with console_logs_at_least(logging.WARNING):
+            try:
+                while self._one_line(customer_id, session_id):
+                    pass
+            except KeyboardInterrupt:
+                self.stdout.write("")
+                self._left_open(session_id)
 
     def _session(self, customer_id: int, session_id: UUID | None) -> UUID:
         if session_id is None:
@@ -111,3 +115,22 @@ class Command(BaseCommand):
 
     def _left_open(self, session_id: UUID) -> None:
         self.stdout.write(f"Session {session_id} stays open; continue it with --session {session_id}.")
+
+
+@contextmanager
+def console_logs_at_least(level: int) -> Iterator[None]:
+    """Keep the per-turn info lines out of the conversation: while chatting, the console log handlers (stderr)
+    pass only warnings and errors; file handlers keep their level."""
+    handlers = [
+        handler
+        for handler in logging.getLogger().handlers
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+    ]
+    before = [handler.level for handler in handlers]
+    for handler in handlers:
+        handler.setLevel(max(handler.level, level))
+    try:
+        yield
+    finally:
+        for handler, old in zip(handlers, before, strict=True):
+            handler.setLevel(old)
