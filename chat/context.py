@@ -32,6 +32,8 @@ def turn_context_build(*, customer_id: int, session_id: UUID) -> TurnContext:
             remaining_limit_minor=record.remaining_limit_minor,
             preferences=tuple(record.preferences),
             allergies=tuple(record.allergies),
+            diets=tuple(record.diets),
+            dietary_notes=tuple(record.dietary_notes),
         ),
         past_summaries=tuple(PastSummary(title=p.title, ended_at=p.ended_at, summary=p.summary) for p in past),
     )

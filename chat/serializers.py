@@ -162,7 +162,11 @@ class ProfileOut(serializers.Serializer):
     spent_this_month_minor = serializers.IntegerField()
     remaining_limit_minor = serializers.IntegerField()
     preferences = serializers.ListField(child=serializers.CharField())
-    allergies = serializers.ListField(child=serializers.CharField())
+    allergies = serializers.ListField(child=serializers.CharField(), help_text="Allergen codes.")
+    diets = serializers.ListField(child=serializers.CharField(), help_text="Diet codes.")
+    dietary_notes = serializers.ListField(
+        child=serializers.CharField(), help_text="Restrictions that no code covers (unverified)."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

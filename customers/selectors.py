@@ -43,6 +43,8 @@ def profile_of(customer: Customer) -> CustomerProfile:
         remaining_limit_minor=customer.remaining_limit_minor,
         preferences=tuple(customer.preferences),
         allergies=tuple(customer.allergies),
+        diets=tuple(customer.diets),
+        dietary_notes=tuple(customer.dietary_notes),
         created_at=customer.created_at,
         updated_at=customer.updated_at,
     )
@@ -62,6 +64,8 @@ def context_of(profile: CustomerProfile) -> CustomerContext:
         remaining_limit_minor=profile.remaining_limit_minor,
         preferences=profile.preferences,
         allergies=profile.allergies,
+        diets=profile.diets,
+        dietary_notes=profile.dietary_notes,
     )
 
 
