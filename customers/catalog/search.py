@@ -118,6 +118,10 @@ _STOP_WORDS = frozenset(
         "가고",
         "오늘",
         "근처",
+        "음식",
+        "먹을",
+        "거",
+        "것",
     )
 )
 # Korean particles that follow a noun ("마포에서", "떡볶이를"), longest first.
