@@ -31,13 +31,13 @@ def validate_tags(value: object) -> None:
 
 def _validate_codes(value: object, vocabulary: tuple[str, ...], what: str) -> None:
     if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
-        raise ValidationError("Enter a list of codes.", code="invalid")
+        raise ValidationError("Enter a list of codes.", code="not_codes")  # "invalid" would read "not valid JSON"
     if bad := vocabulary_unknown(value, vocabulary):
         raise ValidationError(
-            f"Unknown {what} code(s): {', '.join(map(str, bad))}. Known: {', '.join(vocabulary)}.", code="invalid"
+            f"Unknown {what} code(s): {', '.join(map(str, bad))}. Known: {', '.join(vocabulary)}.", code="unknown_code"
         )
     if len(set(value)) != len(value):
-        raise ValidationError("Each code at most once.", code="invalid")
+        raise ValidationError("Each code at most once.", code="repeated_code")
 
 
 def validate_allergen_codes(value: object) -> None:

@@ -1,6 +1,7 @@
 """Recommendation rows: what was shown to a customer (item, reason, session) and how they rated it."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 from uuid import UUID
 
 from django.db import transaction
@@ -48,9 +49,9 @@ def record(
             session_id=session_id,
             item_id=items[external_id],
             reason=reason.strip()[:MAX_REASON],
-            created_at=now,
+            created_at=now + timedelta(microseconds=position),  # shown order is creation order
         )
-        for external_id, reason in shown
+        for position, (external_id, reason) in enumerate(shown)
     ]
     with transaction.atomic():
         if not Customer.objects.filter(pk=customer_id).exists():
