@@ -41,7 +41,20 @@ class CustomerCodesForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = ("allergies", "diets", "dietary_notes")  # the admin adds the others
+        fields = (
+            "user",
+            "display_name",
+            "birth_year",
+            "home_area",
+            "preferred_language",
+            "currency",
+            "monthly_limit_minor",
+            "spent_this_month_minor",
+            "preferences",
+            "allergies",
+            "diets",
+            "dietary_notes",
+        )
 
     def clean(self):
         cleaned = super().clean()

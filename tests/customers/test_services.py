@@ -141,6 +141,8 @@ def test_the_context_holds_what_a_prompt_may_see_and_is_cached(alice, django_ass
         remaining_limit_minor=380_000,
         preferences=("spicy food", "hiking"),
         allergies=("peanuts",),
+        diets=(),
+        dietary_notes=(),
     )
     with django_assert_num_queries(0):
         assert services.customer_context_get(customer_id=alice.customer_id) == context
@@ -246,7 +248,7 @@ def test_demo_seed_creates_three_customers_with_working_tokens_and_is_idempotent
         assert services.api_user_get_by_token(key=demo.token).customer_id == demo.customer_id
         assert not get_user_model().objects.get(username=demo.username).has_usable_password()
     contexts = [services.customer_context_get(customer_id=demo.customer_id) for demo in first]
-    assert "peanuts" in contexts[0].allergies
+    assert "peanut" in contexts[0].allergies
     assert "spicy food" in contexts[0].preferences
 
 
