@@ -124,9 +124,15 @@ def derived(
 
 
 def keywords(name: str, kind: str, area: str, tags: Sequence[str]) -> str:
-    """Lower-case searchable text: the name, each tag, the area (with its comma and "-gu" split off) and the kind."""
+    """Lower-case searchable text: the name, each tag, the area (with its comma and "-gu" split off), the kind, and
+    the area as one token (`area_token`), so that a full-text query can ask for an area in the same index scan."""
     area_words = area.replace(",", " ").replace("-gu", " ").replace("-", " ")
-    return " ".join([name, *tags, area_words, kind]).casefold()
+    return " ".join([name, *tags, area_words, kind, area_token(area)]).casefold()
+
+
+def area_token(area: str) -> str:
+    """The area as a single full-text lexeme, e.g. "areaseoulmapogu" for "Seoul, Mapo-gu"."""
+    return "area" + re.sub(r"[\W_]+", "", area.casefold())
 
 
 def _text(row: Mapping[str, Any], name: str, limit: int, *, required: bool = False) -> str:

@@ -10,13 +10,14 @@ another currency is not eligible; an item without a price charges nothing and pa
 Ranking, among the eligible items that match something (the request's words, the customer's preference tags, the tags
 of items they liked, or an area the request names; nothing matched means no candidates), the sum of:
   3 x the share of the request's words the item matches (words match as prefixes, so 매운 finds 매운맛; Korean
-      particles are cut off: 떡볶이를 is 떡볶이);
-  on PostgreSQL also 1 x ts_rank over the 'simple' full-text vector (name and tags weigh more than the description)
-      and 1 x trigram word similarity of the request to the keywords (Korean substrings, typos);
+      particles are cut off: 떡볶이를 is 떡볶이; on PostgreSQL a Korean word of 3 or more characters also matches
+      inside a compound, through the trigram index: 떡볶이 in 즉석떡볶이);
+  on PostgreSQL also 1 x ts_rank over the 'simple' full-text vector (name and tags weigh more than the description);
   1 when it matches a preference tag, 0.5 when it matches a tag of an item they liked;
   3 when it is in the area the request names ("in Mapo", "해운대에서"), else 1 when it is in their home area.
-Diversity: at most MAX_PER_VENUE items of one venue (the part of `external_id` before its first ":"), chosen from a
-pool POOL_FACTOR times larger than `limit`.
+On PostgreSQL the ranked matches are bounded subsets (see `_ranked_postgresql`), so a call costs about the same at
+1,000 items as at 100,000. Diversity: at most MAX_PER_VENUE items of one venue (the part of `external_id` before
+its first ":"), chosen from a pool POOL_FACTOR times larger than `limit`.
 """
 
 import json
@@ -29,7 +30,7 @@ from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from customers.catalog import vocabulary
+from customers.catalog import items, vocabulary
 from customers.data import Candidate
 from customers.models import CatalogItem, Customer, Rating, Recommendation
 
@@ -40,8 +41,11 @@ DESCRIPTION_CHARS = 300
 LIKED_ITEMS = 20  # the latest items rated up whose tags boost the ranking
 MAX_TERMS = 24  # request, preference and liked terms each, at most
 SHARE_TERMS = 8  # the request's first words whose share found in an item scores it
+# PostgreSQL: how many matches each subset takes (request words in the area, anywhere; tastes in the area, anywhere).
+SUBSET_IN_AREA, SUBSET_ANYWHERE, SUBSET_TASTES = 200, 300, 100
+SUBSETS_TOTAL = 450  # rows scored at most
 # Weights of the score's parts (see the module's docstring).
-W_REQUEST, W_RANK, W_TRIGRAM, W_PREFERENCE, W_LIKED, W_NAMED_AREA, W_HOME_AREA = 3.0, 1.0, 1.0, 1.0, 0.5, 3.0, 1.0
+W_REQUEST, W_RANK, W_PREFERENCE, W_LIKED, W_NAMED_AREA, W_HOME_AREA = 3.0, 1.0, 1.0, 0.5, 3.0, 1.0
 
 _STOP_WORDS = frozenset(
     (
@@ -264,8 +268,16 @@ def terms(texts: Iterable[str], *, drop_areas: bool = False) -> tuple[str, ...]:
 
 
 def _tsquery(words: Sequence[str]) -> str:
-    # Words are \w only, so quoting them is enough to make a valid tsquery; ":*" matches them as prefixes.
-    return " | ".join(f"'{word}':*" for word in words)
+    r"""Any of `words`: a Korean word as a prefix (매운 finds 매운맛), another as itself or its plural or singular
+    (an exact lexeme costs a GIN index far less than a prefix). Words are \w only, so quoting them suffices."""
+    terms = []
+    for word in words:
+        if _HANGUL.search(word):
+            terms.append(f"'{word}':*")
+        else:
+            other = word[:-1] if word.endswith("s") and len(word) > 3 else f"{word}s"
+            terms += [f"'{word}'", f"'{other}'"]
+    return " | ".join(terms)
 
 
 def _ranked_postgresql(
@@ -277,45 +289,95 @@ def _ranked_postgresql(
     home_area: str,
     pool: int,
 ) -> list[Candidate]:
-    vector, keywords, area = (f"customers_catalogitem.{name}" for name in ("search_vector", "keywords", "area"))
+    """One statement: bounded subsets of the eligible matches (each from an index, each with a LIMIT), united,
+    then scored and ordered. Scoring every match would cost time in proportion to the catalog (a common tag matches
+    a tenth of it); the subsets bound it. When more items match than a subset takes, it holds the first ones the
+    index yields, so the subsets that add an area come first: they hold the matches that score highest."""
+    vector, area = "customers_catalogitem.search_vector", "customers_catalogitem.area"
+    focus = named_area or home_area
+    tastes = [*preference, *liked]
+    subsets: list[tuple[str, list[object], str | None, int]] = []  # (condition, params, area or None, limit)
+    # In this order: the executor stops at SUBSETS_TOTAL rows, so the later (broader) subsets often never run.
+    if request and focus:
+        subsets.append((*_matches(request, in_area=focus), focus, SUBSET_IN_AREA))
+    if tastes and focus:
+        subsets.append((*_matches(tastes, in_area=focus), focus, SUBSET_TASTES))
+    if request:
+        subsets.append((*_matches(request), None, SUBSET_ANYWHERE))
+    if tastes:
+        subsets.append((*_matches(tastes), None, SUBSET_TASTES))
+    if named_area:
+        subsets.append(("TRUE", [], named_area, SUBSET_TASTES))
+    union_sql, union_params = [], []
+    for condition, params, in_area, limit in subsets:
+        subset = rows.extra(where=[condition], params=params)  # noqa: S610 - constant SQL, parameters bound
+        if in_area is not None:
+            subset = subset.filter(area=in_area)
+        sql, subset_params = subset.order_by().values("id")[:limit].query.sql_with_params()
+        union_sql.append(f"({sql})")
+        union_params += subset_params
+
     score_parts: list[str] = []
     score_params: list[object] = []
-    match_parts: list[str] = []
-    match_params: list[object] = []
     if request:
         shared = request[:SHARE_TERMS]
-        hits = " + ".join(f"(CASE WHEN {vector} @@ to_tsquery('simple', %s) THEN 1 ELSE 0 END)" for _ in shared)
-        phrase = " ".join(request)
-        score_parts += [
-            f"%s * ({hits}) / %s",
-            f"%s * ts_rank({vector}, to_tsquery('simple', %s))",
-            f"%s * word_similarity(%s, {keywords})",
-        ]
-        score_params += [W_REQUEST, *(_tsquery([word]) for word in shared), len(shared)]
-        score_params += [W_RANK, _tsquery(request), W_TRIGRAM, phrase]
-        match_parts += [f"{vector} @@ to_tsquery('simple', %s)", f"%s <%% {keywords}"]
-        match_params += [_tsquery(request), phrase]
+        hit_sql: list[str] = []
+        hit_params: list[object] = []
+        for word in shared:
+            condition, params = _matches([word])
+            hit_sql.append(f"(CASE WHEN {condition} THEN 1 ELSE 0 END)")
+            hit_params += params
+        score_parts.append(f"%s * ({' + '.join(hit_sql)}) / %s")
+        score_params += [W_REQUEST, *hit_params, len(shared)]
+        score_parts.append(f"%s * ts_rank({vector}, to_tsquery('simple', %s))")
+        score_params += [W_RANK, _tsquery(request)]
     for words, weight in ((preference, W_PREFERENCE), (liked, W_LIKED)):
         if words:
-            score_parts.append(f"(CASE WHEN {vector} @@ to_tsquery('simple', %s) THEN %s ELSE 0 END)")
-            score_params += [_tsquery(words), weight]
-            match_parts.append(f"{vector} @@ to_tsquery('simple', %s)")
-            match_params.append(_tsquery(words))
-    if named_area:
+            condition, params = _matches(words)
+            score_parts.append(f"(CASE WHEN {condition} THEN %s ELSE 0 END)")
+            score_params += [*params, weight]
+    if focus:
         score_parts.append(f"(CASE WHEN {area} = %s THEN %s ELSE 0 END)")
-        score_params += [named_area, W_NAMED_AREA]
-        match_parts.append(f"{area} = %s")
-        match_params.append(named_area)
-    elif home_area:
-        score_parts.append(f"(CASE WHEN {area} = %s THEN %s ELSE 0 END)")
-        score_params += [home_area, W_HOME_AREA]
-    selected = (
-        rows.extra(where=[f"({' OR '.join(match_parts)})"], params=match_params)  # noqa: S610 - parameters bound
-        .annotate(score=RawSQL(" + ".join(score_parts), score_params))  # noqa: S611 - parameters bound
-        .order_by("-score", "id")
-        .values(*_COLUMNS, "score")[:pool]
+        score_params += [focus, W_NAMED_AREA if named_area else W_HOME_AREA]
+    columns = ", ".join(f"customers_catalogitem.{name}" for name in _COLUMNS)
+    # Constant fragments only: every value is a bound parameter.
+    sql = " ".join(
+        (
+            "SELECT",
+            columns,
+            ", (",
+            " + ".join(score_parts) or "0",
+            ") AS score FROM customers_catalogitem WHERE customers_catalogitem.id IN (SELECT id FROM (",
+            " UNION ALL ".join(union_sql),
+            ") AS subsets LIMIT %s) ORDER BY score DESC, id LIMIT %s",
+        )
     )
-    return [_candidate(row, float(row["score"])) for row in selected]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*score_params, *union_params, SUBSETS_TOTAL, pool])
+        names = [column.name for column in cursor.description]
+        found = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    for row in found:  # Django reads jsonb as text (JSONField parses it); a raw cursor gets the text
+        for name in ("tags", "allergens", "diets"):
+            if isinstance(row[name], str):
+                row[name] = json.loads(row[name])
+    return [_candidate(row, float(row["score"])) for row in found]
+
+
+def _matches(words: Sequence[str], *, in_area: str | None = None) -> tuple[str, list[object]]:
+    """SQL true when the item matches any of `words`: as full-text prefixes, or (a Korean word of 3 or more
+    characters, which compounds hide: 떡볶이 in 즉석떡볶이) as a substring of the keywords, through the trigram
+    index. With `in_area`, the full-text part also asks for the area's token, so that one GIN scan intersects both
+    (a bitmap AND of a common word's matches and an area's costs time in proportion to the catalog)."""
+    vector, keywords = "customers_catalogitem.search_vector", "customers_catalogitem.keywords"
+    query = _tsquery(words)
+    if in_area is not None:
+        query = f"({query}) & '{items.area_token(in_area)}'"
+    parts, params = [f"{vector} @@ to_tsquery('simple', %s)"], [query]
+    for word in words:
+        if len(word) >= 3 and _HANGUL.match(word):
+            parts.append(f"{keywords} LIKE %s")
+            params.append(f"%{word}%")
+    return f"({' OR '.join(parts)})", params
 
 
 def _ranked_simple(
