@@ -267,12 +267,15 @@ def terms(texts: Iterable[str], *, drop_areas: bool = False) -> tuple[str, ...]:
     return tuple(found)[:MAX_TERMS]
 
 
-def _tsquery(words: Sequence[str]) -> str:
-    r"""Any of `words`: a Korean word as a prefix (매운 finds 매운맛), another as itself or its plural or singular
-    (an exact lexeme costs a GIN index far less than a prefix). Words are \w only, so quoting them suffices."""
+def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
+    r"""Any of `words`: a Korean word as a prefix (매운 finds 매운맛) unless `prefix` is off (tags, matched whole),
+    another as itself or its plural or singular (an exact lexeme costs a GIN index far less than a prefix). Words
+    are \w only, so quoting them suffices."""
     terms = []
     for word in words:
-        if _HANGUL.search(word):
+        if not prefix:
+            terms.append(f"'{word}'")
+        elif _HANGUL.search(word):
             terms.append(f"'{word}':*")
         else:
             other = word[:-1] if word.endswith("s") and len(word) > 3 else f"{word}s"
@@ -301,11 +304,11 @@ def _ranked_postgresql(
     if request and focus:
         subsets.append((*_matches(request, in_area=focus), focus, SUBSET_IN_AREA))
     if tastes and focus:
-        subsets.append((*_matches(tastes, in_area=focus), focus, SUBSET_TASTES))
+        subsets.append((*_matches(tastes, in_area=focus, prefix=False), focus, SUBSET_TASTES))
     if request:
         subsets.append((*_matches(request), None, SUBSET_ANYWHERE))
     if tastes:
-        subsets.append((*_matches(tastes), None, SUBSET_TASTES))
+        subsets.append((*_matches(tastes, prefix=False), None, SUBSET_TASTES))
     if named_area:
         subsets.append(("TRUE", [], named_area, SUBSET_TASTES))
     union_sql, union_params = [], []
@@ -333,7 +336,7 @@ def _ranked_postgresql(
         score_params += [W_RANK, _tsquery(request)]
     for words, weight in ((preference, W_PREFERENCE), (liked, W_LIKED)):
         if words:
-            condition, params = _matches(words)
+            condition, params = _matches(words, prefix=False)
             score_parts.append(f"(CASE WHEN {condition} THEN %s ELSE 0 END)")
             score_params += [*params, weight]
     if focus:
@@ -363,17 +366,17 @@ def _ranked_postgresql(
     return [_candidate(row, float(row["score"])) for row in found]
 
 
-def _matches(words: Sequence[str], *, in_area: str | None = None) -> tuple[str, list[object]]:
+def _matches(words: Sequence[str], *, in_area: str | None = None, prefix: bool = True) -> tuple[str, list[object]]:
     """SQL true when the item matches any of `words`: as full-text prefixes, or (a Korean word of 3 or more
     characters, which compounds hide: 떡볶이 in 즉석떡볶이) as a substring of the keywords, through the trigram
     index. With `in_area`, the full-text part also asks for the area's token, so that one GIN scan intersects both
     (a bitmap AND of a common word's matches and an area's costs time in proportion to the catalog)."""
     vector, keywords = "customers_catalogitem.search_vector", "customers_catalogitem.keywords"
-    query = _tsquery(words)
+    query = _tsquery(words, prefix=prefix)
     if in_area is not None:
         query = f"({query}) & '{items.area_token(in_area)}'"
     parts, params = [f"{vector} @@ to_tsquery('simple', %s)"], [query]
-    for word in words:
+    for word in words if prefix else ():
         if len(word) >= 3 and _HANGUL.match(word):
             parts.append(f"{keywords} LIKE %s")
             params.append(f"%{word}%")
