@@ -23,6 +23,7 @@ BENCHMARKS = (  # module, time limit in seconds
     ("stored_size", 180),
     ("stampede", 300),
     ("http_load", 900),
+    ("catalog", 600),
 )
 
 
@@ -159,12 +160,38 @@ def _rows_http_load(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _rows_catalog(r: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for row in r["rows"]:
+        ms = row["candidates_ms"]
+        target = row["p95_target_ms"]
+        rows.append(
+            (
+                f"candidates p50 / p95, {row['items']:,} items",
+                f"{ms['median']} / {ms['p95']} ms",
+                f"p95 < {target:g} ms" if target else "-",
+                row["p95_met"],
+            )
+        )
+    largest = r["rows"][-1]
+    rows.append(
+        (
+            f"catalog_import, {largest['import_rows']:,} rows",
+            f"{largest['import_rows_per_second']:,} rows/s",
+            f">= {r['targets']['import_rows_per_second']:,} rows/s",
+            r["import_met"],
+        )
+    )
+    return rows
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "window": _rows_window,
     "turn_cost": _rows_turn_cost,
     "stored_size": _rows_stored_size,
     "stampede": _rows_stampede,
     "http_load": _rows_http_load,
+    "catalog": _rows_catalog,
 }
 
 

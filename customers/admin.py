@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from customers import archive, services
+from customers.admin_catalog import CustomerCodesForm
 from customers.models import ChatSession, Customer, SessionStatus
 from customers.ports import LiveTranscript, SessionAdminActions, TranscriptLine, session_admin_actions
 
@@ -22,6 +23,7 @@ TRANSCRIPT_UNAVAILABLE = "live transcript unavailable"
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerCodesForm
     list_display = (
         "display_name",
         "username",

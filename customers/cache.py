@@ -94,7 +94,7 @@ class CacheSpec:
 
 API_USER = CacheSpec("api-user:v1", ApiUser)  # ident: token_digest(key), never the token itself
 CUSTOMER_OF_USER = CacheSpec("customer-of-user:v1", int)  # ident: user id
-CUSTOMER = CacheSpec("customer:v1", CustomerProfile)  # ident: customer id; the prompt context derives from it
+CUSTOMER = CacheSpec("customer:v2", CustomerProfile)  # ident: customer id; the prompt context derives from it
 SESSION_ACCESS = CacheSpec("session-access:v1", SessionAccess)  # ident: session id
 PAST_SUMMARIES = CacheSpec("past-summaries:v1", PastSessionSummary, many=True)  # ident: customer id
 

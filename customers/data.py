@@ -36,7 +36,9 @@ class CustomerProfile:
     spent_this_month_minor: int
     remaining_limit_minor: int
     preferences: tuple[str, ...]
-    allergies: tuple[str, ...]
+    allergies: tuple[str, ...] = field(metadata={"help_text": "Allergen codes."})
+    diets: tuple[str, ...] = field(metadata={"help_text": "Diet codes."})
+    dietary_notes: tuple[str, ...] = field(metadata={"help_text": "Restrictions that no code covers (unverified)."})
     created_at: datetime
     updated_at: datetime
 
@@ -111,3 +113,81 @@ class ArchivedMessage:
     tokens: int
     created_at: datetime
     interrupted: bool = False
+
+
+# --- catalog and recommendations --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DietaryParse:
+    """Free text sorted into allergen codes, diet codes and notes that map to no code."""
+
+    allergies: tuple[str, ...]
+    diets: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A catalog item that meets every hard rule of the customer it was searched for, with its ranking score.
+
+    `price_minor` is None for an item that charges nothing (a park); `description` is cut to fit a prompt.
+    """
+
+    external_id: str
+    kind: str
+    name: str
+    area: str
+    price_minor: int | None
+    currency: str
+    tags: tuple[str, ...]
+    allergens: tuple[str, ...]
+    diets: tuple[str, ...]
+    food: bool
+    description: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogImportResult:
+    created: int
+    updated: int
+    unchanged: int
+    deactivated: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationInfo:
+    """A catalog item shown to a customer, and their rating of it (None until rated)."""
+
+    recommendation_id: UUID
+    customer_id: int
+    session_id: UUID | None
+    external_id: str
+    kind: str
+    name: str
+    area: str
+    price_minor: int | None
+    currency: str
+    tags: tuple[str, ...]
+    reason: str
+    created_at: datetime
+    rating: str | None  # "up" | "down" | None
+    note: str
+    rated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationRating:
+    recommendation_id: UUID
+    rating: str  # "up" | "down"
+    note: str
+    rated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecentTastes:
+    """Names of the items the customer rated lately, newest first: for one short line of a prompt."""
+
+    liked: tuple[str, ...]
+    disliked: tuple[str, ...]

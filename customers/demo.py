@@ -11,7 +11,7 @@ DEMO_CUSTOMERS: tuple[dict[str, object], ...] = (
         "monthly_limit_minor": 500_000,
         "spent_this_month_minor": 120_000,
         "preferences": ["spicy food", "hiking", "indie music", "카페 투어"],
-        "allergies": ["peanuts"],
+        "allergies": ["peanut"],
     },
     {
         "username": "bob",
@@ -23,7 +23,7 @@ DEMO_CUSTOMERS: tuple[dict[str, object], ...] = (
         "monthly_limit_minor": 300_000,
         "spent_this_month_minor": 280_000,
         "preferences": ["grilled meat", "jazz", "baseball", "야경"],
-        "allergies": ["shellfish"],
+        "allergies": ["crustacean", "mollusc"],
     },
     {
         "username": "charlie",
@@ -35,6 +35,7 @@ DEMO_CUSTOMERS: tuple[dict[str, object], ...] = (
         "monthly_limit_minor": 200_000,
         "spent_this_month_minor": 0,
         "preferences": ["vegan food", "board games", "yoga"],
-        "allergies": ["gluten", "vegetarian"],
+        "allergies": ["wheat"],
+        "diets": ["vegetarian"],
     },
 )

@@ -29,3 +29,22 @@ class InvalidInput(CustomersError, ValueError):
     """A service got an unknown field or an invalid value; nothing was written."""
 
     code = "invalid_request"
+
+
+class RecommendationNotFound(CustomersError):
+    """No such recommendation, or it was shown to another customer: callers cannot tell the two apart."""
+
+    code = "not_found"
+
+
+class CatalogImportError(CustomersError, ValueError):
+    """A catalog file that breaks the contract; nothing was imported. `row` is 1-based (0: the file itself)."""
+
+    code = "invalid_request"
+
+    def __init__(self, row: int, field: str, message: str) -> None:
+        where = f"row {row}: {field}" if row else field
+        super().__init__(f"{where}: {message}")
+        self.row = row
+        self.field = field
+        self.message = message

@@ -9,6 +9,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from customers.catalog.vocabulary import ALLERGENS, DIETS
+from customers.catalog.vocabulary import unknown as vocabulary_unknown
+
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
 
@@ -24,6 +27,25 @@ def validate_tags(value: object) -> None:
             raise ValidationError("Each entry must be a non-blank string.", code="invalid")
         if len(tag) > MAX_TAG_LENGTH:
             raise ValidationError(f"Each entry has at most {MAX_TAG_LENGTH} characters.", code="max_length")
+
+
+def _validate_codes(value: object, vocabulary: tuple[str, ...], what: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+        raise ValidationError("Enter a list of codes.", code="not_codes")  # "invalid" would read "not valid JSON"
+    if bad := vocabulary_unknown(value, vocabulary):
+        raise ValidationError(
+            f"Unknown {what} code(s): {', '.join(map(str, bad))}. Known: {', '.join(vocabulary)}.", code="unknown_code"
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("Each code at most once.", code="repeated_code")
+
+
+def validate_allergen_codes(value: object) -> None:
+    _validate_codes(value, ALLERGENS, "allergen")
+
+
+def validate_diet_codes(value: object) -> None:
+    _validate_codes(value, DIETS, "diet")
 
 
 class Language(models.TextChoices):
@@ -55,7 +77,22 @@ class Customer(models.Model):
     # JSON lists rather than ArrayField so that the SQLite quick start works too.
     preferences = models.JSONField(default=list, blank=True, validators=[validate_tags])
     allergies = models.JSONField(
-        default=list, blank=True, validators=[validate_tags], help_text="Allergies and dietary restrictions."
+        default=list,
+        blank=True,
+        validators=[validate_allergen_codes],
+        help_text="Allergen codes (peanut, tree_nut, milk, ...): no item containing one is ever recommended.",
+    )
+    diets = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_diet_codes],
+        help_text="Diet codes (vegetarian, vegan, halal, gluten_free): every food item recommended satisfies all.",
+    )
+    dietary_notes = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_tags],
+        help_text="Allergies or restrictions that no code covers (unverified: the rules cannot check them).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -137,3 +174,106 @@ class ArchivedTranscript(models.Model):
 
     def __str__(self) -> str:
         return f"Transcript of {self.session_id}"
+
+
+# --- catalog ---------------------------------------------------------------------------------------------------
+
+
+class ItemKind(models.TextChoices):
+    RESTAURANT = "restaurant", "Restaurant"
+    DISH = "dish", "Dish"
+    PRODUCT = "product", "Product"
+    ACTIVITY = "activity", "Activity"
+    PLACE = "place", "Place"
+
+
+class CatalogItem(models.Model):
+    """Something that can be recommended. `tags`, `allergens` and `diets` are JSON lists for display; the hard rules
+    read the bitmasks, kept equal to the lists by `save()` and the importer (`customers.catalog.items.derived`).
+
+    `keywords` is the searchable text (name, tags, area, kind); on PostgreSQL a generated `search_vector` column
+    (config 'simple': Korean has no stemmer) and trigram indexes serve the candidates search (migration 0002).
+    A null price means none is charged (a park, a street): it passes every budget.
+    """
+
+    external_id = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=ItemKind.choices)
+    name = models.CharField(max_length=200)
+    description = models.TextField(max_length=2000, blank=True)
+    area = models.CharField(max_length=100, blank=True)
+    price_minor = models.BigIntegerField(null=True, blank=True, validators=[MinValueValidator(0)])
+    currency = models.CharField(
+        max_length=3,
+        default="KRW",
+        validators=[RegexValidator(r"^[A-Z]{3}\Z", "Enter an ISO 4217 code such as KRW or USD.")],
+    )
+    tags = models.JSONField(default=list, blank=True, validators=[validate_tags])
+    allergens = models.JSONField(default=list, blank=True, validators=[validate_allergen_codes])
+    diets = models.JSONField(default=list, blank=True, validators=[validate_diet_codes])
+    food = models.BooleanField(default=True, help_text="Whether diet rules apply (stricter when in doubt).")
+    active = models.BooleanField(default=True)
+    allergen_mask = models.IntegerField(default=0, editable=False)
+    diet_mask = models.IntegerField(default=0, editable=False)
+    keywords = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["area"], condition=Q(active=True), name="catalog_active_by_area"),
+            models.Index(fields=["kind"], name="catalog_by_kind"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(price_minor__gte=0), name="catalog_price_non_negative"),
+            models.CheckConstraint(condition=Q(kind__in=ItemKind.values), name="catalog_kind_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        from customers.catalog.items import derived
+
+        for name, value in derived(self.name, self.kind, self.area, self.tags, self.allergens, self.diets).items():
+            setattr(self, name, value)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "allergen_mask", "diet_mask", "keywords", "updated_at"}
+        super().save(*args, **kwargs)
+
+
+class Rating(models.TextChoices):
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+
+
+class Recommendation(models.Model):
+    """A catalog item shown to a customer in a session, with why, and the customer's rating of it (if any)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="recommendations")
+    session = models.ForeignKey(ChatSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    item = models.ForeignKey(CatalogItem, on_delete=models.CASCADE, related_name="recommendations")
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    rating = models.CharField(max_length=4, choices=Rating.choices, blank=True)  # "": not rated
+    note = models.CharField(max_length=500, blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="recommendation_customer_newest"),
+            # The candidates search excludes the items a customer rated down and boosts the ones rated up.
+            models.Index(fields=["customer", "item"], condition=~Q(rating=""), name="recommendation_rated"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating="") | Q(rating__in=Rating.values), name="recommendation_rating_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(rating="") | Q(rated_at__isnull=False), name="recommendation_rated_has_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recommendation {self.id}"

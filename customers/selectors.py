@@ -43,6 +43,8 @@ def profile_of(customer: Customer) -> CustomerProfile:
         remaining_limit_minor=customer.remaining_limit_minor,
         preferences=tuple(customer.preferences),
         allergies=tuple(customer.allergies),
+        diets=tuple(customer.diets),
+        dietary_notes=tuple(customer.dietary_notes),
         created_at=customer.created_at,
         updated_at=customer.updated_at,
     )

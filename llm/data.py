@@ -30,7 +30,9 @@ class CustomerFacts:
     monthly_limit_minor: int
     remaining_limit_minor: int
     preferences: tuple[str, ...]
-    allergies: tuple[str, ...]
+    allergies: tuple[str, ...]  # allergen codes
+    diets: tuple[str, ...] = ()  # diet codes
+    dietary_notes: tuple[str, ...] = ()  # restrictions no code covers
 
 
 @dataclass(frozen=True, slots=True)

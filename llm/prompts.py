@@ -82,6 +82,8 @@ def system_prompt(
         f"remaining this month: {format_money(max(facts.remaining_limit_minor, 0), facts.currency)}",
         f"Preferences: {_data_list(facts.preferences)}",
         f"Allergies and dietary restrictions (never recommend these): {_data_list(facts.allergies)}",
+        f"Diets (every food recommended must satisfy all): {_data_list(facts.diets)}",
+        f"Other dietary notes (unverified, respect them too): {_data_list(facts.dietary_notes)}",
         f"Current mood: {_mood_line(mood)}",
     ]
     parts = [_REPLY_RULES.format(language=language_name(facts.preferred_language)), _block("customer_data", profile)]

@@ -69,7 +69,7 @@ ALICE = Person(
     monthly_limit_minor=500_000,
     spent_this_month_minor=120_000,
     preferences=("spicy food", "hiking"),
-    allergies=("peanuts",),
+    allergies=("peanut",),
     past_sessions=(
         PastSession(
             title="Dinner ideas",
@@ -89,7 +89,7 @@ BOB = Person(
     monthly_limit_minor=300_000,
     spent_this_month_minor=280_000,
     preferences=("grilled meat", "jazz"),
-    allergies=("shellfish",),
+    allergies=("crustacean", "mollusc"),
 )
 
 CHARLIE = Person(
@@ -102,7 +102,7 @@ CHARLIE = Person(
     monthly_limit_minor=200_000,
     spent_this_month_minor=0,
     preferences=("vegan food", "board games"),
-    allergies=("gluten",),
+    allergies=("wheat",),
 )
 
 CAST = (ALICE, BOB, CHARLIE)

@@ -314,7 +314,7 @@ def test_with_redis_down_reads_come_from_the_database_with_one_warning(
     caplog.set_level(logging.WARNING, logger="customers.cache")
     for _ in range(3):
         with django_assert_num_queries(1):
-            assert services.customer_profile_get(customer_id=alice.customer_id).allergies == ("peanuts",)
+            assert services.customer_profile_get(customer_id=alice.customer_id).allergies == ("peanut",)
     assert services.api_user_get_by_token(key=alice.token).customer_id == alice.customer_id
     warnings = _cache_warnings(caplog)
     assert len(warnings) == 1

@@ -136,7 +136,9 @@ def test_the_profile_holds_the_customers_facts_and_is_cached(alice, django_asser
         spent_this_month_minor=120_000,
         remaining_limit_minor=380_000,
         preferences=("spicy food", "hiking"),
-        allergies=("peanuts",),
+        allergies=("peanut",),
+        diets=(),
+        dietary_notes=(),
         created_at=None,
         updated_at=None,
     )
@@ -149,7 +151,7 @@ def test_each_customer_has_their_own_profile(alice, bob, charlie):
         name: services.customer_profile_get(customer_id=customer.customer_id).allergies
         for name, customer in {"alice": alice, "bob": bob, "charlie": charlie}.items()
     }
-    assert allergies == {"alice": ("peanuts",), "bob": ("shellfish",), "charlie": ("gluten",)}
+    assert allergies == {"alice": ("peanut",), "bob": ("crustacean", "mollusc"), "charlie": ("wheat",)}
     assert services.customer_profile_get(customer_id=bob.customer_id).remaining_limit_minor == 20_000
 
 
@@ -243,7 +245,7 @@ def test_demo_seed_creates_three_customers_with_working_tokens_and_is_idempotent
         assert services.api_user_get_by_token(key=demo.token).customer_id == demo.customer_id
         assert not get_user_model().objects.get(username=demo.username).has_usable_password()
     profiles = [services.customer_profile_get(customer_id=demo.customer_id) for demo in first]
-    assert "peanuts" in profiles[0].allergies
+    assert "peanut" in profiles[0].allergies
     assert "spicy food" in profiles[0].preferences
 
 

@@ -43,7 +43,7 @@ def test_a_reply_greets_by_name_suggests_from_preferences_and_mentions_the_budge
     assert "What should I eat tonight" in completion.text
     assert any(pref in completion.text for pref in ("spicy food", "hiking"))
     assert "380,000 KRW" in completion.text
-    assert "anything with peanuts" in completion.text
+    assert "anything with peanut" in completion.text
     assert completion.finish_reason == "stop"
     assert completion.mood is None
 
@@ -60,7 +60,7 @@ def test_a_reply_never_suggests_a_preference_containing_an_allergy(provider, n):
 
 def test_a_reply_says_nothing_of_another_customer(provider):
     text = provider.complete(_reply_request("What should I eat tonight?")).text
-    for fact in ("Bob", "Busan", "grilled meat", "shellfish", "20,000"):
+    for fact in ("Bob", "Busan", "grilled meat", "crustacean", "20,000"):
         assert fact not in text
 
 

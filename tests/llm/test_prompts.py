@@ -30,7 +30,7 @@ def test_the_system_prompt_holds_alices_facts():
         "Answer in Korean",
         "Monthly budget: 500,000 KRW; remaining this month: 380,000 KRW",
         "Preferences: spicy food; hiking",
-        "(never recommend these): peanuts",
+        "(never recommend these): peanut",
         "Never recommend anything that contains",
         "Current mood: tired (as the customer said)",
         "She asked for a quiet place to eat.",
@@ -43,7 +43,7 @@ def test_the_system_prompt_holds_alices_facts():
 
 def test_the_system_prompt_holds_nothing_of_another_customer():
     prompt = _alice_prompt()
-    for fact in ("Bob", "Busan", "Haeundae", "grilled meat", "shellfish", "20,000"):
+    for fact in ("Bob", "Busan", "Haeundae", "grilled meat", "crustacean", "20,000"):
         assert fact not in prompt
 
 

@@ -67,7 +67,7 @@ def test_the_model_sees_the_customer_and_this_session_only_within_the_budget(fak
     system = body["messages"][0]
     assert system["role"] == "system"
     assert "Alice" in system["content"]
-    assert "peanuts" in system["content"]
+    assert "peanut" in system["content"]
     assert "Mapo-gu" in system["content"]
     assert [m["content"] for m in body["messages"][1:]] == ["Dinner near home?", "Fake reply.", "Something cheaper?"]
     assert "Bob" not in str(body["messages"])

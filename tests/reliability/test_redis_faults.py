@@ -156,7 +156,7 @@ def test_a_flushed_redis_loses_the_conversation_but_not_the_session_its_context_
     request = fake_openai.requests[-1].body
     prompt = system_prompt_of(fake_openai.requests[-1])
     assert "Alice Kim" in prompt
-    assert "peanuts" in prompt  # the customer's facts come from the database, every turn
+    assert "peanut" in prompt  # the customer's facts come from the database, every turn
     assert "<conversation_summary>" not in prompt  # gone: the rolling summary...
     assert "Current mood: not known" in prompt  # ...the mood...
     assert [m["role"] for m in request["messages"]] == ["system", "user"]  # ...and every earlier message

@@ -102,7 +102,7 @@ def test_every_endpoint_refuses_missing_and_forged_credentials_with_401(
         assert server.get(path).status == 200, path
         assert_problem(server.get(path, headers=credentials["forged token"]), 401, "not_authenticated")
     schema = server.get("/api/schema/", headers={"Accept": "application/json"})
-    assert_absent(schema.body.decode(), [alice.token, session_id, "Mapo-gu", "peanuts"], where="the schema")
+    assert_absent(schema.body.decode(), [alice.token, session_id, "Mapo-gu", "peanut"], where="the schema")
     for path in ("/healthz", "/readyz"):
         assert server.get(path).status == 200, path
         assert server.get(path, headers=credentials["forged token"]).status == 200, path
@@ -155,7 +155,7 @@ def test_prompt_injection_finds_no_other_customers_data_in_the_prompt(alice, bob
         "Alice",
         "Kim",
         "Mapo-gu",
-        "peanuts",
+        "peanut",
         "spicy food",
         "hiking",
         "locker code",
@@ -198,7 +198,7 @@ def test_prompt_injection_finds_no_other_customers_data_in_the_prompt(alice, bob
         assert_absent(reply, alice_data, where="bob's replies")
     # The compromised model did repeat bob's own prompt to him: the check above looked at a real prompt.
     assert "Bob Park" in replies[0]
-    assert "shellfish" in replies[0]
+    assert "crustacean" in replies[0]
     assert injections[0] in summary
 
 

@@ -1,0 +1,236 @@
+"""`catalog_import`: a JSON array or JSON Lines file of catalog items, validated whole, then upserted in batches.
+
+Two passes over the file, each streamed: the first validates every row and keeps only the set of external ids (to
+refuse duplicates and, with `deactivate_missing`, to know what is missing); the second re-reads the file and writes
+it in batches of BATCH_SIZE rows, all in one transaction, so a failure anywhere leaves the catalog as it was.
+Memory is bounded by the ids plus one batch, whatever the file's size. Nothing about catalog items is cached (the
+candidates search reads the database each time), so an import needs no cache invalidation.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from customers.catalog import items
+from customers.data import CatalogImportResult
+from customers.errors import CatalogImportError
+from customers.models import CatalogItem
+
+BATCH_SIZE = 1000
+CHUNK_CHARS = 1 << 20
+MAX_LINE_CHARS = 64 * 1024  # far above the largest valid row (2,000-character description and all)
+_WHITESPACE = " \t\r\n"
+_MODEL_FIELDS = (
+    "kind",
+    "name",
+    "description",
+    "area",
+    "price_minor",
+    "currency",
+    "tags",
+    "allergens",
+    "diets",
+    "food",
+    "active",
+)
+_DERIVED = ("allergen_mask", "diet_mask", "keywords")
+
+Progress = Callable[[int, int], None]  # (rows written so far, rows in the file)
+
+
+def import_file(
+    path: str | Path, *, deactivate_missing: bool = False, progress: Progress | None = None
+) -> CatalogImportResult:
+    """Validate the whole file, then upsert it by external_id. Raises CatalogImportError; nothing is written then."""
+    ids = validate_file(path)
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
+    done = 0
+    with transaction.atomic():
+        batch: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for number, raw in _rows(path):
+            fields = _validated(number, raw)
+            if fields["external_id"] in seen or fields["external_id"] not in ids:  # the file changed under us
+                raise CatalogImportError(number, "external_id", "the file changed during the import")
+            seen.add(fields["external_id"])
+            batch.append(fields)
+            if len(batch) == BATCH_SIZE:
+                _write(batch, counts)
+                done += len(batch)
+                batch = []
+                if progress:
+                    progress(done, len(ids))
+        if seen != ids:
+            raise CatalogImportError(0, "file", "the file changed during the import")
+        if batch:
+            _write(batch, counts)
+            done += len(batch)
+        if deactivate_missing:
+            counts["deactivated"] = _deactivate_missing(ids)
+        if progress:
+            progress(done, len(ids))
+    return CatalogImportResult(**counts)
+
+
+def validate_file(path: str | Path) -> set[str]:
+    """Every row checked against the contract; the set of external ids. Raises CatalogImportError (first bad row)."""
+    ids: set[str] = set()
+    for number, raw in _rows(path):
+        external_id = _validated(number, raw)["external_id"]
+        if external_id in ids:
+            raise CatalogImportError(number, "external_id", f"duplicate {external_id!r} in the file")
+        ids.add(external_id)
+    return ids
+
+
+def _validated(number: int, raw: object) -> dict[str, Any]:
+    try:
+        return items.validate(raw)
+    except items.RowError as exc:
+        raise CatalogImportError(number, exc.field, exc.message) from None
+
+
+def _write(batch: list[dict[str, Any]], counts: dict[str, int]) -> None:
+    existing = {
+        row["external_id"]: row
+        for row in CatalogItem.objects.filter(external_id__in=[f["external_id"] for f in batch]).values(
+            "id", "external_id", *_MODEL_FIELDS
+        )
+    }
+    now = timezone.now()
+    to_create, to_update = [], []
+    for fields in batch:
+        derived = items.derived(
+            fields["name"], fields["kind"], fields["area"], fields["tags"], fields["allergens"], fields["diets"]
+        )
+        current = existing.get(fields["external_id"])
+        if current is None:
+            to_create.append(CatalogItem(**fields, **derived))
+        elif any(current[name] != fields[name] for name in _MODEL_FIELDS):
+            to_update.append(CatalogItem(pk=current["id"], **fields, **derived, updated_at=now))
+        else:
+            counts["unchanged"] += 1
+    if to_create:
+        CatalogItem.objects.bulk_create(to_create)
+    if to_update:
+        CatalogItem.objects.bulk_update(to_update, [*_MODEL_FIELDS, *_DERIVED, "updated_at"])
+    counts["created"] += len(to_create)
+    counts["updated"] += len(to_update)
+
+
+def _deactivate_missing(ids: set[str]) -> int:
+    """Deactivate the active items whose external id is not in `ids`, in batches (no giant IN list)."""
+    missing = [
+        pk
+        for pk, external_id in CatalogItem.objects.filter(active=True).values_list("pk", "external_id").iterator()
+        if external_id not in ids
+    ]
+    now = timezone.now()
+    for start in range(0, len(missing), BATCH_SIZE):
+        CatalogItem.objects.filter(pk__in=missing[start : start + BATCH_SIZE]).update(active=False, updated_at=now)
+    return len(missing)
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+
+def _rows(path: str | Path) -> Iterator[tuple[int, object]]:
+    """(1-based row number, decoded value) of each item: a JSON array if the file starts with "[", else JSON Lines."""
+    try:
+        handle = Path(path).open(encoding="utf-8")  # noqa: SIM115 - closed by the `with` below
+    except OSError as exc:
+        raise CatalogImportError(0, "file", f"cannot read it ({exc.strerror or type(exc).__name__})") from None
+    with handle:
+        try:
+            first = _first_character(handle)
+            if first == "[":
+                yield from _array_rows(handle)
+            elif first:
+                yield from _lines_rows(handle)
+        except UnicodeDecodeError:
+            raise CatalogImportError(0, "file", "not UTF-8 text") from None
+
+
+def _first_character(handle: IO[str]) -> str:
+    """The first character that is no blank (or BOM); the handle stays after it for "[", else at the start."""
+    while True:
+        char = handle.read(1)
+        if char == "\ufeff" or (char and char in _WHITESPACE):
+            continue
+        if char and char != "[":
+            handle.seek(0)
+        return char
+
+
+def _lines_rows(handle: IO[str]) -> Iterator[tuple[int, object]]:
+    number = 0
+    for line in iter(lambda: handle.readline(MAX_LINE_CHARS + 1), ""):
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            raise CatalogImportError(number + 1, "row", f"a line longer than {MAX_LINE_CHARS} characters")
+        text = line.strip().lstrip("\ufeff")
+        if not text:
+            continue
+        number += 1
+        try:
+            yield number, json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CatalogImportError(number, "json", f"malformed JSON ({exc.msg})") from None
+
+
+def _array_rows(handle: IO[str]) -> Iterator[tuple[int, object]]:
+    """The items of a JSON array read in chunks: at most a chunk plus one item in memory."""
+    decoder = json.JSONDecoder()
+    buffer, pos, eof = "", 0, False
+    number = 0
+    expect_value = True  # after "[" or ","; False after a value
+
+    def fill() -> bool:
+        nonlocal buffer, pos, eof
+        more = handle.read(CHUNK_CHARS)
+        if not more:
+            eof = True
+            return False
+        buffer, pos = buffer[pos:] + more, 0
+        return True
+
+    while True:
+        while True:
+            while pos < len(buffer) and buffer[pos] in _WHITESPACE:
+                pos += 1
+            if pos < len(buffer) or not fill():
+                break
+        if pos >= len(buffer):
+            raise CatalogImportError(number + 1 if expect_value else number, "json", "malformed JSON (unexpected end)")
+        char = buffer[pos]
+        if char == "]" and (not expect_value or number == 0):
+            pos += 1
+            break
+        if not expect_value:
+            if char != ",":
+                raise CatalogImportError(number, "json", "malformed JSON (expected ',' or ']' after the row)")
+            pos += 1
+            expect_value = True
+            continue
+        if number == 0 and char == ",":
+            raise CatalogImportError(1, "json", "malformed JSON (expected a row)")
+        while True:
+            try:
+                value, end = decoder.raw_decode(buffer, pos)
+            except json.JSONDecodeError as exc:
+                if eof or len(buffer) - pos > MAX_LINE_CHARS:
+                    raise CatalogImportError(number + 1, "json", f"malformed JSON ({exc.msg})") from None
+                fill()
+                continue
+            if end < len(buffer) or eof or not fill():  # a number cut at the chunk's end would decode short
+                break
+        number += 1
+        pos = end
+        expect_value = False
+        yield number, value
+    rest = buffer[pos:] + handle.read()
+    if rest.strip(_WHITESPACE):
+        raise CatalogImportError(number, "json", "malformed JSON (text after the closing ']')")

@@ -1,0 +1,160 @@
+"""One catalog row: the contract's fields, their validation, and the columns derived from them.
+
+Shared by `catalog_import` (every row of a file) and the admin (one edited item), so both refuse the same things.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from customers.catalog import vocabulary
+
+FIELDS = (
+    "external_id",
+    "kind",
+    "name",
+    "description",
+    "area",
+    "price",
+    "currency",
+    "tags",
+    "allergens",
+    "diets",
+    "food",
+    "active",
+)
+REQUIRED = ("external_id", "kind", "name")
+KINDS = ("restaurant", "dish", "product", "activity", "place")
+FOOD_BY_KIND = {"restaurant": True, "dish": True, "activity": False, "place": False}  # product: required
+MAX_NAME = 200
+MAX_DESCRIPTION = 2000
+MAX_AREA = 100
+MAX_TAGS = 20
+MAX_TAG = 40
+MAX_PRICE = 10**15  # far above any real price, well inside a 64-bit column
+_EXTERNAL_ID = re.compile(r"[\x21-\x7e]{1,64}\Z")
+_CURRENCY = re.compile(r"[A-Z]{3}\Z")
+
+
+class RowError(ValueError):
+    """A row that breaks the contract; `field` names the field at fault (or "row" for its shape)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def validate(row: object) -> dict[str, Any]:
+    """The row as model field values (`price` becomes `price_minor`, defaults filled in). Raises RowError."""
+    if not isinstance(row, Mapping):
+        raise RowError("row", "must be a JSON object")
+    for name in row:
+        if name not in FIELDS:
+            raise RowError(str(name), "unknown field")
+    for name in REQUIRED:
+        if name not in row:
+            raise RowError(name, "missing (required)")
+
+    external_id = row["external_id"]
+    if not isinstance(external_id, str) or not _EXTERNAL_ID.match(external_id):
+        raise RowError("external_id", "must be 1-64 visible ASCII characters")
+    kind = row["kind"]
+    if kind not in KINDS:
+        raise RowError("kind", f"must be one of {', '.join(KINDS)}")
+    name = _text(row, "name", MAX_NAME, required=True)
+    description = _text(row, "description", MAX_DESCRIPTION)
+    area = _text(row, "area", MAX_AREA)
+
+    price = row.get("price")
+    if price is not None and (type(price) is not int or price < 0 or price > MAX_PRICE):
+        raise RowError("price", "must be a whole number of minor units, at least 0")
+    currency = row.get("currency", "KRW")
+    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+        raise RowError("currency", "must be an ISO 4217 code such as KRW")
+
+    tags = _strings(row, "tags")
+    for tag in tags:
+        if not tag.strip():
+            raise RowError("tags", "an empty tag")
+        if len(tag) > MAX_TAG:
+            raise RowError("tags", f"a tag longer than {MAX_TAG} characters")
+    if len(tags) > MAX_TAGS:
+        raise RowError("tags", f"more than {MAX_TAGS} tags")
+    allergens = _codes(row, "allergens", vocabulary.ALLERGENS)
+    diets = _codes(row, "diets", vocabulary.DIETS)
+
+    if "food" in row:
+        food = row["food"]
+        if not isinstance(food, bool):
+            raise RowError("food", "must be true or false")
+    elif kind in FOOD_BY_KIND:
+        food = FOOD_BY_KIND[kind]
+    else:
+        raise RowError("food", f"missing (required for {kind})")
+    active = row.get("active", True)
+    if not isinstance(active, bool):
+        raise RowError("active", "must be true or false")
+
+    return {
+        "external_id": external_id,
+        "kind": kind,
+        "name": name,
+        "description": description,
+        "area": area,
+        "price_minor": price,
+        "currency": currency,
+        "tags": list(dict.fromkeys(tag.strip() for tag in tags)),
+        "allergens": allergens,
+        "diets": diets,
+        "food": food,
+        "active": active,
+    }
+
+
+def derived(
+    name: str, kind: str, area: str, tags: Sequence[str], allergens: Sequence[str], diets: Sequence[str]
+) -> dict[str, Any]:
+    """The columns computed from the fields: the rule bitmasks and the searchable keywords."""
+    return {
+        "allergen_mask": vocabulary.allergen_mask(allergens),
+        "diet_mask": vocabulary.diet_mask(diets),
+        "keywords": keywords(name, kind, area, tags),
+    }
+
+
+def keywords(name: str, kind: str, area: str, tags: Sequence[str]) -> str:
+    """Lower-case searchable text: the name, each tag, the area (with its comma and "-gu" split off), the kind, and
+    the area as one token (`area_token`), so that a full-text query can ask for an area in the same index scan."""
+    area_words = area.replace(",", " ").replace("-gu", " ").replace("-", " ")
+    return " ".join([name, *tags, area_words, kind, area_token(area)]).casefold()
+
+
+def area_token(area: str) -> str:
+    """The area as a single full-text lexeme, e.g. "areaseoulmapogu" for "Seoul, Mapo-gu"."""
+    return "area" + re.sub(r"[\W_]+", "", area.casefold())
+
+
+def _text(row: Mapping[str, Any], name: str, limit: int, *, required: bool = False) -> str:
+    value = row.get(name, "")
+    if not isinstance(value, str):
+        raise RowError(name, "must be a string")
+    if required and not value.strip():
+        raise RowError(name, "must not be blank")
+    if len(value) > limit:
+        raise RowError(name, f"longer than {limit} characters")
+    return value.strip()
+
+
+def _strings(row: Mapping[str, Any], name: str) -> list[str]:
+    value = row.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RowError(name, "must be a list of strings")
+    return value
+
+
+def _codes(row: Mapping[str, Any], name: str, known: tuple[str, ...]) -> list[str]:
+    codes = _strings(row, name)
+    if bad := vocabulary.unknown(codes, known):
+        raise RowError(name, f"unknown code {bad[0]!r}")
+    return [code for code in known if code in codes]  # vocabulary order, each once

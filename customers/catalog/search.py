@@ -1,0 +1,476 @@
+"""Candidates: the catalog items that meet a customer's hard rules, ranked for the text of a request.
+
+Two SQL queries a call: the customer's facts with the tags of the items they rated up, then the candidates.
+
+Hard rules (`eligible`, one ORM filter shared by both databases, so SQLite filters exactly as PostgreSQL does):
+active; no allergen of the customer's (`allergen_mask & theirs = 0`); every diet of theirs when the item is food
+(`diet_mask & theirs = theirs`); price at most the remaining monthly limit, in the customer's currency (an item in
+another currency is not eligible; an item without a price charges nothing and passes); not rated down by them.
+
+Ranking, among the eligible items that match something (the request's words, the customer's preference tags, the tags
+of items they liked, or an area the request names; nothing matched means no candidates), the sum of:
+  3 x the share of the request's words the item matches (words match as prefixes, so 매운 finds 매운맛; Korean
+      particles are cut off: 떡볶이를 is 떡볶이; on PostgreSQL a Korean word of 3 or more characters also matches
+      inside a compound, through the trigram index: 떡볶이 in 즉석떡볶이);
+  on PostgreSQL also 1 x ts_rank over the 'simple' full-text vector (name and tags weigh more than the description);
+  1 when it matches a preference tag, 0.5 when it matches a tag of an item they liked;
+  3 when it is in the area the request names ("in Mapo", "해운대에서"), else 1 when it is in their home area.
+On PostgreSQL the ranked matches are bounded subsets (see `_ranked_postgresql`), so a call costs about the same at
+1,000 items as at 100,000. Diversity: at most MAX_PER_VENUE items of one venue (the part of `external_id` before
+its first ":"), chosen from a pool POOL_FACTOR times larger than `limit`.
+"""
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from customers.catalog import items, vocabulary
+from customers.data import Candidate
+from customers.models import CatalogItem, Customer, Rating, Recommendation
+
+MAX_LIMIT = 50
+MAX_PER_VENUE = 2
+POOL_FACTOR = 5
+DESCRIPTION_CHARS = 300
+LIKED_ITEMS = 20  # the latest items rated up whose tags boost the ranking
+MAX_TERMS = 24  # request, preference and liked terms each, at most
+SHARE_TERMS = 8  # the request's first words whose share found in an item scores it
+# PostgreSQL: how many matches each subset takes (request words in the area, anywhere; tastes in the area, anywhere).
+SUBSET_IN_AREA, SUBSET_ANYWHERE, SUBSET_TASTES = 200, 300, 100
+SUBSETS_TOTAL = 450  # rows scored at most
+# Weights of the score's parts (see the module's docstring).
+W_REQUEST, W_RANK, W_PREFERENCE, W_LIKED, W_NAMED_AREA, W_HOME_AREA = 3.0, 1.0, 1.0, 0.5, 3.0, 1.0
+
+_STOP_WORDS = frozenset(
+    (
+        "a",
+        "an",
+        "and",
+        "any",
+        "are",
+        "at",
+        "best",
+        "can",
+        "for",
+        "find",
+        "food",
+        "from",
+        "get",
+        "give",
+        "good",
+        "i",
+        "im",
+        "in",
+        "is",
+        "it",
+        "like",
+        "looking",
+        "me",
+        "my",
+        "near",
+        "nearby",
+        "of",
+        "on",
+        "or",
+        "please",
+        "place",
+        "places",
+        "recommend",
+        "recommendation",
+        "recommendations",
+        "show",
+        "so",
+        "some",
+        "something",
+        "somewhere",
+        "suggest",
+        "the",
+        "thing",
+        "things",
+        "to",
+        "today",
+        "tonight",
+        "want",
+        "what",
+        "where",
+        "with",
+        "would",
+        "you",
+        "좀",
+        "추천",
+        "추천해줘",
+        "추천해",
+        "추천해주세요",
+        "주세요",
+        "해줘",
+        "알려줘",
+        "어디",
+        "뭐",
+        "뭔가",
+        "곳",
+        "좋은",
+        "있는",
+        "먹고",
+        "싶어",
+        "싶어요",
+        "가고",
+        "오늘",
+        "근처",
+        "음식",
+        "먹을",
+        "거",
+        "것",
+    )
+)
+# Korean particles that follow a noun ("마포에서", "떡볶이를"), longest first.
+_KOREAN_ENDINGS = (
+    *("에서", "으로", "에게", "까지", "부터", "이랑", "하고"),
+    *("은", "는", "이", "가", "을", "를", "에", "의", "로", "도", "랑", "만"),
+)
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFacts:
+    """What the hard rules need of a customer."""
+
+    customer_id: int
+    allergen_mask: int
+    diet_mask: int
+    currency: str
+    remaining_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    rules: RuleFacts
+    home_area: str
+    preferences: tuple[str, ...]
+    liked_tags: tuple[str, ...]
+
+
+def eligible(rules: RuleFacts) -> QuerySet[CatalogItem]:
+    """The items that meet every hard rule of the customer: the one definition both databases use."""
+    rated_down = Recommendation.objects.filter(
+        customer_id=rules.customer_id, item_id=OuterRef("pk"), rating=Rating.DOWN
+    )
+    return (
+        CatalogItem.objects.filter(active=True)
+        .alias(
+            allergen_hits=F("allergen_mask").bitand(rules.allergen_mask),
+            diets_met=F("diet_mask").bitand(rules.diet_mask),
+        )
+        .filter(allergen_hits=0)
+        .filter(Q(food=False) | Q(diets_met=rules.diet_mask))
+        .filter(Q(price_minor__isnull=True) | Q(currency=rules.currency, price_minor__lte=rules.remaining_minor))
+        .exclude(Exists(rated_down))
+    )
+
+
+def facts(*, customer_id: int) -> _Facts | None:
+    """The customer's rule facts, home area, preferences and liked tags in one query, or None if no such customer."""
+    if connection.vendor == "postgresql":
+        liked_sql = (
+            "SELECT COALESCE(jsonb_agg(t.tags), '[]'::jsonb) FROM (SELECT i.tags FROM customers_recommendation r "
+            "JOIN customers_catalogitem i ON i.id = r.item_id WHERE r.customer_id = customers_customer.id "
+            "AND r.rating = 'up' ORDER BY r.rated_at DESC LIMIT %s) t"
+        )
+    else:
+        liked_sql = (
+            "SELECT json_group_array(json(t.tags)) FROM (SELECT i.tags FROM customers_recommendation r "
+            "JOIN customers_catalogitem i ON i.id = r.item_id WHERE r.customer_id = customers_customer.id "
+            "AND r.rating = 'up' ORDER BY r.rated_at DESC LIMIT %s) t"
+        )
+    row = (
+        Customer.objects.filter(pk=customer_id)
+        .annotate(liked=RawSQL(liked_sql, (LIKED_ITEMS,)))  # noqa: S611 - constant SQL, parameters bound
+        .values(
+            "allergies",
+            "diets",
+            "preferences",
+            "home_area",
+            "currency",
+            "monthly_limit_minor",
+            "spent_this_month_minor",
+            "liked",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    liked = row["liked"]
+    if isinstance(liked, str):
+        liked = json.loads(liked)
+    liked_tags = tuple(dict.fromkeys(tag for tags in liked or () if isinstance(tags, list) for tag in tags))
+    return _Facts(
+        rules=RuleFacts(
+            customer_id=customer_id,
+            allergen_mask=vocabulary.allergen_mask(row["allergies"]),
+            diet_mask=vocabulary.diet_mask(row["diets"]),
+            currency=row["currency"],
+            remaining_minor=max(0, row["monthly_limit_minor"] - row["spent_this_month_minor"]),
+        ),
+        home_area=row["home_area"],
+        preferences=tuple(row["preferences"]),
+        liked_tags=liked_tags,
+    )
+
+
+def candidates(*, customer_id: int, text: str, limit: int = 8) -> tuple[Candidate, ...] | None:
+    """Ranked candidates for the customer's request `text`; None when there is no such customer."""
+    found = facts(customer_id=customer_id)
+    if found is None:
+        return None
+    limit = max(1, min(limit, MAX_LIMIT))
+    named_area = vocabulary.area_named_in(text)
+    request = terms([text], drop_areas=True)
+    preference = terms(found.preferences)
+    liked = terms(found.liked_tags)
+    if not (request or preference or liked or named_area):
+        return ()
+    rows = eligible(found.rules)
+    pool = limit * POOL_FACTOR
+    if connection.vendor == "postgresql":
+        ranked = _ranked_postgresql(rows, request, preference, liked, named_area, found.home_area, pool)
+    else:
+        ranked = _ranked_simple(rows, request, preference, liked, named_area, found.home_area, pool)
+    return tuple(_diverse(ranked, limit))
+
+
+def terms(texts: Iterable[str], *, drop_areas: bool = False) -> tuple[str, ...]:
+    """The search terms of `texts`: lower-case words without stop words, Korean particles cut off, at most
+    MAX_TERMS, each once. With `drop_areas`, words naming an area are left out (the area is ranked apart)."""
+    found: dict[str, None] = {}
+    for text in texts:
+        for word in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()):
+            if word in _STOP_WORDS or word.isdigit() or word == "_":
+                continue
+            if drop_areas and vocabulary.area_named_in(word):
+                continue
+            if _HANGUL.match(word):
+                for ending in _KOREAN_ENDINGS:
+                    if word.endswith(ending) and len(word) - len(ending) >= 2:
+                        word = word[: -len(ending)]
+                        break
+                if word in _STOP_WORDS:
+                    continue
+            word = word.replace("_", "")
+            if len(word) >= 2 or _HANGUL.match(word):
+                found[word] = None
+    return tuple(found)[:MAX_TERMS]
+
+
+def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
+    r"""Any of `words`: a Korean word as a prefix (매운 finds 매운맛) unless `prefix` is off (tags, matched whole),
+    another as itself or its plural or singular (an exact lexeme costs a GIN index far less than a prefix). Words
+    are \w only, so quoting them suffices."""
+    terms = []
+    for word in words:
+        if not prefix:
+            terms.append(f"'{word}'")
+        elif _HANGUL.search(word):
+            terms.append(f"'{word}':*")
+        else:
+            other = word[:-1] if word.endswith("s") and len(word) > 3 else f"{word}s"
+            terms += [f"'{word}'", f"'{other}'"]
+    return " | ".join(terms)
+
+
+def _ranked_postgresql(
+    rows: QuerySet[CatalogItem],
+    request: Sequence[str],
+    preference: Sequence[str],
+    liked: Sequence[str],
+    named_area: str | None,
+    home_area: str,
+    pool: int,
+) -> list[Candidate]:
+    """One statement: bounded subsets of the eligible matches (each from an index, each with a LIMIT), united,
+    then scored and ordered. Scoring every match would cost time in proportion to the catalog (a common tag matches
+    a tenth of it); the subsets bound it. When more items match than a subset takes, it holds the first ones the
+    index yields, so the subsets that add an area come first: they hold the matches that score highest."""
+    vector, area = "customers_catalogitem.search_vector", "customers_catalogitem.area"
+    focus = named_area or home_area
+    tastes = [*preference, *liked]
+    subsets: list[tuple[str, list[object], str | None, int]] = []  # (condition, params, area or None, limit)
+    # In this order: the executor stops at SUBSETS_TOTAL rows, so the later (broader) subsets often never run.
+    if request and focus:
+        subsets.append((*_matches(request, in_area=focus), focus, SUBSET_IN_AREA))
+    if tastes and focus:
+        subsets.append((*_matches(tastes, in_area=focus, prefix=False), focus, SUBSET_TASTES))
+    if request:
+        subsets.append((*_matches(request), None, SUBSET_ANYWHERE))
+    if tastes:
+        subsets.append((*_matches(tastes, prefix=False), None, SUBSET_TASTES))
+    if named_area:
+        subsets.append(("TRUE", [], named_area, SUBSET_TASTES))
+    union_sql, union_params = [], []
+    for condition, params, in_area, limit in subsets:
+        subset = rows.extra(where=[condition], params=params)  # noqa: S610 - constant SQL, parameters bound
+        if in_area is not None:
+            subset = subset.filter(area=in_area)
+        sql, subset_params = subset.order_by().values("id")[:limit].query.sql_with_params()
+        union_sql.append(f"({sql})")
+        union_params += subset_params
+
+    score_parts: list[str] = []
+    score_params: list[object] = []
+    if request:
+        shared = request[:SHARE_TERMS]
+        hit_sql: list[str] = []
+        hit_params: list[object] = []
+        for word in shared:
+            condition, params = _matches([word])
+            hit_sql.append(f"(CASE WHEN {condition} THEN 1 ELSE 0 END)")
+            hit_params += params
+        score_parts.append(f"%s * ({' + '.join(hit_sql)}) / %s")
+        score_params += [W_REQUEST, *hit_params, len(shared)]
+        score_parts.append(f"%s * ts_rank({vector}, to_tsquery('simple', %s))")
+        score_params += [W_RANK, _tsquery(request)]
+    for words, weight in ((preference, W_PREFERENCE), (liked, W_LIKED)):
+        if words:
+            condition, params = _matches(words, prefix=False)
+            score_parts.append(f"(CASE WHEN {condition} THEN %s ELSE 0 END)")
+            score_params += [*params, weight]
+    if focus:
+        score_parts.append(f"(CASE WHEN {area} = %s THEN %s ELSE 0 END)")
+        score_params += [focus, W_NAMED_AREA if named_area else W_HOME_AREA]
+    columns = ", ".join(f"customers_catalogitem.{name}" for name in _COLUMNS)
+    # Constant fragments only: every value is a bound parameter.
+    sql = " ".join(
+        (
+            "SELECT",
+            columns,
+            ", (",
+            " + ".join(score_parts) or "0",
+            ") AS score FROM customers_catalogitem WHERE customers_catalogitem.id IN (SELECT id FROM (",
+            " UNION ALL ".join(union_sql),
+            ") AS subsets LIMIT %s) ORDER BY score DESC, id LIMIT %s",
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*score_params, *union_params, SUBSETS_TOTAL, pool])
+        names = [column.name for column in cursor.description]
+        found = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    for row in found:  # Django reads jsonb as text (JSONField parses it); a raw cursor gets the text
+        for name in ("tags", "allergens", "diets"):
+            if isinstance(row[name], str):
+                row[name] = json.loads(row[name])
+    return [_candidate(row, float(row["score"])) for row in found]
+
+
+def _matches(words: Sequence[str], *, in_area: str | None = None, prefix: bool = True) -> tuple[str, list[object]]:
+    """SQL true when the item matches any of `words`: as full-text prefixes, or (a Korean word of 3 or more
+    characters, which compounds hide: 떡볶이 in 즉석떡볶이) as a substring of the keywords, through the trigram
+    index. With `in_area`, the full-text part also asks for the area's token, so that one GIN scan intersects both
+    (a bitmap AND of a common word's matches and an area's costs time in proportion to the catalog)."""
+    vector, keywords = "customers_catalogitem.search_vector", "customers_catalogitem.keywords"
+    query = _tsquery(words, prefix=prefix)
+    if in_area is not None:
+        query = f"({query}) & '{items.area_token(in_area)}'"
+    parts, params = [f"{vector} @@ to_tsquery('simple', %s)"], [query]
+    for word in words if prefix else ():
+        if len(word) >= 3 and _HANGUL.match(word):
+            parts.append(f"{keywords} LIKE %s")
+            params.append(f"%{word}%")
+    return f"({' OR '.join(parts)})", params
+
+
+def _ranked_simple(
+    rows: QuerySet[CatalogItem],
+    request: Sequence[str],
+    preference: Sequence[str],
+    liked: Sequence[str],
+    named_area: str | None,
+    home_area: str,
+    pool: int,
+) -> list[Candidate]:
+    """SQLite: substring matching in SQL, the same scores without the full-text rank and trigram parts, computed in
+    Python over at most SCAN_LIMIT matches."""
+    match = Q()
+    for word in (*request, *preference, *liked):
+        match |= Q(keywords__contains=word) | Q(description__icontains=word)
+    if named_area:
+        match |= Q(area=named_area)
+    scored = []
+    for row in rows.filter(match).order_by("id").values(*_COLUMNS, "keywords")[:SCAN_LIMIT]:
+        text = f"{row['keywords']} {row['description'].casefold()}"
+        score = W_REQUEST * _share(request[:SHARE_TERMS], text)
+        score += W_PREFERENCE * any(word in text for word in preference)
+        score += W_LIKED * any(word in text for word in liked)
+        if named_area:
+            score += W_NAMED_AREA if row["area"] == named_area else 0
+        elif home_area and row["area"] == home_area:
+            score += W_HOME_AREA
+        scored.append(_candidate(row, score))
+    scored.sort(key=lambda c: -c.score)  # stable: ties keep id order
+    return scored[:pool]
+
+
+SCAN_LIMIT = 2000
+
+
+def _share(words: Sequence[str], text: str) -> float:
+    return sum(1 for word in words if word in text) / len(words) if words else 0.0
+
+
+_COLUMNS = (
+    "id",
+    "external_id",
+    "kind",
+    "name",
+    "area",
+    "price_minor",
+    "currency",
+    "tags",
+    "allergens",
+    "diets",
+    "food",
+    "description",
+)
+
+
+def _candidate(row: dict, score: float) -> Candidate:
+    description = row["description"]
+    if len(description) > DESCRIPTION_CHARS:
+        description = description[: DESCRIPTION_CHARS - 1].rstrip() + "…"
+    return Candidate(
+        external_id=row["external_id"],
+        kind=row["kind"],
+        name=row["name"],
+        area=row["area"],
+        price_minor=row["price_minor"],
+        currency=row["currency"],
+        tags=tuple(row["tags"]),
+        allergens=tuple(row["allergens"]),
+        diets=tuple(row["diets"]),
+        food=row["food"],
+        description=description,
+        score=round(score, 6),
+    )
+
+
+def venue(external_id: str) -> str:
+    """The venue an item belongs to: `external_id` up to its first ":" (a restaurant and its dishes share one)."""
+    return external_id.split(":", 1)[0]
+
+
+def _diverse(ranked: Iterable[Candidate], limit: int) -> list[Candidate]:
+    chosen: list[Candidate] = []
+    per_venue: dict[str, int] = {}
+    for candidate in ranked:
+        key = venue(candidate.external_id)
+        if per_venue.get(key, 0) >= MAX_PER_VENUE:
+            continue
+        per_venue[key] = per_venue.get(key, 0) + 1
+        chosen.append(candidate)
+        if len(chosen) == limit:
+            break
+    return chosen

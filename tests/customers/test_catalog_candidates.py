@@ -1,0 +1,254 @@
+"""Candidates: no candidate ever breaks one of the customer's hard rules (property-based, on random customers and
+catalogs), the eligibility check agrees exactly, the ranking makes sense, and a call costs at most two queries.
+
+Runs on PostgreSQL with the suite, and on SQLite through tests/customers/test_catalog_sqlite.py.
+"""
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from customers import services
+from customers.catalog import items as catalog_items
+from customers.catalog import vocabulary
+from customers.errors import CustomerNotFound
+from customers.models import CatalogItem, Customer, Recommendation
+
+pytestmark = pytest.mark.django_db
+
+AREAS = ("Seoul, Mapo-gu", "Seoul, Gangnam-gu", "Busan, Haeundae-gu", "")
+TAGS = ("spicy", "매운맛", "korean", "한식", "jazz", "재즈", "vegan", "비건", "cafe", "카페", "hiking", "noodles")
+WORDS = (*TAGS, "마포에서", "in Mapo", "Gangnam", "해운대", "something", "추천해줘", "떡볶이", "please")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A generated item, kept apart from the database so that the rules are checked against what was meant."""
+
+    external_id: str
+    kind: str
+    price: int | None
+    currency: str
+    allergens: frozenset[str]
+    diets: frozenset[str]
+    food: bool
+    active: bool
+    tags: tuple[str, ...]
+    area: str
+
+
+def allowed(spec: Spec, *, allergies: frozenset[str], diets: frozenset[str], currency: str, remaining: int) -> bool:
+    """The contract's rules, written out plainly (the rated-down rule is checked apart)."""
+    if not spec.active or spec.allergens & allergies:
+        return False
+    if spec.food and not diets <= spec.diets:
+        return False
+    return spec.price is None or (spec.currency == currency and spec.price <= remaining)
+
+
+item_specs = st.builds(
+    Spec,
+    external_id=st.just(""),
+    kind=st.sampled_from(catalog_items.KINDS),
+    price=st.one_of(st.none(), st.integers(0, 300_000), st.sampled_from([0, 20_000, 380_000, 380_001])),
+    currency=st.sampled_from(["KRW", "KRW", "KRW", "USD"]),
+    allergens=st.frozensets(st.sampled_from(vocabulary.ALLERGENS), max_size=4),
+    diets=st.frozensets(st.sampled_from(vocabulary.DIETS), max_size=3),
+    food=st.booleans(),
+    active=st.booleans() | st.just(True),
+    tags=st.lists(st.sampled_from(TAGS), max_size=4, unique=True).map(tuple),
+    area=st.sampled_from(AREAS),
+)
+customer_specs = st.fixed_dictionaries(
+    {
+        # Synonyms and codes both: a profile may still hold text that the migration did not see.
+        "allergies": st.lists(st.sampled_from([*vocabulary.ALLERGENS, "peanuts", "shellfish", "gluten"]), max_size=4),
+        "diets": st.lists(st.sampled_from(vocabulary.DIETS), max_size=2, unique=True),
+        "currency": st.sampled_from(["KRW", "KRW", "USD"]),
+        "monthly_limit_minor": st.sampled_from([0, 50_000, 500_000, 380_000]),
+        "spent_this_month_minor": st.sampled_from([0, 120_000, 600_000]),
+        "home_area": st.sampled_from(AREAS),
+        "preferences": st.lists(st.sampled_from(TAGS), max_size=3),
+    }
+)
+
+
+def _create_items(specs: list[Spec]) -> list[Spec]:
+    made = []
+    rows = []
+    for n, spec in enumerate(specs):
+        spec = Spec(**{**spec.__dict__, "external_id": f"v{n % 4}:{n}"})
+        made.append(spec)
+        fields = {
+            "external_id": spec.external_id,
+            "kind": spec.kind,
+            "name": f"item {n} {' '.join(spec.tags)}",
+            "area": spec.area,
+            "price_minor": spec.price,
+            "currency": spec.currency,
+            "tags": list(spec.tags),
+            "allergens": sorted(spec.allergens),
+            "diets": sorted(spec.diets),
+            "food": spec.food,
+            "active": spec.active,
+        }
+        derived = catalog_items.derived(
+            fields["name"], spec.kind, spec.area, fields["tags"], fields["allergens"], fields["diets"]
+        )
+        rows.append(CatalogItem(**fields, **derived))
+    CatalogItem.objects.bulk_create(rows)
+    return made
+
+
+def _create_customer(username: str, **fields: object) -> int:
+    user = get_user_model().objects.create_user(username=username)
+    return Customer.objects.create(user=user, display_name=username, **fields).pk
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    # No shrinking: each step is a database transaction, and a failure's first example is reported as found.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    customer=customer_specs,
+    specs=st.lists(item_specs, min_size=1, max_size=25),
+    down=st.sets(st.integers(0, 24), max_size=5),
+    up=st.sets(st.integers(0, 24), max_size=3),
+    words=st.lists(st.sampled_from(WORDS), min_size=0, max_size=5),
+    limit=st.integers(1, 12),
+)
+def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit):
+    with transaction.atomic():
+        customer_id = _create_customer("prop", **customer)
+        made = _create_items(specs)
+        ids = dict(CatalogItem.objects.values_list("external_id", "pk"))
+        now = timezone.now()
+        rated_down = {made[i].external_id for i in down if i < len(made)}
+        for i in up:
+            if i < len(made):
+                Recommendation.objects.create(
+                    customer_id=customer_id, item_id=ids[made[i].external_id], rating="up", rated_at=now
+                )
+        for external_id in rated_down:  # down after up: the latest rating wins, and it is down
+            Recommendation.objects.create(
+                customer_id=customer_id, item_id=ids[external_id], rating="down", rated_at=now
+            )
+
+        allergies = frozenset(vocabulary.allergen_codes(customer["allergies"]))
+        diets = frozenset(customer["diets"])
+        remaining = max(0, customer["monthly_limit_minor"] - customer["spent_this_month_minor"])
+        rules = {"allergies": allergies, "diets": diets, "currency": customer["currency"], "remaining": remaining}
+        expected = {s.external_id for s in made if allowed(s, **rules) and s.external_id not in rated_down}
+
+        found = services.catalog_candidates_list(customer_id=customer_id, text=" ".join(words), limit=limit)
+        by_id = {s.external_id: s for s in made}
+        for candidate in found:
+            spec = by_id[candidate.external_id]
+            assert allowed(spec, **rules), (candidate, rules)
+            assert candidate.external_id not in rated_down
+            assert not set(candidate.allergens) & allergies
+        assert len(found) <= limit
+        assert len({c.external_id for c in found}) == len(found)
+        assert set(c.external_id for c in found) <= expected
+
+        # The check after a model's proposal agrees exactly with the rules, both ways.
+        proposed = [s.external_id for s in made] + ["no-such-item"]
+        assert services.catalog_items_eligible(customer_id=customer_id, external_ids=proposed) == expected
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def demo_catalog():
+    services.catalog_demo_seed()
+
+
+def test_alice_asking_for_spicy_korean_food_in_mapo_gets_it_without_peanut(alice, demo_catalog):
+    for text in ("Something spicy and Korean in Mapo, please", "마포에서 매운 한식 먹고 싶어"):
+        found = services.catalog_candidates_list(customer_id=alice.customer_id, text=text, limit=5)
+        assert len(found) == 5, text
+        for candidate in found:
+            assert candidate.area == "Seoul, Mapo-gu", (text, candidate)
+            assert {"spicy", "매운맛"} & set(candidate.tags), (text, candidate)
+            assert {"korean", "한식"} & set(candidate.tags), (text, candidate)
+            assert "peanut" not in candidate.allergens
+    # Peanut dishes that would fit the words exist in Mapo: the rule, not the data, kept them out.
+    peanut_noodles = CatalogItem.objects.get(external_id="mapo-peanut-noodle:1")
+    assert {"spicy", "korean"} <= set(peanut_noodles.tags)
+    assert peanut_noodles.area == "Seoul, Mapo-gu"
+
+
+def test_the_ranking_follows_the_request_and_the_area(bob, charlie, demo_catalog):
+    jazz = services.catalog_candidates_list(customer_id=bob.customer_id, text="live jazz tonight", limit=3)
+    assert all("jazz" in c.tags for c in jazz)
+    assert jazz[0].area == "Busan, Haeundae-gu"  # bob's home area first
+    gangnam = services.catalog_candidates_list(customer_id=bob.customer_id, text="jazz in Gangnam", limit=1)
+    assert gangnam[0].area == "Seoul, Gangnam-gu"
+    vegan = services.catalog_candidates_list(customer_id=charlie.customer_id, text="비건 음식 추천해줘", limit=5)
+    assert vegan
+    assert all("wheat" not in c.allergens for c in vegan)
+    assert all({"vegan", "비건"} & set(c.tags) for c in vegan[:3])
+
+
+def test_candidates_are_diverse(alice, demo_catalog):
+    found = services.catalog_candidates_list(customer_id=alice.customer_id, text="spicy korean", limit=10)
+    venues = [c.external_id.split(":")[0] for c in found]
+    assert max(venues.count(v) for v in venues) <= 2
+
+
+def test_preferences_and_liked_items_boost(make_customer, demo_catalog):
+    customer = make_customer("dana", home_area="Seoul, Jongno-gu", monthly_limit_minor=100_000, preferences=["yoga"])
+    first = services.catalog_candidates_list(customer_id=customer.customer_id, text="something for the weekend")
+    assert first
+    assert all("yoga" in c.tags for c in first[:2])
+    shown = services.recommendations_record(
+        customer_id=customer.customer_id, session_id=None, shown=[("gangnam-boardgame", "you like games")]
+    )
+    rec_id = shown[0].recommendation_id
+    services.recommendation_rate(customer_id=customer.customer_id, recommendation_id=rec_id, rating="up")
+    after = services.catalog_candidates_list(customer_id=customer.customer_id, text="something for the weekend")
+    assert {"board games", "보드게임"} & {tag for c in after for tag in c.tags}
+
+
+def test_a_rated_down_item_never_comes_back(alice, demo_catalog):
+    text = "Something spicy and Korean in Mapo, please"
+    top = services.catalog_candidates_list(customer_id=alice.customer_id, text=text, limit=1)[0]
+    cid = alice.customer_id
+    shown = services.recommendations_record(customer_id=cid, session_id=None, shown=[(top.external_id, "")])
+    services.recommendation_rate(customer_id=cid, recommendation_id=shown[0].recommendation_id, rating="down")
+    again = services.catalog_candidates_list(customer_id=alice.customer_id, text=text, limit=50)
+    assert top.external_id not in {c.external_id for c in again}
+    assert not services.catalog_items_eligible(customer_id=cid, external_ids=[top.external_id])
+
+
+def test_nothing_matched_means_no_candidates(make_customer, demo_catalog):
+    customer = make_customer("erin", monthly_limit_minor=100_000)
+    assert services.catalog_candidates_list(customer_id=customer.customer_id, text="qwertyuiop") == ()
+    assert services.catalog_candidates_list(customer_id=customer.customer_id, text="") == ()
+
+
+def test_the_run_uses_the_database_it_was_given(db):
+    """tests/customers/test_catalog_sqlite.py reruns this file with DATABASE_URL unset: then this is SQLite."""
+    assert connection.vendor == ("postgresql" if os.environ.get("DATABASE_URL") else "sqlite")
+
+
+def test_an_unknown_customer_is_refused(db):
+    with pytest.raises(CustomerNotFound):
+        services.catalog_candidates_list(customer_id=987654, text="spicy")
+    with pytest.raises(CustomerNotFound):
+        services.catalog_items_eligible(customer_id=987654, external_ids=["a"])
+
+
+def test_a_call_costs_at_most_two_queries(alice, demo_catalog, django_assert_max_num_queries):
+    services.recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
+    for text in ("Something spicy and Korean in Mapo, please", "재즈", "뭐 하지?"):
+        with django_assert_max_num_queries(2):
+            services.catalog_candidates_list(customer_id=alice.customer_id, text=text)

@@ -1,0 +1,276 @@
+"""`catalog_import`: every contract error names its row and field and writes nothing; upserts; both file formats;
+the demo file; bounded memory for 100,000 rows."""
+
+import io
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from customers import services
+from customers.catalog import importer
+from customers.errors import CatalogImportError
+from customers.models import CatalogItem
+
+pytestmark = pytest.mark.django_db
+
+
+def row(external_id: str = "mapo:1", **fields: object) -> dict[str, object]:
+    base = {"external_id": external_id, "kind": "dish", "name": "떡볶이", "price": 5000, "tags": ["spicy", "매운맛"]}
+    return {**base, **fields}
+
+
+def write_lines(path: Path, rows: list[object]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def run(path: Path, *args: str) -> dict[str, int]:
+    out = io.StringIO()
+    call_command("catalog_import", str(path), "--json", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+GOOD = [row("a:1"), row("a:2", name="순대", allergens=["pork", "wheat"]), row("b", kind="place", name="하늘공원")]
+
+BAD_ROWS = [  # (the bad row, the field named, words of the message)
+    ({"kind": "dish", "name": "x"}, "external_id", "missing"),
+    (row(colour="red"), "colour", "unknown field"),
+    (row(kind="shop"), "kind", "must be one of"),
+    (row(name=""), "name", "blank"),
+    (row(name="가" * 201), "name", "longer than 200"),
+    (row(description="d" * 2001), "description", "longer than 2000"),
+    (row(area="a" * 101), "area", "longer than 100"),
+    (row(price=-1), "price", "at least 0"),
+    (row(price=12.5), "price", "whole number"),
+    (row(price="5000"), "price", "whole number"),
+    (row(currency="won"), "currency", "ISO 4217"),
+    (row(tags="spicy"), "tags", "list of strings"),
+    (row(tags=["t" * 41]), "tags", "longer than 40"),
+    (row(allergens=["peanuts"]), "allergens", "unknown code 'peanuts'"),
+    (row(diets=["keto"]), "diets", "unknown code 'keto'"),
+    (row(kind="product"), "food", "required for product"),
+    (row(food="yes"), "food", "true or false"),
+    (row(active=1), "active", "true or false"),
+    (row("has space"), "external_id", "visible ASCII"),
+    (row("x" * 65), "external_id", "visible ASCII"),
+    (row("한글"), "external_id", "visible ASCII"),
+    (["not", "an", "object"], "row", "JSON object"),
+]
+
+
+@pytest.mark.parametrize(("bad", "field", "words"), BAD_ROWS, ids=[f"{f}-{w}" for _, f, w in BAD_ROWS])
+def test_a_bad_row_is_named_with_its_field_and_nothing_is_written(tmp_path, bad, field, words):
+    path = write_lines(tmp_path / "c.jsonl", [*GOOD, bad])
+    with pytest.raises(CommandError) as caught:
+        run(path)
+    assert f"row 4: {field}: " in str(caught.value)
+    assert words in str(caught.value)
+    assert CatalogItem.objects.count() == 0
+
+
+def test_malformed_json_is_named_by_row(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(row("a")) + "\n\n" + '{"external_id": "b", "kind": \n', encoding="utf-8")
+    with pytest.raises(CatalogImportError) as caught:
+        services.catalog_import(path=path)
+    assert (caught.value.row, caught.value.field) == (2, "json")
+    assert "malformed JSON" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ('[{"external_id": "a", "kind": "place", "name": "x"}, {"external_id": }]', 2),
+        ('[{"external_id": "a", "kind": "place", "name": "x"} {"external_id": "b"}]', 1),
+        ('[{"external_id": "a", "kind": "place", "name": "x"},', 2),
+        ('[{"external_id": "a", "kind": "place", "name": "x"}] trailing', 1),
+        ("[,]", 1),
+    ],
+)
+def test_a_malformed_json_array_is_named_by_row(tmp_path, text, number):
+    path = tmp_path / "c.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogImportError) as caught:
+        services.catalog_import(path=path)
+    assert (caught.value.row, caught.value.field) == (number, "json")
+    assert CatalogItem.objects.count() == 0
+
+
+def test_a_duplicate_external_id_in_the_file_is_named(tmp_path):
+    path = write_lines(tmp_path / "c.jsonl", [row("a"), row("b"), row("a", name="again")])
+    with pytest.raises(CatalogImportError, match=r"row 3: external_id: duplicate 'a' in the file"):
+        services.catalog_import(path=path)
+    assert CatalogItem.objects.count() == 0
+
+
+def test_an_unreadable_or_non_utf8_file_is_refused(tmp_path):
+    with pytest.raises(CatalogImportError, match="file: cannot read it"):
+        services.catalog_import(path=tmp_path / "missing.jsonl")
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(json.dumps(row(name="caf\u00e9", tags=[]), ensure_ascii=False).encode("latin-1"))
+    with pytest.raises(CatalogImportError, match="not UTF-8"):
+        services.catalog_import(path=path)
+
+
+def test_the_command_exits_non_zero_on_a_bad_file(tmp_path):
+    path = write_lines(tmp_path / "c.jsonl", [row(price=-5)])
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "catalog_import", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_subprocess_env(),
+    )
+    assert completed.returncode != 0
+    assert "nothing imported: row 1: price:" in completed.stderr
+    assert completed.stdout == ""
+
+
+def _subprocess_env() -> dict[str, str]:
+    import os
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.settings")
+    if db["ENGINE"].endswith("postgresql"):  # the test database, not the developer's
+        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return env
+
+
+def test_upsert_by_external_id_counts_created_updated_unchanged(tmp_path):
+    path = write_lines(tmp_path / "c.jsonl", GOOD)
+    assert run(path) == {"created": 3, "updated": 0, "unchanged": 0, "deactivated": 0}
+    assert run(path) == {"created": 0, "updated": 0, "unchanged": 3, "deactivated": 0}
+    changed = [GOOD[0], {**GOOD[1], "price": 6000}, GOOD[2], row("c", name="김밥")]
+    write_lines(path, changed)
+    assert run(path) == {"created": 1, "updated": 1, "unchanged": 2, "deactivated": 0}
+    item = CatalogItem.objects.get(external_id="a:2")
+    assert (item.price_minor, item.allergens, item.allergen_mask) == (6000, ["wheat", "pork"], (1 << 4) | (1 << 11))
+
+
+def test_defaults_follow_the_contract(tmp_path):
+    rows = [
+        {"external_id": "r", "kind": "restaurant", "name": "식당"},
+        {"external_id": "d", "kind": "dish", "name": "요리"},
+        {"external_id": "a", "kind": "activity", "name": "활동"},
+        {"external_id": "p", "kind": "place", "name": "장소"},
+        {"external_id": "g", "kind": "product", "name": "상품", "food": False},
+    ]
+    run(write_lines(tmp_path / "c.jsonl", rows))
+    found = {i.external_id: (i.food, i.active, i.currency, i.price_minor) for i in CatalogItem.objects.all()}
+    assert found == {
+        "r": (True, True, "KRW", None),
+        "d": (True, True, "KRW", None),
+        "a": (False, True, "KRW", None),
+        "p": (False, True, "KRW", None),
+        "g": (False, True, "KRW", None),
+    }
+
+
+def test_deactivate_missing(tmp_path):
+    path = write_lines(tmp_path / "c.jsonl", GOOD)
+    run(path)
+    write_lines(path, GOOD[:1])
+    assert run(path, "--deactivate-missing") == {"created": 0, "updated": 0, "unchanged": 1, "deactivated": 2}
+    assert set(CatalogItem.objects.filter(active=True).values_list("external_id", flat=True)) == {"a:1"}
+    assert run(path, "--deactivate-missing")["deactivated"] == 0
+
+
+def test_a_json_array_read_across_chunk_boundaries_equals_json_lines(tmp_path, monkeypatch):
+    rows = [row(f"id-{n}", name=f"이름 {n}", price=n * 1001) for n in range(60)]
+    array = tmp_path / "c.json"
+    array.write_text("\ufeff [\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n]\n", "utf-8")
+    monkeypatch.setattr(importer, "CHUNK_CHARS", 7)  # every row and number is cut somewhere
+    decoded = list(importer._rows(array))
+    assert decoded == list(enumerate(rows, 1))
+    assert run(array)["created"] == 60
+    assert CatalogItem.objects.get(external_id="id-59").price_minor == 59 * 1001
+
+
+def test_an_empty_array_or_file_imports_nothing(tmp_path):
+    for text in ("[]", " [ ] ", "", "\n\n"):
+        path = tmp_path / "c.json"
+        path.write_text(text, encoding="utf-8")
+        assert run(path) == {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
+
+
+def test_the_demo_catalog_imports_and_is_idempotent():
+    first = services.catalog_demo_seed()
+    assert first.created >= 150
+    assert services.catalog_demo_seed().unchanged == first.created
+    kinds = set(CatalogItem.objects.values_list("kind", flat=True))
+    assert kinds == {"restaurant", "dish", "product", "activity", "place"}
+    areas = set(CatalogItem.objects.values_list("area", flat=True))
+    assert {"Seoul, Mapo-gu", "Seoul, Gangnam-gu", "Busan, Haeundae-gu"} <= areas
+    # Honest allergens, spot-checked: peanut sauce carries peanut, tteokbokki wheat, seafood pancake all four.
+    assert "peanut" in CatalogItem.objects.get(external_id="mapo-peanut-noodle:1").allergens
+    assert "wheat" in CatalogItem.objects.get(external_id="mapo-yeonnam-tteokbokki:1").allergens
+    pajeon = CatalogItem.objects.get(external_id="mapo-hanok-makgeolli:pajeon")
+    assert {"crustacean", "mollusc", "wheat", "egg"} <= set(pajeon.allergens)
+
+
+def test_a_progress_callback_sees_every_batch(tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "BATCH_SIZE", 2)
+    seen = []
+    path = write_lines(tmp_path / "c.jsonl", [row(f"r{n}") for n in range(5)])
+    services.catalog_import(path=path, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(2, 5), (4, 5), (5, 5)]
+
+
+MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import json, pathlib, sys
+    import django
+    django.setup()
+    from customers import services
+
+    def status(name):  # kB figures of /proc/self/status
+        lines = pathlib.Path("/proc/self/status").read_text().splitlines()
+        return next(int(line.split()[1]) * 1024 for line in lines if line.startswith(name + ":"))
+
+    services.catalog_import(path=sys.argv[2])  # warm up: imports, connection, statement caches
+    pathlib.Path("/proc/self/clear_refs").write_text("5")  # resets the peak resident size (VmHWM)
+    before = status("VmRSS")
+    result = services.catalog_import(path=sys.argv[1])
+    print(json.dumps({"created": result.created, "growth": status("VmHWM") - before}))
+    """
+)
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures with Linux's /proc")
+@pytest.mark.django_db(transaction=True)
+def test_100000_rows_import_in_bounded_memory(tmp_path):
+    """The file is about 20 MB, and its rows decoded at once would take several times that (about 1.5 KB each as
+    Python objects); the import's peak resident memory grows by little more than the id set plus one batch."""
+    path, warm_up = tmp_path / "big.jsonl", tmp_path / "small.jsonl"
+    write_lines(warm_up, [row("warm-up")])
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(100_000):
+            item = row(
+                f"bench-{n:06d}",
+                name=f"메뉴 {n} spicy noodles",
+                description="매콤한 국물과 쫄깃한 면, 오래 끓인 육수.",
+                area=("Seoul, Mapo-gu", "Seoul, Gangnam-gu", "Busan, Haeundae-gu")[n % 3],
+                price=1000 + n % 50_000,
+                allergens=["wheat", "soy"][: n % 3],
+            )
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+    completed = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, str(path), str(warm_up)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_subprocess_env(),
+        timeout=110,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["created"] == 100_000
+    assert result["growth"] < 48 * 2**20, f"peak resident memory grew by {result['growth'] / 2**20:.0f} MiB"
+    CatalogItem.objects.all().delete()
