@@ -1,31 +1,28 @@
 """The public face of `customers`, the only owner of the database, and the one module other apps import: its
-functions, and (re-exported) the frozen dataclasses, errors and admin port they speak in. Returns frozen dataclasses
-only.
+functions, the frozen dataclasses they return, its errors and the admin port. Nothing here hands out a model
+instance or a queryset.
 
-Reads named `*_get` and the other reads marked "cached" go through the read-through cache (`customers.cache`); writes
-drop the affected entries once their transaction commits. Where the cache cannot answer and the database is
-unreachable, services raise DatabaseUnavailable.
+The functions live in modules named for what they own (customers/profiles.py, customers/sessions.py,
+customers/catalog/public.py, customers/database.py); this module only gathers them. Reads named `*_get` and the other
+reads marked "cached" go through the read-through cache (`customers.cache`); writes drop the affected entries once
+their transaction commits. Where the cache cannot answer and the database is unreachable, they raise
+DatabaseUnavailable.
 """
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
-from pathlib import Path
-from uuid import UUID
-
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import DateTimeField, F, Value
-from django.db.models.functions import Greatest
-from django.utils import timezone
-from rest_framework.authtoken.models import Token
-
-from customers import archive, cache, selectors
-from customers.cache import get_or_load
-from customers.catalog import importer as catalog_importer
-from customers.catalog import recommendations as catalog_recommendations
-from customers.catalog import search as catalog_search
-from customers.catalog import vocabulary
+from customers.catalog.public import (
+    ALLERGEN_CODES,
+    DEMO_CATALOG_PATH,
+    DIET_CODES,
+    catalog_candidates_list,
+    catalog_demo_seed,
+    catalog_import,
+    catalog_items_eligible,
+    dietary_text_parse,
+    recommendation_rate,
+    recommendation_recent_tastes,
+    recommendations_list,
+    recommendations_record,
+)
 from customers.data import (
     ApiUser,
     ArchivedMessage,
@@ -44,36 +41,75 @@ from customers.data import (
     SessionPage,
     TurnFacts,
 )
-from customers.database import database_connection_release, database_health, database_ping, database_required
-from customers.demo import DEMO_CUSTOMERS
+from customers.database import (
+    database_connection_release,
+    database_health,
+    database_ping,
+)
 from customers.errors import (
+    CatalogImportError,
     CustomerNotFound,
     CustomersError,
     DatabaseUnavailable,
     InvalidInput,
+    RecommendationNotFound,
     SessionEnded,
     SessionNotFound,
 )
-from customers.models import ChatSession, Customer, SessionStatus
 from customers.ports import (
     LiveTranscript,
     SessionAdminActions,
     TranscriptLine,
     register_session_admin_actions,
 )
+from customers.profiles import (
+    api_user_get_by_token,
+    customer_cache_drop,
+    customer_id_get_by_user,
+    customer_id_get_by_username,
+    customer_profile_get,
+    customer_update,
+    demo_customers_seed,
+)
+from customers.sessions import (
+    session_access_get,
+    session_delete,
+    session_end,
+    session_get,
+    session_get_for_staff,
+    session_list,
+    session_list_idle,
+    session_open,
+    session_record_activity,
+    session_transcript_archive,
+    session_transcript_get,
+    transcript_purge_expired,
+    turn_facts_get,
+)
 
-# What other apps may use of `customers`: the functions below, and the data, errors and admin port they speak in.
 __all__ = [
+    "ALLERGEN_CODES",
+    "DEMO_CATALOG_PATH",
+    "DIET_CODES",
     "ApiUser",
     "ArchivedMessage",
+    "Candidate",
+    "CatalogImportError",
+    "CatalogImportResult",
     "CustomerNotFound",
     "CustomerProfile",
     "CustomersError",
     "DatabaseUnavailable",
+    "DemoCustomer",
+    "DietaryParse",
     "Health",
     "InvalidInput",
     "LiveTranscript",
     "PastSessionSummary",
+    "RecentTastes",
+    "RecommendationInfo",
+    "RecommendationNotFound",
+    "RecommendationRating",
     "SessionAccess",
     "SessionAdminActions",
     "SessionEnded",
@@ -83,6 +119,10 @@ __all__ = [
     "TranscriptLine",
     "TurnFacts",
     "api_user_get_by_token",
+    "catalog_candidates_list",
+    "catalog_demo_seed",
+    "catalog_import",
+    "catalog_items_eligible",
     "customer_cache_drop",
     "customer_id_get_by_user",
     "customer_id_get_by_username",
@@ -91,6 +131,12 @@ __all__ = [
     "database_connection_release",
     "database_health",
     "database_ping",
+    "demo_customers_seed",
+    "dietary_text_parse",
+    "recommendation_rate",
+    "recommendation_recent_tastes",
+    "recommendations_list",
+    "recommendations_record",
     "register_session_admin_actions",
     "session_access_get",
     "session_delete",
@@ -101,431 +147,8 @@ __all__ = [
     "session_list_idle",
     "session_open",
     "session_record_activity",
+    "session_transcript_archive",
+    "session_transcript_get",
+    "transcript_purge_expired",
     "turn_facts_get",
 ]
-
-_TOKEN_MAX_LENGTH = Token._meta.get_field("key").max_length
-_UPDATABLE_FIELDS = frozenset(
-    {
-        "display_name",
-        "birth_year",
-        "home_area",
-        "preferred_language",
-        "currency",
-        "monthly_limit_minor",
-        "spent_this_month_minor",
-        "preferences",
-        "allergies",
-        "diets",
-        "dietary_notes",
-    }
-)
-_MONEY_FIELDS = frozenset({"monthly_limit_minor", "spent_this_month_minor"})
-_TAG_FIELDS = frozenset({"preferences", "allergies", "diets", "dietary_notes"})
-# Past summaries are cached per customer this deep: enough for the largest PAST_SESSION_SUMMARIES (20) plus one
-# excluded session. Larger requests read the database directly.
-_SUMMARIES_CACHED = 21
-
-
-# --- authentication ---------------------------------------------------------------------------------------
-
-
-@database_required
-def api_user_get_by_token(*, key: str) -> ApiUser | None:
-    """The active user owning API token `key` (cached), or None for an unknown key or an inactive user."""
-    if not key or len(key) > _TOKEN_MAX_LENGTH:
-        return None  # no DRF token looks like this: spare the cache and the database
-    return get_or_load(cache.API_USER, cache.token_digest(key), lambda: selectors.api_user(key=key))
-
-
-# --- customers --------------------------------------------------------------------------------------------
-
-
-@database_required
-def customer_id_get_by_user(*, user_id: int) -> int:
-    """The customer id of a Django user (cached). Raises CustomerNotFound when the user is no customer."""
-    customer_id = get_or_load(cache.CUSTOMER_OF_USER, user_id, lambda: selectors.customer_id_of_user(user_id=user_id))
-    if customer_id is None:
-        raise CustomerNotFound(f"user {user_id} is no customer")
-    return customer_id
-
-
-@database_required
-def customer_id_get_by_username(*, username: str) -> int:
-    """The customer id of the user named `username` (for management commands; not cached). Raises CustomerNotFound."""
-    lookup = {f"user__{get_user_model().USERNAME_FIELD}": username}
-    customer_id = Customer.objects.filter(**lookup).values_list("id", flat=True).first()
-    if customer_id is None:
-        raise CustomerNotFound(f"no customer with username {username!r}")
-    return customer_id
-
-
-@database_required
-def customer_profile_get(*, customer_id: int) -> CustomerProfile:
-    """The customer's own profile (read-through cached). Raises CustomerNotFound."""
-    profile = get_or_load(cache.CUSTOMER, customer_id, lambda: selectors.customer_profile(customer_id=customer_id))
-    if profile is None:
-        raise CustomerNotFound(f"customer {customer_id} not found")
-    return profile
-
-
-@database_required
-def customer_update(*, customer_id: int, **fields: object) -> CustomerProfile:
-    """Change profile fields (validated); cached entries are dropped once the transaction commits.
-
-    Raises InvalidInput (a ValueError) for an unknown field or an invalid value, CustomerNotFound.
-    """
-    unknown = sorted(set(fields) - _UPDATABLE_FIELDS)
-    if unknown:
-        raise InvalidInput(f"unknown customer fields: {', '.join(unknown)}")
-    for name in _MONEY_FIELDS & set(fields):
-        if type(fields[name]) is not int:
-            raise InvalidInput(f"{name}: must be an integer amount of minor units")
-    with transaction.atomic():
-        customer = Customer.objects.select_for_update().select_related("user").filter(pk=customer_id).first()
-        if customer is None:
-            raise CustomerNotFound(f"customer {customer_id} not found")
-        for name, value in fields.items():
-            setattr(customer, name, _normalized_tags(value, name) if name in _TAG_FIELDS else value)
-        try:
-            customer.full_clean(exclude=[f.name for f in Customer._meta.fields if f.name not in fields])
-        except ValidationError as exc:
-            detail = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in sorted(exc.message_dict.items()))
-            raise InvalidInput(detail) from None
-        # The post_save receiver drops the cached entries on commit.
-        customer.save(update_fields=[*fields, "updated_at"])
-    return selectors.profile_of(customer)
-
-
-@database_required
-def customer_cache_drop(*, customer_id: int) -> None:
-    """Drop every cached entry of the customer (after the current transaction commits)."""
-    entries: list[tuple[cache.CacheSpec, object]] = [(cache.CUSTOMER, customer_id), (cache.PAST_SUMMARIES, customer_id)]
-    user_id = Customer.objects.filter(pk=customer_id).values_list("user_id", flat=True).first()
-    if user_id is not None:
-        entries.append((cache.CUSTOMER_OF_USER, user_id))
-        entries += [(cache.API_USER, cache.token_digest(key)) for key in selectors.token_keys(user_id=user_id)]
-    session_ids = ChatSession.objects.filter(customer_id=customer_id).values_list("id", flat=True)
-    entries += [(cache.SESSION_ACCESS, session_id) for session_id in session_ids]
-    cache.invalidate_on_commit(entries)
-
-
-@database_required
-def demo_customers_seed() -> list[DemoCustomer]:
-    """Create the demo users, customers and API tokens if absent (idempotent); return them with their tokens."""
-    user_model = get_user_model()
-    seeded = []
-    with transaction.atomic():
-        for spec in DEMO_CUSTOMERS:
-            fields = dict(spec)
-            username = str(fields.pop("username"))
-            user, created = user_model.objects.get_or_create(**{user_model.USERNAME_FIELD: username})
-            if created:
-                user.set_unusable_password()
-                user.save(update_fields=["password"])
-            customer, _ = Customer.objects.get_or_create(user=user, defaults=fields)
-            token, _ = Token.objects.get_or_create(user=user)
-            seeded.append(
-                DemoCustomer(
-                    username=username, display_name=customer.display_name, customer_id=customer.pk, token=token.key
-                )
-            )
-    return seeded
-
-
-# --- sessions ---------------------------------------------------------------------------------------------
-
-
-@database_required
-def session_open(*, customer_id: int, title: str = "") -> SessionInfo:
-    """Open a new session for the customer; a title longer than 200 characters is cut. Raises CustomerNotFound."""
-    if not Customer.objects.filter(pk=customer_id).exists():
-        raise CustomerNotFound(f"customer {customer_id} not found")
-    title = title.strip()[: ChatSession._meta.get_field("title").max_length]
-    return selectors.session_info(ChatSession.objects.create(customer_id=customer_id, title=title))
-
-
-@database_required
-def session_access_get(*, customer_id: int, session_id: UUID) -> SessionAccess:
-    """Ownership and status of a session (cached). Raises SessionNotFound if absent or another customer's."""
-    access = get_or_load(cache.SESSION_ACCESS, session_id, lambda: selectors.session_access(session_id=session_id))
-    if access is None or access.customer_id != customer_id:
-        raise SessionNotFound(f"session {session_id} not found")
-    return access
-
-
-@database_required
-def session_get(*, customer_id: int, session_id: UUID) -> SessionInfo:
-    """The session with its counters (fresh from the database). Raises SessionNotFound as above."""
-    session = ChatSession.objects.filter(pk=session_id, customer_id=customer_id).first()
-    if session is None:
-        raise SessionNotFound(f"session {session_id} not found")
-    return selectors.session_info(session)
-
-
-@database_required
-def session_get_for_staff(*, session_id: UUID) -> SessionInfo:
-    """A session regardless of owner, for staff tools and commands. Raises SessionNotFound."""
-    session = ChatSession.objects.filter(pk=session_id).first()
-    if session is None:
-        raise SessionNotFound(f"session {session_id} not found")
-    return selectors.session_info(session)
-
-
-@database_required
-def session_list(*, customer_id: int, status: str | None = None, offset: int = 0, limit: int = 20) -> SessionPage:
-    """The customer's sessions, newest first, optionally only `open` or `ended` ones. Raises InvalidInput."""
-    if status is not None and status not in SessionStatus.values:
-        raise InvalidInput(f"status must be one of {', '.join(SessionStatus.values)}")
-    if offset < 0 or limit < 1:
-        raise InvalidInput("offset must be at least 0 and limit at least 1")
-    sessions = ChatSession.objects.filter(customer_id=customer_id)
-    if status is not None:
-        sessions = sessions.filter(status=status)
-    page = sessions.order_by("-created_at", "-id")[offset : offset + limit]
-    return SessionPage(count=sessions.count(), results=tuple(selectors.session_info(s) for s in page))
-
-
-@database_required
-def session_record_activity(
-    *,
-    session_id: UUID,
-    messages_added: int,
-    prompt_tokens: int,
-    completion_tokens: int,
-    mood: str = "",
-    at: datetime | None = None,
-) -> None:
-    """Add to the session's counters atomically (one UPDATE) and move its last activity time forward to `at`.
-
-    A non-empty `mood` becomes the session's latest (final) mood. The cached access entry stays: it holds no counter.
-    Raises SessionNotFound when the row is gone, InvalidInput for a negative amount.
-    """
-    if min(messages_added, prompt_tokens, completion_tokens) < 0:
-        raise InvalidInput("activity amounts must not be negative")
-    changes: dict[str, object] = {
-        "message_count": F("message_count") + messages_added,
-        "prompt_tokens": F("prompt_tokens") + prompt_tokens,
-        "completion_tokens": F("completion_tokens") + completion_tokens,
-        # Never backwards: turns of one session may finish out of order.
-        "last_activity_at": Greatest("last_activity_at", Value(at or timezone.now(), output_field=DateTimeField())),
-    }
-    if mood:
-        changes["final_mood"] = mood
-    if not ChatSession.objects.filter(pk=session_id).update(**changes):
-        raise SessionNotFound(f"session {session_id} not found")
-
-
-@database_required
-def session_end(*, session_id: UUID, summary: str, final_mood: str = "") -> SessionInfo:
-    """Close an open session with its summary, exactly once: a second call raises SessionEnded.
-
-    Safe across processes: the conditional UPDATE lets exactly one caller move the row from open to ended.
-    An empty `final_mood` keeps the latest mood recorded with the session's activity.
-    """
-    changes: dict[str, object] = {"status": SessionStatus.ENDED, "ended_at": timezone.now(), "summary": summary}
-    if final_mood:
-        changes["final_mood"] = final_mood
-    ended = ChatSession.objects.filter(pk=session_id, status=SessionStatus.OPEN).update(**changes)
-    session = ChatSession.objects.filter(pk=session_id).first()
-    if session is None:
-        raise SessionNotFound(f"session {session_id} not found")
-    if not ended:
-        raise SessionEnded(f"session {session_id} has already ended")
-    cache.invalidate_on_commit([(cache.SESSION_ACCESS, session_id), (cache.PAST_SUMMARIES, session.customer_id)])
-    return selectors.session_info(session)
-
-
-@database_required
-def session_delete(*, customer_id: int, session_id: UUID) -> None:
-    """Delete the session row. Raises SessionNotFound as above."""
-    # A queryset delete still sends post_delete, whose receiver drops the cached entries on commit.
-    deleted, _ = ChatSession.objects.filter(pk=session_id, customer_id=customer_id).delete()
-    if not deleted:
-        raise SessionNotFound(f"session {session_id} not found")
-
-
-@database_required
-def session_list_idle(*, before: datetime, limit: int = 500) -> Sequence[SessionInfo]:
-    """Open sessions whose last activity is older than `before`, oldest first."""
-    sessions = ChatSession.objects.filter(status=SessionStatus.OPEN, last_activity_at__lt=before)
-    return tuple(selectors.session_info(s) for s in sessions.order_by("last_activity_at")[:limit])
-
-
-# --- a chat turn -----------------------------------------------------------------------------------------
-
-
-@database_required
-def turn_facts_get(
-    *, customer_id: int, session_id: UUID, past_limit: int, admit: Callable[[], None] | None = None
-) -> TurnFacts:
-    """What a turn in the customer's session needs of `customers`, with one cache round trip when warm (one MGET of
-    the session's access, the profile and the past summaries); each miss is loaded through the read-through cache.
-
-    Raises SessionNotFound if the session is absent or another customer's, then SessionEnded if it is not open.
-    Then `admit()` runs, if given (the caller's admission check; its error propagates), before any profile or summary
-    is loaded from the database, so a refused turn costs the database no more than its access. Then CustomerNotFound
-    if the customer is gone. `past_limit` summaries at most, newest first, without the turn's own session; 0: none.
-    """
-    cached_summaries = 0 < past_limit < _SUMMARIES_CACHED
-    entries: list[tuple[cache.CacheSpec, object]] = [(cache.SESSION_ACCESS, session_id), (cache.CUSTOMER, customer_id)]
-    if cached_summaries:
-        entries.append((cache.PAST_SUMMARIES, customer_id))
-    access, profile, *summaries = cache.get_many(entries)
-    if access is cache.MISS:
-        access = cache.load(cache.SESSION_ACCESS, session_id, lambda: selectors.session_access(session_id=session_id))
-    if access is None or access.customer_id != customer_id:
-        raise SessionNotFound(f"session {session_id} not found")
-    if access.status != SessionStatus.OPEN:
-        raise SessionEnded(f"session {session_id} has ended")
-    if admit is not None:
-        admit()
-    if profile is cache.MISS:
-        profile = cache.load(cache.CUSTOMER, customer_id, lambda: selectors.customer_profile(customer_id=customer_id))
-    if profile is None:
-        raise CustomerNotFound(f"customer {customer_id} not found")
-    if cached_summaries:
-        past = summaries[0]
-        if past is cache.MISS:
-            past = cache.load(cache.PAST_SUMMARIES, customer_id, lambda: _summaries_cached(customer_id))
-    else:
-        past = selectors.past_summaries(customer_id=customer_id, limit=past_limit + 1) if past_limit > 0 else ()
-    return TurnFacts(
-        access=access,
-        profile=profile,
-        past_summaries=tuple(s for s in past if s.session_id != session_id)[:past_limit] if past_limit > 0 else (),
-    )
-
-
-def _summaries_cached(customer_id: int) -> tuple[PastSessionSummary, ...]:
-    return selectors.past_summaries(customer_id=customer_id, limit=_SUMMARIES_CACHED)
-
-
-def _normalized_tags(value: object, name: str = "") -> object:
-    """Tags without surrounding blanks or repeats; anything but a list or tuple is left for validation to refuse.
-    Allergies and diets may be given as synonyms ("peanuts", "채식"): they become their codes."""
-    if not isinstance(value, list | tuple) or not all(isinstance(tag, str) for tag in value):
-        return value
-    if name in ("allergies", "diets"):
-        return _as_codes(value, name)
-    return list(dict.fromkeys(tag.strip() for tag in value))
-
-
-# --- The opt-in transcript archive (CHAT_ARCHIVE_DAYS; customers/archive.py) ----------------------------------
-
-
-@database_required
-def session_transcript_archive(*, session_id: UUID, messages: Sequence[ArchivedMessage]) -> bool:
-    """Keep an ended session's messages for CHAT_ARCHIVE_DAYS days; False (nothing stored) when that is 0."""
-    return archive.archive(session_id=session_id, messages=messages)
-
-
-@database_required
-def session_transcript_get(*, customer_id: int, session_id: UUID) -> tuple[ArchivedMessage, ...]:
-    """The archived messages of the customer's ended session, oldest first; none when not archived or expired.
-    Raises SessionNotFound when the session is not the customer's."""
-    if not ChatSession.objects.filter(pk=session_id, customer_id=customer_id).exists():
-        raise SessionNotFound(f"session {session_id} not found")
-    return archive.transcript(session_id=session_id)
-
-
-@database_required
-def transcript_purge_expired() -> int:
-    """Delete the archived transcripts older than CHAT_ARCHIVE_DAYS days (all when it is 0); how many went."""
-    return archive.purge()
-
-
-# --- catalog and recommendations ----------------------------------------------------------------------------------
-# The catalog's modules live in customers/catalog/; this block is their public face.
-
-ALLERGEN_CODES: tuple[str, ...] = vocabulary.ALLERGENS
-DIET_CODES: tuple[str, ...] = vocabulary.DIETS
-DEMO_CATALOG_PATH = Path(__file__).resolve().parent / "demo_data" / "catalog.jsonl"
-
-
-def dietary_text_parse(*, texts: Sequence[str]) -> DietaryParse:
-    """Sort what a customer or staff wrote ("땅콩", "shellfish", "비건", "kiwi") into allergen codes, diet codes and
-    notes (the texts that map to no code, kept as written)."""
-    parsed = vocabulary.parse(texts)
-    return DietaryParse(allergies=parsed.allergies, diets=parsed.diets, notes=parsed.notes)
-
-
-@database_required
-def catalog_candidates_list(*, customer_id: int, text: str, limit: int = 8) -> tuple[Candidate, ...]:
-    """Catalog items for the customer's request `text`, best first, every one meeting the customer's hard rules
-    (active, none of their allergens, all their diets when food, within the remaining monthly limit in their currency,
-    not rated down by them); possibly none. Two queries, never cached. Raises CustomerNotFound."""
-    found = catalog_search.candidates(customer_id=customer_id, text=text, limit=limit)
-    if found is None:
-        raise CustomerNotFound(f"customer {customer_id} not found")
-    return found
-
-
-@database_required
-def catalog_items_eligible(*, customer_id: int, external_ids: Sequence[str]) -> frozenset[str]:
-    """Which of `external_ids` exist and meet the customer's hard rules now (the check after a model proposes
-    items). Raises CustomerNotFound."""
-    found = catalog_search.facts(customer_id=customer_id)
-    if found is None:
-        raise CustomerNotFound(f"customer {customer_id} not found")
-    if not external_ids:
-        return frozenset()
-    rows = catalog_search.eligible(found.rules).filter(external_id__in=list(external_ids))
-    return frozenset(rows.values_list("external_id", flat=True))
-
-
-@database_required
-def catalog_import(
-    *, path: str | Path, deactivate_missing: bool = False, progress: Callable[[int, int], None] | None = None
-) -> CatalogImportResult:
-    """Import a catalog file (JSON array or JSON Lines) per the contract: validated whole, then upserted by
-    external_id. Raises CatalogImportError naming the first bad row and field; nothing is written then."""
-    return catalog_importer.import_file(path, deactivate_missing=deactivate_missing, progress=progress)
-
-
-def catalog_demo_seed() -> CatalogImportResult:
-    """Import the demo catalog shipped with the project (idempotent: a second run changes nothing)."""
-    return catalog_import(path=DEMO_CATALOG_PATH)
-
-
-@database_required
-def recommendations_record(
-    *, customer_id: int, session_id: UUID | None, shown: Sequence[tuple[str, str]]
-) -> tuple[RecommendationInfo, ...]:
-    """Record what was shown: one row per (external_id, reason), in order. Joins the caller's transaction if any.
-    Raises InvalidInput for an unknown item or customer."""
-    return catalog_recommendations.record(customer_id=customer_id, session_id=session_id, shown=shown)
-
-
-@database_required
-def recommendations_list(
-    *, customer_id: int, session_id: UUID | None = None, limit: int = 100
-) -> tuple[RecommendationInfo, ...]:
-    """The customer's recommendations (of one session if given), oldest first."""
-    return catalog_recommendations.list_(customer_id=customer_id, session_id=session_id, limit=limit)
-
-
-@database_required
-def recommendation_rate(
-    *, customer_id: int, recommendation_id: UUID, rating: str, note: str = ""
-) -> RecommendationRating:
-    """Rate a recommendation `up` or `down`; rating again replaces it. A down-rated item is never a candidate for
-    this customer again. Raises RecommendationNotFound (absent or another customer's), InvalidInput."""
-    return catalog_recommendations.rate(
-        customer_id=customer_id, recommendation_id=recommendation_id, rating=rating, note=note
-    )
-
-
-@database_required
-def recommendation_recent_tastes(*, customer_id: int, limit: int = 5) -> RecentTastes:
-    """Names of the items the customer rated up and down lately, for one short prompt line."""
-    return catalog_recommendations.recent_tastes(customer_id=customer_id, limit=limit)
-
-
-def _as_codes(values: Sequence[str], name: str) -> list[str]:
-    """Codes for allergies or diets; a synonym becomes its codes, anything else stays for validation to refuse."""
-    table = vocabulary.ALLERGEN_TERMS if name == "allergies" else vocabulary.DIET_TERMS
-    codes: list[str] = []
-    for value in values:
-        codes += table.get(vocabulary.normalize_term(value), (value.strip(),))
-    return list(dict.fromkeys(codes))

@@ -1,0 +1,109 @@
+"""The catalog's public functions: codes, candidates, the check after the model, import and recommendation rows.
+Other apps reach them through `customers.services`."""
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from uuid import UUID
+
+from customers.catalog import importer as catalog_importer
+from customers.catalog import recommendations as catalog_recommendations
+from customers.catalog import search as catalog_search
+from customers.catalog import vocabulary
+from customers.data import (
+    Candidate,
+    CatalogImportResult,
+    DietaryParse,
+    RecentTastes,
+    RecommendationInfo,
+    RecommendationRating,
+)
+from customers.database import database_required
+from customers.errors import (
+    CustomerNotFound,
+)
+
+# --- catalog and recommendations ----------------------------------------------------------------------------------
+# The catalog's modules live in customers/catalog/; this block is their public face.
+
+ALLERGEN_CODES: tuple[str, ...] = vocabulary.ALLERGENS
+DIET_CODES: tuple[str, ...] = vocabulary.DIETS
+DEMO_CATALOG_PATH = Path(__file__).resolve().parent.parent / "demo_data" / "catalog.jsonl"
+
+
+def dietary_text_parse(*, texts: Sequence[str]) -> DietaryParse:
+    """Sort what a customer or staff wrote ("땅콩", "shellfish", "비건", "kiwi") into allergen codes, diet codes and
+    notes (the texts that map to no code, kept as written)."""
+    parsed = vocabulary.parse(texts)
+    return DietaryParse(allergies=parsed.allergies, diets=parsed.diets, notes=parsed.notes)
+
+
+@database_required
+def catalog_candidates_list(*, customer_id: int, text: str, limit: int = 8) -> tuple[Candidate, ...]:
+    """Catalog items for the customer's request `text`, best first, every one meeting the customer's hard rules
+    (active, none of their allergens, all their diets when food, within the remaining monthly limit in their currency,
+    not rated down by them); possibly none. Two queries, never cached. Raises CustomerNotFound."""
+    found = catalog_search.candidates(customer_id=customer_id, text=text, limit=limit)
+    if found is None:
+        raise CustomerNotFound(f"customer {customer_id} not found")
+    return found
+
+
+@database_required
+def catalog_items_eligible(*, customer_id: int, external_ids: Sequence[str]) -> frozenset[str]:
+    """Which of `external_ids` exist and meet the customer's hard rules now (the check after a model proposes
+    items). Raises CustomerNotFound."""
+    found = catalog_search.facts(customer_id=customer_id)
+    if found is None:
+        raise CustomerNotFound(f"customer {customer_id} not found")
+    if not external_ids:
+        return frozenset()
+    rows = catalog_search.eligible(found.rules).filter(external_id__in=list(external_ids))
+    return frozenset(rows.values_list("external_id", flat=True))
+
+
+@database_required
+def catalog_import(
+    *, path: str | Path, deactivate_missing: bool = False, progress: Callable[[int, int], None] | None = None
+) -> CatalogImportResult:
+    """Import a catalog file (JSON array or JSON Lines) per the contract: validated whole, then upserted by
+    external_id. Raises CatalogImportError naming the first bad row and field; nothing is written then."""
+    return catalog_importer.import_file(path, deactivate_missing=deactivate_missing, progress=progress)
+
+
+def catalog_demo_seed() -> CatalogImportResult:
+    """Import the demo catalog shipped with the project (idempotent: a second run changes nothing)."""
+    return catalog_import(path=DEMO_CATALOG_PATH)
+
+
+@database_required
+def recommendations_record(
+    *, customer_id: int, session_id: UUID | None, shown: Sequence[tuple[str, str]]
+) -> tuple[RecommendationInfo, ...]:
+    """Record what was shown: one row per (external_id, reason), in order. Joins the caller's transaction if any.
+    Raises InvalidInput for an unknown item or customer."""
+    return catalog_recommendations.record(customer_id=customer_id, session_id=session_id, shown=shown)
+
+
+@database_required
+def recommendations_list(
+    *, customer_id: int, session_id: UUID | None = None, limit: int = 100
+) -> tuple[RecommendationInfo, ...]:
+    """The customer's recommendations (of one session if given), oldest first."""
+    return catalog_recommendations.list_(customer_id=customer_id, session_id=session_id, limit=limit)
+
+
+@database_required
+def recommendation_rate(
+    *, customer_id: int, recommendation_id: UUID, rating: str, note: str = ""
+) -> RecommendationRating:
+    """Rate a recommendation `up` or `down`; rating again replaces it. A down-rated item is never a candidate for
+    this customer again. Raises RecommendationNotFound (absent or another customer's), InvalidInput."""
+    return catalog_recommendations.rate(
+        customer_id=customer_id, recommendation_id=recommendation_id, rating=rating, note=note
+    )
+
+
+@database_required
+def recommendation_recent_tastes(*, customer_id: int, limit: int = 5) -> RecentTastes:
+    """Names of the items the customer rated up and down lately, for one short prompt line."""
+    return catalog_recommendations.recent_tastes(customer_id=customer_id, limit=limit)
