@@ -7,7 +7,7 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
 from customers.catalog import items, vocabulary
-from customers.models import CatalogItem, Customer, Recommendation
+from customers.models import CATALOG_ITEM_FIELDS, PROFILE_FIELDS, CatalogItem, Customer, Recommendation
 
 
 def _codes_field(codes: tuple[str, ...], help_text: str) -> forms.MultipleChoiceField:
@@ -41,20 +41,7 @@ class CustomerCodesForm(forms.ModelForm):
 
     class Meta:
         model = Customer
-        fields = (
-            "user",
-            "display_name",
-            "birth_year",
-            "home_area",
-            "preferred_language",
-            "currency",
-            "monthly_limit_minor",
-            "spent_this_month_minor",
-            "preferences",
-            "allergies",
-            "diets",
-            "dietary_notes",
-        )
+        fields = ("user", *PROFILE_FIELDS)
 
     def clean(self):
         cleaned = super().clean()
@@ -74,20 +61,7 @@ class CatalogItemForm(forms.ModelForm):
 
     class Meta:
         model = CatalogItem
-        fields = (
-            "external_id",
-            "kind",
-            "name",
-            "description",
-            "area",
-            "price_minor",
-            "currency",
-            "tags",
-            "allergens",
-            "diets",
-            "food",
-            "active",
-        )
+        fields = ("external_id", *CATALOG_ITEM_FIELDS)
 
     def clean(self):
         """The same checks as `catalog_import` runs on a row of a file."""

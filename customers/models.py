@@ -121,6 +121,23 @@ class SessionStatus(models.TextChoices):
     ENDED = "ended", "Ended"
 
 
+# What a profile update (a service call or the admin's form) may set: every field of the customer but its user and
+# timestamps.
+PROFILE_FIELDS = (
+    "display_name",
+    "birth_year",
+    "home_area",
+    "preferred_language",
+    "currency",
+    "monthly_limit_minor",
+    "spent_this_month_minor",
+    "preferences",
+    "allergies",
+    "diets",
+    "dietary_notes",
+)
+
+
 class ChatSession(models.Model):
     """One conversation. Its messages live in Redis (owned by `llm`); the row keeps counters and the final summary."""
 
@@ -240,6 +257,22 @@ class CatalogItem(models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {*update_fields, "allergen_mask", "diet_mask", "keywords", "updated_at"}
         super().save(*args, **kwargs)
+
+
+# The fields a catalog file and the admin's form set, besides `external_id` (the derived ones follow from them).
+CATALOG_ITEM_FIELDS = (
+    "kind",
+    "name",
+    "description",
+    "area",
+    "price_minor",
+    "currency",
+    "tags",
+    "allergens",
+    "diets",
+    "food",
+    "active",
+)
 
 
 class Rating(models.TextChoices):

@@ -22,24 +22,10 @@ from customers.errors import (
     CustomerNotFound,
     InvalidInput,
 )
-from customers.models import ChatSession, Customer
+from customers.models import PROFILE_FIELDS, ChatSession, Customer
 
 _TOKEN_MAX_LENGTH = Token._meta.get_field("key").max_length
-_UPDATABLE_FIELDS = frozenset(
-    {
-        "display_name",
-        "birth_year",
-        "home_area",
-        "preferred_language",
-        "currency",
-        "monthly_limit_minor",
-        "spent_this_month_minor",
-        "preferences",
-        "allergies",
-        "diets",
-        "dietary_notes",
-    }
-)
+_UPDATABLE_FIELDS = frozenset(PROFILE_FIELDS)
 _MONEY_FIELDS = frozenset({"monthly_limit_minor", "spent_this_month_minor"})
 _TAG_FIELDS = frozenset({"preferences", "allergies", "diets", "dietary_notes"})
 

@@ -18,25 +18,13 @@ from django.utils import timezone
 from customers.catalog import items
 from customers.data import CatalogImportResult
 from customers.errors import CatalogImportError
-from customers.models import CatalogItem
+from customers.models import CATALOG_ITEM_FIELDS, CatalogItem
 
 BATCH_SIZE = 1000
 CHUNK_CHARS = 1 << 20
 MAX_LINE_CHARS = 64 * 1024  # far above the largest valid row (2,000-character description and all)
 _WHITESPACE = " \t\r\n"
-_MODEL_FIELDS = (
-    "kind",
-    "name",
-    "description",
-    "area",
-    "price_minor",
-    "currency",
-    "tags",
-    "allergens",
-    "diets",
-    "food",
-    "active",
-)
+_MODEL_FIELDS = CATALOG_ITEM_FIELDS
 _DERIVED = ("allergen_mask", "diet_mask", "keywords")
 
 Progress = Callable[[int, int], None]  # (rows written so far, rows in the file)
