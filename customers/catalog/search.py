@@ -21,8 +21,6 @@ its first ":"), chosen from a pool POOL_FACTOR times larger than `limit`.
 """
 
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +29,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from customers.catalog import items, vocabulary
+from customers.catalog.terms import HANGUL, terms
 from customers.data import Candidate
 from customers.models import CatalogItem, Customer, Rating, Recommendation
 
@@ -39,102 +38,12 @@ MAX_PER_VENUE = 2
 POOL_FACTOR = 5
 DESCRIPTION_CHARS = 300
 LIKED_ITEMS = 20  # the latest items rated up whose tags boost the ranking
-MAX_TERMS = 24  # request, preference and liked terms each, at most
 SHARE_TERMS = 8  # the request's first words whose share found in an item scores it
 # PostgreSQL: how many matches each subset takes (request words in the area, anywhere; tastes in the area, anywhere).
 SUBSET_IN_AREA, SUBSET_ANYWHERE, SUBSET_TASTES = 200, 300, 100
 SUBSETS_TOTAL = 450  # rows scored at most
 # Weights of the score's parts (see the module's docstring).
 W_REQUEST, W_RANK, W_PREFERENCE, W_LIKED, W_NAMED_AREA, W_HOME_AREA = 3.0, 1.0, 1.0, 0.5, 3.0, 1.0
-
-_STOP_WORDS = frozenset(
-    (
-        "a",
-        "an",
-        "and",
-        "any",
-        "are",
-        "at",
-        "best",
-        "can",
-        "for",
-        "find",
-        "food",
-        "from",
-        "get",
-        "give",
-        "good",
-        "i",
-        "im",
-        "in",
-        "is",
-        "it",
-        "like",
-        "looking",
-        "me",
-        "my",
-        "near",
-        "nearby",
-        "of",
-        "on",
-        "or",
-        "please",
-        "place",
-        "places",
-        "recommend",
-        "recommendation",
-        "recommendations",
-        "show",
-        "so",
-        "some",
-        "something",
-        "somewhere",
-        "suggest",
-        "the",
-        "thing",
-        "things",
-        "to",
-        "today",
-        "tonight",
-        "want",
-        "what",
-        "where",
-        "with",
-        "would",
-        "you",
-        "좀",
-        "추천",
-        "추천해줘",
-        "추천해",
-        "추천해주세요",
-        "주세요",
-        "해줘",
-        "알려줘",
-        "어디",
-        "뭐",
-        "뭔가",
-        "곳",
-        "좋은",
-        "있는",
-        "먹고",
-        "싶어",
-        "싶어요",
-        "가고",
-        "오늘",
-        "근처",
-        "음식",
-        "먹을",
-        "거",
-        "것",
-    )
-)
-# Korean particles that follow a noun ("마포에서", "떡볶이를"), longest first.
-_KOREAN_ENDINGS = (
-    *("에서", "으로", "에게", "까지", "부터", "이랑", "하고"),
-    *("은", "는", "이", "가", "을", "를", "에", "의", "로", "도", "랑", "만"),
-)
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,29 +153,6 @@ def candidates(*, customer_id: int, text: str, limit: int = 8) -> tuple[Candidat
     return tuple(_diverse(ranked, limit))
 
 
-def terms(texts: Iterable[str], *, drop_areas: bool = False) -> tuple[str, ...]:
-    """The search terms of `texts`: lower-case words without stop words, Korean particles cut off, at most
-    MAX_TERMS, each once. With `drop_areas`, words naming an area are left out (the area is ranked apart)."""
-    found: dict[str, None] = {}
-    for text in texts:
-        for word in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()):
-            if word in _STOP_WORDS or word.isdigit() or word == "_":
-                continue
-            if drop_areas and vocabulary.area_named_in(word):
-                continue
-            if _HANGUL.match(word):
-                for ending in _KOREAN_ENDINGS:
-                    if word.endswith(ending) and len(word) - len(ending) >= 2:
-                        word = word[: -len(ending)]
-                        break
-                if word in _STOP_WORDS:
-                    continue
-            word = word.replace("_", "")
-            if len(word) >= 2 or _HANGUL.match(word):
-                found[word] = None
-    return tuple(found)[:MAX_TERMS]
-
-
 def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
     r"""Any of `words`: a Korean word as a prefix (매운 finds 매운맛) unless `prefix` is off (tags, matched whole),
     another as itself or its plural or singular (an exact lexeme costs a GIN index far less than a prefix). Words
@@ -275,7 +161,7 @@ def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
     for word in words:
         if not prefix:
             terms.append(f"'{word}'")
-        elif _HANGUL.search(word):
+        elif HANGUL.search(word):
             terms.append(f"'{word}':*")
         else:
             other = word[:-1] if word.endswith("s") and len(word) > 3 else f"{word}s"
@@ -377,7 +263,7 @@ def _matches(words: Sequence[str], *, in_area: str | None = None, prefix: bool =
         query = f"({query}) & '{items.area_token(in_area)}'"
     parts, params = [f"{vector} @@ to_tsquery('simple', %s)"], [query]
     for word in words if prefix else ():
-        if len(word) >= 3 and _HANGUL.match(word):
+        if len(word) >= 3 and HANGUL.match(word):
             parts.append(f"{keywords} LIKE %s")
             params.append(f"%{word}%")
     return f"({' OR '.join(parts)})", params
