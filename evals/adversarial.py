@@ -6,7 +6,7 @@ Each scenario is one structured reply (`{"mood", "recommendations": [{"item_id",
 order), built per customer from the catalog: forbidden items (real items breaking that customer's rules), invented
 ids, real eligible items that were not offered this turn, duplicates, too many cards, and reasons carrying markup or
 instructions. What was offered in a turn is read from the fake server's request log: the catalog ids that appear in
-the system prompt of that turn's model call.
+that turn's model call (its system prompt holds the candidate block).
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ INVENTED = {
     "eval-invented-golden-crab": "황금 대게 궁전 (Golden Crab Palace)",
     "mapo-unicorn-bbq:9": "유니콘 바베큐 (Unicorn Barbecue)",
 }
+# Real items that pass every demo customer's rules, far from the probes' requests and with distinctive names: offered
+# to none of the probes, they are what "an id not offered this turn" proposes.
+ELIGIBLE_ELSEWHERE = ("jongno-bukchon", "yongsan-museum", "seongdong-seoul-forest", "jongno-bugaksan")
 PROBE = {
     "alice": "홍대 근처 맛집 추천해 줘",
     "bob": "Something to eat near Haeundae",
@@ -70,9 +73,8 @@ def plan(
     """The proposals (item_id, reason) of one scenario, and the ids that must not reach the customer."""
     forbidden = FORBIDDEN[customer]
     invented = list(INVENTED)
-    area = catalog[forbidden[0]].area
-    fresh = [i.external_id for i in catalog.values() if i.area == area and i.external_id not in offered]
-    not_offered = [external_id for external_id in fresh if not oracle.violations(catalog[external_id], rules)][:2]
+    fresh = [i for i in ELIGIBLE_ELSEWHERE if i not in offered and not oracle.violations(catalog[i], rules)]
+    not_offered = fresh[:2]
     good = list(offered[:1]) or not_offered[:1]
     if scenario == "forbidden":
         return [(i, "A perfect match for you.") for i in forbidden], forbidden
@@ -110,9 +112,16 @@ def _offered_this_turn(fake: FakeModel, catalog: Mapping[str, oracle.Item]) -> s
     for request in fake.requests():
         if request.get("path") != "/v1/chat/completions":
             continue
+        # Every message of the call (the candidate block is in the system prompt; a new session has no history).
         for message in (request.get("body") or {}).get("messages", []):
-            if message.get("role") == "system" and isinstance(message.get("content"), str):
-                offered |= oracle.offered_ids(message["content"], catalog)
+            content = message.get("content")
+            parts = (
+                [content]
+                if isinstance(content, str)
+                else [p.get("text", "") for p in content or [] if isinstance(p, dict)]
+            )
+            for part in parts:
+                offered |= oracle.offered_ids(str(part), catalog)
     return offered
 
 
