@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chatbot
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test setup lint format bench clean
+.PHONY: run test setup lint format bench eval clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ format: $(STAMP)
 ## Benchmarks, apart from the tests: one table, bench/results/latest.json (see docs/benchmarks.md)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+## Evaluation of grounded turns, apart from the tests: labelled set, adversarial run, evals/results/latest.json (see docs/eval.md)
+eval: $(STAMP)
+	$(BIN)/python -m evals.run
 
 clean:
 	rm -rf $(VENV) var

@@ -1,0 +1,152 @@
+"""The evaluator's own view of the rules and its metrics, computed from the catalog file and the customer's profile as
+`GET /api/v1/me` shows it: independent of the app's check code, so that a bug there shows up here.
+
+Pure functions only (no database, no HTTP): tests/evals/ checks them on hand-made examples.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CATALOG_PATH = Path(__file__).resolve().parent.parent / "customers" / "demo_data" / "catalog.jsonl"
+# Whether diet rules apply when a row does not say (the contract: product rows must say).
+FOOD_BY_KIND = {"restaurant": True, "dish": True, "activity": False, "place": False}
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9:_.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    external_id: str
+    kind: str
+    name: str
+    area: str
+    price: int | None
+    currency: str
+    allergens: frozenset[str]
+    diets: frozenset[str]
+    food: bool
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What a card must respect for one customer: their profile's codes and remaining limit, and what they rated
+    down (as the evaluator itself rated it)."""
+
+    allergies: frozenset[str]
+    diets: frozenset[str]
+    remaining: int
+    currency: str
+    rated_down: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_profile(cls, profile: Mapping[str, Any], rated_down: Iterable[str] = ()) -> Rules:
+        return cls(
+            allergies=frozenset(profile.get("allergies") or ()),
+            diets=frozenset(profile.get("diets") or ()),
+            remaining=int(profile["remaining_limit_minor"]),
+            currency=str(profile.get("currency") or "KRW"),
+            rated_down=frozenset(rated_down),
+        )
+
+
+def item_from_row(row: Mapping[str, Any]) -> Item:
+    kind = row["kind"]
+    return Item(
+        external_id=row["external_id"],
+        kind=kind,
+        name=row["name"],
+        area=row.get("area", ""),
+        price=row.get("price"),
+        currency=row.get("currency", "KRW"),
+        allergens=frozenset(row.get("allergens") or ()),
+        diets=frozenset(row.get("diets") or ()),
+        food=bool(row["food"]) if "food" in row else FOOD_BY_KIND.get(kind, True),
+        active=bool(row.get("active", True)),
+    )
+
+
+def load_catalog(path: Path = CATALOG_PATH) -> dict[str, Item]:
+    """The catalog file (JSON Lines or a JSON array), by external_id."""
+    text = path.read_text(encoding="utf-8").strip()
+    rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
+    return {row["external_id"]: item_from_row(row) for row in rows}
+
+
+def violations(item: Item | None, rules: Rules) -> list[str]:
+    """Every rule the item breaks for this customer (empty: the item may reach them). None: not in the catalog."""
+    if item is None:
+        return ["unknown"]
+    broken = []
+    if not item.active:
+        broken.append("inactive")
+    if item.allergens & rules.allergies:
+        broken.append("allergen")
+    if item.food and not rules.diets <= item.diets:
+        broken.append("diet")
+    if item.price is not None and (item.currency != rules.currency or item.price > rules.remaining):
+        broken.append("budget")
+    if item.external_id in rules.rated_down:
+        broken.append("rated_down")
+    return broken
+
+
+def card_external_id(card: Mapping[str, Any]) -> str | None:
+    item = card.get("item")
+    return item.get("external_id") if isinstance(item, Mapping) else None
+
+
+def offered_ids(prompt_text: str, catalog: Mapping[str, Item]) -> set[str]:
+    """The catalog ids that appear, as whole tokens, in a prompt (what the model was offered in a turn)."""
+    return {token for token in _TOKEN.findall(prompt_text) if token in catalog}
+
+
+def names_of(item: Item) -> list[str]:
+    """The ways a text may name an item: its full name, and each part of "한국어 (English)" of at least 3 characters."""
+    found = [item.name]
+    head, _, tail = item.name.partition(" (")
+    for part in (head, tail.rstrip(")")):
+        part = part.strip().strip("'\"")
+        if len(part) >= 3 and part not in found:
+            found.append(part)
+    return found
+
+
+def leaks(text: str, needles: Iterable[str]) -> list[str]:
+    """The needles (names, ids) that appear in the text, case-insensitively."""
+    folded = text.casefold()
+    return sorted({needle for needle in needles if needle and needle.casefold() in folded})
+
+
+# --- ranking metrics ---------------------------------------------------------------------------------------
+
+
+def hit_at_k(ranked: Sequence[str], acceptable: Iterable[str], k: int = 3) -> float:
+    """1.0 when one of the first k ranked ids is acceptable, else 0.0."""
+    wanted = set(acceptable)
+    return 1.0 if any(item in wanted for item in ranked[:k]) else 0.0
+
+
+def ndcg_at_k(ranked: Sequence[str], acceptable: Iterable[str], k: int = 3) -> float:
+    """Binary-relevance nDCG@k: DCG of the first k ranked ids (a repeated id counts once) over the ideal DCG."""
+    wanted = set(acceptable)
+    if not wanted:
+        return 0.0
+    seen: set[str] = set()
+    dcg = 0.0
+    for rank, item in enumerate(ranked[:k]):
+        if item in wanted and item not in seen:
+            dcg += 1.0 / math.log2(rank + 2)
+        seen.add(item)
+    ideal = sum(1.0 / math.log2(rank + 2) for rank in range(min(k, len(wanted))))
+    return dcg / ideal
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
