@@ -20,7 +20,7 @@ from asgiref.sync import sync_to_async
 from chat.context import turn_context_read
 from chat.errors import ChatError
 from customers import services as customers
-from customers.services import DatabaseUnavailable
+from customers.services import DatabaseUnavailable, SessionNotFound
 from llm import services as llm
 from llm.services import Delta, LLMError, Turn, TurnContext
 
@@ -118,6 +118,9 @@ def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> No
         except DatabaseUnavailable as exc:
             logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
             raise ChatError("service_unavailable", NOT_RECORDED) from exc
+        except SessionNotFound:
+            # Erased right after this turn, which it waited for: the reply was given, there is nothing to count.
+            logger.info("turn_activity_not_recorded", extra={"session_id": str(session_id), "reason": "erased"})
     logger.info(
         "turn_completed",
         extra={
@@ -140,7 +143,7 @@ def _record_unanswered_message(session_id: UUID, messages: int) -> None:
         customers.session_record_activity(
             session_id=session_id, messages_added=messages, prompt_tokens=0, completion_tokens=0
         )
-    except DatabaseUnavailable:
+    except (DatabaseUnavailable, SessionNotFound):
         # The turn's failure is what the caller must hear about; the stored count stays one message short.
         logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
 

@@ -79,6 +79,12 @@ class TurnInProgress(LLMError):
     code = "turn_in_progress"
 
 
+class SessionClosed(LLMError):
+    """The session was ended or erased while this waited in its line; nothing was written."""
+
+    code = "session_ended"
+
+
 class MessageTooLong(LLMError):
     """The message can never fit in the model's context budget."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from llm import store
-from llm.errors import StoreUnavailable, TurnInProgress
+from llm.errors import SessionClosed, StoreUnavailable, TurnInProgress
 from llm.flow import Flow, Sleep
 from llm.store import LockKeys
 
@@ -53,7 +53,8 @@ class _Wait:
 
 
 def acquire(keys: LockKeys, *, hold_seconds: float, wait_seconds: float) -> Flow[Lease]:
-    """Take the lock, waiting in line up to `wait_seconds`; TurnInProgress after that. Failing or cancelled while
+    """Take the lock, waiting in line up to `wait_seconds`; TurnInProgress after that, SessionClosed once the session
+    was ended or erased (by whoever held the lock before). Failing or cancelled while
     waiting, it withdraws its ticket (best effort: a ticket left behind expires after the waiter grace anyway)."""
     lease = Lease(keys, uuid4().hex)
     call = store.lock_try_call(
@@ -61,7 +62,9 @@ def acquire(keys: LockKeys, *, hold_seconds: float, wait_seconds: float) -> Flow
     )
     wait = _Wait(wait_seconds)
     try:
-        while not (yield from store.round_trip((call,)))[0]:
+        while (held := (yield from store.round_trip((call,)))[0]) != 1:
+            if held == -1:
+                raise SessionClosed()
             delay = wait.next_delay()
             if delay is None:
                 raise TurnInProgress()

@@ -5,11 +5,12 @@ See llm/README.md for the Redis keys, the turn lock and the round trips of a tur
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 from uuid import UUID
 
 import redis
 
-from llm import quota, store, streams, turns, window
+from llm import closing, quota, store, streams, turns, window
 from llm.conf import get_settings
 from llm.data import (
     MOODS,
@@ -37,6 +38,7 @@ from llm.errors import (
     MessageTooLong,
     ModelError,
     NothingToRegenerate,
+    SessionClosed,
     StoreUnavailable,
     TokenQuotaExceeded,
     TurnInProgress,
@@ -44,6 +46,8 @@ from llm.errors import (
 )
 from llm.providers import get_provider
 from llm.redis import sync_client
+
+T = TypeVar("T")
 
 __all__ = [
     # data
@@ -67,6 +71,7 @@ __all__ = [
     "Mood",
     "NothingToRegenerate",
     "PastSummary",
+    "SessionClosed",
     "SessionSummary",
     "StoreUnavailable",
     "TokenQuotaExceeded",
@@ -81,6 +86,7 @@ __all__ = [
     "messages_list",
     "mood_set",
     "provider_health",
+    "session_end",
     "session_erase",
     "session_summarize",
     "store_health",
@@ -165,11 +171,12 @@ def conversation_get(*, session_id: UUID) -> Conversation:
 
 
 def mood_set(*, session_id: UUID, mood: str) -> Mood:
-    """Set the mood explicitly (`source: user`), MOOD_TTL_SECONDS. Raises InvalidMood for a mood outside MOODS."""
+    """Set the mood explicitly (`source: user`), MOOD_TTL_SECONDS. Raises InvalidMood for a mood outside MOODS,
+    SessionClosed (nothing written) once the session was ended or erased."""
     if mood not in MOODS:
         raise InvalidMood(f"unknown mood {mood!r}; expected one of {', '.join(MOODS)}")
     value = Mood(mood=mood, source="user", set_at=datetime.now(UTC))
-    store.run(sync_client(), store.mood_call(store.session_keys(session_id), get_settings(), value))
+    store.parse_mood(store.run(sync_client(), store.mood_call(store.session_keys(session_id), get_settings(), value)))
     return value
 
 
@@ -189,10 +196,19 @@ def session_summarize(*, session_id: UUID, context: TurnContext) -> SessionSumma
     return SessionSummary(text=provider.complete(request).text.strip(), final_mood=final_mood, provider=provider.name)
 
 
+def session_end(*, session_id: UUID, then: Callable[[], T]) -> T:
+    """End the session in its turn lock's line: once the turns queued before it are done, run `then` holding the
+    lock (summarize with `session_summarize` and store the summary), then erase the session as `session_erase`
+    does; turns queued after it are refused with SessionClosed. TurnInProgress if the line did not move within
+    TURN_LOCK_WAIT_SECONDS, SessionClosed if another end or erase came first; if `then` fails, nothing is erased."""
+    return closing.end(session_id, then)
+
+
 def session_erase(*, session_id: UUID) -> None:
-    """Delete every Redis key of the session: messages, mood, summary, idempotency records and turn lock (a turn in
-    flight then stores nothing more)."""
-    store.run(sync_client(), store.erase_call(store.session_keys(session_id)))
+    """Delete every Redis key of the session (messages, mood, summary, idempotency records, turn lock), after the
+    turns queued before it (waiting at most TURN_LOCK_WAIT_SECONDS), and refuse the turns queued after it
+    (SessionClosed): a closed marker without content lives TURN_LOCK_WAIT_SECONDS + 2 s."""
+    closing.erase(session_id)
 
 
 def llm_check() -> CheckResult:

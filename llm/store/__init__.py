@@ -18,6 +18,7 @@ from llm.store.calls import (
     parse_conversation,
     parse_finish,
     parse_messages,
+    parse_mood,
     parse_summary,
     range_call,
     summary_call,
@@ -35,7 +36,19 @@ from llm.store.codec import (
 )
 from llm.store.keys import LockKeys, SessionKeys, session_keys
 from llm.store.runner import RoundTrip, Send, asend, round_trip, run, run_all, send, unavailable
-from llm.store.scripts import ADMIT, BEGIN, CONVERSATION, ERASE, FINISH, LOCK_RELEASE, LOCK_TRY, SUMMARY, Call, Script
+from llm.store.scripts import (
+    ADMIT,
+    BEGIN,
+    CONVERSATION,
+    ERASE,
+    FINISH,
+    LOCK_RELEASE,
+    LOCK_TRY,
+    MOOD,
+    SUMMARY,
+    Call,
+    Script,
+)
 
 __all__ = [
     "ADMIT",
@@ -45,6 +58,7 @@ __all__ = [
     "FINISH",
     "LOCK_RELEASE",
     "LOCK_TRY",
+    "MOOD",
     "SUMMARY",
     "Begun",
     "Call",
@@ -76,6 +90,7 @@ __all__ = [
     "parse_conversation",
     "parse_finish",
     "parse_messages",
+    "parse_mood",
     "parse_summary",
     "range_call",
     "round_trip",

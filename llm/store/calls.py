@@ -6,10 +6,10 @@ from typing import Any
 
 from llm.conf import LLMSettings
 from llm.data import Conversation, Message, Mood, Turn
-from llm.errors import IdempotencyConflict, NothingToRegenerate, TurnInProgress
+from llm.errors import IdempotencyConflict, NothingToRegenerate, SessionClosed, TurnInProgress
 from llm.store import codec
 from llm.store.keys import LockKeys, SessionKeys
-from llm.store.scripts import BEGIN, CONVERSATION, ERASE, FINISH, LOCK_RELEASE, LOCK_TRY, SUMMARY, Call
+from llm.store.scripts import BEGIN, CONVERSATION, ERASE, FINISH, LOCK_RELEASE, LOCK_TRY, MOOD, SUMMARY, Call
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,22 +167,34 @@ def parse_conversation(raw: list[Any]) -> tuple[Conversation, int]:
 
 
 def mood_call(keys: SessionKeys, cfg: LLMSettings, mood: Mood) -> Call:
-    return Call(("SET", keys.mood, codec.encode_mood(mood), "PX", _ms(cfg.mood_ttl_seconds)))
+    return MOOD.call((keys.mood, keys.lock.closed), (codec.encode_mood(mood), _ms(cfg.mood_ttl_seconds)))
+
+
+def parse_mood(raw: bytes) -> None:
+    if raw != b"ok":
+        raise SessionClosed()
 
 
 def mood_read_call(keys: SessionKeys) -> Call:
     return Call(("GET", keys.mood))
 
 
-def erase_call(keys: SessionKeys) -> Call:
+def closed_seconds(cfg: LLMSettings) -> float:
+    """How long an ended or erased session's closed marker lives: until every turn in its line (or arriving late
+    from a request that saw the session open) has given up waiting."""
+    return cfg.turn_lock_wait_seconds + 2.0
+
+
+def erase_call(keys: SessionKeys, cfg: LLMSettings) -> Call:
     return ERASE.call(
-        (keys.messages, keys.mood, keys.summary, keys.idempotency, *keys.lock.all), (f"{keys.prefix}:idem:",)
+        (keys.messages, keys.mood, keys.summary, keys.idempotency, *keys.lock.all, keys.lock.closed),
+        (f"{keys.prefix}:idem:", _ms(closed_seconds(cfg))),
     )
 
 
 def lock_try_call(keys: LockKeys, *, token: str, hold_seconds: float, grace_seconds: float) -> Call:
     hold, grace = _ms(hold_seconds), _ms(grace_seconds)
-    return LOCK_TRY.call(keys.all, (token, hold, grace, max(hold, grace) + 1000))
+    return LOCK_TRY.call((*keys.all, keys.closed), (token, hold, grace, max(hold, grace) + 1000))
 
 
 def lock_release_call(keys: LockKeys, *, token: str) -> Call:
