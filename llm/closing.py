@@ -8,9 +8,12 @@ lives TURN_LOCK_WAIT_SECONDS + 2 s, until every such waiter has given up on its 
 
 import contextlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 from uuid import UUID
+
+import redis
 
 from llm import flow, lock, store
 from llm.conf import get_settings
@@ -20,6 +23,28 @@ from llm.redis import sync_client
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def _renewed(client: redis.Redis, lease: lock.Lease, hold_seconds: float) -> Iterator[None]:
+    """Renew the lease every third of `hold_seconds` from a thread of its own while the block runs (the end's
+    summary call may be slower than the lease)."""
+    stop = threading.Event()
+    renew = store.lock_renew_call(lease.keys, token=lease.token, hold_seconds=hold_seconds)
+
+    def keep() -> None:
+        while not stop.wait(hold_seconds / 3):
+            with contextlib.suppress(StoreUnavailable):
+                if store.run(client, renew) != 1:
+                    return
+
+    keeper = threading.Thread(target=keep, name="llm-end-lease", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()
 
 
 def erase(session_id: UUID) -> None:
@@ -46,7 +71,8 @@ def end(session_id: UUID, then: Callable[[], T]) -> T:
         lock.acquire(keys.lock, hold_seconds=cfg.turn_lock_ttl_seconds, wait_seconds=cfg.turn_lock_wait_seconds),
     )
     try:
-        result = then()
+        with _renewed(client, lease, cfg.turn_lock_ttl_seconds):
+            result = then()
     except BaseException:
         flow.run(client, lock.release_quietly(lease))
         raise

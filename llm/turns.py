@@ -85,6 +85,9 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
         ask.keys.lock, hold_seconds=ask.cfg.turn_lock_ttl_seconds, wait_seconds=ask.cfg.turn_lock_wait_seconds
     )
     try:
+        yield lock.kept(
+            lease, hold_seconds=ask.cfg.turn_lock_ttl_seconds, deadline_seconds=ask.cfg.turn_deadline_seconds
+        )
         [raw] = yield from store.round_trip((_begin_call(ask, lease),))
         begun = store.parse_begin(raw)
         if isinstance(begun, Turn):

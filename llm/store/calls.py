@@ -9,7 +9,18 @@ from llm.data import Conversation, Message, Mood, Turn
 from llm.errors import IdempotencyConflict, NothingToRegenerate, SessionClosed, TurnInProgress
 from llm.store import codec
 from llm.store.keys import LockKeys, SessionKeys
-from llm.store.scripts import BEGIN, CONVERSATION, ERASE, FINISH, LOCK_RELEASE, LOCK_TRY, MOOD, SUMMARY, Call
+from llm.store.scripts import (
+    BEGIN,
+    CONVERSATION,
+    ERASE,
+    FINISH,
+    LOCK_RELEASE,
+    LOCK_RENEW,
+    LOCK_TRY,
+    MOOD,
+    SUMMARY,
+    Call,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +206,11 @@ def erase_call(keys: SessionKeys, cfg: LLMSettings) -> Call:
 def lock_try_call(keys: LockKeys, *, token: str, hold_seconds: float, grace_seconds: float) -> Call:
     hold, grace = _ms(hold_seconds), _ms(grace_seconds)
     return LOCK_TRY.call((*keys.all, keys.closed), (token, hold, grace, max(hold, grace) + 1000))
+
+
+def lock_renew_call(keys: LockKeys, *, token: str, hold_seconds: float) -> Call:
+    hold = _ms(hold_seconds)
+    return LOCK_RENEW.call(keys.all, (token, hold, hold + 1000))
 
 
 def lock_release_call(keys: LockKeys, *, token: str) -> Call:

@@ -47,6 +47,7 @@ class Call:
 
 LOCK_TRY = Script.load("lock_try")
 LOCK_RELEASE = Script.load("lock_release")
+LOCK_RENEW = Script.load("lock_renew")
 BEGIN = Script.load("begin")
 FINISH = Script.load("finish")
 SUMMARY = Script.load("summary")

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from uuid import uuid4
@@ -17,11 +18,11 @@ from llm.conf import get_settings
 from llm.errors import (
     IdempotencyConflict,
     LLMRateLimited,
+    LLMTimeout,
     LLMUnavailable,
     MessageTooLong,
     NothingToRegenerate,
     StoreUnavailable,
-    TurnInProgress,
 )
 from tests.fakes.openai import Fault, Reply
 from tests.llm.contexts import alice, bob
@@ -369,28 +370,46 @@ def test_an_inferred_mood_is_stored_unless_the_customer_set_one(fake_openai, ses
     assert "happy (as the customer said)" in chat_bodies(fake_openai)[-1]["messages"][0]["content"]
 
 
-def test_a_turn_that_outlives_its_lock_writes_nothing_and_the_next_turn_goes_on(settings, fake_openai, session_id):
+def test_a_turn_slower_than_its_lock_ttl_renews_its_lease_and_is_stored(settings, fake_openai, session_id):
+    # Before the lease was renewed, the slow turn lost its lock after 1 s: the next turn went in, and the slow one's
+    # reply was refused (TurnInProgress) after the model had given it.
     settings.TURN_LOCK_TTL_SECONDS = 1
-    fake_openai.script(reply("too late", delay=1.4), reply("in time"))
+    settings.TURN_DEADLINE_SECONDS = 5
+    fake_openai.script(reply("slow but stored", delay=1.6), reply("after it"))
     outcome = {}
 
     def slow_turn():
-        try:
-            services.turn_reply(session_id=session_id, text="slow", context=alice())
-        except TurnInProgress as exc:
-            outcome["error"] = exc
+        outcome["turn"] = services.turn_reply(session_id=session_id, text="slow", context=alice())
 
     slow = threading.Thread(target=slow_turn)
     slow.start()
     fake_openai.wait_for_requests(1)
     turn = services.turn_reply(session_id=session_id, text="next", context=alice())
     slow.join(timeout=5)
-    assert "error" in outcome
+    assert outcome["turn"].assistant_message.content == "slow but stored"
+    assert turn.assistant_message.content == "after it"
+    assert [(m.seq, m.content) for m in services.messages_list(session_id=session_id)] == [
+        (1, "slow"),
+        (2, "slow but stored"),
+        (3, "next"),
+        (4, "after it"),
+    ]
+
+
+def test_a_turn_past_its_deadline_is_a_timeout_keeps_its_message_and_frees_the_lock(settings, fake_openai, session_id):
+    settings.TURN_DEADLINE_SECONDS = 0.5
+    fake_openai.script(reply("too late", delay=2.0), reply("in time"))
+    started = time.monotonic()
+    with pytest.raises(LLMTimeout) as caught:
+        services.turn_reply(session_id=session_id, text="slow", context=alice())
+    assert time.monotonic() - started < 1.5
+    assert caught.value.messages_added == 1
+    settings.TURN_DEADLINE_SECONDS = 30
+    turn = services.turn_regenerate(session_id=session_id, context=alice())
     assert turn.assistant_message.content == "in time"
     assert [(m.seq, m.content) for m in services.messages_list(session_id=session_id)] == [
         (1, "slow"),
-        (2, "next"),
-        (3, "in time"),
+        (2, "in time"),
     ]
 
 
