@@ -223,7 +223,7 @@ def _finish_calls(
         idem=None if interrupted else ask.idem,
     )
     used = spent + usage.prompt_tokens + usage.completion_tokens
-    return turn, [finish, *quota.usage_calls(customer_id=ask.context.customer_id, tokens=used)]
+    return turn, [finish, *quota.usage_calls(customer_id=ask.context.customer_id, tokens=used, usage_id=reply.id)]
 
 
 def _left_stored(ask: _Ask, begun: Begun) -> int:

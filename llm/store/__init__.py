@@ -48,6 +48,7 @@ from llm.store.scripts import (
     LOCK_TRY,
     MOOD,
     SUMMARY,
+    USAGE,
     Call,
     Script,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "LOCK_TRY",
     "MOOD",
     "SUMMARY",
+    "USAGE",
     "Begun",
     "Call",
     "Idempotency",
