@@ -52,6 +52,12 @@ PROBLEMS: dict[str, ProblemType] = {
     "nothing_to_regenerate": ProblemType(
         409, "Nothing to regenerate", example="The session has no user message to answer again."
     ),
+    "conversation_moved_on": ProblemType(
+        409,
+        "Conversation moved on",
+        "The session's last message is no longer the one this regenerate expected; nothing was changed.",
+        fixed=True,
+    ),
     "message_too_long": ProblemType(413, "Message too long", example="The message is longer than 4000 characters."),
     "unsupported_media_type": ProblemType(
         415, "Unsupported media type", example='Unsupported media type "text/plain" in request.'

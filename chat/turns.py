@@ -60,12 +60,16 @@ def turn_send(*, customer_id: int, session_id: UUID, text: str, idempotency_key:
     return turn
 
 
-def turn_regenerate(*, customer_id: int, session_id: UUID, idempotency_key: str | None = None) -> Turn:
+def turn_regenerate(
+    *, customer_id: int, session_id: UUID, idempotency_key: str | None = None, expected_seq: int | None = None
+) -> Turn:
     """Answer the last user message again: after a failed reply (one message more) or instead of an unwanted
     one (the reply is replaced, the count stays)."""
     context = turn_prepare(customer_id=customer_id, session_id=session_id)
     started = time.monotonic()
-    turn = llm.turn_regenerate(session_id=session_id, context=context, idempotency_key=idempotency_key)
+    turn = llm.turn_regenerate(
+        session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
+    )
     _finish(session_id, turn, started=started, stream=False)
     return turn
 

@@ -85,6 +85,12 @@ class SessionClosed(LLMError):
     code = "session_ended"
 
 
+class ConversationMovedOn(LLMError):
+    """The session's last message is not the one this regenerate expected; nothing was written."""
+
+    code = "conversation_moved_on"
+
+
 class MessageTooLong(LLMError):
     """The message can never fit in the model's context budget."""
 

@@ -28,6 +28,7 @@ from llm.data import (
     Usage,
 )
 from llm.errors import (
+    ConversationMovedOn,
     IdempotencyConflict,
     InvalidMood,
     LLMBadResponse,
@@ -54,6 +55,7 @@ __all__ = [
     "MOODS",
     "CheckResult",
     "Conversation",
+    "ConversationMovedOn",
     "CustomerFacts",
     "Delta",
     "Health",
@@ -150,10 +152,15 @@ def turn_reply_stream(
     return streams.detached(produce, name=f"llm-turn:{session_id}", settle=settle, idle_seconds=idle_seconds)
 
 
-def turn_regenerate(*, session_id: UUID, context: TurnContext, idempotency_key: str | None = None) -> Turn:
+def turn_regenerate(
+    *, session_id: UUID, context: TurnContext, idempotency_key: str | None = None, expected_seq: int | None = None
+) -> Turn:
     """Answer the last user message again, replacing the reply after it if there is one (seq stays
-    contiguous). Raises NothingToRegenerate when the session has no user message."""
-    return turns.regenerate(session_id=session_id, context=context, idempotency_key=idempotency_key)
+    contiguous). Raises NothingToRegenerate when the session has no user message; with `expected_seq`,
+    ConversationMovedOn (nothing written, no model call) unless that is the seq of the session's last message."""
+    return turns.regenerate(
+        session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
+    )
 
 
 def messages_list(*, session_id: UUID) -> tuple[Message, ...]:

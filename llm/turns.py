@@ -46,6 +46,7 @@ class _Ask:
     user: Message | None  # the message to store and answer; None to answer the last one again
     idem: Idempotency | None
     tail_budget: int
+    expected_seq: int = 0  # regenerate: the seq the caller expects last (0: whatever is last)
 
 
 def _now() -> datetime:
@@ -169,6 +170,7 @@ def _begin_call(ask: _Ask, lease: lock.Lease) -> store.Call:
         tail_budget=ask.tail_budget,
         tail_limit=window.tail_limit(ask.tail_budget),
         idem=ask.idem,
+        expected_seq=ask.expected_seq,
     )
 
 
@@ -240,9 +242,12 @@ def reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key:
     return flow.run(sync_client(), _turn(_ask(session_id, context, idempotency_key, text), stream=False))
 
 
-def regenerate(*, session_id: UUID, context: TurnContext, idempotency_key: str | None = None) -> Turn:
+def regenerate(
+    *, session_id: UUID, context: TurnContext, idempotency_key: str | None = None, expected_seq: int | None = None
+) -> Turn:
     """Answer the last user message again (see llm.services.turn_regenerate)."""
-    return flow.run(sync_client(), _turn(_ask(session_id, context, idempotency_key, None), stream=False))
+    ask = replace(_ask(session_id, context, idempotency_key, None), expected_seq=expected_seq or 0)
+    return flow.run(sync_client(), _turn(ask, stream=False))
 
 
 def reply_streamed(

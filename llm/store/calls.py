@@ -6,7 +6,7 @@ from typing import Any
 
 from llm.conf import LLMSettings
 from llm.data import Conversation, Message, Mood, Turn
-from llm.errors import IdempotencyConflict, NothingToRegenerate, SessionClosed, TurnInProgress
+from llm.errors import ConversationMovedOn, IdempotencyConflict, NothingToRegenerate, SessionClosed, TurnInProgress
 from llm.store import codec
 from llm.store.keys import LockKeys, SessionKeys
 from llm.store.scripts import (
@@ -59,9 +59,11 @@ def begin_call(
     tail_budget: int,
     tail_limit: int,
     idem: codec.Idempotency | None,
+    expected_seq: int = 0,
 ) -> Call:
-    """Append `user` (None: regenerate the last reply) and read what the window needs; with `idem`, replay its
-    complete record, or answer again the message of its pending one (without appending `user`)."""
+    """Append `user` (None: regenerate the last reply; with `expected_seq`, only if that is the last message's seq)
+    and read what the window needs; with `idem`, replay its complete record, or answer again the message of its
+    pending one (without appending `user`)."""
     return BEGIN.call(
         _turn_keys(keys, idem),
         (
@@ -75,6 +77,7 @@ def begin_call(
             _ms(cfg.mood_ttl_seconds),
             idem.fingerprint if idem else "",
             idem.digest if idem else "",
+            expected_seq,
         ),
     )
 
@@ -92,6 +95,8 @@ def parse_begin(raw: list[Any]) -> Begun | Turn:
         )
     if status == "nothing":
         raise NothingToRegenerate()
+    if status == "moved_on":
+        raise ConversationMovedOn()
     if status == "fenced":
         raise TurnInProgress("the turn lock was lost before the message was stored")
     user_seq, replaced_seq, stored, last_seq, mood, text, through, *tail = raw[1:]

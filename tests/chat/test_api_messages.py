@@ -146,6 +146,34 @@ def test_regenerate_replaces_an_unwanted_reply(alice, api, open_session, fake_op
     assert client.get(f"/api/v1/sessions/{session_id}").json()["message_count"] == 2
 
 
+@pytest.mark.parametrize("how", ["body", "if-match"])
+def test_regenerate_with_the_seq_it_expects_is_409_once_the_session_moved_on(alice, api, open_session, how):
+    session_id = open_session(alice)
+    client = api(alice)
+    send(client, session_id, "Ideas?")  # the reply the client wants replaced is seq 2
+
+    def regenerate(seq: int):
+        if how == "body":
+            return client.post(f"/api/v1/sessions/{session_id}/regenerate", {"seq": seq}, format="json")
+        return client.post(f"/api/v1/sessions/{session_id}/regenerate", HTTP_IF_MATCH=f'"{seq}"')
+
+    assert regenerate(2).status_code == 201  # still the last reply: replaced, same seq
+    send(client, session_id, "And for dessert?")  # meanwhile, another tab moved the session on to seq 4
+    before = stored(client, session_id)
+    response = regenerate(2)
+    assert_problem(response, 409, "conversation_moved_on")
+    assert stored(client, session_id) == before  # nothing replaced, nothing sent to the model
+    assert regenerate(4).status_code == 201
+
+
+def test_regenerate_refuses_a_seq_that_is_not_a_positive_integer(alice, api, open_session):
+    session_id = open_session(alice)
+    client = api(alice)
+    response = client.post(f"/api/v1/sessions/{session_id}/regenerate", {"seq": "two"}, format="json")
+    assert_problem(response, 400, "invalid_request")
+    assert_problem(client.post(f"/api/v1/sessions/{session_id}/regenerate", HTTP_IF_MATCH="*x"), 400, "invalid_request")
+
+
 def test_regenerate_without_a_user_message_is_409(alice, api, open_session):
     session_id = open_session(alice)
     assert_problem(api(alice).post(f"/api/v1/sessions/{session_id}/regenerate"), 409, "nothing_to_regenerate")
