@@ -93,6 +93,7 @@ __all__ = [
     "session_summarize",
     "store_health",
     "turn_admit",
+    "turn_answered",
     "turn_regenerate",
     "turn_reply",
     "turn_reply_stream",
@@ -123,6 +124,16 @@ def turn_admit(*, customer_id: int) -> None:
     process through Redis). Raises TurnRateLimited / TokenQuotaExceeded with retry_after; StoreUnavailable if
     Redis is down (fail closed). Call it before `turn_reply`, `turn_reply_stream` or `turn_regenerate`."""
     quota.admit(sync_client(), get_settings(), customer_id=customer_id)
+
+
+def turn_answered(*, session_id: UUID, idempotency_key: str, text: str | None) -> bool:
+    """Whether a turn with this Idempotency-Key and this request (`text`; None for a regenerate) was answered
+    already, so that its retry is a replay (no model call, no tokens): a caller asks this when admission refused,
+    and lets the replay through (one round trip, only then)."""
+    idem = store.idempotency(idempotency_key, kind="send" if text is not None else "regenerate", text=text or "")
+    assert idem is not None
+    keys = store.session_keys(session_id)
+    return store.parse_answered(store.run(sync_client(), store.answered_call(keys, idem)), idem)
 
 
 def turn_reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None) -> Turn:

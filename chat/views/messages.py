@@ -86,7 +86,9 @@ class SessionMessagesApi(CustomerApi):
             )
         key = _idempotency_key(request)
         if request.accepted_renderer.media_type == sse.CONTENT_TYPE:
-            context = turns.turn_prepare(customer_id=self.customer_id, session_id=session_id)
+            context = turns.turn_prepare(
+                customer_id=self.customer_id, session_id=session_id, idempotency_key=key, text=content
+            )
             stream = turns.turn_send_stream(
                 session_id=session_id,
                 text=content,

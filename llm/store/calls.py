@@ -182,6 +182,16 @@ def parse_conversation(raw: list[Any]) -> tuple[Conversation, int]:
     ), through
 
 
+def answered_call(keys: SessionKeys, idem: codec.Idempotency) -> Call:
+    return Call(("HMGET", keys.record(idem.digest), "fingerprint", "turn"))
+
+
+def parse_answered(raw: list[Any], idem: codec.Idempotency) -> bool:
+    """Whether the record holds this very request, complete (a retry of it is a replay)."""
+    fingerprint, turn = raw
+    return fingerprint is not None and fingerprint.decode() == idem.fingerprint and turn is not None
+
+
 def mood_call(keys: SessionKeys, cfg: LLMSettings, mood: Mood) -> Call:
     return MOOD.call((keys.mood, keys.lock.closed), (codec.encode_mood(mood), _ms(cfg.mood_ttl_seconds)))
 

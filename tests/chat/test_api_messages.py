@@ -4,6 +4,7 @@ throttling, isolation between customers, and the cost of a warm turn."""
 import json
 
 import pytest
+import redis
 
 from tests.chat.support import assert_problem
 from tests.fakes.openai import Fault, JSONReply, Reply
@@ -262,3 +263,30 @@ def test_admission_fails_closed_when_redis_is_down(alice, api, open_session, fak
     settings.REDIS_URL = f"redis://127.0.0.1:{closed_port}/15"  # the conversation store; the cache stays up
     assert_problem(send(api(alice), session_id, "Hi"), 503, "service_unavailable")
     assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("path", ["messages", "regenerate"])
+def test_an_idempotent_retry_of_an_answered_turn_is_answered_even_when_the_rate_is_spent(
+    settings, alice, api, open_session, fake_openai, path
+):
+    # Before the fix, admission came first: the retry of a turn that had been answered was refused 429.
+    session_id = open_session(alice)
+    client = api(alice)
+    if path == "regenerate":
+        send(client, session_id, "Ideas?")
+    settings.THROTTLE_TURNS_PER_MINUTE = 1
+    with redis.Redis.from_url(settings.REDIS_URL) as client_of_redis:
+        client_of_redis.delete(f"quota:{{{alice.customer_id}}}:turns")
+    body = {"content": "Count me once"} if path == "messages" else {}
+    first = client.post(f"/api/v1/sessions/{session_id}/{path}", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 201, first.content
+    asked = len(fake_openai.requests)
+    retry = client.post(f"/api/v1/sessions/{session_id}/{path}", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert retry.status_code == 201, retry.content
+    assert (retry.json(), retry["Idempotent-Replayed"]) == (first.json(), "true")
+    assert len(fake_openai.requests) == asked
+    # Anything else is still refused: a new turn, and the same key with another request.
+    messages = f"/api/v1/sessions/{session_id}/messages"
+    assert_problem(client.post(messages, {"content": "New"}, format="json"), 429, "throttled")
+    other = client.post(messages, {"content": "Something else"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert_problem(other, 429, "throttled")
