@@ -6,7 +6,7 @@ See llm/README.md for the Redis keys, the turn lock and the round trips of a tur
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import redis
 
@@ -211,7 +211,13 @@ def session_summarize(*, session_id: UUID, context: TurnContext) -> SessionSumma
     request = window.summary_request(
         context, cfg, rolling_summary=conversation.rolling_summary, messages=conversation.messages
     )
-    return SessionSummary(text=provider.complete(request).text.strip(), final_mood=final_mood, provider=provider.name)
+    completion = provider.complete(request)
+    # Counted against the customer's daily token quota like a turn's calls (one round trip, on the end path only).
+    spent = completion.usage.prompt_tokens + completion.usage.completion_tokens
+    calls = quota.usage_calls(customer_id=context.customer_id, tokens=spent, usage_id=uuid4().hex)
+    if calls:
+        store.run_all(sync_client(), calls)
+    return SessionSummary(text=completion.text.strip(), final_mood=final_mood, provider=provider.name)
 
 
 def session_end(*, session_id: UUID, then: Callable[[], T]) -> T:

@@ -17,6 +17,7 @@ answers it later. Should the lock be lost meanwhile (a turn outliving TURN_LOCK_
 refuse and nothing more is written (TurnInProgress).
 """
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -117,6 +118,13 @@ def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow
             usage = Usage(win.prompt_tokens, tokens.count_text(stop.text, model=ask.cfg.model))
             _, calls = _finish_calls(ask, lease, begun, stop.text, usage, spent, provider, None, interrupted=True)
             yield from store.round_trip(calls, durable=True)
+        raise
+    except LLMError:
+        # The fold's tokens were spent all the same: counted against the quota (one round trip, only then).
+        calls = quota.usage_calls(customer_id=ask.context.customer_id, tokens=spent, usage_id=uuid4().hex)
+        if calls:
+            with contextlib.suppress(LLMError):
+                yield from store.round_trip(calls)
         raise
     mood = _inferred_mood(completion)
     turn, calls = _finish_calls(ask, lease, begun, completion.text, completion.usage, spent, provider, mood)

@@ -1,10 +1,11 @@
 """The public services around turns: moods, reading and erasing a conversation, summarizing a session."""
 
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
-from llm import services, store
+from llm import quota, services, store
 from llm.conf import get_settings
 from llm.errors import StoreUnavailable
 from tests.fakes.openai import Reply
@@ -106,3 +107,14 @@ def test_with_redis_down_every_service_fails_closed(settings, closed_port, sessi
         with pytest.raises(StoreUnavailable):
             call()
     assert not services.store_health().ok
+
+
+def test_an_end_of_session_summary_counts_its_tokens_against_the_daily_quota(fake_openai, session_id):
+    # Before the fix, the summary's model call spent tokens that no quota saw.
+    fake_openai.script(reply("Try bibimbap."), Reply("They chose bibimbap."))
+    services.turn_reply(session_id=session_id, text="Lunch idea?", context=alice())
+    key = quota.tokens_key(alice().customer_id, datetime.now(UTC))
+    before = int(raw_redis().get(key))
+    services.session_summarize(session_id=session_id, context=alice())
+    assert len(chat_bodies(fake_openai)) == 2
+    assert int(raw_redis().get(key)) - before > 20  # the summary's prompt alone is longer than that

@@ -8,12 +8,13 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
-from llm import services, store, tokens, window
+from llm import quota, services, store, tokens, window
 from llm.conf import get_settings
 from llm.errors import (
     IdempotencyConflict,
@@ -481,3 +482,34 @@ def test_a_warm_turn_takes_four_round_trips_including_admission_and_the_lock(fak
         services.turn_admit(customer_id=alice().customer_id)
         services.turn_reply(session_id=session_id, text="And now?", context=alice(), idempotency_key="warm")
     assert trips.count == 4
+
+
+def test_the_tokens_of_a_fold_count_even_when_the_reply_after_it_fails(settings, fake_openai, session_id, no_retries):
+    # Before the fix, a turn whose fold succeeded and whose reply then failed counted no token: the fold's were lost.
+    settings.LLM_CONTEXT_BUDGET = 700
+    settings.LLM_REPLY_RESERVE = 100
+    replies_fail = [False]
+
+    def respond(body):
+        if is_reply_request(body):
+            return Fault.status(500) if replies_fail[0] else reply("ok")
+        return Reply("SUMMARY")
+
+    fake_openai.set_responder(respond)
+    text = "tell me about dinner " * 15
+    key = quota.tokens_key(alice().customer_id, datetime.now(UTC))
+    folds = 0
+    for _ in range(12):
+        before = len(chat_bodies(fake_openai))
+        spent = int(raw_redis().get(key) or 0)
+        replies_fail[0] = True
+        with pytest.raises(LLMUnavailable):
+            services.turn_reply(session_id=session_id, text=text, context=alice())
+        replies_fail[0] = False
+        bodies = chat_bodies(fake_openai)[before:]
+        if any(not is_reply_request(b) for b in bodies):  # this turn folded, then its reply failed
+            folds += 1
+            assert int(raw_redis().get(key) or 0) > spent, "the fold's tokens were not counted"
+            break
+        services.turn_regenerate(session_id=session_id, context=alice())
+    assert folds == 1

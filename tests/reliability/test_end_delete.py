@@ -158,3 +158,24 @@ def test_end_summarizes_every_answered_exchange_and_refuses_the_turns_after_it(a
     detail = server.get(f"/api/v1/sessions/{session_id}", headers=auth(alice)).json()
     assert (detail["status"], detail["message_count"]) == ("ended", 4), detail
     no_state_left(session_id)
+
+
+def test_parallel_ends_cost_one_summary_call(alice, gated_server, fake_openai):
+    # Before ends took their place in the turn lock, each of them asked the model for a summary.
+    server, model = gated_server
+    model.gate.set()
+    session_id = open_session(server, alice)
+    assert send(server, alice, session_id, "hello").status == 201
+    asked = len(fake_openai.requests)
+
+    def end():
+        return server.request(
+            "POST", f"/api/v1/sessions/{session_id}/end", headers=auth(alice), timeout=REQUEST_TIMEOUT
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda _: end(), range(8)))
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200] + [409] * 7, [r.body for r in responses]
+    assert {r.json()["code"] for r in responses if r.status == 409} == {"session_ended"}
+    assert len(fake_openai.requests) == asked + 1
