@@ -56,7 +56,8 @@ def session_require_open(*, customer_id: int, session_id: UUID) -> None:
 
 def session_start(*, customer_id: int, title: str = "") -> SessionView:
     """Open a new session for the customer."""
-    return SessionView(info=customers.session_open(customer_id=customer_id, title=title), mood="")
+    info = customers.session_open(customer_id=customer_id, title=title, max_open=settings.CHAT_MAX_OPEN_SESSIONS)
+    return SessionView(info=info, mood="")
 
 
 def session_view_get(*, customer_id: int, session_id: UUID) -> SessionView:

@@ -52,6 +52,12 @@ PROBLEMS: dict[str, ProblemType] = {
     "nothing_to_regenerate": ProblemType(
         409, "Nothing to regenerate", example="The session has no user message to answer again."
     ),
+    "too_many_open_sessions": ProblemType(
+        409,
+        "Too many open sessions",
+        "You have as many open sessions as allowed; end one to open another.",
+        example="You have 50 open sessions, the most allowed (50); end one to open another.",
+    ),
     "conversation_moved_on": ProblemType(
         409,
         "Conversation moved on",

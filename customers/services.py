@@ -42,6 +42,7 @@ from customers.errors import (
     InvalidInput,
     SessionEnded,
     SessionNotFound,
+    TooManyOpenSessions,
 )
 from customers.models import ChatSession, Customer, SessionStatus
 from customers.ports import (
@@ -69,6 +70,7 @@ __all__ = [
     "SessionInfo",
     "SessionNotFound",
     "SessionPage",
+    "TooManyOpenSessions",
     "TranscriptLine",
     "TurnFacts",
     "api_user_get_by_token",
@@ -224,12 +226,22 @@ def demo_customers_seed() -> list[DemoCustomer]:
 
 
 @database_required
-def session_open(*, customer_id: int, title: str = "") -> SessionInfo:
-    """Open a new session for the customer; a title longer than 200 characters is cut. Raises CustomerNotFound."""
-    if not Customer.objects.filter(pk=customer_id).exists():
-        raise CustomerNotFound(f"customer {customer_id} not found")
+def session_open(*, customer_id: int, title: str = "", max_open: int | None = None) -> SessionInfo:
+    """Open a new session for the customer; a title longer than 200 characters is cut. Raises CustomerNotFound;
+    with `max_open`, TooManyOpenSessions when the customer has that many open already (the customer's row is locked
+    for the count, so concurrent opens on any process cannot pass the cap together)."""
     title = title.strip()[: ChatSession._meta.get_field("title").max_length]
-    return selectors.session_info(ChatSession.objects.create(customer_id=customer_id, title=title))
+    with transaction.atomic():
+        if not Customer.objects.select_for_update().filter(pk=customer_id).exists():
+            raise CustomerNotFound(f"customer {customer_id} not found")
+        if max_open is not None:
+            open_now = ChatSession.objects.filter(customer_id=customer_id, status="open").count()
+            if open_now >= max_open:
+                raise TooManyOpenSessions(
+                    f"You have {open_now} open sessions, the most allowed ({max_open}); end one to open another."
+                )
+        session = ChatSession.objects.create(customer_id=customer_id, title=title)
+    return selectors.session_info(session)
 
 
 @database_required
