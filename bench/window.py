@@ -256,7 +256,7 @@ def main() -> int:
             rows.append(row)
     finally:
         for session_id in sessions:
-            store.run(client, store.erase_call(store.session_keys(session_id)))
+            store.run(client, store.erase_call(store.session_keys(session_id), cfg))
 
     by_size = {row["messages"]: row for row in rows}
     largest, reference = by_size[SIZES[-1]], by_size[100]

@@ -1,12 +1,16 @@
 """The conversation side of the customers admin, filled into `customers.ports` at start-up: the live transcript
 of an open session, and the same end and erase flows as the API."""
 
+import logging
 from uuid import UUID
 
 from chat import lifecycle
 from customers import services as customers
 from customers.services import LiveTranscript, SessionAdminActions, TranscriptLine
 from llm import services as llm
+from llm.services import LLMError
+
+logger = logging.getLogger(__name__)
 
 
 def transcript(session_id: UUID) -> LiveTranscript:
@@ -36,4 +40,14 @@ def erase(session_id: UUID) -> None:
     lifecycle.session_erase_everywhere(customer_id=info.customer_id, session_id=session_id)
 
 
-SESSION_ADMIN_ACTIONS = SessionAdminActions(transcript=transcript, end_and_summarize=end_and_summarize, erase=erase)
+def erase_conversation(session_id: UUID) -> None:
+    """The conversation state of a session whose row was deleted (any delete: admin, bulk, cascade)."""
+    try:
+        llm.session_erase(session_id=session_id)
+    except LLMError as exc:  # the row is gone already; the keys expire with their TTL
+        logger.warning("conversation_erase_deferred", extra={"session_id": str(session_id), "error": exc.code})
+
+
+SESSION_ADMIN_ACTIONS = SessionAdminActions(
+    transcript=transcript, end_and_summarize=end_and_summarize, erase=erase, erase_conversation=erase_conversation
+)

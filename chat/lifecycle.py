@@ -22,7 +22,7 @@ from customers.services import (
     SessionNotFound,
 )
 from llm import services as llm
-from llm.services import LLMError, Message, Mood, StoreUnavailable
+from llm.services import LLMError, Message, Mood, SessionClosed, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ def session_require_open(*, customer_id: int, session_id: UUID) -> None:
 
 def session_start(*, customer_id: int, title: str = "") -> SessionView:
     """Open a new session for the customer."""
-    return SessionView(info=customers.session_open(customer_id=customer_id, title=title), mood="")
+    info = customers.session_open(customer_id=customer_id, title=title, max_open=settings.CHAT_MAX_OPEN_SESSIONS)
+    return SessionView(info=info, mood="")
 
 
 def session_view_get(*, customer_id: int, session_id: UUID) -> SessionView:
@@ -113,21 +114,28 @@ def session_mood_set(*, customer_id: int, session_id: UUID, mood: str) -> Mood:
 
 
 def session_finish(*, customer_id: int, session_id: UUID) -> SessionView:
-    """End an open session: summarize it, store the summary (exactly once: a concurrent end raises
-    SessionEnded), then drop its conversation state, which the summary now replaces."""
+    """End an open session in its turn lock's line (llm.session_end): once the turns queued before it are done,
+    summarize it, store the summary (exactly once: a concurrent end raises SessionEnded or SessionClosed), then drop
+    its conversation state, which the summary now replaces; turns queued after it are refused (session_ended)."""
     context = turn_context_read(customer_id=customer_id, session_id=session_id)  # the session is theirs and open
-    customers.database_connection_release()  # no connection held through the summary's model call
-    summary = llm.session_summarize(session_id=session_id, context=context)
-    info = customers.session_end(session_id=session_id, summary=summary.text, final_mood=summary.final_mood)
-    _archive_transcript(session_id)
-    _erase_conversation(session_id)
-    logger.info("session_ended", extra={"session_id": str(session_id), "provider": summary.provider})
+    customers.database_connection_release()  # no connection held through the wait and the summary's model call
+
+    def summarize_and_store() -> tuple[SessionInfo, str]:
+        summary = llm.session_summarize(session_id=session_id, context=context)
+        info = customers.session_end(session_id=session_id, summary=summary.text, final_mood=summary.final_mood)
+        _archive_transcript(session_id)
+        customers.database_connection_release()
+        return info, summary.provider
+
+    info, provider = llm.session_end(session_id=session_id, then=summarize_and_store)
+    logger.info("session_ended", extra={"session_id": str(session_id), "provider": provider})
     return SessionView(info=info, mood=info.final_mood)
 
 
 def session_erase_everywhere(*, customer_id: int, session_id: UUID) -> None:
-    """Delete the session's conversation state, then its row. In that order, a failure leaves the row so that
-    the erase can be retried; the other order could leave state no request can reach any more."""
+    """Delete the session's conversation state (after the turns queued before it; the ones after it are refused),
+    then its row. In that order, a failure leaves the row so that the erase can be retried; the other order could
+    leave state no request can reach any more."""
     customers.session_access_get(customer_id=customer_id, session_id=session_id)
     llm.session_erase(session_id=session_id)
     customers.session_delete(customer_id=customer_id, session_id=session_id)
@@ -143,7 +151,7 @@ def sessions_idle_end(*, idle_for: timedelta, limit: int = 500) -> SweepReport:
     for info in customers.session_list_idle(before=timezone.now() - idle_for, limit=limit):
         try:
             session_finish(customer_id=info.customer_id, session_id=info.session_id)
-        except (SessionEnded, SessionNotFound):
+        except (SessionEnded, SessionClosed, SessionNotFound):
             skipped += 1
         except (LLMError, CustomersError) as exc:
             failed += 1
@@ -180,11 +188,3 @@ def _archive_transcript(session_id: UUID) -> None:
     except (StoreUnavailable, CustomersError) as exc:  # e.g. the database went away, or the session was erased
         # The session is ended with its summary; only the optional archive is missing.
         logger.warning("transcript_not_archived", extra={"session_id": str(session_id), "error": type(exc).__name__})
-
-
-def _erase_conversation(session_id: UUID) -> None:
-    try:
-        llm.session_erase(session_id=session_id)
-    except StoreUnavailable:
-        # The summary is stored and the session closed; the leftover keys expire with their TTL.
-        logger.warning("conversation_erase_deferred", extra={"session_id": str(session_id)})

@@ -65,6 +65,15 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     pattern=r"^[\x21-\x7E]{1,128}$",
 )
 
+IF_MATCH_SEQ = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description="The seq of the message you expect last (the reply to replace, or your unanswered message), e.g. "
+    '`"2"`: if the session has moved on since, 409 `conversation_moved_on` and nothing changes. The same as the body '
+    "field `seq`; give either, or both with the same value.",
+)
+
 IDEMPOTENT_REPLAYED = OpenApiParameter(
     "Idempotent-Replayed",
     str,

@@ -52,6 +52,18 @@ PROBLEMS: dict[str, ProblemType] = {
     "nothing_to_regenerate": ProblemType(
         409, "Nothing to regenerate", example="The session has no user message to answer again."
     ),
+    "too_many_open_sessions": ProblemType(
+        409,
+        "Too many open sessions",
+        "You have as many open sessions as allowed; end one to open another.",
+        example="You have 50 open sessions, the most allowed (50); end one to open another.",
+    ),
+    "conversation_moved_on": ProblemType(
+        409,
+        "Conversation moved on",
+        "The session's last message is no longer the one this regenerate expected; nothing was changed.",
+        fixed=True,
+    ),
     "message_too_long": ProblemType(413, "Message too long", example="The message is longer than 4000 characters."),
     "unsupported_media_type": ProblemType(
         415, "Unsupported media type", example='Unsupported media type "text/plain" in request.'

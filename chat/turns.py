@@ -20,9 +20,9 @@ from asgiref.sync import sync_to_async
 from chat.context import turn_context_read
 from chat.errors import ChatError
 from customers import services as customers
-from customers.services import DatabaseUnavailable
+from customers.services import DatabaseUnavailable, SessionNotFound
 from llm import services as llm
-from llm.services import Delta, LLMError, Turn, TurnContext
+from llm.services import Delta, LLMError, Turn, TurnContext, TurnRateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +32,25 @@ NOT_RECORDED = (
 )
 
 
-def turn_prepare(*, customer_id: int, session_id: UUID) -> TurnContext:
-    """Everything before the model call, in one read: ownership and status (404, then 409), admission (429), the
-    customer's profile and past summaries; then a ping of the database (DatabaseUnavailable from any of them means
-    nothing of the turn was stored or sent)."""
-    context = turn_context_read(
-        customer_id=customer_id, session_id=session_id, admit=lambda: llm.turn_admit(customer_id=customer_id)
-    )
+def turn_prepare(
+    *, customer_id: int, session_id: UUID, idempotency_key: str | None = None, text: str | None = None
+) -> TurnContext:
+    """Everything before the model call, in one read: ownership and status (404, then 409), admission (429, unless
+    the request is the retry of a turn answered already: its replay costs nothing), the customer's profile and past
+    summaries; then a ping of the database (DatabaseUnavailable from any of them means nothing of the turn was
+    stored or sent). `text`: the message of a send, None for a regenerate."""
+
+    def admit() -> None:
+        try:
+            llm.turn_admit(customer_id=customer_id)
+        except TurnRateLimited:
+            answered = idempotency_key is not None and llm.turn_answered(
+                session_id=session_id, idempotency_key=idempotency_key, text=text
+            )
+            if not answered:
+                raise
+
+    context = turn_context_read(customer_id=customer_id, session_id=session_id, admit=admit)
     # The read above may have come from the cache alone, and the activity recorded after the reply needs the
     # database: a turn it could not record must not be stored in Redis or sent to the model in the first place.
     customers.database_ping()
@@ -49,7 +61,7 @@ def turn_prepare(*, customer_id: int, session_id: UUID) -> TurnContext:
 def turn_send(*, customer_id: int, session_id: UUID, text: str, idempotency_key: str | None = None) -> Turn:
     """Send the customer's message and get the reply. A model failure leaves the message stored (and counted);
     the typed llm error is raised so that the caller can point at regenerate."""
-    context = turn_prepare(customer_id=customer_id, session_id=session_id)
+    context = turn_prepare(customer_id=customer_id, session_id=session_id, idempotency_key=idempotency_key, text=text)
     started = time.monotonic()
     try:
         turn = llm.turn_reply(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
@@ -60,12 +72,16 @@ def turn_send(*, customer_id: int, session_id: UUID, text: str, idempotency_key:
     return turn
 
 
-def turn_regenerate(*, customer_id: int, session_id: UUID, idempotency_key: str | None = None) -> Turn:
+def turn_regenerate(
+    *, customer_id: int, session_id: UUID, idempotency_key: str | None = None, expected_seq: int | None = None
+) -> Turn:
     """Answer the last user message again: after a failed reply (one message more) or instead of an unwanted
     one (the reply is replaced, the count stays)."""
-    context = turn_prepare(customer_id=customer_id, session_id=session_id)
+    context = turn_prepare(customer_id=customer_id, session_id=session_id, idempotency_key=idempotency_key)
     started = time.monotonic()
-    turn = llm.turn_regenerate(session_id=session_id, context=context, idempotency_key=idempotency_key)
+    turn = llm.turn_regenerate(
+        session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
+    )
     _finish(session_id, turn, started=started, stream=False)
     return turn
 
@@ -118,6 +134,9 @@ def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> No
         except DatabaseUnavailable as exc:
             logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
             raise ChatError("service_unavailable", NOT_RECORDED) from exc
+        except SessionNotFound:
+            # Erased right after this turn, which it waited for: the reply was given, there is nothing to count.
+            logger.info("turn_activity_not_recorded", extra={"session_id": str(session_id), "reason": "erased"})
     logger.info(
         "turn_completed",
         extra={
@@ -140,7 +159,7 @@ def _record_unanswered_message(session_id: UUID, messages: int) -> None:
         customers.session_record_activity(
             session_id=session_id, messages_added=messages, prompt_tokens=0, completion_tokens=0
         )
-    except DatabaseUnavailable:
+    except (DatabaseUnavailable, SessionNotFound):
         # The turn's failure is what the caller must hear about; the stored count stays one message short.
         logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
 

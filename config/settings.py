@@ -145,6 +145,13 @@ CHAT_MAX_STORED_MESSAGES = env_int("CHAT_MAX_STORED_MESSAGES", 200, minimum=10)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1)
 TURN_LOCK_TTL_SECONDS = env_float("TURN_LOCK_TTL_SECONDS", 180.0, minimum=1)
 TURN_LOCK_WAIT_SECONDS = env_float("TURN_LOCK_WAIT_SECONDS", 10.0, minimum=0)
+# A turn as a whole (from taking the lock: folds, model calls and retries) ends by then, with llm_timeout. Shorter
+# than the lock's lease, so that a turn is over before a lease it could not renew (Redis gone) runs out.
+TURN_DEADLINE_SECONDS = env_float("TURN_DEADLINE_SECONDS", TURN_LOCK_TTL_SECONDS * 5 / 6, minimum=0.1)
+if TURN_DEADLINE_SECONDS >= TURN_LOCK_TTL_SECONDS:
+    raise ImproperlyConfigured("TURN_DEADLINE_SECONDS must be smaller than TURN_LOCK_TTL_SECONDS")
+# Open sessions per customer; one more is refused with 409 too_many_open_sessions (end one to open another).
+CHAT_MAX_OPEN_SESSIONS = env_int("CHAT_MAX_OPEN_SESSIONS", 50, minimum=1)
 PAST_SESSION_SUMMARIES = env_int("PAST_SESSION_SUMMARIES", 3, minimum=0, maximum=20)
 # Days an ended session's transcript stays in the database (opt-in; 0: only its summary is kept). docs/decisions/0017.
 CHAT_ARCHIVE_DAYS = env_int("CHAT_ARCHIVE_DAYS", 0, minimum=0, maximum=3650)

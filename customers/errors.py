@@ -19,6 +19,12 @@ class SessionEnded(CustomersError):
     code = "session_ended"
 
 
+class TooManyOpenSessions(CustomersError):
+    """The customer has as many open sessions as allowed."""
+
+    code = "too_many_open_sessions"
+
+
 class DatabaseUnavailable(CustomersError):
     """The database could not be reached; nothing was written."""
 

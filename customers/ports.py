@@ -32,6 +32,9 @@ class SessionAdminActions:
     transcript: Callable[[UUID], LiveTranscript]
     end_and_summarize: Callable[[UUID], None]
     erase: Callable[[UUID], None]
+    # Erase only the conversation state of a session whose row is gone (after the commit of any delete: the admin's,
+    # bulk, or a cascade from its customer or user); never raises.
+    erase_conversation: Callable[[UUID], None] = lambda session_id: None
 
 
 _registered: list[SessionAdminActions] = []

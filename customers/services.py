@@ -55,6 +55,7 @@ from customers.errors import (
     RecommendationNotFound,
     SessionEnded,
     SessionNotFound,
+    TooManyOpenSessions,
 )
 from customers.ports import (
     LiveTranscript,
@@ -116,6 +117,7 @@ __all__ = [
     "SessionInfo",
     "SessionNotFound",
     "SessionPage",
+    "TooManyOpenSessions",
     "TranscriptLine",
     "TurnFacts",
     "api_user_get_by_token",

@@ -5,6 +5,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
+from django.db import transaction
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -25,6 +26,7 @@ from customers.errors import (
     InvalidInput,
     SessionEnded,
     SessionNotFound,
+    TooManyOpenSessions,
 )
 from customers.models import ChatSession, Customer, SessionStatus
 
@@ -37,12 +39,22 @@ _SUMMARIES_CACHED = 21
 
 
 @database_required
-def session_open(*, customer_id: int, title: str = "") -> SessionInfo:
-    """Open a new session for the customer; a title longer than 200 characters is cut. Raises CustomerNotFound."""
-    if not Customer.objects.filter(pk=customer_id).exists():
-        raise CustomerNotFound(f"customer {customer_id} not found")
+def session_open(*, customer_id: int, title: str = "", max_open: int | None = None) -> SessionInfo:
+    """Open a new session for the customer; a title longer than 200 characters is cut. Raises CustomerNotFound;
+    with `max_open`, TooManyOpenSessions when the customer has that many open already (the customer's row is locked
+    for the count, so concurrent opens on any process cannot pass the cap together)."""
     title = title.strip()[: ChatSession._meta.get_field("title").max_length]
-    return selectors.session_info(ChatSession.objects.create(customer_id=customer_id, title=title))
+    with transaction.atomic():
+        if not Customer.objects.select_for_update().filter(pk=customer_id).exists():
+            raise CustomerNotFound(f"customer {customer_id} not found")
+        if max_open is not None:
+            open_now = ChatSession.objects.filter(customer_id=customer_id, status=SessionStatus.OPEN).count()
+            if open_now >= max_open:
+                raise TooManyOpenSessions(
+                    f"You have {open_now} open sessions, the most allowed ({max_open}); end one to open another."
+                )
+        session = ChatSession.objects.create(customer_id=customer_id, title=title)
+    return selectors.session_info(session)
 
 
 @database_required

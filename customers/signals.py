@@ -1,15 +1,17 @@
-"""Cache invalidation on row changes, whoever makes them (services, the admin, a shell), after the commit.
+"""Cache invalidation on row changes, whoever makes them (services, the admin, a shell), after the commit; and a
+deleted session's conversation state erased (through `customers.ports`).
 
 Queryset `update()` sends no signal: the services that use it (`session_end`) invalidate themselves, and
 `session_record_activity` changes nothing that is cached.
 """
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
-from customers import cache, selectors
+from customers import cache, ports, selectors
 from customers.models import ChatSession, Customer
 
 
@@ -44,6 +46,12 @@ def _session_saved(*, instance: ChatSession, created: bool, **kwargs: object) ->
 @receiver(post_delete, sender=ChatSession)
 def _session_deleted(*, instance: ChatSession, **kwargs: object) -> None:
     cache.invalidate_on_commit([(cache.SESSION_ACCESS, instance.pk), (cache.PAST_SUMMARIES, instance.customer_id)])
+    # However the row went (one, in bulk, or cascaded from its customer or user: each sends this signal), its
+    # conversation state goes too, through the port chat fills (customers never imports llm).
+    actions = ports.session_admin_actions()
+    if actions is not None:
+        session_id = instance.pk
+        transaction.on_commit(lambda: actions.erase_conversation(session_id))
 
 
 @receiver(post_save, sender=Token)

@@ -28,6 +28,7 @@ class LLMSettings:
     max_stored_messages: int
     turn_lock_ttl_seconds: float
     turn_lock_wait_seconds: float
+    turn_deadline_seconds: float
     # Defaults keep hand-built settings (tests of other modules) valid; get_settings always passes them.
     turns_per_minute: int = 20
     daily_token_quota: int = 200_000
@@ -58,6 +59,7 @@ def get_settings() -> LLMSettings:
         max_stored_messages=settings.CHAT_MAX_STORED_MESSAGES,
         turn_lock_ttl_seconds=settings.TURN_LOCK_TTL_SECONDS,
         turn_lock_wait_seconds=settings.TURN_LOCK_WAIT_SECONDS,
+        turn_deadline_seconds=settings.TURN_DEADLINE_SECONDS,
         turns_per_minute=settings.THROTTLE_TURNS_PER_MINUTE,
         daily_token_quota=settings.DAILY_TOKEN_QUOTA,
     )

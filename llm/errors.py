@@ -79,6 +79,18 @@ class TurnInProgress(LLMError):
     code = "turn_in_progress"
 
 
+class SessionClosed(LLMError):
+    """The session was ended or erased while this waited in its line; nothing was written."""
+
+    code = "session_ended"
+
+
+class ConversationMovedOn(LLMError):
+    """The session's last message is not the one this regenerate expected; nothing was written."""
+
+    code = "conversation_moved_on"
+
+
 class MessageTooLong(LLMError):
     """The message can never fit in the model's context budget."""
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from llm import store
-from llm.errors import StoreUnavailable, TurnInProgress
-from llm.flow import Flow, Sleep
+from llm.errors import SessionClosed, StoreUnavailable, TurnInProgress
+from llm.flow import Flow, Keep, Sleep
 from llm.store import LockKeys
 
 _FIRST_POLL_SECONDS = 0.005
@@ -53,7 +53,8 @@ class _Wait:
 
 
 def acquire(keys: LockKeys, *, hold_seconds: float, wait_seconds: float) -> Flow[Lease]:
-    """Take the lock, waiting in line up to `wait_seconds`; TurnInProgress after that. Failing or cancelled while
+    """Take the lock, waiting in line up to `wait_seconds`; TurnInProgress after that, SessionClosed once the session
+    was ended or erased (by whoever held the lock before). Failing or cancelled while
     waiting, it withdraws its ticket (best effort: a ticket left behind expires after the waiter grace anyway)."""
     lease = Lease(keys, uuid4().hex)
     call = store.lock_try_call(
@@ -61,7 +62,9 @@ def acquire(keys: LockKeys, *, hold_seconds: float, wait_seconds: float) -> Flow
     )
     wait = _Wait(wait_seconds)
     try:
-        while not (yield from store.round_trip((call,)))[0]:
+        while (held := (yield from store.round_trip((call,)))[0]) != 1:
+            if held == -1:
+                raise SessionClosed()
             delay = wait.next_delay()
             if delay is None:
                 raise TurnInProgress()
@@ -72,6 +75,13 @@ def acquire(keys: LockKeys, *, hold_seconds: float, wait_seconds: float) -> Flow
         yield from release_quietly(lease)
         raise
     return lease
+
+
+def kept(lease: Lease, *, hold_seconds: float, deadline_seconds: float) -> Keep:
+    """The step that keeps `lease` for the rest of a flow: renewed every third of `hold_seconds` while a model call
+    runs, and no model call past `deadline_seconds` (see llm/flow.py)."""
+    renew = store.lock_renew_call(lease.keys, token=lease.token, hold_seconds=hold_seconds)
+    return Keep(renew, every=hold_seconds / 3, deadline_seconds=deadline_seconds)
 
 
 def release(lease: Lease) -> Flow[None]:

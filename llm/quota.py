@@ -14,6 +14,8 @@ from llm.errors import TokenQuotaExceeded, TurnRateLimited
 _WINDOW_SECONDS = 60
 # A day's counter outlives its day by this much, so a turn finishing just after midnight still finds it.
 _DAY_KEY_SLACK_SECONDS = 3600
+# How long a usage id is remembered as counted: far beyond the client's one retry.
+_COUNTED_KEEP_SECONDS = 600
 
 # The ADMIT script (llm/store/lua/admit.lua): KEYS turns (sorted set: turn id -> admitted at, ms), today's tokens.
 ADMIT = store.ADMIT
@@ -46,13 +48,20 @@ def admit(client: redis.Redis, cfg: LLMSettings, *, customer_id: int) -> None:
         raise TurnRateLimited(retry_after=max(1, math.ceil(wait_ms / 1000)))
 
 
-def usage_calls(*, customer_id: int, tokens: int) -> list[store.Call]:
-    """The commands that add a turn's tokens to today's usage, to ride in the turn's last round trip."""
+def counted_key(customer_id: int) -> str:
+    return f"quota:{{{customer_id}}}:counted"
+
+
+def usage_calls(*, customer_id: int, tokens: int, usage_id: str) -> list[store.Call]:
+    """The USAGE script adding a turn's tokens to today's usage once per `usage_id` (a retried round trip counts
+    nothing more), to ride in the turn's last round trip. Its keys carry the customer's hash tag, FINISH's the
+    session's: one script could not hold both on a cluster, hence a script of its own in the same round trip."""
     if tokens <= 0:
         return []
     now = datetime.now(UTC)
-    key = tokens_key(customer_id, now)
     return [
-        store.Call(("INCRBY", key, tokens)),
-        store.Call(("EXPIRE", key, _seconds_to_midnight(now) + _DAY_KEY_SLACK_SECONDS)),
+        store.USAGE.call(
+            (tokens_key(customer_id, now), counted_key(customer_id)),
+            (usage_id, tokens, _seconds_to_midnight(now) + _DAY_KEY_SLACK_SECONDS, _COUNTED_KEEP_SECONDS * 1000),
+        )
     ]

@@ -5,11 +5,12 @@ See llm/README.md for the Redis keys, the turn lock and the round trips of a tur
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from uuid import UUID
+from typing import TypeVar
+from uuid import UUID, uuid4
 
 import redis
 
-from llm import quota, store, streams, turns, window
+from llm import closing, quota, store, streams, turns, window
 from llm.conf import get_settings
 from llm.data import (
     MOODS,
@@ -27,6 +28,7 @@ from llm.data import (
     Usage,
 )
 from llm.errors import (
+    ConversationMovedOn,
     IdempotencyConflict,
     InvalidMood,
     LLMBadResponse,
@@ -37,6 +39,7 @@ from llm.errors import (
     MessageTooLong,
     ModelError,
     NothingToRegenerate,
+    SessionClosed,
     StoreUnavailable,
     TokenQuotaExceeded,
     TurnInProgress,
@@ -45,11 +48,14 @@ from llm.errors import (
 from llm.providers import get_provider
 from llm.redis import sync_client
 
+T = TypeVar("T")
+
 __all__ = [
     # data
     "MOODS",
     "CheckResult",
     "Conversation",
+    "ConversationMovedOn",
     "CustomerFacts",
     "Delta",
     "Health",
@@ -67,6 +73,7 @@ __all__ = [
     "Mood",
     "NothingToRegenerate",
     "PastSummary",
+    "SessionClosed",
     "SessionSummary",
     "StoreUnavailable",
     "TokenQuotaExceeded",
@@ -81,10 +88,12 @@ __all__ = [
     "messages_list",
     "mood_set",
     "provider_health",
+    "session_end",
     "session_erase",
     "session_summarize",
     "store_health",
     "turn_admit",
+    "turn_answered",
     "turn_regenerate",
     "turn_reply",
     "turn_reply_stream",
@@ -117,6 +126,16 @@ def turn_admit(*, customer_id: int) -> None:
     quota.admit(sync_client(), get_settings(), customer_id=customer_id)
 
 
+def turn_answered(*, session_id: UUID, idempotency_key: str, text: str | None) -> bool:
+    """Whether a turn with this Idempotency-Key and this request (`text`; None for a regenerate) was answered
+    already, so that its retry is a replay (no model call, no tokens): a caller asks this when admission refused,
+    and lets the replay through (one round trip, only then)."""
+    idem = store.idempotency(idempotency_key, kind="send" if text is not None else "regenerate", text=text or "")
+    assert idem is not None
+    keys = store.session_keys(session_id)
+    return store.parse_answered(store.run(sync_client(), store.answered_call(keys, idem)), idem)
+
+
 def turn_reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None) -> Turn:
     """Store the user's message, answer it within the token budget, store the reply; one turn per session at
     a time (FIFO). With an idempotency key already used for the same text, the first turn is returned
@@ -144,10 +163,15 @@ def turn_reply_stream(
     return streams.detached(produce, name=f"llm-turn:{session_id}", settle=settle, idle_seconds=idle_seconds)
 
 
-def turn_regenerate(*, session_id: UUID, context: TurnContext, idempotency_key: str | None = None) -> Turn:
+def turn_regenerate(
+    *, session_id: UUID, context: TurnContext, idempotency_key: str | None = None, expected_seq: int | None = None
+) -> Turn:
     """Answer the last user message again, replacing the reply after it if there is one (seq stays
-    contiguous). Raises NothingToRegenerate when the session has no user message."""
-    return turns.regenerate(session_id=session_id, context=context, idempotency_key=idempotency_key)
+    contiguous). Raises NothingToRegenerate when the session has no user message; with `expected_seq`,
+    ConversationMovedOn (nothing written, no model call) unless that is the seq of the session's last message."""
+    return turns.regenerate(
+        session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
+    )
 
 
 def messages_list(*, session_id: UUID) -> tuple[Message, ...]:
@@ -165,11 +189,12 @@ def conversation_get(*, session_id: UUID) -> Conversation:
 
 
 def mood_set(*, session_id: UUID, mood: str) -> Mood:
-    """Set the mood explicitly (`source: user`), MOOD_TTL_SECONDS. Raises InvalidMood for a mood outside MOODS."""
+    """Set the mood explicitly (`source: user`), MOOD_TTL_SECONDS. Raises InvalidMood for a mood outside MOODS,
+    SessionClosed (nothing written) once the session was ended or erased."""
     if mood not in MOODS:
         raise InvalidMood(f"unknown mood {mood!r}; expected one of {', '.join(MOODS)}")
     value = Mood(mood=mood, source="user", set_at=datetime.now(UTC))
-    store.run(sync_client(), store.mood_call(store.session_keys(session_id), get_settings(), value))
+    store.parse_mood(store.run(sync_client(), store.mood_call(store.session_keys(session_id), get_settings(), value)))
     return value
 
 
@@ -186,13 +211,28 @@ def session_summarize(*, session_id: UUID, context: TurnContext) -> SessionSumma
     request = window.summary_request(
         context, cfg, rolling_summary=conversation.rolling_summary, messages=conversation.messages
     )
-    return SessionSummary(text=provider.complete(request).text.strip(), final_mood=final_mood, provider=provider.name)
+    completion = provider.complete(request)
+    # Counted against the customer's daily token quota like a turn's calls (one round trip, on the end path only).
+    spent = completion.usage.prompt_tokens + completion.usage.completion_tokens
+    calls = quota.usage_calls(customer_id=context.customer_id, tokens=spent, usage_id=uuid4().hex)
+    if calls:
+        store.run_all(sync_client(), calls)
+    return SessionSummary(text=completion.text.strip(), final_mood=final_mood, provider=provider.name)
+
+
+def session_end(*, session_id: UUID, then: Callable[[], T]) -> T:
+    """End the session in its turn lock's line: once the turns queued before it are done, run `then` holding the
+    lock (summarize with `session_summarize` and store the summary), then erase the session as `session_erase`
+    does; turns queued after it are refused with SessionClosed. TurnInProgress if the line did not move within
+    TURN_LOCK_WAIT_SECONDS, SessionClosed if another end or erase came first; if `then` fails, nothing is erased."""
+    return closing.end(session_id, then)
 
 
 def session_erase(*, session_id: UUID) -> None:
-    """Delete every Redis key of the session: messages, mood, summary, idempotency records and turn lock (a turn in
-    flight then stores nothing more)."""
-    store.run(sync_client(), store.erase_call(store.session_keys(session_id)))
+    """Delete every Redis key of the session (messages, mood, summary, idempotency records, turn lock), after the
+    turns queued before it (waiting at most TURN_LOCK_WAIT_SECONDS), and refuse the turns queued after it
+    (SessionClosed): a closed marker without content lives TURN_LOCK_WAIT_SECONDS + 2 s."""
+    closing.erase(session_id)
 
 
 def llm_check() -> CheckResult:

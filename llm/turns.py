@@ -17,6 +17,7 @@ answers it later. Should the lock be lost meanwhile (a turn outliving TURN_LOCK_
 refuse and nothing more is written (TurnInProgress).
 """
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -46,6 +47,7 @@ class _Ask:
     user: Message | None  # the message to store and answer; None to answer the last one again
     idem: Idempotency | None
     tail_budget: int
+    expected_seq: int = 0  # regenerate: the seq the caller expects last (0: whatever is last)
 
 
 def _now() -> datetime:
@@ -85,6 +87,9 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
         ask.keys.lock, hold_seconds=ask.cfg.turn_lock_ttl_seconds, wait_seconds=ask.cfg.turn_lock_wait_seconds
     )
     try:
+        yield lock.kept(
+            lease, hold_seconds=ask.cfg.turn_lock_ttl_seconds, deadline_seconds=ask.cfg.turn_deadline_seconds
+        )
         [raw] = yield from store.round_trip((_begin_call(ask, lease),))
         begun = store.parse_begin(raw)
         if isinstance(begun, Turn):
@@ -113,6 +118,13 @@ def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow
             usage = Usage(win.prompt_tokens, tokens.count_text(stop.text, model=ask.cfg.model))
             _, calls = _finish_calls(ask, lease, begun, stop.text, usage, spent, provider, None, interrupted=True)
             yield from store.round_trip(calls, durable=True)
+        raise
+    except LLMError:
+        # The fold's tokens were spent all the same: counted against the quota (one round trip, only then).
+        calls = quota.usage_calls(customer_id=ask.context.customer_id, tokens=spent, usage_id=uuid4().hex)
+        if calls:
+            with contextlib.suppress(LLMError):
+                yield from store.round_trip(calls)
         raise
     mood = _inferred_mood(completion)
     turn, calls = _finish_calls(ask, lease, begun, completion.text, completion.usage, spent, provider, mood)
@@ -166,6 +178,7 @@ def _begin_call(ask: _Ask, lease: lock.Lease) -> store.Call:
         tail_budget=ask.tail_budget,
         tail_limit=window.tail_limit(ask.tail_budget),
         idem=ask.idem,
+        expected_seq=ask.expected_seq,
     )
 
 
@@ -220,7 +233,7 @@ def _finish_calls(
         idem=None if interrupted else ask.idem,
     )
     used = spent + usage.prompt_tokens + usage.completion_tokens
-    return turn, [finish, *quota.usage_calls(customer_id=ask.context.customer_id, tokens=used)]
+    return turn, [finish, *quota.usage_calls(customer_id=ask.context.customer_id, tokens=used, usage_id=reply.id)]
 
 
 def _left_stored(ask: _Ask, begun: Begun) -> int:
@@ -237,9 +250,12 @@ def reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key:
     return flow.run(sync_client(), _turn(_ask(session_id, context, idempotency_key, text), stream=False))
 
 
-def regenerate(*, session_id: UUID, context: TurnContext, idempotency_key: str | None = None) -> Turn:
+def regenerate(
+    *, session_id: UUID, context: TurnContext, idempotency_key: str | None = None, expected_seq: int | None = None
+) -> Turn:
     """Answer the last user message again (see llm.services.turn_regenerate)."""
-    return flow.run(sync_client(), _turn(_ask(session_id, context, idempotency_key, None), stream=False))
+    ask = replace(_ask(session_id, context, idempotency_key, None), expected_seq=expected_seq or 0)
+    return flow.run(sync_client(), _turn(ask, stream=False))
 
 
 def reply_streamed(

@@ -17,13 +17,14 @@ from chat.errors import ChatError, model_failure_problem
 from chat.openapi import (
     IDEMPOTENCY_KEY,
     IDEMPOTENT_REPLAYED,
+    IF_MATCH_SEQ,
     RETRY_AFTER,
     SESSION_PROBLEMS,
     SSE_RESPONSE,
     TURN_PROBLEMS,
     problem_responses,
 )
-from chat.serializers import EmptyInput, MessageListOut, StrictCharField, StrictInputSerializer, TurnOut
+from chat.serializers import MessageListOut, StrictCharField, StrictInputSerializer, TurnOut
 from chat.views.base import CustomerApi
 from llm.services import ModelError, Turn
 
@@ -85,7 +86,9 @@ class SessionMessagesApi(CustomerApi):
             )
         key = _idempotency_key(request)
         if request.accepted_renderer.media_type == sse.CONTENT_TYPE:
-            context = turns.turn_prepare(customer_id=self.customer_id, session_id=session_id)
+            context = turns.turn_prepare(
+                customer_id=self.customer_id, session_id=session_id, idempotency_key=key, text=content
+            )
             stream = turns.turn_send_stream(
                 session_id=session_id,
                 text=content,
@@ -102,23 +105,59 @@ class SessionMessagesApi(CustomerApi):
 
 
 class SessionRegenerateApi(CustomerApi):
+    class RegenerateInput(StrictInputSerializer):
+        seq = serializers.IntegerField(
+            min_value=1,
+            max_value=2**53,
+            required=False,
+            help_text="The seq of the message you expect last (the reply to replace, or your unanswered message): "
+            "if the session has moved on since, 409 `conversation_moved_on`. Or send it as `If-Match`.",
+        )
+
     @extend_schema(
         operation_id="sessions_regenerate",
         summary="Answer the last user message again (after a failed or unwanted reply)",
         tags=["messages"],
-        request=None,
-        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER],
+        request=RegenerateInput,
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH_SEQ, IDEMPOTENT_REPLAYED, RETRY_AFTER],
         responses={
             201: TurnOut,
-            **problem_responses(*TURN_PROBLEMS, "nothing_to_regenerate", "unsupported_media_type"),
+            **problem_responses(
+                *TURN_PROBLEMS,
+                "nothing_to_regenerate",
+                "conversation_moved_on",
+                "invalid_request",
+                "unsupported_media_type",
+            ),
         },
+        examples=[OpenApiExample("replace reply 2", value={"seq": 2}, request_only=True)],
     )
     def post(self, request: Request, session_id: UUID) -> Response:
-        self.validated_body(EmptyInput)
+        data = self.validated_body(self.RegenerateInput)
+        expected = _expected_seq(request, data.get("seq"))
         key = _idempotency_key(request)
         with _model_failures_explained(session_id):
-            turn = turns.turn_regenerate(customer_id=self.customer_id, session_id=session_id, idempotency_key=key)
+            turn = turns.turn_regenerate(
+                customer_id=self.customer_id, session_id=session_id, idempotency_key=key, expected_seq=expected
+            )
         return _turn_response(turn)
+
+
+_IF_MATCH_SEQ = re.compile(r'"?([1-9][0-9]{0,15})"?')
+
+
+def _expected_seq(request: Request, body_seq: int | None) -> int | None:
+    """The seq from the body or from `If-Match` (a quoted or bare positive integer); both must agree."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return body_seq
+    match = _IF_MATCH_SEQ.fullmatch(header.strip())
+    if match is None:
+        raise serializers.ValidationError({"If-Match": ['Must be the seq you expect last, e.g. "2".']})
+    seq = int(match.group(1))
+    if body_seq is not None and body_seq != seq:
+        raise serializers.ValidationError({"If-Match": ["Must name the same seq as the body's `seq`."]})
+    return seq
 
 
 def _idempotency_key(request: Request) -> str | None:

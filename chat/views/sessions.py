@@ -64,7 +64,9 @@ class SessionListCreateApi(CustomerApi):
         request=SessionCreateInput,
         responses={
             201: SessionOut,
-            **problem_responses(*SESSION_PROBLEMS, "invalid_request", "unsupported_media_type"),
+            **problem_responses(
+                *SESSION_PROBLEMS, "invalid_request", "too_many_open_sessions", "unsupported_media_type"
+            ),
         },
         examples=[OpenApiExample("with a title", value={"title": "Dinner ideas"}, request_only=True)],
     )

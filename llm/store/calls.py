@@ -6,10 +6,21 @@ from typing import Any
 
 from llm.conf import LLMSettings
 from llm.data import Conversation, Message, Mood, Turn
-from llm.errors import IdempotencyConflict, NothingToRegenerate, TurnInProgress
+from llm.errors import ConversationMovedOn, IdempotencyConflict, NothingToRegenerate, SessionClosed, TurnInProgress
 from llm.store import codec
 from llm.store.keys import LockKeys, SessionKeys
-from llm.store.scripts import BEGIN, CONVERSATION, ERASE, FINISH, LOCK_RELEASE, LOCK_TRY, SUMMARY, Call
+from llm.store.scripts import (
+    BEGIN,
+    CONVERSATION,
+    ERASE,
+    FINISH,
+    LOCK_RELEASE,
+    LOCK_RENEW,
+    LOCK_TRY,
+    MOOD,
+    SUMMARY,
+    Call,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +59,11 @@ def begin_call(
     tail_budget: int,
     tail_limit: int,
     idem: codec.Idempotency | None,
+    expected_seq: int = 0,
 ) -> Call:
-    """Append `user` (None: regenerate the last reply) and read what the window needs; with `idem`, replay its
-    complete record, or answer again the message of its pending one (without appending `user`)."""
+    """Append `user` (None: regenerate the last reply; with `expected_seq`, only if that is the last message's seq)
+    and read what the window needs; with `idem`, replay its complete record, or answer again the message of its
+    pending one (without appending `user`)."""
     return BEGIN.call(
         _turn_keys(keys, idem),
         (
@@ -64,6 +77,7 @@ def begin_call(
             _ms(cfg.mood_ttl_seconds),
             idem.fingerprint if idem else "",
             idem.digest if idem else "",
+            expected_seq,
         ),
     )
 
@@ -81,6 +95,8 @@ def parse_begin(raw: list[Any]) -> Begun | Turn:
         )
     if status == "nothing":
         raise NothingToRegenerate()
+    if status == "moved_on":
+        raise ConversationMovedOn()
     if status == "fenced":
         raise TurnInProgress("the turn lock was lost before the message was stored")
     user_seq, replaced_seq, stored, last_seq, mood, text, through, *tail = raw[1:]
@@ -166,23 +182,50 @@ def parse_conversation(raw: list[Any]) -> tuple[Conversation, int]:
     ), through
 
 
+def answered_call(keys: SessionKeys, idem: codec.Idempotency) -> Call:
+    return Call(("HMGET", keys.record(idem.digest), "fingerprint", "turn"))
+
+
+def parse_answered(raw: list[Any], idem: codec.Idempotency) -> bool:
+    """Whether the record holds this very request, complete (a retry of it is a replay)."""
+    fingerprint, turn = raw
+    return fingerprint is not None and fingerprint.decode() == idem.fingerprint and turn is not None
+
+
 def mood_call(keys: SessionKeys, cfg: LLMSettings, mood: Mood) -> Call:
-    return Call(("SET", keys.mood, codec.encode_mood(mood), "PX", _ms(cfg.mood_ttl_seconds)))
+    return MOOD.call((keys.mood, keys.lock.closed), (codec.encode_mood(mood), _ms(cfg.mood_ttl_seconds)))
+
+
+def parse_mood(raw: bytes) -> None:
+    if raw != b"ok":
+        raise SessionClosed()
 
 
 def mood_read_call(keys: SessionKeys) -> Call:
     return Call(("GET", keys.mood))
 
 
-def erase_call(keys: SessionKeys) -> Call:
+def closed_seconds(cfg: LLMSettings) -> float:
+    """How long an ended or erased session's closed marker lives: until every turn in its line (or arriving late
+    from a request that saw the session open) has given up waiting."""
+    return cfg.turn_lock_wait_seconds + 2.0
+
+
+def erase_call(keys: SessionKeys, cfg: LLMSettings) -> Call:
     return ERASE.call(
-        (keys.messages, keys.mood, keys.summary, keys.idempotency, *keys.lock.all), (f"{keys.prefix}:idem:",)
+        (keys.messages, keys.mood, keys.summary, keys.idempotency, *keys.lock.all, keys.lock.closed),
+        (f"{keys.prefix}:idem:", _ms(closed_seconds(cfg))),
     )
 
 
 def lock_try_call(keys: LockKeys, *, token: str, hold_seconds: float, grace_seconds: float) -> Call:
     hold, grace = _ms(hold_seconds), _ms(grace_seconds)
-    return LOCK_TRY.call(keys.all, (token, hold, grace, max(hold, grace) + 1000))
+    return LOCK_TRY.call((*keys.all, keys.closed), (token, hold, grace, max(hold, grace) + 1000))
+
+
+def lock_renew_call(keys: LockKeys, *, token: str, hold_seconds: float) -> Call:
+    hold = _ms(hold_seconds)
+    return LOCK_RENEW.call(keys.all, (token, hold, hold + 1000))
 
 
 def lock_release_call(keys: LockKeys, *, token: str) -> Call:

@@ -9,6 +9,7 @@ class LockKeys:
     queue: str  # sorted set: ticket token -> ticket number
     expiries: str  # hash: ticket token -> expiry (ms, Redis clock)
     tickets: str  # counter handing out ticket numbers
+    closed: str  # marker: the session was ended or erased; the line takes no more tickets (seconds, no content)
 
     @property
     def all(self) -> tuple[str, str, str]:
@@ -44,5 +45,10 @@ def session_keys(session_id: UUID) -> SessionKeys:
         mood=f"{prefix}:mood",
         summary=f"{prefix}:summary",
         idempotency=f"{prefix}:idem",
-        lock=LockKeys(queue=f"{prefix}:lock", expiries=f"{prefix}:lock:expiry", tickets=f"{prefix}:lock:ticket"),
+        lock=LockKeys(
+            queue=f"{prefix}:lock",
+            expiries=f"{prefix}:lock:expiry",
+            tickets=f"{prefix}:lock:ticket",
+            closed=f"{prefix}:closed",
+        ),
     )

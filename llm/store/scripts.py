@@ -47,9 +47,12 @@ class Call:
 
 LOCK_TRY = Script.load("lock_try")
 LOCK_RELEASE = Script.load("lock_release")
+LOCK_RENEW = Script.load("lock_renew")
 BEGIN = Script.load("begin")
 FINISH = Script.load("finish")
 SUMMARY = Script.load("summary")
 CONVERSATION = Script.load("conversation", prelude=False)
 ERASE = Script.load("erase", prelude=False)
 ADMIT = Script.load("admit", prelude=False)
+MOOD = Script.load("mood", prelude=False)
+USAGE = Script.load("usage", prelude=False)

@@ -4,6 +4,7 @@ throttling, isolation between customers, and the cost of a warm turn."""
 import json
 
 import pytest
+import redis
 
 from tests.chat.support import assert_problem
 from tests.fakes.openai import Fault, JSONReply, Reply
@@ -146,6 +147,34 @@ def test_regenerate_replaces_an_unwanted_reply(alice, api, open_session, fake_op
     assert client.get(f"/api/v1/sessions/{session_id}").json()["message_count"] == 2
 
 
+@pytest.mark.parametrize("how", ["body", "if-match"])
+def test_regenerate_with_the_seq_it_expects_is_409_once_the_session_moved_on(alice, api, open_session, how):
+    session_id = open_session(alice)
+    client = api(alice)
+    send(client, session_id, "Ideas?")  # the reply the client wants replaced is seq 2
+
+    def regenerate(seq: int):
+        if how == "body":
+            return client.post(f"/api/v1/sessions/{session_id}/regenerate", {"seq": seq}, format="json")
+        return client.post(f"/api/v1/sessions/{session_id}/regenerate", HTTP_IF_MATCH=f'"{seq}"')
+
+    assert regenerate(2).status_code == 201  # still the last reply: replaced, same seq
+    send(client, session_id, "And for dessert?")  # meanwhile, another tab moved the session on to seq 4
+    before = stored(client, session_id)
+    response = regenerate(2)
+    assert_problem(response, 409, "conversation_moved_on")
+    assert stored(client, session_id) == before  # nothing replaced, nothing sent to the model
+    assert regenerate(4).status_code == 201
+
+
+def test_regenerate_refuses_a_seq_that_is_not_a_positive_integer(alice, api, open_session):
+    session_id = open_session(alice)
+    client = api(alice)
+    response = client.post(f"/api/v1/sessions/{session_id}/regenerate", {"seq": "two"}, format="json")
+    assert_problem(response, 400, "invalid_request")
+    assert_problem(client.post(f"/api/v1/sessions/{session_id}/regenerate", HTTP_IF_MATCH="*x"), 400, "invalid_request")
+
+
 def test_regenerate_without_a_user_message_is_409(alice, api, open_session):
     session_id = open_session(alice)
     assert_problem(api(alice).post(f"/api/v1/sessions/{session_id}/regenerate"), 409, "nothing_to_regenerate")
@@ -234,3 +263,30 @@ def test_admission_fails_closed_when_redis_is_down(alice, api, open_session, fak
     settings.REDIS_URL = f"redis://127.0.0.1:{closed_port}/15"  # the conversation store; the cache stays up
     assert_problem(send(api(alice), session_id, "Hi"), 503, "service_unavailable")
     assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize("path", ["messages", "regenerate"])
+def test_an_idempotent_retry_of_an_answered_turn_is_answered_even_when_the_rate_is_spent(
+    settings, alice, api, open_session, fake_openai, path
+):
+    # Before the fix, admission came first: the retry of a turn that had been answered was refused 429.
+    session_id = open_session(alice)
+    client = api(alice)
+    if path == "regenerate":
+        send(client, session_id, "Ideas?")
+    settings.THROTTLE_TURNS_PER_MINUTE = 1
+    with redis.Redis.from_url(settings.REDIS_URL) as client_of_redis:
+        client_of_redis.delete(f"quota:{{{alice.customer_id}}}:turns")
+    body = {"content": "Count me once"} if path == "messages" else {}
+    first = client.post(f"/api/v1/sessions/{session_id}/{path}", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 201, first.content
+    asked = len(fake_openai.requests)
+    retry = client.post(f"/api/v1/sessions/{session_id}/{path}", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert retry.status_code == 201, retry.content
+    assert (retry.json(), retry["Idempotent-Replayed"]) == (first.json(), "true")
+    assert len(fake_openai.requests) == asked
+    # Anything else is still refused: a new turn, and the same key with another request.
+    messages = f"/api/v1/sessions/{session_id}/messages"
+    assert_problem(client.post(messages, {"content": "New"}, format="json"), 429, "throttled")
+    other = client.post(messages, {"content": "Something else"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert_problem(other, 429, "throttled")

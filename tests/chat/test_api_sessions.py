@@ -180,3 +180,15 @@ def test_another_customers_session_is_404_for_every_operation(alice, bob, api, o
 
 def test_an_unknown_session_is_404(alice, api):
     assert_problem(api(alice).get("/api/v1/sessions/00000000-0000-0000-0000-000000000000"), 404, "not_found")
+
+
+def test_open_sessions_per_customer_are_capped_with_a_clear_409(settings, alice, bob, api, open_session):
+    # Before the cap, a customer could open sessions without bound.
+    settings.CHAT_MAX_OPEN_SESSIONS = 2
+    first, _ = open_session(alice), open_session(alice)
+    response = api(alice).post("/api/v1/sessions", {}, format="json")
+    assert_problem(response, 409, "too_many_open_sessions")
+    assert "2" in response.json()["detail"]
+    open_session(bob)  # another customer has a cap of their own
+    assert api(alice).post(f"/api/v1/sessions/{first}/end").status_code == 200
+    open_session(alice)  # an ended session no longer counts

@@ -1,10 +1,12 @@
 """The public services around turns: moods, reading and erasing a conversation, summarizing a session."""
 
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
-from llm import services, store
+from llm import quota, services, store
+from llm.conf import get_settings
 from llm.errors import StoreUnavailable
 from tests.fakes.openai import Reply
 from tests.llm.contexts import alice
@@ -50,12 +52,18 @@ def test_erasing_a_session_deletes_all_its_keys_and_nothing_else(session_id):
     services.turn_reply(session_id=session_id, text="Forget me", context=alice(), idempotency_key="k")
     services.mood_set(session_id=session_id, mood="sad")
     services.session_erase(session_id=session_id)
-    assert not list(raw_redis().scan_iter(match=f"chat:{{{session_id}}}:*"))
+    # Only the closed marker is left: no content, and it expires once any turn still in line has given up.
+    closed = store.session_keys(session_id).lock.closed
+    assert list(raw_redis().scan_iter(match=f"chat:{{{session_id}}}:*")) == [closed]
+    assert 0 < raw_redis().pttl(closed) <= (get_settings().turn_lock_wait_seconds + 2) * 1000
     assert services.conversation_get(session_id=session_id).messages == ()
     assert next(m.content for m in services.messages_list(session_id=other)) == "Keep me"
-    turn = services.turn_reply(session_id=session_id, text="Forget me", context=alice(), idempotency_key="k")
-    assert not turn.replayed
-    assert turn.user_message.seq == 1
+    # Nothing is written into an erased session any more: neither a turn nor a mood.
+    with pytest.raises(services.SessionClosed):
+        services.turn_reply(session_id=session_id, text="Forget me", context=alice(), idempotency_key="k")
+    with pytest.raises(services.SessionClosed):
+        services.mood_set(session_id=session_id, mood="calm")
+    assert list(raw_redis().scan_iter(match=f"chat:{{{session_id}}}:*")) == [closed]
 
 
 def test_a_session_summary_covers_the_rolling_summary_and_the_messages_and_names_the_final_mood(
@@ -99,3 +107,14 @@ def test_with_redis_down_every_service_fails_closed(settings, closed_port, sessi
         with pytest.raises(StoreUnavailable):
             call()
     assert not services.store_health().ok
+
+
+def test_an_end_of_session_summary_counts_its_tokens_against_the_daily_quota(fake_openai, session_id):
+    # Before the fix, the summary's model call spent tokens that no quota saw.
+    fake_openai.script(reply("Try bibimbap."), Reply("They chose bibimbap."))
+    services.turn_reply(session_id=session_id, text="Lunch idea?", context=alice())
+    key = quota.tokens_key(alice().customer_id, datetime.now(UTC))
+    before = int(raw_redis().get(key))
+    services.session_summarize(session_id=session_id, context=alice())
+    assert len(chat_bodies(fake_openai)) == 2
+    assert int(raw_redis().get(key)) - before > 20  # the summary's prompt alone is longer than that

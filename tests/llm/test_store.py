@@ -203,8 +203,8 @@ def test_erase_deletes_every_key_of_the_session_and_no_other(keys, cfg):
     store.run(sync_client(), _finish_call(keys, cfg, lease, begun, "hello", idem=idem))
     pending = store.idempotency("pending", kind="send", text="unanswered")
     _begin(keys, cfg, _lease(keys), _message("user", "unanswered"), idem=pending)  # a lock and a pending record
-    store.run(sync_client(), store.erase_call(keys))
-    assert not list(raw_redis().scan_iter(match=f"{keys.prefix}:*"))
+    store.run(sync_client(), store.erase_call(keys, cfg))
+    assert list(raw_redis().scan_iter(match=f"{keys.prefix}:*")) == [keys.lock.closed]  # the marker, no content
     assert raw_redis().llen(other.messages) == 2
 
 

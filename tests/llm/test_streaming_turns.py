@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 from dataclasses import replace
 from uuid import uuid4
 
@@ -9,8 +10,8 @@ import pytest
 
 from llm import services, store
 from llm.data import Delta, Turn
-from llm.errors import IdempotencyConflict, LLMUnavailable, MessageTooLong, StoreUnavailable
-from tests.fakes.openai import Fault
+from llm.errors import IdempotencyConflict, LLMTimeout, LLMUnavailable, MessageTooLong, StoreUnavailable
+from tests.fakes.openai import Fault, Reply
 from tests.llm.contexts import alice
 from tests.llm.support import chat_bodies, raw_redis, reply, run_async, snapshot, text_with_tokens
 
@@ -214,3 +215,38 @@ def test_with_redis_down_the_stream_fails_closed_before_any_model_call(settings,
     with pytest.raises(StoreUnavailable):
         run_async(_drain(_stream(session_id)))
     assert fake_openai.requests == []
+
+
+def _slow_reply(*, pieces: int, chunk_delay: float):
+    """ANSWER as a structured reply streamed in `pieces` chunks, `chunk_delay` apart."""
+    content = json.dumps({"mood": None, "reply": ANSWER})
+    size = -(-len(content) // pieces)
+    return Reply(
+        content=content, chunks=[content[i : i + size] for i in range(0, len(content), size)], chunk_delay=chunk_delay
+    )
+
+
+def test_a_streamed_reply_slower_than_the_lock_ttl_is_shown_and_stored_whole(settings, fake_openai, session_id):
+    # Before the lease was renewed, every delta reached the customer and then the reply was refused: the lock had
+    # expired under it (TurnInProgress), so what they were shown was stored nowhere.
+    settings.TURN_LOCK_TTL_SECONDS = 1
+    settings.TURN_DEADLINE_SECONDS = 5
+    fake_openai.script(_slow_reply(pieces=6, chunk_delay=0.3))
+    items = run_async(_drain(_stream(session_id)))
+    turn = items[-1]
+    assert isinstance(turn, Turn)
+    assert "".join(d.text for d in items[:-1]) == turn.assistant_message.content == ANSWER
+    assert _stored(session_id) == [(1, "user", "Dinner ideas?", False), (2, "assistant", ANSWER, False)]
+
+
+def test_a_streamed_turn_past_its_deadline_is_a_timeout_and_stores_no_reply(settings, fake_openai, session_id):
+    settings.TURN_DEADLINE_SECONDS = 0.5
+    fake_openai.script(_slow_reply(pieces=6, chunk_delay=0.3))
+    items: list = []
+    with pytest.raises(LLMTimeout):
+        run_async(_drain_into(_stream(session_id), items))
+    assert not any(isinstance(item, Turn) for item in items)
+    assert _stored(session_id) == [(1, "user", "Dinner ideas?", False)]
+    # The lock was given back at once: the next turn is not kept waiting.
+    fake_openai.script(reply("Next."))
+    assert run_async(_drain(_stream(session_id, "And now?")))[-1].assistant_message.content == "Next."

@@ -6,22 +6,24 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
-from llm import services, store, tokens, window
+from llm import quota, services, store, tokens, window
 from llm.conf import get_settings
 from llm.errors import (
     IdempotencyConflict,
     LLMRateLimited,
+    LLMTimeout,
     LLMUnavailable,
     MessageTooLong,
     NothingToRegenerate,
     StoreUnavailable,
-    TurnInProgress,
 )
 from tests.fakes.openai import Fault, Reply
 from tests.llm.contexts import alice, bob
@@ -369,28 +371,46 @@ def test_an_inferred_mood_is_stored_unless_the_customer_set_one(fake_openai, ses
     assert "happy (as the customer said)" in chat_bodies(fake_openai)[-1]["messages"][0]["content"]
 
 
-def test_a_turn_that_outlives_its_lock_writes_nothing_and_the_next_turn_goes_on(settings, fake_openai, session_id):
+def test_a_turn_slower_than_its_lock_ttl_renews_its_lease_and_is_stored(settings, fake_openai, session_id):
+    # Before the lease was renewed, the slow turn lost its lock after 1 s: the next turn went in, and the slow one's
+    # reply was refused (TurnInProgress) after the model had given it.
     settings.TURN_LOCK_TTL_SECONDS = 1
-    fake_openai.script(reply("too late", delay=1.4), reply("in time"))
+    settings.TURN_DEADLINE_SECONDS = 5
+    fake_openai.script(reply("slow but stored", delay=1.6), reply("after it"))
     outcome = {}
 
     def slow_turn():
-        try:
-            services.turn_reply(session_id=session_id, text="slow", context=alice())
-        except TurnInProgress as exc:
-            outcome["error"] = exc
+        outcome["turn"] = services.turn_reply(session_id=session_id, text="slow", context=alice())
 
     slow = threading.Thread(target=slow_turn)
     slow.start()
     fake_openai.wait_for_requests(1)
     turn = services.turn_reply(session_id=session_id, text="next", context=alice())
     slow.join(timeout=5)
-    assert "error" in outcome
+    assert outcome["turn"].assistant_message.content == "slow but stored"
+    assert turn.assistant_message.content == "after it"
+    assert [(m.seq, m.content) for m in services.messages_list(session_id=session_id)] == [
+        (1, "slow"),
+        (2, "slow but stored"),
+        (3, "next"),
+        (4, "after it"),
+    ]
+
+
+def test_a_turn_past_its_deadline_is_a_timeout_keeps_its_message_and_frees_the_lock(settings, fake_openai, session_id):
+    settings.TURN_DEADLINE_SECONDS = 0.5
+    fake_openai.script(reply("too late", delay=2.0), reply("in time"))
+    started = time.monotonic()
+    with pytest.raises(LLMTimeout) as caught:
+        services.turn_reply(session_id=session_id, text="slow", context=alice())
+    assert time.monotonic() - started < 1.5
+    assert caught.value.messages_added == 1
+    settings.TURN_DEADLINE_SECONDS = 30
+    turn = services.turn_regenerate(session_id=session_id, context=alice())
     assert turn.assistant_message.content == "in time"
     assert [(m.seq, m.content) for m in services.messages_list(session_id=session_id)] == [
         (1, "slow"),
-        (2, "next"),
-        (3, "in time"),
+        (2, "in time"),
     ]
 
 
@@ -462,3 +482,34 @@ def test_a_warm_turn_takes_four_round_trips_including_admission_and_the_lock(fak
         services.turn_admit(customer_id=alice().customer_id)
         services.turn_reply(session_id=session_id, text="And now?", context=alice(), idempotency_key="warm")
     assert trips.count == 4
+
+
+def test_the_tokens_of_a_fold_count_even_when_the_reply_after_it_fails(settings, fake_openai, session_id, no_retries):
+    # Before the fix, a turn whose fold succeeded and whose reply then failed counted no token: the fold's were lost.
+    settings.LLM_CONTEXT_BUDGET = 700
+    settings.LLM_REPLY_RESERVE = 100
+    replies_fail = [False]
+
+    def respond(body):
+        if is_reply_request(body):
+            return Fault.status(500) if replies_fail[0] else reply("ok")
+        return Reply("SUMMARY")
+
+    fake_openai.set_responder(respond)
+    text = "tell me about dinner " * 15
+    key = quota.tokens_key(alice().customer_id, datetime.now(UTC))
+    folds = 0
+    for _ in range(12):
+        before = len(chat_bodies(fake_openai))
+        spent = int(raw_redis().get(key) or 0)
+        replies_fail[0] = True
+        with pytest.raises(LLMUnavailable):
+            services.turn_reply(session_id=session_id, text=text, context=alice())
+        replies_fail[0] = False
+        bodies = chat_bodies(fake_openai)[before:]
+        if any(not is_reply_request(b) for b in bodies):  # this turn folded, then its reply failed
+            folds += 1
+            assert int(raw_redis().get(key) or 0) > spent, "the fold's tokens were not counted"
+            break
+        services.turn_regenerate(session_id=session_id, context=alice())
+    assert folds == 1

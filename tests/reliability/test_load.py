@@ -1,8 +1,9 @@
 """Load, ordering and isolation with the app under uvicorn (2 workers) and a fake model that answers from each request.
 
 50 sessions of 5 customers talk at once: every model request holds only its own session's messages and its own
-customer's facts, and every history obeys the rule. 10 sends hit one session at once: they are served one at a time,
-in arrival order, or refused with 409 turn_in_progress, never interleaved. And a turn waiting for the model holds no
+customer's facts, and every history obeys the rule. 10 sends queue on one session's lock in a known order (the fake
+model holds the first turn until each of the others is seen queued): they are served one at a time, in that order,
+never interleaved. And a turn waiting for the model holds no
 database connection, so slow model calls cannot starve the connection pool.
 """
 
@@ -164,54 +165,43 @@ def test_fifty_concurrent_sessions_of_five_customers_never_see_each_other(
 def test_ten_concurrent_sends_to_one_session_are_served_one_at_a_time_in_arrival_order(
     alice, app_server_factory, fake_openai
 ):
-    latency, stagger, sends = 0.3, 0.1, 10
-    model = EchoModel(latency=latency)
+    sends = 10
+    model = EchoModel(latency=0.05)
     fake_openai.set_responder(model)
-    # A turn waits at most 1 s for the ones before it: the first few are served, later ones may be refused.
-    server = app_server_factory({**UNTHROTTLED, "TURN_LOCK_WAIT_SECONDS": "1.0"}, workers=2, openai=fake_openai)
-
-    # Warm both workers (tokenizer, SDK client, alice's cached context) on other sessions first, so that a cold
-    # worker's first-use cost cannot reorder the staggered sends below.
-    warm_sessions = [open_session(server, alice) for _ in range(8)]
-    with ThreadPoolExecutor(max_workers=len(warm_sessions)) as pool:
-        warm = list(pool.map(lambda sid: send(server, alice, sid, "warm-up"), warm_sessions))
-    assert all(r.status == 201 for r in warm)
+    server = app_server_factory({**UNTHROTTLED, "TURN_LOCK_WAIT_SECONDS": "15"}, workers=2, openai=fake_openai)
     session_id = open_session(server, alice)
     assert history(server, alice, session_id) == []  # caches the session's owner and status
-    model.calls.clear()
 
     marker = new_marker(0)
     contents = [f"{marker} send {index}" for index in range(sends)]
-    began = time.monotonic()
+    lock_key = f"chat:{{{session_id}}}:lock"
 
-    def send_at(index: int):
-        # The arrival times are this test's input, not a wait for anything: known order, all overlapping, and a turn
-        # that let time pass between its arrival and its lock ticket would be served out of order.
-        time.sleep(max(0.0, began + index * stagger - time.monotonic()))
-        return send(server, alice, session_id, contents[index])
+    def in_line() -> int:
+        with redis.Redis.from_url(settings.REDIS_URL) as client:
+            return client.zcard(lock_key)
 
+    # The arrival order is made, not hoped for: the fake holds the first turn at the model (it holds the lock),
+    # and each next send goes out only once the one before it is seen queued on the lock. Then the fake lets go.
+    fake_openai.hold()
     with ThreadPoolExecutor(max_workers=sends) as pool:
-        responses = list(pool.map(send_at, range(sends)))
+        futures = [pool.submit(send, server, alice, session_id, contents[0])]
+        wait_for(lambda: fake_openai.held == 1, what="the first turn held at the model")
+        for index in range(1, sends):
+            futures.append(pool.submit(send, server, alice, session_id, contents[index]))
+            wait_for(lambda n=index + 1: in_line() == n, what=f"send {index} queued on the lock")
+        assert not any(f.done() for f in futures), "a send was answered before the first turn was let go"
+        fake_openai.release()
+        responses = [f.result() for f in futures]
 
-    served = [index for index, r in enumerate(responses) if r.status == 201]
-    refused = [index for index, r in enumerate(responses) if r.status != 201]
-    for index in refused:
-        assert responses[index].status == 409, responses[index].body
-        assert responses[index].headers["content-type"] == "application/problem+json"
-        assert responses[index].json()["code"] == "turn_in_progress"
-    assert len(served) >= 2, "the sends did not queue behind each other"
-
+    assert [r.status for r in responses] == [201] * sends, [r.body for r in responses if r.status != 201]
     messages = history(server, alice, session_id)
-    turns = [seen_turn(responses[index].json()) for index in served]
-    # A refused send never held the lock, so it stored nothing: only the served ones are there, and each once.
-    check_history(messages, succeeded=turns, sent=[contents[index] for index in served])
-    assert [m["content"] for m in messages if m["role"] == "user"] == [contents[index] for index in served]
-    assert [m["content"] for m in messages if m["role"] == "assistant"] == [
-        f"echo: {contents[index]}" for index in served
-    ]
+    turns = [seen_turn(r.json()) for r in responses]
+    check_history(messages, succeeded=turns, sent=contents)
+    assert [m["content"] for m in messages if m["role"] == "user"] == contents
+    assert [m["content"] for m in messages if m["role"] == "assistant"] == [f"echo: {c}" for c in contents]
 
     calls = model.reply_calls()
-    assert len(calls) == len(served), "a refused send reached the model"
+    assert len(calls) == sends
     for (_, previous_end, _), (next_start, _, _) in itertools.pairwise(calls):
         assert next_start >= previous_end, "two turns of one session were at the model at the same time"
     for position, (_, _, body) in enumerate(calls):

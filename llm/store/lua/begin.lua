@@ -4,12 +4,12 @@
 -- costs nothing. With an idempotency record: a complete one is replayed and a different fingerprint refused, both
 -- without writing; a first attempt leaves the record pending ({fingerprint, user_seq}); a pending one (an earlier
 -- attempt failed after its BEGIN) answers its user message again, as regenerate would, unless the conversation has
--- moved on since.
+-- moved on since. A regenerate that names the seq it expects last (not 0) is refused if another is last.
 local queue, expiries, messages, mood, summary, idem_index, record = unpack(KEYS)
 local token, mode, message_id, message_body = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local budget, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
 local chat_ttl_ms, mood_ttl_ms = ARGV[7], ARGV[8]
-local fingerprint, digest = ARGV[9], ARGV[10]
+local fingerprint, digest, expected_seq = ARGV[9], ARGV[10], tonumber(ARGV[11])
 
 local now = now_ms()
 if live_head(queue, expiries, now) ~= token then return {'fenced'} end
@@ -46,6 +46,10 @@ elseif mode == 'send' then
     redis.call('RPUSH', messages, '{"seq":' .. user_seq .. ',' .. message_body)
   end
 else
+  if expected_seq > 0 and last_seq ~= expected_seq then
+    drop_ticket(queue, expiries, token)
+    return {'moved_on'}
+  end
   local role = last and role_of(last)
   if role == 'assistant' then
     user_seq, replaced_seq, skip = last_seq - 1, last_seq, 1

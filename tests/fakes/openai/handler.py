@@ -123,6 +123,7 @@ class Handler(StreamingMixin, FaultsMixin, BaseHTTPRequestHandler):
         )
         self.fake._pause(self.fake.latency)
         if self.command == "POST" and path == "/v1/chat/completions":
+            self.fake._wait_while_held()
             self._chat_completion(body)
         elif self.command == "GET" and path == "/v1/models":
             self._send_json(200, {"object": "list", "data": [self._model(m) for m in self.fake.models]})

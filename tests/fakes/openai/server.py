@@ -50,6 +50,10 @@ class FakeOpenAI:
         self._ids = itertools.count(1)
         # Set on stop() so that handlers sleeping on a delay wake up instead of outliving the server.
         self._stopping = threading.Event()
+        # Cleared by hold(): chat completion requests wait (recorded, unanswered) until release().
+        self._released = threading.Event()
+        self._released.set()
+        self._held = 0
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -147,8 +151,23 @@ class FakeOpenAI:
         if stream_duration is not None:
             self.stream_duration = stream_duration
 
+    def hold(self) -> None:
+        """From now on, hold every chat completion request (recorded in the log, not answered) until `release()`."""
+        self._released.clear()
+
+    def release(self) -> None:
+        """Answer the held requests, and hold no more."""
+        self._released.set()
+
+    @property
+    def held(self) -> int:
+        """How many requests are being held right now."""
+        with self._lock:
+            return self._held
+
     def reset(self) -> None:
-        """Clear script, responder and request log; knobs return to the constructor's values."""
+        """Clear script, responder and request log; knobs return to the constructor's values; release any hold."""
+        self.release()
         with self._lock:
             self._script.clear()
             self._requests.clear()
@@ -187,6 +206,18 @@ class FakeOpenAI:
         """What a request answers after ``Fault.delay``: the responder, but never another delay."""
         item = self._responder(body)
         return Reply() if isinstance(item, Fault) and item.kind == "delay" else item
+
+    def _wait_while_held(self) -> None:
+        if self._released.is_set():
+            return
+        with self._lock:
+            self._held += 1
+        try:
+            while not (self._released.wait(0.05) or self._stopping.is_set()):
+                pass
+        finally:
+            with self._lock:
+                self._held -= 1
 
     def _pause(self, seconds: float) -> None:
         if seconds > 0:

@@ -155,6 +155,28 @@ def test_script_is_fifo_then_default_reply(fake: FakeOpenAI, client: openai.Open
     assert fake.pending == 0
 
 
+def test_hold_keeps_requests_unanswered_until_release(fake: FakeOpenAI, client: openai.OpenAI) -> None:
+    fake.script(Reply("held one"), Reply("held two"))
+    fake.hold()
+
+    def ask() -> str:
+        return client.chat.completions.create(model="fake-model", messages=MESSAGES).choices[0].message.content
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(ask) for _ in range(2)]
+        fake.wait_for_requests(2)  # both arrived and are logged
+        deadline = time.monotonic() + 5
+        while fake.held < 2:
+            assert time.monotonic() < deadline, "the requests were not held"
+            time.sleep(0.01)
+        time.sleep(0.1)
+        assert not any(f.done() for f in futures)  # held: nothing answered yet
+        fake.release()
+        assert sorted(f.result(timeout=5) for f in futures) == ["held one", "held two"]
+    assert fake.held == 0
+    assert ask() == DEFAULT_REPLY_TEXT  # released: no more holding
+
+
 def test_json_reply_parses(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     payload = {"products": [{"sku": "UMB-1", "score": 0.9}], "reason": "rain"}
     fake.script(JSONReply(payload))
