@@ -11,7 +11,7 @@ from uuid import UUID
 from django.conf import settings
 from django.utils import timezone
 
-from chat.context import turn_context_read
+from chat.context import session_shown_read, turn_context_read
 from customers import services as customers
 from customers.services import (
     ArchivedMessage,
@@ -116,6 +116,7 @@ def session_finish(*, customer_id: int, session_id: UUID) -> SessionView:
     """End an open session: summarize it, store the summary (exactly once: a concurrent end raises
     SessionEnded), then drop its conversation state, which the summary now replaces."""
     context = turn_context_read(customer_id=customer_id, session_id=session_id)  # the session is theirs and open
+    context = session_shown_read(context, customer_id=customer_id, session_id=session_id)  # what it recommended
     customers.database_connection_release()  # no connection held through the summary's model call
     summary = llm.session_summarize(session_id=session_id, context=context)
     info = customers.session_end(session_id=session_id, summary=summary.text, final_mood=summary.final_mood)

@@ -17,7 +17,8 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 
-from chat.context import turn_context_read
+from chat import recommendations
+from chat.context import turn_catalog_read, turn_context_read
 from chat.errors import ChatError
 from customers import services as customers
 from customers.services import DatabaseUnavailable
@@ -32,16 +33,19 @@ NOT_RECORDED = (
 )
 
 
-def turn_prepare(*, customer_id: int, session_id: UUID) -> TurnContext:
-    """Everything before the model call, in one read: ownership and status (404, then 409), admission (429), the
-    customer's profile and past summaries; then a ping of the database (DatabaseUnavailable from any of them means
-    nothing of the turn was stored or sent)."""
+def turn_prepare(*, customer_id: int, session_id: UUID, text: str | None = None) -> TurnContext:
+    """Everything before the model call: ownership and status (404, then 409), admission (429), the customer's
+    profile and past summaries (one cache read when warm); then the turn's catalog candidates for `text` (None: the
+    session's last user message, for a regenerate), which also needs the database (DatabaseUnavailable from any of
+    them means nothing of the turn was stored or sent)."""
     context = turn_context_read(
         customer_id=customer_id, session_id=session_id, admit=lambda: llm.turn_admit(customer_id=customer_id)
     )
-    # The read above may have come from the cache alone, and the activity recorded after the reply needs the
-    # database: a turn it could not record must not be stored in Redis or sent to the model in the first place.
-    customers.database_ping()
+    if text is None:
+        text = next((m.content for m in reversed(llm.messages_list(session_id=session_id)) if m.role == "user"), "")
+    # The candidates are read from the database: a turn whose activity could not be recorded afterwards never
+    # reaches Redis or the model in the first place.
+    context = turn_catalog_read(context, customer_id=customer_id, text=text)
     customers.database_connection_release()  # the reads are done; the model call can take minutes
     return context
 
@@ -49,7 +53,7 @@ def turn_prepare(*, customer_id: int, session_id: UUID) -> TurnContext:
 def turn_send(*, customer_id: int, session_id: UUID, text: str, idempotency_key: str | None = None) -> Turn:
     """Send the customer's message and get the reply. A model failure leaves the message stored (and counted);
     the typed llm error is raised so that the caller can point at regenerate."""
-    context = turn_prepare(customer_id=customer_id, session_id=session_id)
+    context = turn_prepare(customer_id=customer_id, session_id=session_id, text=text)
     started = time.monotonic()
     try:
         turn = llm.turn_reply(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
@@ -114,6 +118,7 @@ def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> No
                 prompt_tokens=turn.usage.prompt_tokens,
                 completion_tokens=turn.usage.completion_tokens,
                 mood=turn.mood.mood if turn.mood else "",
+                shown=recommendations.shown(turn),
             )
         except DatabaseUnavailable as exc:
             logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
@@ -126,6 +131,7 @@ def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> No
             "prompt_tokens": turn.usage.prompt_tokens,
             "completion_tokens": turn.usage.completion_tokens,
             "replayed": turn.replayed,
+            "recommendations": len(turn.recommendations),
             "stream": stream,
             "duration_ms": round((time.monotonic() - started) * 1000),
         },

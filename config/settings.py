@@ -148,6 +148,9 @@ TURN_LOCK_WAIT_SECONDS = env_float("TURN_LOCK_WAIT_SECONDS", 10.0, minimum=0)
 PAST_SESSION_SUMMARIES = env_int("PAST_SESSION_SUMMARIES", 3, minimum=0, maximum=20)
 # Days an ended session's transcript stays in the database (opt-in; 0: only its summary is kept). docs/decisions/0017.
 CHAT_ARCHIVE_DAYS = env_int("CHAT_ARCHIVE_DAYS", 0, minimum=0, maximum=3650)
+# Recommendations: catalog candidates offered to the model per turn, and the most cards a reply may carry.
+RECOMMENDATION_CANDIDATES = env_int("RECOMMENDATION_CANDIDATES", 6, minimum=0, maximum=20)
+RECOMMENDATIONS_MAX = env_int("RECOMMENDATIONS_MAX", 3, minimum=1, maximum=10)
 CHAT_SSE_HEARTBEAT_SECONDS = env_float("CHAT_SSE_HEARTBEAT_SECONDS", 10.0, minimum=0.05, maximum=300)
 
 # --- Throttling (Redis, shared by every process). ---

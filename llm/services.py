@@ -13,7 +13,11 @@ from llm import quota, store, streams, turns, window
 from llm.conf import get_settings
 from llm.data import (
     MOODS,
+    Candidate,
+    Card,
+    CardItem,
     CheckResult,
+    Checks,
     Conversation,
     CustomerFacts,
     Delta,
@@ -22,6 +26,7 @@ from llm.data import (
     Mood,
     PastSummary,
     SessionSummary,
+    ShownItem,
     Turn,
     TurnContext,
     Usage,
@@ -48,7 +53,11 @@ from llm.redis import sync_client
 __all__ = [
     # data
     "MOODS",
+    "Candidate",
+    "Card",
+    "CardItem",
     "CheckResult",
+    "Checks",
     "Conversation",
     "CustomerFacts",
     "Delta",
@@ -68,6 +77,7 @@ __all__ = [
     "NothingToRegenerate",
     "PastSummary",
     "SessionSummary",
+    "ShownItem",
     "StoreUnavailable",
     "TokenQuotaExceeded",
     "Turn",

@@ -85,7 +85,7 @@ class SessionMessagesApi(CustomerApi):
             )
         key = _idempotency_key(request)
         if request.accepted_renderer.media_type == sse.CONTENT_TYPE:
-            context = turns.turn_prepare(customer_id=self.customer_id, session_id=session_id)
+            context = turns.turn_prepare(customer_id=self.customer_id, session_id=session_id, text=content)
             stream = turns.turn_send_stream(
                 session_id=session_id,
                 text=content,

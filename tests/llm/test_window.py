@@ -34,7 +34,10 @@ def _messages(*token_counts: int, first_seq: int = 1) -> tuple[Message, ...]:
 
 
 def _available(cfg, mood=None, summary="") -> int:
-    prompt = prompts.system_prompt(alice(), mood=mood, rolling_summary=summary)
+    """Tokens left beside the bare prompt (rules and facts: no candidates, ratings or past sessions)."""
+    prompt = prompts.system_prompt(
+        alice(), mood=mood, rolling_summary=summary, candidates=0, tastes=False, past=0, max_cards=3
+    )
     return window.message_budget(cfg) - tokens.count_message("system", prompt, model=cfg.model)
 
 
