@@ -65,6 +65,7 @@ def check(context: TurnContext, proposals: object, *, max_cards: int) -> tuple[t
         proposals = []  # a plain-text answer, or no field: no cards
     if not isinstance(proposals, list):
         counts["malformed"] += 1
+        log.info("recommendation dropped", extra={"reason": "malformed", "position": None})
         proposals = []
     kept_ids: set[str] = set()
     for position, proposal in enumerate(proposals):

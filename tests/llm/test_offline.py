@@ -48,7 +48,8 @@ def test_a_reply_recommends_the_top_candidates_as_cards_in_the_customers_languag
     assert [card.item.external_id for card in completion.cards] == ["mapo-tteok", "mapo-jjukkumi", "mapo-trail"]
     for card in completion.cards:
         assert card.item.name in completion.text
-        assert card.checks.allergens == ("peanut",) and card.checks.budget_remaining == 380_000
+        assert card.checks.allergens == ("peanut",)
+        assert card.checks.budget_remaining == 380_000
     assert completion.cards[2].checks.diets == ()  # an activity: no diet rule applies
     assert "Hapjeong Spicy Ramen" not in completion.text  # beyond RECOMMENDATIONS_MAX
     assert "380,000 KRW" in completion.text

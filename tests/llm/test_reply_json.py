@@ -26,7 +26,8 @@ def test_the_schema_asks_for_mood_then_recommendations_then_reply():
     assert list(schema["properties"]) == ["mood", "recommendations", "reply"]
     assert schema["required"] == ["mood", "recommendations", "reply"]
     item = schema["properties"]["recommendations"]["items"]
-    assert item["required"] == ["item_id", "reason"] and item["additionalProperties"] is False
+    assert item["required"] == ["item_id", "reason"]
+    assert item["additionalProperties"] is False
     assert schema["additionalProperties"] is False
     assert None in schema["properties"]["mood"]["enum"]
 
@@ -112,7 +113,8 @@ def test_a_reply_after_nested_members_still_streams_and_the_members_come_first()
     reader = ReplyReader(structured=True, on_head=lambda head: heads.append((head, reader.emitted)))
     deltas = [delta for chunk in _chunks(raw, 7) if (delta := reader.feed(chunk))]
     text, mood = reader.finish("stop")
-    assert len(deltas) > 1 and "".join(deltas) == text == "x" * 2000
+    assert len(deltas) > 1
+    assert "".join(deltas) == text == "x" * 2000
     assert mood == "sad"
     # the members before the reply were handed over once, before any of its text
     assert heads == [({"mood": "sad", "recommendations": cards, "meta": {"a": [1, 2.5]}}, "")]
@@ -124,7 +126,9 @@ def test_a_head_longer_than_the_seek_bound_is_read_whole_at_the_end():
     reader = ReplyReader(structured=True, on_head=heads.append)
     deltas = [delta for chunk in _chunks(raw, 500) if (delta := reader.feed(chunk))]
     text, mood = reader.finish("stop")
-    assert deltas == [] and text == "x" * 200 and mood == "sad"
+    assert deltas == []
+    assert text == "x" * 200
+    assert mood == "sad"
     assert heads == [{"meta": "m" * 9000, "mood": "sad"}]
 
 
