@@ -36,16 +36,17 @@ NOT_RECORDED = (
 def turn_prepare(*, customer_id: int, session_id: UUID, text: str | None = None) -> TurnContext:
     """Everything before the model call: ownership and status (404, then 409), admission (429), the customer's
     profile and past summaries (one cache read when warm); then the turn's catalog candidates for `text` (None: the
-    session's last user message, for a regenerate), which also needs the database (DatabaseUnavailable from any of
+    session's last user message, for a regenerate), after a ping of the database (DatabaseUnavailable from any of
     them means nothing of the turn was stored or sent)."""
     context = turn_context_read(
         customer_id=customer_id, session_id=session_id, admit=lambda: llm.turn_admit(customer_id=customer_id)
     )
     if text is None:
         text = next((m.content for m in reversed(llm.messages_list(session_id=session_id)) if m.role == "user"), "")
-    # The candidates are read from the database: a turn whose activity could not be recorded afterwards never
-    # reaches Redis or the model in the first place.
-    context = turn_catalog_read(context, customer_id=customer_id, text=text)
+    # The read above may have come from the cache alone, and the activity recorded after the reply needs the
+    # database: a turn it could not record must not be stored in Redis or sent to the model in the first place.
+    customers.database_ping()
+    context = turn_catalog_read(context, customer_id=customer_id, text=text)  # live reads, never cached
     customers.database_connection_release()  # the reads are done; the model call can take minutes
     return context
 

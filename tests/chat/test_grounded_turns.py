@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from chat import admin_actions
 from customers import services as customers
 from customers.models import Recommendation
 from llm import grounding
@@ -90,6 +91,10 @@ def test_a_valid_proposal_is_a_card_in_the_turn_the_message_and_a_row(alice, api
     assert card["checks"] == CHECKS
     [listed] = [m for m in api(alice).get(f"/api/v1/sessions/{session_id}/messages").json()["results"] if m["seq"] == 2]
     assert listed["recommendations"] == [card]
+    [line] = [line for line in admin_actions.transcript(uuid.UUID(session_id)).lines if line.role == "assistant"]
+    assert line.recommendations == (
+        f"{card['item']['name']} [{card['item']['external_id']}]: 매운맛 좋아하시니까 (id {card['id']})",
+    )
     row = Recommendation.objects.get(pk=uuid.UUID(card["id"]))
     assert (str(row.session_id), row.item.external_id, row.customer_id) == (
         session_id,
@@ -266,3 +271,11 @@ def test_the_session_summary_says_what_was_recommended_and_how_it_was_rated(alic
     api(alice).post(f"/api/v1/recommendations/{card['id']}/feedback", {"rating": "up"}, format="json")
     ended = api(alice).post(f"/api/v1/sessions/{session_id}/end").json()
     assert f"{card['item']['name']} (up)" in ended["summary"]
+
+
+def test_a_regenerate_offers_the_candidates_of_the_last_user_message(alice, api, open_session, fake_openai):
+    session_id, _ = turn_of(api, alice, open_session, fake_openai, lambda items: {"mood": None, "reply": "음."})
+    response = api(alice).post(f"/api/v1/sessions/{session_id}/regenerate")
+    assert response.status_code == 201, response.content
+    first, again = fake_openai.requests
+    assert offered(again.body) == offered(first.body) != []
