@@ -19,7 +19,17 @@ def transcript(session_id: UUID) -> LiveTranscript:
     mood = conversation.mood
     return LiveTranscript(
         lines=tuple(
-            TranscriptLine(seq=m.seq, role=m.role, content=m.content, tokens=m.tokens, created_at=m.created_at)
+            TranscriptLine(
+                seq=m.seq,
+                role=m.role,
+                content=m.content,
+                tokens=m.tokens,
+                created_at=m.created_at,
+                recommendations=tuple(
+                    f"{card.item.name} [{card.item.external_id}]: {card.reason} (id {card.id})"
+                    for card in m.recommendations
+                ),
+            )
             for m in conversation.messages
         ),
         mood=mood.mood if mood else "",

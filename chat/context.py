@@ -5,17 +5,20 @@
 """
 
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from uuid import UUID
 
 from django.conf import settings
 
 from customers import services as customers
-from llm.services import CustomerFacts, PastSummary, TurnContext
+from llm.services import Candidate, CustomerFacts, PastSummary, ShownItem, TurnContext
 
 # The profile fields a prompt may see: those `llm.CustomerFacts` declares, taken by name from the customer's profile
 # (never the username, the spending so far or the timestamps).
 _FACTS = tuple(field.name for field in fields(CustomerFacts))
+# The candidate fields a prompt may see: those `llm.Candidate` declares (never the ranking score).
+_CANDIDATE = tuple(field.name for field in fields(Candidate))
+TASTES = 3  # names per side of the recent-ratings line
 
 
 def turn_context_read(*, customer_id: int, session_id: UUID, admit: Callable[[], None] | None = None) -> TurnContext:
@@ -39,3 +42,25 @@ def _context_of(facts: customers.TurnFacts) -> TurnContext:
             PastSummary(title=p.title, ended_at=p.ended_at, summary=p.summary) for p in facts.past_summaries
         ),
     )
+
+
+def turn_catalog_read(context: TurnContext, *, customer_id: int, text: str) -> TurnContext:
+    """`context` with the turn's catalog side: the candidates for `text` (best first, each meeting the customer's
+    rules; none when nothing fits), the names the reply must not carry, and what the customer rated lately."""
+    candidates = customers.catalog_candidates_list(
+        customer_id=customer_id, text=text, limit=settings.RECOMMENDATION_CANDIDATES
+    )
+    tastes = customers.recommendation_recent_tastes(customer_id=customer_id, limit=TASTES)
+    return replace(
+        context,
+        candidates=tuple(Candidate(**{name: getattr(c, name) for name in _CANDIDATE}) for c in candidates),
+        avoid_names=customers.catalog_excluded_names(customer_id=customer_id),
+        liked=tastes.liked,
+        disliked=tastes.disliked,
+    )
+
+
+def session_shown_read(context: TurnContext, *, customer_id: int, session_id: UUID) -> TurnContext:
+    """`context` with what the session recommended and how each was rated, for its summary."""
+    rows = customers.recommendations_list(customer_id=customer_id, session_id=session_id)
+    return replace(context, shown=tuple(ShownItem(name=row.name, rating=row.rating or "") for row in rows))

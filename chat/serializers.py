@@ -17,6 +17,7 @@ from llm.services import MOODS
 ROLES = ("user", "assistant")
 MOOD_SOURCES = ("user", "inferred")
 SESSION_STATUSES = ("open", "ended")
+RATINGS = ("up", "down")
 
 # Fields the server sets. A client sending one is told so, instead of "unknown field".
 READ_ONLY_NAMES = frozenset(
@@ -39,6 +40,8 @@ READ_ONLY_NAMES = frozenset(
         "usage",
         "provider",
         "interrupted",
+        "recommendations",
+        "rated_at",
     }
 )
 
@@ -87,6 +90,36 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
         return value or None
 
 
+class CardItemOut(serializers.Serializer):
+    external_id = serializers.CharField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    area = serializers.CharField()
+    price = serializers.IntegerField(allow_null=True, help_text="Minor units of `currency`; null: free.")
+    currency = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+
+
+class ChecksOut(serializers.Serializer):
+    allergens = serializers.ListField(
+        child=serializers.CharField(), help_text="The customer's allergen codes checked: none is in the item."
+    )
+    diets = serializers.ListField(child=serializers.CharField(), help_text="The customer's diet codes satisfied.")
+    budget_remaining = serializers.IntegerField(help_text="The remaining monthly limit the price was checked against.")
+    unverified = serializers.ListField(
+        child=serializers.CharField(), help_text="The customer's dietary notes that no code covers (not checked)."
+    )
+
+
+class CardOut(serializers.Serializer):
+    id = serializers.UUIDField(
+        help_text="The recommendation's id: POST /api/v1/recommendations/{id}/feedback rates it."
+    )
+    item = CardItemOut()
+    reason = serializers.CharField()
+    checks = ChecksOut()
+
+
 class MessageOut(serializers.Serializer):
     id = serializers.CharField()
     seq = serializers.IntegerField(help_text="1, 2, 3… within the session, with no gaps.")
@@ -96,6 +129,9 @@ class MessageOut(serializers.Serializer):
     tokens = serializers.IntegerField(help_text="Tokens the message costs in a prompt.")
     interrupted = serializers.BooleanField(
         required=False, help_text="Present (true) only when the reply was cut short and stored as it was."
+    )
+    recommendations = CardOut(
+        many=True, help_text="An assistant message's cards: catalog items that passed every check (possibly none)."
     )
 
     def to_representation(self, instance):
@@ -124,8 +160,18 @@ class TurnOut(serializers.Serializer):
     user_message = MessageOut()
     assistant_message = MessageOut()
     mood = MoodOut(allow_null=True)
+    recommendations = CardOut(many=True, help_text="The reply's cards (also on `assistant_message`).")
     usage = UsageOut()
     provider = serializers.CharField(help_text="Which provider answered: `openai` or `offline`.")
+
+
+class FeedbackOut(serializers.Serializer):
+    """Reads a `customers.services.RecommendationRating`."""
+
+    id = serializers.UUIDField(source="recommendation_id")
+    rating = serializers.ChoiceField(RATINGS)
+    note = serializers.CharField(allow_blank=True)
+    rated_at = serializers.DateTimeField()
 
 
 class SessionOut(serializers.Serializer):

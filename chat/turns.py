@@ -17,7 +17,8 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 
-from chat.context import turn_context_read
+from chat import recommendations
+from chat.context import turn_catalog_read, turn_context_read
 from chat.errors import ChatError
 from customers import services as customers
 from customers.services import DatabaseUnavailable, SessionNotFound
@@ -35,10 +36,11 @@ NOT_RECORDED = (
 def turn_prepare(
     *, customer_id: int, session_id: UUID, idempotency_key: str | None = None, text: str | None = None
 ) -> TurnContext:
-    """Everything before the model call, in one read: ownership and status (404, then 409), admission (429, unless
-    the request is the retry of a turn answered already: its replay costs nothing), the customer's profile and past
-    summaries; then a ping of the database (DatabaseUnavailable from any of them means nothing of the turn was
-    stored or sent). `text`: the message of a send, None for a regenerate."""
+    """Everything before the model call: ownership and status (404, then 409), admission (429, unless the request is
+    the retry of a turn answered already: its replay costs nothing), the customer's profile and past summaries (one
+    cache read when warm); then, after a ping of the database, the turn's catalog candidates for `text` (the message
+    of a send; None for a regenerate, whose candidates come from the session's last user message).
+    DatabaseUnavailable from any of them means nothing of the turn was stored or sent."""
 
     def admit() -> None:
         try:
@@ -51,9 +53,13 @@ def turn_prepare(
                 raise
 
     context = turn_context_read(customer_id=customer_id, session_id=session_id, admit=admit)
+    request = text
+    if request is None:
+        request = next((m.content for m in reversed(llm.messages_list(session_id=session_id)) if m.role == "user"), "")
     # The read above may have come from the cache alone, and the activity recorded after the reply needs the
     # database: a turn it could not record must not be stored in Redis or sent to the model in the first place.
     customers.database_ping()
+    context = turn_catalog_read(context, customer_id=customer_id, text=request)  # live reads, never cached
     customers.database_connection_release()  # the reads are done; the model call can take minutes
     return context
 
@@ -130,6 +136,7 @@ def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> No
                 prompt_tokens=turn.usage.prompt_tokens,
                 completion_tokens=turn.usage.completion_tokens,
                 mood=turn.mood.mood if turn.mood else "",
+                shown=recommendations.shown(turn),
             )
         except DatabaseUnavailable as exc:
             logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
@@ -145,6 +152,7 @@ def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> No
             "prompt_tokens": turn.usage.prompt_tokens,
             "completion_tokens": turn.usage.completion_tokens,
             "replayed": turn.replayed,
+            "recommendations": len(turn.recommendations),
             "stream": stream,
             "duration_ms": round((time.monotonic() - started) * 1000),
         },

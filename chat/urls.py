@@ -14,5 +14,10 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/regenerate", views.SessionRegenerateApi.as_view(), name="session-regenerate"),
     path("sessions/<uuid:session_id>/mood", views.SessionMoodApi.as_view(), name="session-mood"),
     path("sessions/<uuid:session_id>/end", views.SessionEndApi.as_view(), name="session-end"),
+    path(
+        "recommendations/<uuid:recommendation_id>/feedback",
+        views.RecommendationFeedbackApi.as_view(),
+        name="recommendation-feedback",
+    ),
     re_path(r"^", errors.api_not_found),
 ]

@@ -155,6 +155,9 @@ CHAT_MAX_OPEN_SESSIONS = env_int("CHAT_MAX_OPEN_SESSIONS", 50, minimum=1)
 PAST_SESSION_SUMMARIES = env_int("PAST_SESSION_SUMMARIES", 3, minimum=0, maximum=20)
 # Days an ended session's transcript stays in the database (opt-in; 0: only its summary is kept). docs/decisions/0017.
 CHAT_ARCHIVE_DAYS = env_int("CHAT_ARCHIVE_DAYS", 0, minimum=0, maximum=3650)
+# Recommendations: catalog candidates offered to the model per turn, and the most cards a reply may carry.
+RECOMMENDATION_CANDIDATES = env_int("RECOMMENDATION_CANDIDATES", 6, minimum=0, maximum=20)
+RECOMMENDATIONS_MAX = env_int("RECOMMENDATIONS_MAX", 3, minimum=1, maximum=10)
 CHAT_SSE_HEARTBEAT_SECONDS = env_float("CHAT_SSE_HEARTBEAT_SECONDS", 10.0, minimum=0.05, maximum=300)
 
 # --- Throttling (Redis, shared by every process). ---

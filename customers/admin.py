@@ -163,9 +163,17 @@ def _render_transcript(transcript: LiveTranscript, *, archived: bool = False) ->
     mood = f"{transcript.mood} ({transcript.mood_source})" if transcript.mood else "not set"
     rows = format_html_join(
         "",
-        '<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td style="white-space: pre-wrap">{}</td></tr>',
+        '<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td style="white-space: pre-wrap">{}</td>'
+        '<td style="white-space: pre-wrap">{}</td></tr>',
         (
-            (line.seq, line.role, line.created_at.isoformat(timespec="seconds"), line.tokens, line.content)
+            (
+                line.seq,
+                line.role,
+                line.created_at.isoformat(timespec="seconds"),
+                line.tokens,
+                line.content,
+                "\n".join(line.recommendations),
+            )
             for line in transcript.lines
         ),
     )
@@ -175,8 +183,9 @@ def _render_transcript(transcript: LiveTranscript, *, archived: bool = False) ->
         summary = transcript.rolling_summary or "none yet"
         heading = format_html("<p>Mood: {}</p><p>Rolling summary: {}</p>", mood, summary)
     return format_html(
-        "{}<table><thead><tr><th>seq</th><th>role</th><th>time</th><th>tokens</th><th>content</th></tr></thead>"
+        "{}<table><thead><tr><th>seq</th><th>role</th><th>time</th><th>tokens</th><th>content</th>"
+        "<th>recommendations</th></tr></thead>"
         "<tbody>{}</tbody></table>",
         heading,
-        rows or format_html('<tr><td colspan="5">{}</td></tr>', "no messages yet"),
+        rows or format_html('<tr><td colspan="6">{}</td></tr>', "no messages yet"),
     )

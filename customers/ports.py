@@ -15,6 +15,7 @@ class TranscriptLine:
     content: str
     tokens: int
     created_at: datetime
+    recommendations: tuple[str, ...] = ()  # an assistant message's cards, one line each
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from customers import archive, cache, selectors
 from customers.cache import get_or_load
+from customers.catalog import recommendations as catalog_recommendations
 from customers.data import (
     ArchivedMessage,
     PastSessionSummary,
@@ -107,12 +108,32 @@ def session_record_activity(
     completion_tokens: int,
     mood: str = "",
     at: datetime | None = None,
+    shown: Sequence[tuple[UUID, str, str]] = (),
 ) -> None:
     """Add to the session's counters atomically (one UPDATE) and move its last activity time forward to `at`.
 
-    A non-empty `mood` becomes the session's latest (final) mood. The cached access entry stays: it holds no counter.
-    Raises SessionNotFound when the row is gone, InvalidInput for a negative amount.
+    A non-empty `mood` becomes the session's latest (final) mood. `shown` are the turn's recommendations as
+    (recommendation id, external_id, reason): their rows are written in the same transaction as the counters. The
+    cached access entry stays: it holds no counter. Raises SessionNotFound when the row is gone, InvalidInput for a
+    negative amount or an unknown item.
     """
+    if shown:
+        with transaction.atomic():
+            _record_activity(session_id, messages_added, prompt_tokens, completion_tokens, mood, at)
+            customer_id = ChatSession.objects.filter(pk=session_id).values_list("customer_id", flat=True).get()
+            catalog_recommendations.record(
+                customer_id=customer_id,
+                session_id=session_id,
+                shown=[(external_id, reason) for _, external_id, reason in shown],
+                ids=[recommendation_id for recommendation_id, _, _ in shown],
+            )
+        return
+    _record_activity(session_id, messages_added, prompt_tokens, completion_tokens, mood, at)
+
+
+def _record_activity(
+    session_id: UUID, messages_added: int, prompt_tokens: int, completion_tokens: int, mood: str, at: datetime | None
+) -> None:
     if min(messages_added, prompt_tokens, completion_tokens) < 0:
         raise InvalidInput("activity amounts must not be negative")
     changes: dict[str, object] = {

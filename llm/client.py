@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import httpx2
 import openai
 
-from llm import tokens
+from llm import grounding, tokens
 from llm.conf import LLMSettings, get_settings
 from llm.data import Usage
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
@@ -128,7 +128,8 @@ class OpenAIProvider:
         body = request_body(self._cfg, request, stream=True)
         attempt = 0
         while True:
-            reader = ReplyReader(structured=request.purpose == "reply")
+            grounder = _grounder(request)
+            reader = _reader(request, grounder)
             finish_reason: str | None = None
             usage = None
             try:
@@ -139,7 +140,10 @@ class OpenAIProvider:
                         for choice in chunk.choices:
                             if choice.index != 0:
                                 continue
-                            if delta := reader.feed(choice.delta.content or choice.delta.refusal or ""):
+                            delta = reader.feed(choice.delta.content or choice.delta.refusal or "")
+                            if delta and grounder:
+                                delta = grounder.feed(delta)
+                            if delta:
                                 yield delta
                             finish_reason = choice.finish_reason or finish_reason
                 break
@@ -152,9 +156,19 @@ class OpenAIProvider:
         if finish_reason is None:
             raise LLMBadResponse("The model's answer ended before it was finished.")
         text, mood = reader.finish(finish_reason)
-        if rest := text[len(reader.emitted) :]:
+        rest = text[len(reader.emitted) :]
+        if grounder:
+            rest = grounder.feed(rest) + grounder.finish() if rest else grounder.finish()
+            text = grounder.text
+        if rest:
             yield rest
-        yield Completion(text=text, mood=mood, usage=self._usage(usage, request, text), finish_reason=finish_reason)
+        yield Completion(
+            text=text,
+            mood=mood,
+            usage=self._usage(usage, request, text),
+            finish_reason=finish_reason,
+            cards=grounder.cards if grounder else (),
+        )
 
     def _completion(self, request: ModelRequest, response: Any) -> Completion:
         if not response.choices:
@@ -162,11 +176,20 @@ class OpenAIProvider:
         choice = response.choices[0]
         if choice.finish_reason is None:
             raise LLMBadResponse("The model's answer ended before it was finished.")
-        reader = ReplyReader(structured=request.purpose == "reply")
+        grounder = _grounder(request)
+        reader = _reader(request, grounder)
         reader.feed(choice.message.content or choice.message.refusal or "")
         text, mood = reader.finish(choice.finish_reason)
+        if grounder:
+            grounder.feed(text)
+            grounder.finish()
+            text = grounder.text
         return Completion(
-            text=text, mood=mood, usage=self._usage(response.usage, request, text), finish_reason=choice.finish_reason
+            text=text,
+            mood=mood,
+            usage=self._usage(response.usage, request, text),
+            finish_reason=choice.finish_reason,
+            cards=grounder.cards if grounder else (),
         )
 
     def _usage(self, usage: Any, request: ModelRequest, text: str) -> Usage:
@@ -227,6 +250,17 @@ class OpenAIProvider:
                 "duration_ms": round((time.monotonic() - started) * 1000),
             },
         )
+
+
+def _grounder(request: ModelRequest) -> grounding.Grounder | None:
+    """The checks of a reply (a reply always has its context; other purposes have no cards)."""
+    if request.purpose != "reply" or request.context is None:
+        return None
+    return grounding.Grounder(request.context, max_cards=request.max_cards)
+
+
+def _reader(request: ModelRequest, grounder: grounding.Grounder | None) -> ReplyReader:
+    return ReplyReader(structured=request.purpose == "reply", on_head=grounder.settle if grounder else None)
 
 
 def request_body(cfg: LLMSettings, request: ModelRequest, *, stream: bool) -> dict[str, Any]:

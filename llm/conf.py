@@ -32,6 +32,7 @@ class LLMSettings:
     # Defaults keep hand-built settings (tests of other modules) valid; get_settings always passes them.
     turns_per_minute: int = 20
     daily_token_quota: int = 200_000
+    recommendations_max: int = 3
 
     @property
     def provider(self) -> str:
@@ -62,4 +63,5 @@ def get_settings() -> LLMSettings:
         turn_deadline_seconds=settings.TURN_DEADLINE_SECONDS,
         turns_per_minute=settings.THROTTLE_TURNS_PER_MINUTE,
         daily_token_quota=settings.DAILY_TOKEN_QUOTA,
+        recommendations_max=settings.RECOMMENDATIONS_MAX,
     )

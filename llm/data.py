@@ -43,15 +43,82 @@ class PastSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """A catalog item the caller offers the model this turn (it already meets the customer's hard rules); money in
+    minor units of `currency`, `price_minor` None when it costs nothing."""
+
+    external_id: str
+    kind: str
+    name: str
+    area: str
+    price_minor: int | None
+    currency: str
+    tags: tuple[str, ...] = ()
+    allergens: tuple[str, ...] = ()
+    diets: tuple[str, ...] = ()
+    food: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShownItem:
+    """An item recommended in the session, and the customer's rating of it ("up", "down" or "" when unrated)."""
+
+    name: str
+    rating: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TurnContext:
-    """Everything a turn needs besides the conversation itself. `customer_id` keys quotas only."""
+    """Everything a turn needs besides the conversation itself. `customer_id` keys quotas only.
+
+    `candidates` are the catalog items offered this turn, best first (possibly none); `avoid_names` the names of
+    items the reply must never name (excluded for this customer); `liked` and `disliked` the names of items the
+    customer rated lately; `shown` what the session recommended, for its summary.
+    """
 
     customer_id: int
     customer: CustomerFacts
     past_summaries: tuple[PastSummary, ...] = ()
+    candidates: tuple[Candidate, ...] = ()
+    avoid_names: tuple[str, ...] = ()
+    liked: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()
+    shown: tuple[ShownItem, ...] = ()
 
 
 # --- outputs ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CardItem:
+    external_id: str
+    kind: str
+    name: str
+    area: str
+    price: int | None  # minor units of `currency`; None: free
+    currency: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """The receipt of what was verified for a card."""
+
+    allergens: tuple[str, ...]  # the customer's allergen codes checked; none is present in the item
+    diets: tuple[str, ...]  # the customer's diet codes the item satisfies
+    budget_remaining: int  # the remaining monthly limit the price was checked against
+    unverified: tuple[str, ...]  # the customer's dietary notes that no code covers
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A recommendation that passed every check: `id` is the uuid of its recommendation row."""
+
+    id: str
+    item: CardItem
+    reason: str
+    checks: Checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +130,7 @@ class Message:
     tokens: int
     created_at: datetime
     interrupted: bool = False
+    recommendations: tuple[Card, ...] = ()  # an assistant message's cards
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +158,11 @@ class Turn:
     # (a regenerate after a failed reply, or the retry of a failed turn with its Idempotency-Key); 0 when it
     # replaced a reply. A replay carries the original turn's (it added nothing itself: see `replayed`).
     messages_added: int = 0
+
+    @property
+    def recommendations(self) -> tuple[Card, ...]:
+        """The reply's cards (they are stored with the assistant message)."""
+        return self.assistant_message.recommendations
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,19 @@
 """The offline provider: deterministic answers built from the request itself, with no model and no network.
 
 It lets the quick start and the test suite run without any endpoint; every turn it answers says `provider: offline`.
-Replies greet the customer, acknowledge their mood, suggest from their preferences while avoiding their allergies and
-mention the remaining budget; fold and summary answers are extractive (the first sentence of each customer message).
+Replies are grounded: in the customer's preferred language (Korean or English), they greet the customer, acknowledge
+their mood, recommend the top candidates of the turn's block as cards (through the same checks as a model's
+proposals, llm/grounding.py) and mention the remaining budget, or say plainly that nothing fits. Fold and summary
+answers are extractive (the first sentence of each customer message, and what was recommended and how it was rated).
 """
 
 import asyncio
 import re
-import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 
-from llm import tokens
+from llm import grounding, tokens
 from llm.conf import LLMSettings, get_settings
-from llm.data import TurnContext, Usage
+from llm.data import Card, ShownItem, TurnContext, Usage
 from llm.prompts import format_money
 from llm.providers import Completion, ModelRequest
 
@@ -47,6 +48,20 @@ _MOOD_SENTENCES = {
     "stressed": "That sounds stressful, so let's keep it low-effort.",
     "angry": "That sounds frustrating; let's find something that helps you unwind.",
 }
+_MOOD_SENTENCES_KO = {
+    "happy": "기분이 좋으시다니 반가워요!",
+    "excited": "신나는 기분이 느껴져요!",
+    "calm": "차분한 하루네요.",
+    "neutral": "",
+    "tired": "피곤하시군요. 편하게 즐길 수 있는 걸로 골랐어요.",
+    "sad": "마음이 가라앉으셨군요. 위로가 될 만한 걸로 골랐어요.",
+    "anxious": "걱정이 많으시군요. 마음 편한 걸로 골랐어요.",
+    "stressed": "스트레스가 많으시군요. 부담 없는 걸로 골랐어요.",
+    "angry": "속상하셨겠어요. 기분 전환이 될 만한 걸로 골랐어요.",
+}
+_DIET_NAMES = {"vegetarian": "vegetarian", "vegan": "vegan", "halal": "halal", "gluten_free": "gluten-free"}
+_DIET_NAMES_KO = {"vegetarian": "채식", "vegan": "비건", "halal": "할랄", "gluten_free": "글루텐 프리"}
+_RATINGS_KO = {"up": "좋아요", "down": "별로예요"}
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s")  # also the ideographic and full-width marks
 _WORD = re.compile(r"\S+\s*")
 
@@ -61,15 +76,18 @@ class OfflineProvider:
 
     def complete(self, request: ModelRequest) -> Completion:
         """The whole answer. Usage is counted with the configured model's tokenizer, as a real call would bill."""
+        cards: tuple[Card, ...] = ()
         if request.purpose == "reply":
-            text, mood = _reply_text(request)
+            text, mood, cards = _reply(request)
         else:
             text, mood = extractive_summary(request.previous_summary, request.transcript), None
+            if request.purpose == "summary" and request.context and request.context.shown:
+                text = f"{text} {shown_sentence(request.context.shown)}"
         usage = Usage(
             prompt_tokens=tokens.count_request(request.messages, model=self._model),
             completion_tokens=tokens.count_text(text, model=self._model),
         )
-        return Completion(text=text, mood=mood, usage=usage, finish_reason="stop")
+        return Completion(text=text, mood=mood, usage=usage, finish_reason="stop", cards=cards)
 
     async def astream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
         """The answer in deltas of a few words each, then the Completion."""
@@ -81,19 +99,88 @@ class OfflineProvider:
         yield completion
 
 
-def _reply_text(request: ModelRequest) -> tuple[str, str | None]:
-    """The offline reply to the last user message of `request.messages`, and the mood inferred from it (or None)."""
+def _reply(request: ModelRequest) -> tuple[str, str | None, tuple[Card, ...]]:
+    """The offline reply to the last user message of `request.messages`, the mood inferred from it (or None), and
+    its cards: the top candidates, checked as a model's proposals are."""
     message = next((m["content"] for m in reversed(request.messages) if m.get("role") == "user"), "")
     inferred = infer_mood(message)
     mood = inferred or request.mood
-    parts = [f"Hi {request.context.customer.display_name}!" if request.context else "Hi!"]
-    if mood_sentence := _MOOD_SENTENCES.get(mood, ""):
-        parts.append(mood_sentence)
+    context = request.context
+    if context is None:
+        return "Hi! Tell me what you like. (Offline demo reply.)", inferred, ()
+    grounder = grounding.Grounder(context, max_cards=request.max_cards)
+    picks = context.candidates[: request.max_cards]
+    grounder.settle({"recommendations": [{"item_id": c.external_id, "reason": _reason(c, context)} for c in picks]})
+    text = grounder.feed(_reply_text(context, mood, message, grounder.cards))
+    grounder.finish()
+    return grounder.text or text, inferred, grounder.cards
+
+
+def _reply_text(context: TurnContext, mood: str, message: str, cards: Sequence[Card]) -> str:
+    facts = context.customer
+    korean = facts.preferred_language.strip().lower().startswith("ko")
+    budget = format_money(max(facts.remaining_limit_minor, 0), facts.currency)
+    names = ", ".join(card.item.name for card in cards)
+    if korean:
+        parts = [f"{facts.display_name}님, 안녕하세요!"]
+        if sentence := _MOOD_SENTENCES_KO.get(mood, ""):
+            parts.append(sentence)
+        if echo := _shorten(_topic(message), MAX_ECHO_CHARS):
+            parts.append(f"“{echo}”에 대해:")
+        if cards:
+            parts.append(f"추천드려요: {names}.")
+            parts.append(f"이번 달 남은 예산은 {budget}이에요.")
+        else:
+            parts.append(_nothing_fits_ko(context, budget))
+        parts.append("(오프라인 데모 답변)")
+        return " ".join(parts)
+    parts = [f"Hi {facts.display_name}!"]
+    if sentence := _MOOD_SENTENCES.get(mood, ""):
+        parts.append(sentence)
     if echo := _shorten(_topic(message), MAX_ECHO_CHARS):
         parts.append(f"About “{echo}”:")
-    parts.extend(_suggestions(request.context, seed=message) if request.context else ["tell me what you like."])
+    if cards:
+        parts.append(f"my picks are {names}.")
+        parts.append(f"You have {budget} left this month.")
+    else:
+        parts.append(_nothing_fits(context, budget))
     parts.append("(Offline demo reply.)")
-    return " ".join(parts), inferred
+    return " ".join(parts)
+
+
+def _nothing_fits(context: TurnContext, budget: str) -> str:
+    facts = context.customer
+    diets = " ".join(_DIET_NAMES.get(code, code) for code in facts.diets)
+    area = _area(facts.home_area)
+    where = f" in {area}" if area else ""
+    return f"I found no {diets + ' ' if diets else ''}options within your remaining budget ({budget}){where}."
+
+
+def _nothing_fits_ko(context: TurnContext, budget: str) -> str:
+    facts = context.customer
+    diets = " ".join(_DIET_NAMES_KO.get(code, code) for code in facts.diets)
+    area = _area(facts.home_area)
+    where = f"{area}에서 " if area else ""
+    return f"{where}남은 예산({budget}) 안에 맞는 {diets + ' ' if diets else ''}추천이 없어요."
+
+
+def _area(home_area: str) -> str:
+    """The district of "Busan, Haeundae-gu": "Haeundae-gu"."""
+    return home_area.split(",")[-1].strip()
+
+
+def _reason(candidate, context: TurnContext) -> str:
+    korean = context.customer.preferred_language.strip().lower().startswith("ko")
+    tags = ", ".join(candidate.tags[:2])
+    if korean:
+        return f"{candidate.area} · {tags}" if tags else "요청과 조건에 맞아요."
+    return f"{tags} in {candidate.area}" if tags and candidate.area else grounding.neutral_reason("en")
+
+
+def shown_sentence(shown: Sequence[ShownItem]) -> str:
+    """What the session recommended and how it was rated, for its summary."""
+    parts = [f"{item.name} ({item.rating or 'not rated'})" for item in shown[:10]]
+    return "Recommended: " + "; ".join(parts) + "."
 
 
 def infer_mood(text: str) -> str | None:
@@ -113,34 +200,6 @@ def extractive_summary(previous: str, transcript: Sequence[Mapping[str, str]]) -
         parts.append("The customer asked about: " + "; ".join(points) + ".")
     text = " ".join(parts) or "The customer has not asked anything yet."
     return text if len(text) <= MAX_SUMMARY_CHARS else "…" + text[-(MAX_SUMMARY_CHARS - 1) :]
-
-
-def _suggestions(context: TurnContext, *, seed: str) -> list[str]:
-    facts = context.customer
-    safe = [pref for pref in facts.preferences if pref.strip() and not _contains_any(pref, facts.allergies)]
-    sentences = []
-    if safe:
-        # Rotate through the preferences with the message, so different questions get different suggestions.
-        first = zlib.crc32(seed.encode()) % len(safe)
-        picks = [safe[first]] if len(safe) == 1 else [safe[first], safe[(first + 1) % len(safe)]]
-        near = f" near {facts.home_area}" if facts.home_area.strip() else ""
-        sentences.append(f"Going by what you enjoy, I'd suggest {' or '.join(picks)}{near}.")
-    else:
-        sentences.append("Tell me a little about what you like and I'll suggest something.")
-    sentences.append(f"You have {format_money(max(facts.remaining_limit_minor, 0), facts.currency)} left this month.")
-    if allergies := [a.strip() for a in facts.allergies if a.strip()]:
-        sentences.append(f"I've left out anything with {' or '.join(allergies)}.")
-    return sentences
-
-
-def _contains_any(text: str, allergies: Sequence[str]) -> bool:
-    lowered = text.lower()
-    for allergy in allergies:
-        term = allergy.strip().lower()
-        stem = term[:-1] if term.endswith("s") and len(term) > 3 else term  # "peanuts" also rules out "peanut"
-        if stem and stem in lowered:
-            return True
-    return False
 
 
 def _topic(message: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from llm.conf import get_settings
-from llm.data import TurnContext, Usage
+from llm.data import Card, TurnContext, Usage
 
 Purpose = Literal["reply", "fold", "summary"]
 
@@ -20,7 +20,8 @@ class ModelRequest:
 
     `context`, `mood`, `transcript` and `previous_summary` ride along for the offline provider, which answers from
     them instead of a model (the payload in `messages` already holds them for a real one).
-    `purpose` "reply" asks for structured output {mood, reply}; "fold" and "summary" ask for plain text.
+    `purpose` "reply" asks for structured output {mood, recommendations, reply}; "fold" and "summary" ask for plain
+    text. `max_cards` bounds the cards of a reply (RECOMMENDATIONS_MAX).
     """
 
     messages: tuple[dict[str, str], ...]
@@ -30,6 +31,7 @@ class ModelRequest:
     mood: str = ""
     transcript: tuple[dict[str, str], ...] = field(default=())  # fold/summary: the messages to condense
     previous_summary: str = ""  # fold/summary: the rolling summary of messages folded earlier
+    max_cards: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class Completion:
     mood: str | None  # inferred mood, one of data.MOODS, or None
     usage: Usage
     finish_reason: str
+    cards: tuple[Card, ...] = ()  # purpose "reply": the proposals that passed every check (llm/grounding.py)
 
 
 class Provider(Protocol):

@@ -1,17 +1,22 @@
-"""The structured reply `{"mood": ..., "reply": ...}`: the response_format that asks for it, and a reader that pulls
-the reply text out of the JSON while it streams, so the customer sees the words as the model writes them.
+"""The structured reply `{"mood": ..., "recommendations": [...], "reply": ...}`: the response_format that asks for
+it, and a reader that pulls the reply text out of the JSON while it streams, so the customer sees the words as the
+model writes them. The members before "reply" (the mood and the proposed cards) are complete before its first
+character: the reader hands them to `on_head` then, so the cards are settled, and the names the text must not
+carry known, before the first delta (llm/grounding.py).
 
 Servers that ignore response_format (some OpenAI-compatible ones do) answer plain text; the reader passes it through.
 """
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 from llm.data import MOODS
 from llm.errors import LLMBadResponse
 
-# "mood" comes first: with strict structured outputs the model writes properties in schema order, so it settles the
-# mood before the reply, and the reply's text streams last, uninterrupted.
+# "mood" comes first, then "recommendations": with strict structured outputs the model writes properties in schema
+# order, so it settles the mood and the cards before the reply, and the reply's text streams last, uninterrupted.
 RESPONSE_FORMAT = {
     "type": "json_schema",
     "json_schema": {
@@ -21,19 +26,26 @@ RESPONSE_FORMAT = {
             "type": "object",
             "properties": {
                 "mood": {"type": ["string", "null"], "enum": [*MOODS, None]},
+                "recommendations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"item_id": {"type": "string"}, "reason": {"type": "string"}},
+                        "required": ["item_id", "reason"],
+                        "additionalProperties": False,
+                    },
+                },
                 "reply": {"type": "string"},
             },
-            "required": ["mood", "reply"],
+            "required": ["mood", "recommendations", "reply"],
             "additionalProperties": False,
         },
     },
 }
 
-_STRING = r'"(?:[^"\\]|\\.)*"'
-_SCALAR = rf"(?:{_STRING}|null|true|false|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
-# An object whose members before "reply" are scalars, up to the opening quote of the reply's value.
-_REPLY_START = re.compile(rf'\s*\{{(?:\s*{_STRING}\s*:\s*{_SCALAR}\s*,)*\s*"reply"\s*:\s*"', re.DOTALL)
-_MAX_SEEK = 1024  # past this many characters without the reply starting, the answer is read whole at the end
+_MAX_SEEK = 8192  # past this many characters without the reply starting, the answer is read whole at the end
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"\s*")
 
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _PLAIN_RUN = re.compile(r'[^"\\]+')
@@ -52,8 +64,10 @@ class ReplyReader:
     whitespace dropped). Raises LLMBadResponse for an answer that cannot be used.
     """
 
-    def __init__(self, *, structured: bool) -> None:
+    def __init__(self, *, structured: bool, on_head: Callable[[dict[str, Any] | None], None] | None = None) -> None:
         self._structured = structured
+        self._on_head = on_head  # called once with the members before "reply" (None: a plain-text answer)
+        self.head: dict[str, Any] | None = None
         self._mode = "start"  # start -> plain | seek -> reply | whole
         self._head = ""  # what arrived before the reply text started
         self._raw: list[str] = []
@@ -84,6 +98,8 @@ class ReplyReader:
             return self.emitted, None
         if self._mode == "start":
             raise LLMBadResponse("The model's answer was empty.")
+        if self._mode != "reply":  # the members before the reply are only known now
+            self._settle_head(self._whole_head())
         raw = "".join(self._raw)
         try:
             answer = json.loads(raw)
@@ -112,21 +128,68 @@ class ReplyReader:
                 return ""
             if not (self._structured and text.startswith("{")):
                 self._mode = "plain"
+                self._settle_head(None)
                 return text
             self._mode = "seek"
-        match = _REPLY_START.match(self._head)
-        if match:
+        found = _reply_start(self._head)
+        if found is not None:
+            head, end = found
             self._mode = "reply"
-            return self._decode(self._head[match.end() :])
+            self._settle_head(head)
+            return self._decode(self._head[end:])
         if len(self._head) > _MAX_SEEK:
             self._mode = "whole"
         return ""
+
+    def _settle_head(self, head: dict[str, Any] | None) -> None:
+        self.head = head
+        if self._on_head is not None:
+            self._on_head(head)
+            self._on_head = None
+
+    def _whole_head(self) -> dict[str, Any] | None:
+        try:
+            answer = json.loads("".join(self._raw))
+        except ValueError:
+            return {}
+        return {k: v for k, v in answer.items() if k != "reply"} if isinstance(answer, dict) else {}
 
     def _decode(self, chunk: str) -> str:
         try:
             return self._string.feed(chunk)
         except ValueError as exc:
             raise LLMBadResponse("The model's structured answer is not valid JSON.") from exc
+
+
+def _reply_start(text: str) -> tuple[dict[str, Any], int] | None:
+    """The members before "reply" and where the reply's string body starts, once `text` holds the object up to the
+    reply's opening quote; None while it does not yet (or never will: the caller stops seeking past _MAX_SEEK)."""
+    i = _SPACE.match(text).end()
+    if not text.startswith("{", i):
+        return None
+    i += 1
+    head: dict[str, Any] = {}
+    while True:
+        i = _SPACE.match(text, i).end()
+        try:
+            key, i = _DECODER.raw_decode(text, i)
+        except ValueError:
+            return None
+        i = _SPACE.match(text, i).end()
+        if not isinstance(key, str) or not text.startswith(":", i):
+            return None
+        i = _SPACE.match(text, i + 1).end()
+        if key == "reply":
+            return (head, i + 1) if text.startswith('"', i) else None
+        try:
+            value, i = _DECODER.raw_decode(text, i)
+        except ValueError:
+            return None
+        i = _SPACE.match(text, i).end()
+        if not text.startswith(",", i):  # the value may still grow (a number), or the object ends with no reply
+            return None
+        head[key] = value
+        i += 1
 
 
 class JSONStringDecoder:

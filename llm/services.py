@@ -14,7 +14,11 @@ from llm import closing, quota, store, streams, turns, window
 from llm.conf import get_settings
 from llm.data import (
     MOODS,
+    Candidate,
+    Card,
+    CardItem,
     CheckResult,
+    Checks,
     Conversation,
     CustomerFacts,
     Delta,
@@ -23,6 +27,7 @@ from llm.data import (
     Mood,
     PastSummary,
     SessionSummary,
+    ShownItem,
     Turn,
     TurnContext,
     Usage,
@@ -53,7 +58,11 @@ T = TypeVar("T")
 __all__ = [
     # data
     "MOODS",
+    "Candidate",
+    "Card",
+    "CardItem",
     "CheckResult",
+    "Checks",
     "Conversation",
     "ConversationMovedOn",
     "CustomerFacts",
@@ -75,6 +84,7 @@ __all__ = [
     "PastSummary",
     "SessionClosed",
     "SessionSummary",
+    "ShownItem",
     "StoreUnavailable",
     "TokenQuotaExceeded",
     "Turn",

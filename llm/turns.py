@@ -26,7 +26,7 @@ from uuid import UUID, uuid4
 
 from llm import flow, lock, quota, store, tokens, window
 from llm.conf import LLMSettings, get_settings
-from llm.data import MOODS, Delta, Message, Mood, Turn, TurnContext, Usage
+from llm.data import MOODS, Card, Delta, Message, Mood, Turn, TurnContext, Usage
 from llm.errors import LLMError, ModelError
 from llm.flow import Ask, Flow, Interrupted
 from llm.providers import Completion, Provider, get_provider
@@ -127,7 +127,9 @@ def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow
                 yield from store.round_trip(calls)
         raise
     mood = _inferred_mood(completion)
-    turn, calls = _finish_calls(ask, lease, begun, completion.text, completion.usage, spent, provider, mood)
+    turn, calls = _finish_calls(
+        ask, lease, begun, completion.text, completion.usage, spent, provider, mood, cards=completion.cards
+    )
     results = yield from store.round_trip(calls, durable=True)
     return replace(turn, mood=store.parse_finish(results[0]))
 
@@ -203,6 +205,7 @@ def _finish_calls(
     mood: Mood | None,
     *,
     interrupted: bool = False,
+    cards: tuple[Card, ...] = (),
 ) -> tuple[Turn, list[store.Call]]:
     """The turn (its mood still to come from the store) and the calls of its last round trip: the FINISH script and
     the customer's token usage (`spent` tokens of earlier calls of the turn, plus this one)."""
@@ -214,6 +217,7 @@ def _finish_calls(
         tokens=tokens.count_message("assistant", text, model=ask.cfg.model),
         created_at=_now(),
         interrupted=interrupted,
+        recommendations=cards,
     )
     turn = Turn(
         user_message=begun.tail[-1],

@@ -7,13 +7,13 @@ history.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from llm import prompts, tokens
 from llm.conf import LLMSettings
-from llm.data import Message, Mood, TurnContext
+from llm.data import Candidate, Message, Mood, TurnContext
 from llm.errors import MessageTooLong
 from llm.providers import ModelRequest
 from llm.store import RollingSummary
@@ -38,23 +38,38 @@ def tail_limit(budget: int) -> int:
     return min(budget // MIN_MESSAGE_TOKENS + 1, MAX_TAIL)
 
 
-def _system(context: TurnContext, cfg: LLMSettings, mood: Mood | None, summary: str) -> tuple[str, int]:
-    return _counted_system_prompt(context, cfg.model, mood, summary, datetime.now(UTC).date())
+# What a section may cost beyond its own text once joined into the prompt (a blank line, its block tags' edges).
+SECTION_MARGIN = 2
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 @lru_cache(maxsize=256)
-def _counted_system_prompt(
-    context: TurnContext, model: str, mood: Mood | None, summary: str, today: date
-) -> tuple[str, int]:
+def _counted_system_prompt(prompt: str, model: str) -> int:
     # A session's turns mostly share one system prompt (mood and summary change now and then): tokenize it once.
-    prompt = prompts.system_prompt(context, mood=mood, rolling_summary=summary, today=today)
-    return prompt, tokens.count_message("system", prompt, model=model)
+    return tokens.count_message("system", prompt, model=model)
+
+
+@lru_cache(maxsize=4096)
+def _cost(text: str, model: str) -> int:
+    """What a section of `text` adds to the system prompt, at most (an upper bound, for choosing what fits)."""
+    return tokens.count_text(text, model=model) + SECTION_MARGIN
+
+
+def _bare(context: TurnContext, cfg: LLMSettings, mood: Mood | None = None) -> tuple[str, int]:
+    """The system prompt that always goes in: the rules and the customer's facts (allergies and diets included)."""
+    prompt = prompts.system_prompt(
+        context, mood=mood, today=_today(), candidates=0, tastes=False, past=0, max_cards=cfg.recommendations_max
+    )
+    return prompt, _counted_system_prompt(prompt, cfg.model)
 
 
 def tail_budget(context: TurnContext, cfg: LLMSettings, *, newest_tokens: int = 0) -> int:
-    """Tokens the messages may use next to the bare system prompt (no mood, no summary). Raises MessageTooLong if a
-    newest message of `newest_tokens` could never fit, before anything is stored or sent."""
-    _, fixed = _system(context, cfg, None, "")
+    """Tokens the messages may use next to the bare system prompt (no mood, candidates, ratings, summaries). Raises
+    MessageTooLong if a newest message of `newest_tokens` could never fit, before anything is stored or sent."""
+    _, fixed = _bare(context, cfg)
     budget = message_budget(cfg) - fixed
     if newest_tokens > budget:
         raise MessageTooLong(f"The message needs {newest_tokens} tokens; at most {max(budget, 0)} fit.")
@@ -66,6 +81,7 @@ class Window:
     system_prompt: str
     messages: tuple[Message, ...]  # oldest first
     prompt_tokens: int  # the whole request as billed, from the stored counts
+    offered: tuple[Candidate, ...] = ()  # the candidates the prompt's block holds (what a card may come from)
 
     @property
     def payload(self) -> tuple[dict[str, str], ...]:
@@ -77,31 +93,74 @@ def assemble(
 ) -> Window:
     """The system prompt and the newest messages of `tail` (oldest first) that fit the budget; the newest always.
 
-    Should the newest not fit beside the mood and the rolling summary, they give way, the summary first (both stay
-    stored). MessageTooLong if it does not fit beside the bare system prompt either.
+    Beside the bare prompt (rules and the customer's facts, allergies and diets included) and the newest message,
+    the rest of the budget goes, in this order, to: the mood, the candidates (best first), the recent-ratings line,
+    the rolling summary, the older messages (newest first), the past-session summaries (newest first). What does
+    not fit gives way in the reverse order: past sessions first (the oldest first), then the oldest messages, the
+    summary, the ratings line, the lowest-ranked candidates, the mood. Everything stays stored. MessageTooLong if
+    the newest message does not fit beside the bare prompt.
     """
     newest = tail[-1]
-    for mood_, summary_ in dict.fromkeys(((mood, summary), (mood, ""), (None, ""))):
-        prompt, fixed = _system(context, cfg, mood_, summary_)
-        available = message_budget(cfg) - fixed
-        if newest.tokens <= available:
+    model = cfg.model
+    for mood_ in dict.fromkeys((mood, None)):  # the mood gives way last, counted exactly
+        _, fixed = _bare(context, cfg, mood_)
+        room = message_budget(cfg) - fixed - newest.tokens
+        if room >= 0:
             break
     else:
-        raise MessageTooLong(f"The message needs {newest.tokens} tokens; at most {max(available, 0)} fit.")
-    used, start = 0, len(tail)
-    while start > 0 and used + tail[start - 1].tokens <= available:
+        raise MessageTooLong(f"The message needs {newest.tokens} tokens; at most {newest.tokens + room} fit.")
+    offered = 0
+    for line in prompts.candidate_lines(context.candidates):
+        if (cost := _cost(line, model)) > room:
+            break
+        offered, room = offered + 1, room - cost
+    tastes = False
+    if (line := prompts.tastes_section(context)) and (cost := _cost(line, model)) <= room:
+        tastes, room = True, room - cost
+    summary_ = ""
+    if summary.strip() and (cost := _cost(prompts.summary_section(summary), model)) <= room:
+        summary_, room = summary, room - cost
+    start = len(tail) - 1
+    while start > 0 and tail[start - 1].tokens <= room:
         start -= 1
-        used += tail[start].tokens
-    return Window(prompt, tuple(tail[start:]), fixed + used + tokens.REPLY_PRIMING)
+        room -= tail[start].tokens
+    past = 0
+    for item in context.past_summaries:
+        if (cost := _cost(prompts.past_line(item), model) + (0 if past else _cost("<past_sessions>", model))) > room:
+            break
+        past, room = past + 1, room - cost
+    while True:
+        prompt = prompts.system_prompt(
+            context,
+            mood=mood_,
+            rolling_summary=summary_,
+            today=_today(),
+            candidates=offered,
+            tastes=tastes,
+            past=past,
+            max_cards=cfg.recommendations_max,
+        )
+        fixed = _counted_system_prompt(prompt, model)
+        used = sum(message.tokens for message in tail[start:])
+        if fixed + used <= message_budget(cfg) or (past == 0 and start == len(tail) - 1):
+            break
+        # The estimate fell short (joins can merge tokens differently): give way in the same order.
+        if past:
+            past -= 1
+        else:
+            start += 1
+    return Window(prompt, tuple(tail[start:]), fixed + used + tokens.REPLY_PRIMING, context.candidates[:offered])
 
 
 def reply_request(context: TurnContext, cfg: LLMSettings, window: Window, mood: Mood | None) -> ModelRequest:
+    """The reply call; its context holds only the candidates the prompt offered (what a card may come from)."""
     return ModelRequest(
         messages=window.payload,
         purpose="reply",
         max_tokens=cfg.reply_reserve,
-        context=context,
+        context=replace(context, candidates=window.offered),
         mood=mood.mood if mood else "",
+        max_cards=cfg.recommendations_max,
     )
 
 
@@ -195,4 +254,6 @@ def _summary_payload(
     context: TurnContext, rolling_summary: str, transcript: Sequence[dict[str, str]]
 ) -> tuple[dict[str, str], ...]:
     language = context.customer.preferred_language
-    return prompts.summary_messages(transcript=transcript, rolling_summary=rolling_summary, language=language)
+    return prompts.summary_messages(
+        transcript=transcript, rolling_summary=rolling_summary, language=language, shown=context.shown
+    )

@@ -288,6 +288,6 @@ def test_every_manage_command_in_the_readme_works_with_only_the_env_make_run_wro
             # The conversation on stdout, and no log line in it or around it.
             lines = result.stdout.splitlines()
             assert lines[0].startswith("Chatting as alice in session ")
-            assert lines[2].startswith("you> bot> Hi Alice"), result.stdout
+            assert lines[2].startswith("you> bot> Alice Kim"), result.stdout
             assert lines[3] == "you> Session ended. Summary:"
             assert not re.search(r"level=|event=|logger=", result.stdout + result.stderr), result.stdout

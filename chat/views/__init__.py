@@ -2,10 +2,12 @@
 
 from chat.views.me import MeApi
 from chat.views.messages import SessionMessagesApi, SessionRegenerateApi
+from chat.views.recommendations import RecommendationFeedbackApi
 from chat.views.sessions import SessionDetailApi, SessionEndApi, SessionListCreateApi, SessionMoodApi
 
 __all__ = [
     "MeApi",
+    "RecommendationFeedbackApi",
     "SessionDetailApi",
     "SessionEndApi",
     "SessionListCreateApi",

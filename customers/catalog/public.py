@@ -21,6 +21,7 @@ from customers.database import database_required
 from customers.errors import (
     CustomerNotFound,
 )
+from customers.models import CatalogItem
 
 # --- catalog and recommendations ----------------------------------------------------------------------------------
 # The catalog's modules live in customers/catalog/; this block is their public face.
@@ -76,12 +77,28 @@ def catalog_demo_seed() -> CatalogImportResult:
 
 
 @database_required
+def catalog_excluded_names(*, customer_id: int, limit: int = 200) -> tuple[str, ...]:
+    """Names of catalog items this customer may not be shown (inactive, or failing one of their hard rules, rated
+    down included), at most `limit`: what a reply's text must never name. Two queries. Raises CustomerNotFound."""
+    found = catalog_search.facts(customer_id=customer_id)
+    if found is None:
+        raise CustomerNotFound(f"customer {customer_id} not found")
+    allowed = catalog_search.eligible(found.rules).values("pk")
+    rows = CatalogItem.objects.exclude(pk__in=allowed).order_by("name").values_list("name", flat=True)[:limit]
+    return tuple(rows)
+
+
+@database_required
 def recommendations_record(
-    *, customer_id: int, session_id: UUID | None, shown: Sequence[tuple[str, str]]
+    *,
+    customer_id: int,
+    session_id: UUID | None,
+    shown: Sequence[tuple[str, str]],
+    ids: Sequence[UUID | str] | None = None,
 ) -> tuple[RecommendationInfo, ...]:
-    """Record what was shown: one row per (external_id, reason), in order. Joins the caller's transaction if any.
-    Raises InvalidInput for an unknown item or customer."""
-    return catalog_recommendations.record(customer_id=customer_id, session_id=session_id, shown=shown)
+    """Record what was shown: one row per (external_id, reason), in order, with the uuids `ids` if given. Joins the
+    caller's transaction if any. Raises InvalidInput for an unknown item or customer."""
+    return catalog_recommendations.record(customer_id=customer_id, session_id=session_id, shown=shown, ids=ids)
 
 
 @database_required

@@ -33,18 +33,26 @@ _FIELDS = (
 
 
 def record(
-    *, customer_id: int, session_id: UUID | None, shown: Sequence[tuple[str, str]]
+    *,
+    customer_id: int,
+    session_id: UUID | None,
+    shown: Sequence[tuple[str, str]],
+    ids: Sequence[UUID | str] | None = None,
 ) -> tuple[RecommendationInfo, ...]:
-    """Write one row per (external_id, reason) shown, in order. Raises InvalidInput for an unknown item id."""
+    """Write one row per (external_id, reason) shown, in order; `ids`, if given, are the rows' uuids (chosen by the
+    caller, e.g. already stored with the message that shows them). Raises InvalidInput for an unknown item id."""
     if not shown:
         return ()
-    ids = [external_id for external_id, _ in shown]
-    items = dict(CatalogItem.objects.filter(external_id__in=ids).values_list("external_id", "pk"))
-    if missing := [external_id for external_id in ids if external_id not in items]:
+    if ids is not None and len(ids) != len(shown):
+        raise InvalidInput("one id per recommendation shown")
+    external_ids = [external_id for external_id, _ in shown]
+    items = dict(CatalogItem.objects.filter(external_id__in=external_ids).values_list("external_id", "pk"))
+    if missing := [external_id for external_id in external_ids if external_id not in items]:
         raise InvalidInput(f"unknown catalog item: {missing[0]}")
     now = timezone.now()
     rows = [
         Recommendation(
+            **({"id": UUID(str(ids[position]))} if ids else {}),
             customer_id=customer_id,
             session_id=session_id,
             item_id=items[external_id],

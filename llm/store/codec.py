@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from llm.data import Message, Mood, Turn, Usage
+from llm.data import Card, CardItem, Checks, Message, Mood, Turn, Usage
 
 
 def dumps(obj: Any) -> str:
@@ -29,7 +29,48 @@ def _message_fields(message: Message) -> dict[str, Any]:
     }
     if message.interrupted:
         fields["interrupted"] = True
+    if message.recommendations:
+        fields["recommendations"] = [card_fields(card) for card in message.recommendations]
     return fields
+
+
+def card_fields(card: Card) -> dict[str, Any]:
+    """A card as stored with its message (and as the API shows it)."""
+    item, checks = card.item, card.checks
+    return {
+        "id": card.id,
+        "item": {
+            "external_id": item.external_id,
+            "kind": item.kind,
+            "name": item.name,
+            "area": item.area,
+            "price": item.price,
+            "currency": item.currency,
+            "tags": list(item.tags),
+        },
+        "reason": card.reason,
+        "checks": {
+            "allergens": list(checks.allergens),
+            "diets": list(checks.diets),
+            "budget_remaining": checks.budget_remaining,
+            "unverified": list(checks.unverified),
+        },
+    }
+
+
+def _card(fields: dict[str, Any]) -> Card:
+    item, checks = fields["item"], fields["checks"]
+    return Card(
+        id=fields["id"],
+        item=CardItem(**{**item, "tags": tuple(item["tags"])}),
+        reason=fields["reason"],
+        checks=Checks(
+            allergens=tuple(checks["allergens"]),
+            diets=tuple(checks["diets"]),
+            budget_remaining=checks["budget_remaining"],
+            unverified=tuple(checks["unverified"]),
+        ),
+    )
 
 
 def encode_message(message: Message) -> str:
@@ -52,6 +93,7 @@ def _message(fields: dict[str, Any]) -> Message:
         tokens=fields["tokens"],
         created_at=datetime.fromisoformat(fields["created_at"]),
         interrupted=fields.get("interrupted", False),
+        recommendations=tuple(_card(card) for card in fields.get("recommendations", ())),
     )
 
 

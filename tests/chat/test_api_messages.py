@@ -11,8 +11,8 @@ from tests.fakes.openai import Fault, JSONReply, Reply
 
 pytestmark = pytest.mark.django_db
 
-TURN_KEYS = {"user_message", "assistant_message", "mood", "usage", "provider"}
-MESSAGE_KEYS = {"id", "seq", "role", "content", "created_at", "tokens"}
+TURN_KEYS = {"user_message", "assistant_message", "mood", "usage", "provider", "recommendations"}
+MESSAGE_KEYS = {"id", "seq", "role", "content", "created_at", "tokens", "recommendations"}
 
 
 @pytest.fixture
@@ -240,11 +240,13 @@ def test_nothing_of_one_customer_reaches_anothers_prompts(alice, bob, api, open_
             assert alice_data not in request
 
 
-def test_a_warm_turn_costs_at_most_one_sql_statement(alice, api, open_session, django_assert_max_num_queries):
+def test_a_warm_turn_costs_at_most_six_sql_statements(alice, api, open_session, django_assert_max_num_queries):
+    # The catalog side is read live every turn (never cached: the remaining budget and the ratings move): the
+    # candidates (2), the names to avoid (2), the recent ratings (1); then the activity (1). Cards add their rows.
     session_id = open_session(alice)
     client = api(alice)
     assert send(client, session_id, "First, to warm the caches").status_code == 201
-    with django_assert_max_num_queries(1):
+    with django_assert_max_num_queries(6):
         assert send(client, session_id, "Second").status_code == 201
     assert client.get(f"/api/v1/sessions/{session_id}").json()["message_count"] == 4
 

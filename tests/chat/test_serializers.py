@@ -21,5 +21,5 @@ def message(*, interrupted: bool) -> Message:
 def test_interrupted_is_shown_only_when_true():
     assert MessageOut(message(interrupted=True)).data["interrupted"] is True
     data = MessageOut(message(interrupted=False)).data
-    assert set(data) == {"id", "seq", "role", "content", "created_at", "tokens"}
+    assert set(data) == {"id", "seq", "role", "content", "created_at", "tokens", "recommendations"}
     assert data["created_at"] == "2026-11-26T09:00:00Z"

@@ -7,7 +7,7 @@ import pytest
 
 from llm import offline, prompts, tokens
 from llm.providers import Completion, ModelRequest, get_provider
-from tests.llm.contexts import alice, bob
+from tests.llm.contexts import ALICE_CANDIDATES, alice, bob, candidate
 
 
 def _reply_request(text: str, *, context=None, mood: str = "") -> ModelRequest:
@@ -37,15 +37,42 @@ def test_the_same_request_gets_the_same_answer(provider):
     assert provider.complete(request) == provider.complete(request)
 
 
-def test_a_reply_greets_by_name_suggests_from_preferences_and_mentions_the_budget(provider):
-    completion = provider.complete(_reply_request("What should I eat tonight?"))
-    assert completion.text.startswith("Hi Alice Kim!")
-    assert "What should I eat tonight" in completion.text
-    assert any(pref in completion.text for pref in ("spicy food", "hiking"))
+def _with(context, **fields):
+    return replace(context, **fields)
+
+
+def test_a_reply_recommends_the_top_candidates_as_cards_in_the_customers_language(provider):
+    context = _with(alice(), candidates=ALICE_CANDIDATES)
+    completion = provider.complete(_reply_request("What should I eat tonight?", context=context))
+    assert completion.text.startswith("Alice Kim님, 안녕하세요!")  # alice prefers Korean
+    assert [card.item.external_id for card in completion.cards] == ["mapo-tteok", "mapo-jjukkumi", "mapo-trail"]
+    for card in completion.cards:
+        assert card.item.name in completion.text
+        assert card.checks.allergens == ("peanut",)
+        assert card.checks.budget_remaining == 380_000
+    assert completion.cards[2].checks.diets == ()  # an activity: no diet rule applies
+    assert "Hapjeong Spicy Ramen" not in completion.text  # beyond RECOMMENDATIONS_MAX
     assert "380,000 KRW" in completion.text
-    assert "anything with peanut" in completion.text
     assert completion.finish_reason == "stop"
     assert completion.mood is None
+
+
+def test_the_offline_cards_pass_the_same_checks_as_a_models(provider):
+    # Candidates normally meet the rules already; should one not, the offline provider's proposal is dropped too.
+    risky = candidate("mapo-satay", "Peanut Satay Bar", allergens=("peanut",))
+    context = _with(alice(), candidates=(risky, *ALICE_CANDIDATES[:1]))
+    completion = provider.complete(_reply_request("Dinner?", context=context))
+    assert [card.item.external_id for card in completion.cards] == ["mapo-tteok"]
+    assert "Peanut Satay" not in completion.text
+
+
+def test_nothing_fitting_is_said_plainly(provider):
+    vegan_bob = _with(bob(), customer=replace(bob().customer, diets=("vegan",)))
+    completion = provider.complete(_reply_request("Dinner?", context=vegan_bob))
+    assert completion.cards == ()
+    assert "I found no vegan options within your remaining budget (20,000 KRW) in Haeundae-gu." in completion.text
+    korean = provider.complete(_reply_request("저녁?", context=alice())).text
+    assert "Mapo-gu에서 남은 예산(380,000 KRW) 안에 맞는 추천이 없어요." in korean
 
 
 @pytest.mark.parametrize("n", range(12))
@@ -92,6 +119,8 @@ def test_the_mood_is_inferred_from_keywords(provider, message, mood):
 
 def test_the_sessions_mood_is_acknowledged_when_the_message_states_none(provider):
     text = provider.complete(_reply_request("What should I eat?", mood="tired")).text
+    assert "피곤하시군요" in text
+    text = provider.complete(_reply_request("What should I eat?", context=bob(), mood="tired")).text
     assert "Sorry you're tired" in text
 
 
@@ -100,14 +129,6 @@ def test_usage_is_counted_with_the_models_tokenizer(provider, settings):
     completion = provider.complete(request)
     assert completion.usage.prompt_tokens == tokens.count_request(request.messages, model=settings.LLM_MODEL)
     assert completion.usage.completion_tokens == tokens.count_text(completion.text, model=settings.LLM_MODEL)
-
-
-def test_a_reply_without_preferences_asks_for_them(provider):
-    context = alice()
-    no_prefs = replace(context, customer=replace(context.customer, preferences=("peanut noodles",)))
-    text = provider.complete(_reply_request("Ideas?", context=no_prefs)).text
-    assert "Tell me a little about what you like" in text
-    assert "peanut noodles" not in text
 
 
 def test_the_stream_yields_several_deltas_then_the_completion(provider):
@@ -154,8 +175,9 @@ def test_a_summary_stays_bounded_and_keeps_the_latest_part(provider):
 
 
 def test_bobs_reply_uses_his_own_facts(provider):
-    text = provider.complete(_reply_request("Lunch?", context=bob())).text
+    context = _with(bob(), candidates=(candidate("busan-grill", "Haeundae Charcoal Grill", area="Busan, Haeundae-gu"),))
+    text = provider.complete(_reply_request("Lunch?", context=context)).text
     assert text.startswith("Hi Bob Park!")
     assert "20,000 KRW" in text
-    assert "grilled meat" in text
+    assert "Haeundae Charcoal Grill" in text
     assert "Alice" not in text

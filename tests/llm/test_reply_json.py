@@ -20,11 +20,14 @@ def _decode(pieces: list[str]) -> tuple[str, bool]:
     return "".join(decoder.feed(piece) for piece in pieces), decoder.done
 
 
-def test_the_schema_asks_for_mood_first_then_reply():
+def test_the_schema_asks_for_mood_then_recommendations_then_reply():
     schema = RESPONSE_FORMAT["json_schema"]["schema"]
     assert RESPONSE_FORMAT["json_schema"]["strict"] is True
-    assert list(schema["properties"]) == ["mood", "reply"]
-    assert schema["required"] == ["mood", "reply"]
+    assert list(schema["properties"]) == ["mood", "recommendations", "reply"]
+    assert schema["required"] == ["mood", "recommendations", "reply"]
+    item = schema["properties"]["recommendations"]["items"]
+    assert item["required"] == ["item_id", "reason"]
+    assert item["additionalProperties"] is False
     assert schema["additionalProperties"] is False
     assert None in schema["properties"]["mood"]["enum"]
 
@@ -103,12 +106,37 @@ def test_members_before_and_after_the_reply_are_skipped(answer):
     assert mood == "calm"
 
 
-def test_a_reply_after_a_nested_member_is_read_whole_at_the_end():
-    raw = json.dumps({"meta": {"a": [1, 2]}, "mood": "sad", "reply": "x" * 2000})
-    deltas, text, mood = _read(_chunks(raw, 50))
-    assert deltas == []
-    assert text == "x" * 2000
+def test_a_reply_after_nested_members_still_streams_and_the_members_come_first():
+    cards = [{"item_id": "a-1", "reason": 'a "quoted", {braced} [reason]'}, {"item_id": "b", "reason": ""}]
+    raw = json.dumps({"mood": "sad", "recommendations": cards, "meta": {"a": [1, 2.5]}, "reply": "x" * 2000})
+    heads = []
+    reader = ReplyReader(structured=True, on_head=lambda head: heads.append((head, reader.emitted)))
+    deltas = [delta for chunk in _chunks(raw, 7) if (delta := reader.feed(chunk))]
+    text, mood = reader.finish("stop")
+    assert len(deltas) > 1
+    assert "".join(deltas) == text == "x" * 2000
     assert mood == "sad"
+    # the members before the reply were handed over once, before any of its text
+    assert heads == [({"mood": "sad", "recommendations": cards, "meta": {"a": [1, 2.5]}}, "")]
+
+
+def test_a_head_longer_than_the_seek_bound_is_read_whole_at_the_end():
+    raw = json.dumps({"meta": "m" * 9000, "mood": "sad", "reply": "x" * 200})
+    heads = []
+    reader = ReplyReader(structured=True, on_head=heads.append)
+    deltas = [delta for chunk in _chunks(raw, 500) if (delta := reader.feed(chunk))]
+    text, mood = reader.finish("stop")
+    assert deltas == []
+    assert text == "x" * 200
+    assert mood == "sad"
+    assert heads == [{"meta": "m" * 9000, "mood": "sad"}]
+
+
+def test_a_plain_text_answer_has_no_head():
+    heads = []
+    reader = ReplyReader(structured=True, on_head=heads.append)
+    assert reader.feed("Just text.") == "Just text."
+    assert heads == [None]
 
 
 @pytest.mark.parametrize("mood", ["sleepy", 3, None])

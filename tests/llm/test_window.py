@@ -8,7 +8,7 @@ import pytest
 
 from llm import prompts, tokens, window
 from llm.conf import get_settings
-from llm.data import Message, Mood
+from llm.data import Message, Mood, PastSummary
 from llm.errors import MessageTooLong
 from llm.store import RollingSummary
 from tests.llm.contexts import alice
@@ -34,7 +34,10 @@ def _messages(*token_counts: int, first_seq: int = 1) -> tuple[Message, ...]:
 
 
 def _available(cfg, mood=None, summary="") -> int:
-    prompt = prompts.system_prompt(alice(), mood=mood, rolling_summary=summary)
+    """Tokens left beside the bare prompt (rules and facts: no candidates, ratings or past sessions)."""
+    prompt = prompts.system_prompt(
+        alice(), mood=mood, rolling_summary=summary, candidates=0, tastes=False, past=0, max_cards=3
+    )
     return window.message_budget(cfg) - tokens.count_message("system", prompt, model=cfg.model)
 
 
@@ -148,3 +151,25 @@ def test_a_session_summary_keeps_the_rolling_summary_and_the_newest_messages_tha
     assert "the start" in request.messages[-1]["content"]
     assert [m["content"].split()[0] for m in request.transcript] == ["4", "5", "6"]
     assert tokens.count_request(request.messages, model=cfg.model) <= cfg.context_budget - window.SUMMARY_MAX_TOKENS
+
+
+def test_past_session_summaries_give_way_before_the_conversation_oldest_first():
+    cfg = get_settings()  # the default budget, 3000 tokens
+    base = alice()
+    pasts = tuple(
+        PastSummary(
+            title=f"session {n}",
+            ended_at=datetime(2026, 11, 20 - n, tzinfo=UTC),
+            summary="liked spicy food and quiet places. " * 50,
+        )
+        for n in range(20)  # PAST_SESSION_SUMMARIES=20 of them, newest first, each near 2,000 characters
+    )
+    context = replace(base, past_summaries=pasts)
+    window.tail_budget(context, cfg, newest_tokens=10)  # no MessageTooLong: past sessions are not in the bare prompt
+    win = window.assemble(context, cfg, mood=None, summary="", tail=_messages(10))
+    assert "session 0" in win.system_prompt  # the newest past session fits
+    assert "session 19" not in win.system_prompt  # the oldest gave way
+    assert win.prompt_tokens <= window.message_budget(cfg) + tokens.REPLY_PRIMING
+    long = window.assemble(context, cfg, mood=None, summary="", tail=_messages(*[380] * 5))
+    assert len(long.messages) == 5  # the conversation stays whole
+    assert "session 0" not in long.system_prompt  # past sessions gave way to it

@@ -99,7 +99,7 @@ class Command(BaseCommand):
             raise ChatError(
                 "message_too_long", f"The message is longer than {settings.CHAT_MAX_MESSAGE_CHARS} characters."
             )
-        context = turns.turn_prepare(customer_id=customer_id, session_id=session_id)
+        context = turns.turn_prepare(customer_id=customer_id, session_id=session_id, text=text)
         asyncio.run(self._stream_reply(session_id, text, context))
         return True
 

@@ -1,0 +1,40 @@
+from uuid import UUID
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from chat import recommendations
+from chat.openapi import SESSION_PROBLEMS, problem_responses
+from chat.serializers import RATINGS, FeedbackOut, StrictCharField, StrictInputSerializer
+from chat.views.base import CustomerApi
+
+MAX_NOTE_CHARS = 500
+
+
+class RecommendationFeedbackApi(CustomerApi):
+    class FeedbackInput(StrictInputSerializer):
+        rating = serializers.ChoiceField(RATINGS, help_text="`up` or `down`; a down-rated item never comes back.")
+        note = StrictCharField(required=False, allow_blank=True, max_length=MAX_NOTE_CHARS)
+
+    @extend_schema(
+        operation_id="recommendations_feedback",
+        summary="Rate a recommendation (rating again replaces it)",
+        tags=["recommendations"],
+        request=FeedbackInput,
+        responses={
+            200: FeedbackOut,
+            **problem_responses(*SESSION_PROBLEMS, "invalid_request", "unsupported_media_type"),
+        },
+        examples=[OpenApiExample("a rating", value={"rating": "up", "note": "Loved it"}, request_only=True)],
+    )
+    def post(self, request: Request, recommendation_id: UUID) -> Response:
+        body = self.validated_body(self.FeedbackInput)
+        rated = recommendations.feedback_give(
+            customer_id=self.customer_id,
+            recommendation_id=recommendation_id,
+            rating=body["rating"],
+            note=body.get("note", ""),
+        )
+        return Response(FeedbackOut(rated).data)

@@ -1,0 +1,282 @@
+"""What reaches the customer of a reply, decided in code: the model's proposed cards checked against the turn's
+candidates and the customer's rules, and the reply text kept from naming anything it must not.
+
+A `Grounder` serves one reply. The reader of the structured reply hands it the members before "reply"
+(`settle`), so the cards are decided, and the names the text must not carry known, before the first delta; then
+every piece of the reply text passes through `feed`, and `finish` gives what is left, with the repair.
+
+The checks, in order, for each proposal (a dropped one is logged with its reason code and position, never its
+content, and counted in `DROPPED`):
+
+    malformed    the `recommendations` field is not a list of {item_id, reason} objects (then every one)
+    over_max     beyond RECOMMENDATIONS_MAX kept cards
+    duplicate    an item already kept in this reply
+    not_offered  not in this turn's candidate block (unknown ids included: the block is what exists, active, now)
+    allergen     the item contains one of the customer's allergens
+    diet         a food item that misses one of the customer's diets
+    budget       priced in another currency, or above the remaining monthly limit
+    rated_down   the customer rated it down
+
+A reason is model text shown on the card: markup (tags, links, code, emphasis) is stripped, and a reason that
+carries instructions, or names an item the text must not name, is replaced by a neutral one.
+
+The text: the names to avoid are those of the items this customer may not be shown (`TurnContext.avoid_names`,
+which the caller fills from the catalog, and the ones they disliked) and of the proposals dropped here. With any to
+avoid, the text is released a sentence at a time; a sentence naming one is left out, and the reply then ends with a
+sentence built from the kept cards (no second model call).
+"""
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+from uuid import uuid4
+
+from llm.data import Candidate, Card, CardItem, Checks, TurnContext
+
+log = logging.getLogger(__name__)
+
+DROPPED: Counter[str] = Counter()  # dropped proposals of this process, by reason code (for metrics)
+MAX_REASON_CHARS = 200
+MIN_NAME_CHARS = 3  # shorter names (or parts of names) are not looked for in the text: too many false hits
+
+_TAG = re.compile(r"<[^>]*>?")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_URL = re.compile(r"(?:https?|ftp|javascript|data):\S*", re.IGNORECASE)
+_EMPHASIS = re.compile(r"[`*_#>|~]+|\\")
+_INSTRUCTION = re.compile(
+    r"ignore\b|disregard|instruction|system prompt|you are now|you must|jailbreak|override|assistant:|system:|"
+    r"developer|new rules|forget (?:all|every|the)|지시|무시|명령|프롬프트",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?:[.!?\u3002\uff01\uff1f]+[\"')\]]*\s+|\n+)")
+_PAREN = re.compile(r"\s*\(([^)]*)\)\s*")
+
+
+def check(context: TurnContext, proposals: object, *, max_cards: int) -> tuple[tuple[Card, ...], tuple[str, ...]]:
+    """The cards of `proposals` (the structured reply's `recommendations`, as parsed) that pass every check, in
+    order, and the names of the offered items that were proposed and dropped."""
+    offered = {candidate.external_id: candidate for candidate in context.candidates}
+    counts: Counter[str] = Counter()
+    cards: list[Card] = []
+    dropped_names: list[str] = []
+    if proposals is None:
+        proposals = []  # a plain-text answer, or no field: no cards
+    if not isinstance(proposals, list):
+        counts["malformed"] += 1
+        log.info("recommendation dropped", extra={"reason": "malformed", "position": None})
+        proposals = []
+    kept_ids: set[str] = set()
+    for position, proposal in enumerate(proposals):
+        item_id, reason = _proposal(proposal)
+        candidate = offered.get(item_id) if item_id is not None else None
+        code = _verdict(context, candidate, item_id, kept_ids, len(cards), max_cards)
+        if code:
+            counts[code] += 1
+            log.info("recommendation dropped", extra={"reason": code, "position": position})
+            if candidate is not None and item_id not in kept_ids:
+                dropped_names.append(candidate.name)
+            continue
+        kept_ids.add(item_id)
+        cards.append(_card(context, candidate, reason))
+    DROPPED.update(counts)
+    if counts or cards:
+        log.info(
+            "recommendations checked",
+            extra={"kept": len(cards), "dropped": sum(counts.values()), "dropped_by_reason": dict(counts)},
+        )
+    return tuple(cards), tuple(dropped_names)
+
+
+def _proposal(proposal: object) -> tuple[str | None, str]:
+    if not isinstance(proposal, dict):
+        return None, ""
+    item_id, reason = proposal.get("item_id"), proposal.get("reason", "")
+    return (item_id if isinstance(item_id, str) else None), (reason if isinstance(reason, str) else "")
+
+
+def _verdict(
+    context: TurnContext, candidate: Candidate | None, item_id: str | None, kept: set[str], cards: int, most: int
+) -> str:
+    """The reason code to drop a proposal for, or "" to keep it."""
+    facts = context.customer
+    if item_id is None:
+        return "malformed"
+    if cards >= most:
+        return "over_max"
+    if item_id in kept:
+        return "duplicate"
+    if candidate is None:
+        return "not_offered"
+    if set(candidate.allergens) & set(facts.allergies):
+        return "allergen"
+    if candidate.food and not set(facts.diets) <= set(candidate.diets):
+        return "diet"
+    if candidate.price_minor is not None and (
+        candidate.currency != facts.currency or candidate.price_minor > max(facts.remaining_limit_minor, 0)
+    ):
+        return "budget"
+    if _fold(candidate.name) in {_fold(name) for name in context.disliked}:
+        return "rated_down"
+    return ""
+
+
+def _card(context: TurnContext, candidate: Candidate, reason: str) -> Card:
+    facts = context.customer
+    return Card(
+        id=str(uuid4()),
+        item=CardItem(
+            external_id=candidate.external_id,
+            kind=candidate.kind,
+            name=candidate.name,
+            area=candidate.area,
+            price=candidate.price_minor,
+            currency=candidate.currency,
+            tags=candidate.tags,
+        ),
+        reason=clean_reason(reason, context),
+        checks=Checks(
+            allergens=tuple(facts.allergies),
+            diets=tuple(facts.diets) if candidate.food else (),
+            budget_remaining=max(facts.remaining_limit_minor, 0),
+            unverified=tuple(facts.dietary_notes),
+        ),
+    )
+
+
+def clean_reason(reason: str, context: TurnContext) -> str:
+    """The card's reason without markup; a neutral one if it carries instructions, names an item to avoid, or is
+    empty once cleaned."""
+    text = _LINK.sub(r"\1", reason)
+    text = _EMPHASIS.sub(" ", _URL.sub(" ", _TAG.sub(" ", text)))
+    text = " ".join(text.split())
+    if len(text) > MAX_REASON_CHARS:
+        text = text[: MAX_REASON_CHARS - 1].rstrip() + "…"
+    if not text or _INSTRUCTION.search(text) or _names_in(text, avoid_names(context, ())):
+        return neutral_reason(context.customer.preferred_language)
+    return text
+
+
+def neutral_reason(language: str) -> str:
+    return "요청과 조건에 맞아요." if _korean(language) else "Fits your request and your rules."
+
+
+def avoid_names(context: TurnContext, dropped: Sequence[str], kept: Sequence[Card] = ()) -> tuple[str, ...]:
+    """The name variants the reply must not carry: whole names, the part before a parenthesis and the part in it,
+    each at least MIN_NAME_CHARS long and not part of a kept card's name."""
+    kept_names = [_fold(card.item.name) for card in kept]
+    found: dict[str, None] = {}
+    for name in (*context.avoid_names, *context.disliked, *dropped):
+        for variant in _variants(name):
+            if len(variant) >= MIN_NAME_CHARS and not any(variant in kept_name for kept_name in kept_names):
+                found[variant] = None
+    return tuple(found)
+
+
+def _variants(name: str) -> list[str]:
+    folded = _fold(name)
+    variants = [folded]
+    if match := _PAREN.search(folded):
+        variants += [folded[: match.start()].strip(), match.group(1).strip()]
+    return [variant for variant in variants if variant]
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _names_in(text: str, names: Sequence[str]) -> bool:
+    folded = _fold(text)
+    return any(name in folded for name in names)
+
+
+def _korean(language: str) -> bool:
+    return language.strip().lower().startswith("ko")
+
+
+class Grounder:
+    """One reply's checks: `settle` with the members before "reply" (None for a plain-text answer), `feed` each
+    piece of the reply text, `finish` once; then `cards`, and `text` (everything `feed` and `finish` returned)."""
+
+    def __init__(self, context: TurnContext, *, max_cards: int) -> None:
+        self._context = context
+        self._max_cards = max_cards
+        self.cards: tuple[Card, ...] = ()
+        self._avoid: tuple[str, ...] = ()
+        self._lookahead = 0
+        self._settled = False
+        self._pending = ""
+        self._out: list[str] = []
+        self.redacted = 0  # sentences left out
+
+    @property
+    def text(self) -> str:
+        return "".join(self._out)
+
+    def settle(self, head: dict[str, Any] | None) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        proposals = head.get("recommendations") if head else None
+        self.cards, dropped = check(self._context, proposals, max_cards=self._max_cards)
+        self._avoid = avoid_names(self._context, dropped, self.cards)
+        self._lookahead = max((len(name) for name in self._avoid), default=0)
+
+    def feed(self, text: str) -> str:
+        self.settle(None)
+        if not self._avoid:
+            self._out.append(text)
+            return text
+        self._pending += text
+        return self._release(final=False)
+
+    def finish(self) -> str:
+        self.settle(None)
+        out = self._release(final=True) if self._avoid else ""
+        if self.redacted:
+            log.info("reply text repaired", extra={"sentences_left_out": self.redacted})
+            piece = ("\n\n" if self.text.strip() else "") + repair_text(self._context, self.cards)
+            self._out.append(piece)
+            out += piece
+        return out
+
+    def _release(self, *, final: bool) -> str:
+        out: list[str] = []
+        while self._pending:
+            end = _SENTENCE_END.search(self._pending)
+            cut = end.end() if end else len(self._pending)
+            if not end and not final:
+                break
+            if not final and len(self._pending) - cut < self._lookahead:
+                break  # a name may still be completing past the sentence's end
+            sentence = self._pending[:cut]
+            hit = _first_hit(self._pending[: cut + self._lookahead], self._avoid)
+            if hit is None or hit[0] >= len(sentence):
+                out.append(sentence)
+                self._pending = self._pending[cut:]
+                continue
+            self.redacted += 1
+            if hit[1] > cut:  # the name runs on into the next sentence: leave that one out too
+                later = _SENTENCE_END.search(self._pending, hit[1])
+                cut = later.end() if later else len(self._pending)
+            self._pending = self._pending[cut:]
+        text = "".join(out)
+        if text:
+            self._out.append(text)
+        return text
+
+
+def _first_hit(text: str, names: Sequence[str]) -> tuple[int, int] | None:
+    """Where the first avoided name starts and ends in `text` (casefolded positions match for the scripts in use)."""
+    folded = text.casefold()
+    hits = [(i, i + len(name)) for name in names if (i := folded.find(name)) >= 0]
+    return min(hits) if hits else None
+
+
+def repair_text(context: TurnContext, cards: Sequence[Card]) -> str:
+    """The sentence a repaired reply ends with: the kept cards by name, or plainly that nothing fits."""
+    names = ", ".join(card.item.name for card in cards)
+    if _korean(context.customer.preferred_language):
+        return f"조건에 맞는 추천은 {names}입니다." if cards else "지금은 조건에 맞는 추천이 없어요."
+    return f"What fits your rules: {names}." if cards else "Nothing I may recommend fits your rules right now."
