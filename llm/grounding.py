@@ -23,7 +23,10 @@ carries instructions, or names an item the text must not name, is replaced by a 
 The text: the names to avoid are those of the items this customer may not be shown (`TurnContext.avoid_names`,
 which the caller fills from the catalog, and the ones they disliked) and of the proposals dropped here. With any to
 avoid, the text is released a sentence at a time; a sentence naming one is left out, and the reply then ends with a
-sentence built from the kept cards (no second model call).
+sentence built from the kept cards (no second model call). A proposal of an item that was not offered (an invented
+id, a real item this turn did not offer) or a malformed one has no name the code knows, so nothing can tell whether
+the text names it: then none of the model's text is released, and the reply is the sentence built from the kept
+cards alone.
 """
 
 import logging
@@ -206,6 +209,7 @@ class Grounder:
         self._avoid: tuple[str, ...] = ()
         self._lookahead = 0
         self._settled = False
+        self._blind = False  # the model proposed what the code cannot name: its text is not released
         self._pending = ""
         self._out: list[str] = []
         self.redacted = 0  # sentences left out
@@ -220,11 +224,15 @@ class Grounder:
         self._settled = True
         proposals = head.get("recommendations") if head else None
         self.cards, dropped = check(self._context, proposals, max_cards=self._max_cards)
+        self._blind = _unnameable(self._context, proposals)
         self._avoid = avoid_names(self._context, dropped, self.cards)
         self._lookahead = max((len(name) for name in self._avoid), default=0)
 
     def feed(self, text: str) -> str:
         self.settle(None)
+        if self._blind:
+            self.redacted = 1  # the whole text
+            return ""
         if not self._avoid:
             self._out.append(text)
             return text
@@ -235,7 +243,7 @@ class Grounder:
         self.settle(None)
         out = self._release(final=True) if self._avoid else ""
         if self.redacted:
-            log.info("reply text repaired", extra={"sentences_left_out": self.redacted})
+            log.info("reply text repaired", extra={"sentences_left_out": self.redacted, "whole_text": self._blind})
             piece = ("\n\n" if self.text.strip() else "") + repair_text(self._context, self.cards)
             self._out.append(piece)
             out += piece
@@ -265,6 +273,17 @@ class Grounder:
         if text:
             self._out.append(text)
         return text
+
+
+def _unnameable(context: TurnContext, proposals: object) -> bool:
+    """Whether the model proposed something whose name the code cannot know: a malformed field or proposal, or an
+    item that was not among this turn's candidates."""
+    if proposals is None:
+        return False
+    if not isinstance(proposals, list):
+        return True
+    offered = {candidate.external_id for candidate in context.candidates}
+    return any(_proposal(proposal)[0] not in offered for proposal in proposals)
 
 
 def _first_hit(text: str, names: Sequence[str]) -> tuple[int, int] | None:

@@ -143,7 +143,14 @@ def test_a_bad_proposal_is_dropped_logged_and_counted(case, alice, api, open_ses
     assert {r.reason for r in dropped} == {reason}
     assert all("no-such-item" not in str(r.__dict__) and getattr(r, "content", None) != "r" for r in dropped)
     assert Recommendation.objects.filter(session_id=session_id).count() == kept
-    assert turn["assistant_message"]["content"] == "여기 있어요."  # the reply is stored all the same
+    # A reply is stored all the same. Its text stays when every dropped proposal was an offered item (whose name the
+    # guard knows); after a proposal the code cannot name (an unknown or not offered id, a malformed one), none of
+    # the model's text is shown: the reply is built from the kept cards.
+    content = turn["assistant_message"]["content"]
+    if reason in ("not_offered", "malformed"):
+        assert content == "지금은 조건에 맞는 추천이 없어요."  # no card was kept
+    else:
+        assert content == "여기 있어요."
 
 
 @pytest.mark.parametrize(
@@ -176,14 +183,34 @@ def test_a_plain_text_answer_has_no_cards_and_is_stored(alice, api, open_session
 
 
 def _naming_a_forbidden_item(items):
+    """A reply whose text names an item that may not be shown, among cards that were all offered."""
+    return {
+        "mood": None,
+        "recommendations": [{"item_id": _first(items), "reason": "맛있어요"}],
+        "reply": f"오늘은 {PEANUT_NAME}을 드셔 보세요. 정말 맛있어요! {items[0][1]}도 좋아요.",
+    }
+
+
+def _naming_an_invented_item(items):
+    """A reply proposing an item the catalog does not have and naming it: a name no code can know."""
     return {
         "mood": None,
         "recommendations": [
-            {"item_id": PEANUT_ITEM, "reason": "땅콩"},
-            {"item_id": _first(items), "reason": "맛있어요"},
+            {"item_id": "golden-crab-palace", "reason": "r"},
+            {"item_id": _first(items), "reason": "r"},
         ],
-        "reply": f"오늘은 {PEANUT_NAME}을 드셔 보세요. 정말 맛있어요! {items[0][1]}도 좋아요.",
+        "reply": f"Golden Crab Palace 정말 맛있어요! {items[0][1]}도 좋아요.",
     }
+
+
+def test_a_reply_proposing_an_item_not_offered_is_replaced_by_the_cards(alice, api, open_session, fake_openai):
+    _, turn = turn_of(api, alice, open_session, fake_openai, _naming_an_invented_item)
+    text = turn["assistant_message"]["content"]
+    [card] = turn["recommendations"]
+    assert "Golden Crab" not in text
+    assert "golden-crab-palace" not in text
+    assert "정말 맛있어요" not in text  # none of the model's text
+    assert card["item"]["name"] in text
 
 
 def test_a_reply_naming_a_dropped_item_never_reaches_the_customer(alice, api, open_session, fake_openai):
