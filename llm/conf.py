@@ -31,6 +31,7 @@ class LLMSettings:
     # Defaults keep hand-built settings (tests of other modules) valid; get_settings always passes them.
     turns_per_minute: int = 20
     daily_token_quota: int = 200_000
+    stream_coalesce_seconds: float = 0.0  # SSE_COALESCE_MS: deltas of a streamed turn coalesced per window (streams.py)
 
     @property
     def provider(self) -> str:
@@ -60,4 +61,5 @@ def get_settings() -> LLMSettings:
         turn_lock_wait_seconds=settings.TURN_LOCK_WAIT_SECONDS,
         turns_per_minute=settings.THROTTLE_TURNS_PER_MINUTE,
         daily_token_quota=settings.DAILY_TOKEN_QUOTA,
+        stream_coalesce_seconds=settings.SSE_COALESCE_MS / 1000,
     )

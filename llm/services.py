@@ -138,10 +138,17 @@ def turn_reply_stream(
     The turn runs in a task of its own: if the consumer stops iterating, the reply still completes and is stored,
     and `settle` (the caller's last step, e.g. recording the turn) is awaited in that task with the Turn, or the
     LLMError the turn failed with, before the consumer gets it; what `settle` raises, the consumer gets instead.
-    With `idle_seconds`, a None comes whenever that long passes without a delta (for heartbeats). MessageTooLong
+    With `idle_seconds`, a None comes whenever that long passes without a delta (for heartbeats). Deltas are
+    coalesced per SSE_COALESCE_MS (llm/streams.py): the first at once, then at most one per window. MessageTooLong
     is raised by this call itself, before any iteration."""
     produce = turns.reply_streamed(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
-    return streams.detached(produce, name=f"llm-turn:{session_id}", settle=settle, idle_seconds=idle_seconds)
+    return streams.detached(
+        produce,
+        name=f"llm-turn:{session_id}",
+        settle=settle,
+        idle_seconds=idle_seconds,
+        coalesce_seconds=get_settings().stream_coalesce_seconds,
+    )
 
 
 def turn_regenerate(*, session_id: UUID, context: TurnContext, idempotency_key: str | None = None) -> Turn:
