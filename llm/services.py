@@ -9,7 +9,7 @@ from uuid import UUID
 
 import redis
 
-from llm import quota, store, streams, turns, window
+from llm import quota, store, streams, tokens, turns, window
 from llm.conf import get_settings
 from llm.data import (
     MOODS,
@@ -84,6 +84,7 @@ __all__ = [
     "session_erase",
     "session_summarize",
     "store_health",
+    "tokenizer_preload",
     "turn_admit",
     "turn_regenerate",
     "turn_reply",
@@ -200,6 +201,12 @@ def session_erase(*, session_id: UUID) -> None:
     """Delete every Redis key of the session: messages, mood, summary, idempotency records and turn lock (a turn in
     flight then stores nothing more)."""
     store.run(sync_client(), store.erase_call(store.session_keys(session_id)))
+
+
+def tokenizer_preload() -> None:
+    """Build the configured model's tokenizer (about 80 MB) now: a server's master calls it before its workers fork,
+    so that they share its pages instead of building one each (config/gunicorn.py)."""
+    tokens.preload(get_settings().model)
 
 
 def llm_check() -> CheckResult:
