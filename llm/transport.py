@@ -13,6 +13,7 @@ What leaves: the SDK's exceptions as its own call would raise them, httpx2 error
 body or chunk that is not JSON or not shaped as a chat completion. llm/client.py maps them all (`translate_error`).
 """
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,15 +25,20 @@ PATH = "/chat/completions"
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    """The request body as sent, built once per call and reused by its retries."""
-    return orjson.dumps(body)
+    """The request body as sent, built once per call and reused by its retries. Text orjson cannot encode (a lone
+    surrogate, which a JSON request may carry as "\\ud800") goes through the standard library, escaped as the SDK
+    would send it."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        return json.dumps(body).encode()
 
 
 def complete(client: openai.OpenAI, content: bytes) -> dict[str, Any]:
     """One chat completion, as the decoded JSON object the endpoint answered (the client's default headers say
     `Content-Type: application/json`)."""
     response = client.post(PATH, content=content, cast_to=httpx2.Response)
-    answer = orjson.loads(response.content)
+    answer = _loads(response.content)
     if not isinstance(answer, dict):
         raise ValueError("the answer is not a JSON object")
     return answer
@@ -49,7 +55,7 @@ async def stream(client: openai.AsyncOpenAI, content: bytes) -> AsyncIterator[di
                 async for _ in pieces:
                     pass
                 break
-            chunk = orjson.loads(data)
+            chunk = _loads(data)
             if not isinstance(chunk, dict):
                 raise ValueError("a stream chunk is not a JSON object")
             if error := chunk.get("error"):
@@ -57,6 +63,16 @@ async def stream(client: openai.AsyncOpenAI, content: bytes) -> AsyncIterator[di
             yield chunk
     finally:
         await response.aclose()
+
+
+def _loads(data: bytes) -> Any:
+    """JSON decoded by orjson; by the standard library when orjson refuses it, which it does for an escaped lone
+    surrogate ("\\ud800") that json keeps as a code point (the reply shows U+FFFD in its place, see
+    tests/reliability/test_model_text.py). Text that is not JSON fails both: json's ValueError leaves."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 async def _events(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

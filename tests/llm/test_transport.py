@@ -45,3 +45,11 @@ def test_shapes_that_are_not_a_completion_are_value_errors():
     assert transport.first_choice({"choices": [{"index": 1}, {"index": 0, "x": 1}]}) == {"index": 0, "x": 1}
     assert transport.usage_of({"usage": {"prompt_tokens": 3, "completion_tokens": 4}}) == (3, 4)
     assert transport.usage_of({"usage": None}) is None
+
+
+def test_lone_surrogates_in_and_out_are_read_as_the_standard_library_reads_them():
+    body = {"messages": [{"role": "user", "content": "a\ud800b"}]}
+    assert transport.encode(body) == b'{"messages": [{"role": "user", "content": "a\\ud800b"}]}'
+    assert transport._loads(b'{"a":"x\\ud800"}') == {"a": "x\ud800"}
+    with pytest.raises(ValueError, match="Expecting"):
+        transport._loads(b"{not json")
