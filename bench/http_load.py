@@ -59,6 +59,7 @@ STREAM_STEPS = (100, 250, 500, 750)
 COLD_STREAMS = 100
 STREAM_RATE = 20.0  # tokens per second
 STREAM_FLOOR_PROBES = 10
+FAST_STREAMS, FAST_RATE, FAST_SECONDS = 200, 100.0, 4.0  # coalescing, before and after: 400 tokens a stream
 TARGETS = {
     "turn_p99_ms": 250,
     "errors": 0,
@@ -121,9 +122,11 @@ def slow_model(r: Rig) -> dict[str, Any]:
     return result
 
 
-def stream_step(r: Rig, n: int, *, prime: bool) -> dict[str, Any]:
+def stream_step(
+    r: Rig, n: int, *, prime: bool, rate: float = STREAM_RATE, seconds: float = STREAM_SECONDS
+) -> dict[str, Any]:
     """`n` concurrent streams; whether the server held them, how fast first deltas came, and its memory."""
-    r.fake.configure(tokens_per_second=STREAM_RATE, duration=STREAM_SECONDS)
+    r.fake.configure(tokens_per_second=rate, duration=seconds)
     spec = r.spec(
         mode="stream",
         model_host=r.fake.host,
@@ -155,7 +158,7 @@ def stream_step(r: Rig, n: int, *, prime: bool) -> dict[str, Any]:
     for request in r.fake.requests():
         messages = (request.get("body") or {}).get("messages") or []
         if messages:
-            first_token[messages[-1].get("content")] = request["received_at"] + 1 / STREAM_RATE
+            first_token[messages[-1].get("content")] = request["received_at"] + 1 / rate
 
     def lags(probes: list[dict[str, Any]]) -> list[float]:
         return [
@@ -174,13 +177,14 @@ def stream_step(r: Rig, n: int, *, prime: bool) -> dict[str, Any]:
         "first_delta_after_model_ms": lag,
         "floor_first_token_lag_ms": common.distribution(lags(raw["floor"])),
         "request_to_model_ms": common.distribution(
-            first_token[p["tag"]] - 1 / STREAM_RATE - p["sent"] for p in streams if p["tag"] in first_token
+            first_token[p["tag"]] - 1 / rate - p["sent"] for p in streams if p["tag"] in first_token
         ),
         "stream_seconds": common.distribution((p["ended"] - p["sent"] for p in streams), scale=1.0),
         "rss_mb_before": round(baseline["rss"] / 2**20, 1),
         "rss_mb_peak": round(peak["rss"] / 2**20, 1),
         "pss_mb_before": round(baseline["pss"] / 2**20, 1),
         "pss_mb_peak": round(peak["pss"] / 2**20, 1),
+        "delta_events_per_stream": round(sum(p["deltas"] for p in streams) / max(len(streams), 1), 1),
         "cpu": raw["cpu"],
     }
     result["held"] = (
@@ -211,6 +215,19 @@ def streams(r: Rig, *, first_turns: bool) -> dict[str, Any]:
     }
 
 
+def coalescing(fake: common.FakeModelServer, customers: list[common.Customer], logs: Path) -> dict[str, Any]:
+    """Streams from a fast model (FAST_RATE tokens/s), with SSE_COALESCE_MS=0 (an event per token, as before) and at
+    its default, on the shipped stack: delta events per stream, the app's CPU per stream, the first delta's lag."""
+    result = {}
+    for name, env in (("per_token", {"SSE_COALESCE_MS": "0"}), ("coalesced", {})):
+        with rig(fake, customers, WORKERS, logs / f"coalesce-{name}", stack=SHIPPED, env=env) as r:
+            r.warm_up()
+            step = stream_step(r, FAST_STREAMS, prime=True, rate=FAST_RATE, seconds=FAST_SECONDS)
+            step["app_cpu_ms_per_stream"] = step["cpu"]["ms_per_request"]["app"]
+            result[name] = step
+    return result
+
+
 def _most_open(probes: list[dict[str, Any]]) -> int:
     edges = sorted([(p["sent"], 1) for p in probes] + [(p["ended"] or p["sent"], -1) for p in probes])
     most = current = 0
@@ -234,6 +251,7 @@ def run(customers: list[common.Customer], stacks: tuple[str, ...] = STACKS) -> d
                 result["slow_model"] = {"stack": SHIPPED, **slow_model(r), "server_errors_logged": r.errors_logged()}
             with rig(fake, customers, WORKERS, Path(logs) / "streams", stack=SHIPPED) as r:
                 result["streams"] = streams(r, first_turns=True)
+            result["coalescing"] = coalescing(fake, customers, Path(logs))
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     result["summary"] = summarize(result)
@@ -273,6 +291,15 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "stream_first_delta_p95_ms": most["first_delta_after_model_ms"]["p95"] if most else None,
         "stream_pss_mb": most["pss_mb_peak"] if most else None,
         "stream_rss_mb": most["rss_mb_peak"] if most else None,
+        "coalescing": {
+            name: {
+                "delta_events_per_stream": step["delta_events_per_stream"],
+                "app_cpu_ms_per_stream": step["app_cpu_ms_per_stream"],
+                "first_delta_p95_ms": step["first_delta_after_model_ms"].get("p95"),
+                "completed": step["completed"],
+            }
+            for name, step in result["coalescing"].items()
+        },
     }
     summary["met"] = {
         "turn_p99_ms": summary["turn_p99_ms"] < TARGETS["turn_p99_ms"],
@@ -328,6 +355,17 @@ def print_table(result: dict[str, Any]) -> None:
         )
 
 
+def _print_coalescing(result: dict[str, Any]) -> None:
+    print(f"{FAST_STREAMS} streams at {FAST_RATE:.0f} tokens/s for {FAST_SECONDS:.0f} s, SSE_COALESCE_MS 0 vs default:")
+    for name, step in result["coalescing"].items():
+        lag = step["first_delta_after_model_ms"]
+        print(
+            f"  {name:>9}: {step['delta_events_per_stream']:>6.1f} delta events a stream, app CPU"
+            f" {step['app_cpu_ms_per_stream']:.1f} ms a stream, first delta p95 {_ms(lag, 'p95')},"
+            f" done {step['completed']}/{step['streams']}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http_load", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true", help="profile the server's CPU instead of measuring")
@@ -344,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run(customers, stacks)
     path = common.write_result("http_load", result)
     print_table(result)
+    _print_coalescing(result)
     print(f"written to {path}")
     return 0 if all(result["summary"]["met"].values()) else 1
 

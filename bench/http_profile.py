@@ -1,6 +1,8 @@
 """`python -m bench.http_profile` (or `bench.http_load --profile`): where the server's CPU goes, as cProfile of its
-processes (bench/profiler.py) on the shipped stack: zero-latency turns, GET /me and 100 streams, each on a fresh
-server. Written to bench/results/http_profile.json.
+processes (bench/profiler.py): zero-latency turns, GET /me and 100 streams, each on a fresh server. The servers are
+uvicorn's own (the same ASGI app and HTTP protocol as the shipped stack's uvicorn workers): a gunicorn worker takes
+SIGUSR1 and SIGUSR2 for itself (reopening logs; the default action, which ends the process), which the profiler
+needs. Written to bench/results/http_profile.json.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any
 from bench import common
 from bench.http_load import (
     SEGMENT_SECONDS,
-    SHIPPED,
     STREAM_RATE,
     STREAM_STEPS,
     TURN_CLIENTS,
@@ -27,6 +28,7 @@ from bench.http_load import (
 from bench.http_rig import rig, run_segment
 from bench.load_client import STREAM_RAMP_SECONDS, STREAM_SECONDS
 
+PROFILED_STACK = "asgi-uvicorn"
 STREAM_SETUP_SECONDS = 8.0  # time to open (and read) the streams' sessions before they start
 
 
@@ -43,7 +45,7 @@ def profile_run(customers: list[common.Customer]) -> dict[str, Any]:
     result = {}
     with common.FakeModelServer() as fake, tempfile.TemporaryDirectory(prefix="bench-profile-") as logs:
         for name, case in cases.items():
-            with rig(fake, customers, WORKERS, Path(logs) / name, stack=SHIPPED, profile=True) as r:
+            with rig(fake, customers, WORKERS, Path(logs) / name, stack=PROFILED_STACK, profile=True) as r:
                 r.warm_up()
                 if case["mode"] == "stream":
                     r.fake.configure(tokens_per_second=STREAM_RATE, duration=STREAM_SECONDS)

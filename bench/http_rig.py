@@ -149,15 +149,24 @@ def rig(
     *,
     stack: str = "asgi-gunicorn",
     profile: bool = False,
+    env: dict[str, str] | None = None,
 ):
-    with _app_server(fake, workers, log_dir, stack=stack, profile=profile) as app:
+    with _app_server(fake, workers, log_dir, stack=stack, profile=profile, env=env) as app:
         yield Rig(app, fake, Machine(app, fake), [c.token for c in customers])
 
 
-def _app_server(fake: common.FakeModelServer, workers: int, log_dir: Path, *, stack: str, profile: bool) -> Any:
+def _app_server(
+    fake: common.FakeModelServer,
+    workers: int,
+    log_dir: Path,
+    *,
+    stack: str,
+    profile: bool,
+    env: dict[str, str] | None = None,
+) -> Any:
     """The app served by `stack`; with `profile`, every process runs bench.profiler.ThreadProfiler into
     `log_dir`/profile."""
-    env = common.django_env(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="bench")
+    env = common.django_env(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="bench", **(env or {}))
     for name in ("PATH", "HOME", "PYTHONUNBUFFERED", "DJANGO_SETTINGS_MODULE"):
         env.pop(name)  # AppServer sets these itself
     if profile:

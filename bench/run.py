@@ -175,6 +175,15 @@ def _rows_http_load(r: dict[str, Any]) -> list[Row]:
             "p99 < 100 ms",
             met["slow_overhead_p99_ms"],
         ),
+        *(
+            (
+                f"{name} deltas (200 streams at 100 tokens/s)",
+                f"{c['delta_events_per_stream']} events, {c['app_cpu_ms_per_stream']} ms app CPU a stream",
+                "-",
+                None,
+            )
+            for name, c in s["coalescing"].items()
+        ),
         (
             "concurrent streams held (p95 1st delta, PSS)",
             f"{s['streams_held']} ({s['stream_first_delta_p95_ms']} ms, {s['stream_pss_mb']} MB)",
