@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chatbot
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test setup lint format bench eval clean
+.PHONY: run serve test setup lint format bench eval clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: $(STAMP)
 	$(BIN)/python manage.py seed_demo
 	@$(BIN)/python scripts/run_preamble.py --url http://$(HOST):$(PORT)
 	@$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off --log-level warning
+
+## Serve as in production (README, "Production"): gunicorn with uvicorn workers, the app preloaded (config/gunicorn.py)
+serve: $(STAMP)
+	$(BIN)/gunicorn config.asgi:application -c config/gunicorn.py --bind $(HOST):$(PORT)
 
 ## The whole suite: lint, format check, architecture contracts, tests (real PostgreSQL and Redis)
 test: $(STAMP)

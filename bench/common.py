@@ -11,18 +11,15 @@ environment); a benchmark run on its own (`python -m bench.<name>`) prepares for
 from __future__ import annotations
 
 import contextlib
-import cProfile
 import http.client
 import json
 import math
 import os
 import platform
-import pstats
 import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -32,6 +29,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
+
+# Re-exported: the benchmarks reach them as common.<name>.
+from bench.procfs import (  # noqa: F401
+    children_of,
+    cpu_seconds,
+    cpu_seconds_tree,
+    machine_busy_seconds,
+    pids_named,
+    postmaster_pid,
+    pss_bytes,
+    rss_bytes,
+)
+from bench.profiler import PROFILE_ENV, SITECUSTOMIZE, ThreadProfiler, merged_profile  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
@@ -270,166 +280,6 @@ def distribution(values: Iterable[float], *, scale: float = 1000.0, digits: int 
         "p99": r(percentile(ordered, 99)),
         "max": r(ordered[-1]),
     }
-
-
-# --- processes, from /proc -------------------------------------------------------------------------------
-
-
-def children_of(pid: int) -> list[int]:
-    """The live direct children of `pid`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError):
-            stat = (entry / "stat").read_text()
-            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-            if int(ppid) == pid and state != "Z":
-                found.append(int(entry.name))
-    return sorted(found)
-
-
-def pids_named(name: str) -> list[int]:
-    """The live processes whose command name is `name` (e.g. every PostgreSQL backend)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() == name:
-                    found.append(int(entry.name))
-    return found
-
-
-def rss_bytes(pids: Iterable[int]) -> int:
-    """The summed resident set size of `pids` (those that exited count 0)."""
-    total = 0
-    page = os.sysconf("SC_PAGE_SIZE")
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-    return total
-
-
-def cpu_seconds(pids: Iterable[int]) -> float:
-    """The summed user + system CPU time of `pids` so far."""
-    total = 0
-    ticks = os.sysconf("SC_CLK_TCK")
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
-def cpu_seconds_tree(pid: int) -> float:
-    """CPU time of `pid`, of its children that exited (reaped: cutime, cstime) and of its live children: a server's
-    whole cost, even when its workers or backends come and go."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    own = sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks  # utime, stime, cutime, cstime
-    return own + cpu_seconds(children_of(pid))
-
-
-def postmaster_pid() -> int | None:
-    """The PostgreSQL server's parent process (the backends' parent), if it runs on this machine."""
-    pids = set(pids_named("postgres"))
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError):
-            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            if ppid not in pids:
-                return pid
-    return None
-
-
-# --- a CPU profiler for a server's worker processes ------------------------------------------------------
-
-PROFILE_ENV = "BENCH_PROFILE_DIR"
-SITECUSTOMIZE = f"""import os
-if os.environ.get("{PROFILE_ENV}"):
-    from bench.common import ThreadProfiler
-    ThreadProfiler(os.environ["{PROFILE_ENV}"]).install()
-"""
-
-
-class ThreadProfiler:
-    """cProfile in every thread of a process, timed by each thread's own CPU clock (time.thread_time): time a
-    thread spends blocked, or waiting for the GIL, counts nowhere, so the totals say where the process burns CPU.
-
-    SIGUSR1 forgets what was profiled so far (the warm-up); SIGUSR2 writes `<directory>/profile-<pid>.pstats`: the main
-    thread (the event loop, which handles the signals) and every thread that ended meanwhile (a request's sync code
-    runs in a thread of its own under ASGI). Threads still running are left out: a profiler is only safe to read
-    from its own thread.
-    """
-
-    def __init__(self, directory: str) -> None:
-        self.path = Path(directory) / f"profile-{os.getpid()}.pstats"
-        self._ended: list[cProfile.Profile] = []
-        self._lock = threading.Lock()
-        self._main = cProfile.Profile(time.thread_time)
-
-    def install(self) -> None:
-        original = threading.Thread.run
-
-        def run(thread: threading.Thread) -> None:
-            profile = cProfile.Profile(time.thread_time)
-            profile.enable()
-            try:
-                original(thread)
-            finally:
-                profile.disable()
-                with self._lock:
-                    self._ended.append(profile)
-
-        threading.Thread.run = run
-        signal.signal(signal.SIGUSR1, self._forget)
-        signal.signal(signal.SIGUSR2, self._write)
-        self._main.enable()
-
-    def _forget(self, signum: int, frame: object) -> None:
-        self._main.clear()
-        with self._lock:
-            self._ended.clear()
-
-    def _write(self, signum: int, frame: object) -> None:
-        self._main.disable()
-        with self._lock:
-            stats = pstats.Stats(self._main)
-            for profile in self._ended:
-                stats.add(profile)
-        partial = self.path.with_suffix(".partial")
-        stats.dump_stats(partial)
-        partial.rename(self.path)  # whole or not at all: the reader polls for it
-        self._main.enable()
-
-
-def merged_profile(directory: Path, top: int = 80) -> dict[str, Any]:
-    """The profiles every process wrote into `directory`, merged: the functions with the most CPU time, inclusive
-    (cumulative) and their own (total), as shares of all the CPU time profiled."""
-    paths = sorted(directory.glob("profile-*.pstats"))
-    if not paths:
-        return {"cpu_seconds": 0.0, "inclusive_percent": [], "self_percent": []}
-    stats = pstats.Stats(*map(str, paths))
-    total = stats.total_tt
-
-    def named(key: tuple[str, int, str]) -> str:
-        filename, line, function = key
-        return f"{_short_path(filename)}:{line}({function})" if line else function
-
-    def ranked(index: int) -> list[tuple[str, float]]:
-        rows = sorted(stats.stats.items(), key=lambda item: item[1][index], reverse=True)[:top]
-        return [(named(key), round(100 * row[index] / total, 1)) for key, row in rows]
-
-    return {"cpu_seconds": round(total, 2), "inclusive_percent": ranked(3), "self_percent": ranked(2)}
-
-
-def _short_path(filename: str) -> str:
-    for marker in ("site-packages/", "lib/python3.11/", str(PROJECT_ROOT) + "/"):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return filename
 
 
 # --- the machine and the results -------------------------------------------------------------------------

@@ -159,6 +159,8 @@ CHAT_ARCHIVE_DAYS = env_int("CHAT_ARCHIVE_DAYS", 0, minimum=0, maximum=3650)
 RECOMMENDATION_CANDIDATES = env_int("RECOMMENDATION_CANDIDATES", 6, minimum=0, maximum=20)
 RECOMMENDATIONS_MAX = env_int("RECOMMENDATIONS_MAX", 3, minimum=1, maximum=10)
 CHAT_SSE_HEARTBEAT_SECONDS = env_float("CHAT_SSE_HEARTBEAT_SECONDS", 10.0, minimum=0.05, maximum=300)
+# A streamed reply's text arriving within this window after a delta event goes out as one event (0: one per token).
+SSE_COALESCE_MS = env_float("SSE_COALESCE_MS", 30.0, minimum=0, maximum=1000)
 
 # --- Throttling (Redis, shared by every process). ---
 THROTTLE_TURNS_PER_MINUTE = env_int("THROTTLE_TURNS_PER_MINUTE", 20, minimum=1)

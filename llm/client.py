@@ -1,5 +1,6 @@
 """The OpenAI-compatible provider (OpenAI, Ollama, vLLM, llama.cpp...): the only module that talks to the model
-endpoint, and the only one that sees `openai` or `httpx2` exceptions. Each failure leaves as exactly one
+endpoint (through llm/transport.py: the SDK's low-level request path, the body built once, answers and stream chunks
+read with orjson), and the only one that sees `openai` or `httpx2` exceptions. Each failure leaves as exactly one
 llm.errors type, raised `from` the SDK's exception when there is one:
 
 - LLMTimeout: no answer, or no next piece of a stream, within LLM_READ_TIMEOUT (LLM_CONNECT_TIMEOUT to connect).
@@ -35,7 +36,7 @@ from urllib.parse import urlsplit
 import httpx2
 import openai
 
-from llm import grounding, tokens
+from llm import grounding, tokens, transport
 from llm.conf import LLMSettings, get_settings
 from llm.data import Usage
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
@@ -49,8 +50,8 @@ CONFIGURATION_STATUSES = frozenset({401, 403, 404})
 BACKOFF_SECONDS = 0.5  # the first retry's wait without Retry-After; doubles with each further retry
 NO_API_KEY = "not-needed"  # servers such as Ollama take no key, but the SDK refuses to start without one
 
-# What the SDK lets escape: its own errors, httpx2 errors it does not wrap, and ValueError from json.loads on a body
-# or stream chunk that is not JSON.
+# What the SDK and llm.transport let escape: the SDK's own errors, httpx2 errors it does not wrap, and ValueError for
+# a body or stream chunk that is not JSON (orjson's JSONDecodeError is one) or not shaped as a completion.
 _SDK_ERRORS = (openai.OpenAIError, httpx2.HTTPError, ValueError)
 _jitter = random.SystemRandom()
 
@@ -111,12 +112,12 @@ class OpenAIProvider:
         return response.choices[0].finish_reason
 
     def _complete(self, request: ModelRequest) -> Completion:
-        body = request_body(self._cfg, request, stream=False)
+        content = transport.encode(request_body(self._cfg, request, stream=False))
         attempt = 0
         while True:
             try:
-                response = _sync_client(self._endpoint).chat.completions.create(**body)
-                return self._completion(request, response)
+                answer = transport.complete(_sync_client(self._endpoint), content)
+                return self._completion(request, answer)
             except _SDK_ERRORS as exc:
                 delay = self._retry_delay(exc, attempt, request)
                 if delay is None:
@@ -125,7 +126,7 @@ class OpenAIProvider:
             attempt += 1
 
     async def _stream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
-        body = request_body(self._cfg, request, stream=True)
+        content = transport.encode(request_body(self._cfg, request, stream=True))
         attempt = 0
         while True:
             grounder = _grounder(request)
@@ -133,19 +134,17 @@ class OpenAIProvider:
             finish_reason: str | None = None
             usage = None
             try:
-                stream = await _async_client(self._endpoint).chat.completions.create(**body)
-                async with stream:
-                    async for chunk in stream:
-                        usage = chunk.usage or usage
-                        for choice in chunk.choices:
-                            if choice.index != 0:
-                                continue
-                            delta = reader.feed(choice.delta.content or choice.delta.refusal or "")
-                            if delta and grounder:
-                                delta = grounder.feed(delta)
-                            if delta:
-                                yield delta
-                            finish_reason = choice.finish_reason or finish_reason
+                async with aclosing(transport.stream(_async_client(self._endpoint), content)) as chunks:
+                    async for chunk in chunks:
+                        usage = transport.usage_of(chunk) or usage
+                        if (choice := transport.first_choice(chunk)) is None:
+                            continue
+                        delta = reader.feed(transport.text_of(choice.get("delta")))
+                        if delta and grounder:
+                            delta = grounder.feed(delta)
+                        if delta:
+                            yield delta
+                        finish_reason = choice.get("finish_reason") or finish_reason
                 break
             except _SDK_ERRORS as exc:
                 delay = None if reader.emitted else self._retry_delay(exc, attempt, request)
@@ -170,16 +169,17 @@ class OpenAIProvider:
             cards=grounder.cards if grounder else (),
         )
 
-    def _completion(self, request: ModelRequest, response: Any) -> Completion:
-        if not response.choices:
+    def _completion(self, request: ModelRequest, answer: dict[str, Any]) -> Completion:
+        choice = transport.first_choice(answer)
+        if choice is None:
             raise LLMBadResponse("The model's answer has no choices.")
-        choice = response.choices[0]
-        if choice.finish_reason is None:
+        finish_reason = choice.get("finish_reason")
+        if finish_reason is None:
             raise LLMBadResponse("The model's answer ended before it was finished.")
         grounder = _grounder(request)
         reader = _reader(request, grounder)
-        reader.feed(choice.message.content or choice.message.refusal or "")
-        text, mood = reader.finish(choice.finish_reason)
+        reader.feed(transport.text_of(choice.get("message")))
+        text, mood = reader.finish(finish_reason)
         if grounder:
             grounder.feed(text)
             grounder.finish()
@@ -187,14 +187,14 @@ class OpenAIProvider:
         return Completion(
             text=text,
             mood=mood,
-            usage=self._usage(response.usage, request, text),
-            finish_reason=choice.finish_reason,
+            usage=self._usage(transport.usage_of(answer), request, text),
+            finish_reason=finish_reason,
             cards=grounder.cards if grounder else (),
         )
 
-    def _usage(self, usage: Any, request: ModelRequest, text: str) -> Usage:
+    def _usage(self, usage: tuple[int, int] | None, request: ModelRequest, text: str) -> Usage:
         if usage is not None:
-            return Usage(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+            return Usage(prompt_tokens=usage[0], completion_tokens=usage[1])
         # Some compatible servers send no usage (not even with stream_options.include_usage): estimate it the way
         # OpenAI bills, so quotas and session counters still move.
         model = self._cfg.model

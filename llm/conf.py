@@ -33,6 +33,7 @@ class LLMSettings:
     turns_per_minute: int = 20
     daily_token_quota: int = 200_000
     recommendations_max: int = 3
+    stream_coalesce_seconds: float = 0.0  # SSE_COALESCE_MS: deltas of a streamed turn coalesced per window (streams.py)
 
     @property
     def provider(self) -> str:
@@ -64,4 +65,5 @@ def get_settings() -> LLMSettings:
         turns_per_minute=settings.THROTTLE_TURNS_PER_MINUTE,
         daily_token_quota=settings.DAILY_TOKEN_QUOTA,
         recommendations_max=settings.RECOMMENDATIONS_MAX,
+        stream_coalesce_seconds=settings.SSE_COALESCE_MS / 1000,
     )

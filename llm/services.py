@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 import redis
 
-from llm import closing, quota, store, streams, turns, window
+from llm import closing, quota, store, streams, tokens, turns, window
 from llm.conf import get_settings
 from llm.data import (
     MOODS,
@@ -102,6 +102,7 @@ __all__ = [
     "session_erase",
     "session_summarize",
     "store_health",
+    "tokenizer_preload",
     "turn_admit",
     "turn_answered",
     "turn_regenerate",
@@ -167,10 +168,17 @@ def turn_reply_stream(
     The turn runs in a task of its own: if the consumer stops iterating, the reply still completes and is stored,
     and `settle` (the caller's last step, e.g. recording the turn) is awaited in that task with the Turn, or the
     LLMError the turn failed with, before the consumer gets it; what `settle` raises, the consumer gets instead.
-    With `idle_seconds`, a None comes whenever that long passes without a delta (for heartbeats). MessageTooLong
+    With `idle_seconds`, a None comes whenever that long passes without a delta (for heartbeats). Deltas are
+    coalesced per SSE_COALESCE_MS (llm/streams.py): the first at once, then at most one per window. MessageTooLong
     is raised by this call itself, before any iteration."""
     produce = turns.reply_streamed(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
-    return streams.detached(produce, name=f"llm-turn:{session_id}", settle=settle, idle_seconds=idle_seconds)
+    return streams.detached(
+        produce,
+        name=f"llm-turn:{session_id}",
+        settle=settle,
+        idle_seconds=idle_seconds,
+        coalesce_seconds=get_settings().stream_coalesce_seconds,
+    )
 
 
 def turn_regenerate(
@@ -243,6 +251,12 @@ def session_erase(*, session_id: UUID) -> None:
     turns queued before it (waiting at most TURN_LOCK_WAIT_SECONDS), and refuse the turns queued after it
     (SessionClosed): a closed marker without content lives TURN_LOCK_WAIT_SECONDS + 2 s."""
     closing.erase(session_id)
+
+
+def tokenizer_preload() -> None:
+    """Build the configured model's tokenizer (about 80 MB) now: a server's master calls it before its workers fork,
+    so that they share its pages instead of building one each (config/gunicorn.py)."""
+    tokens.preload(get_settings().model)
 
 
 def llm_check() -> CheckResult:

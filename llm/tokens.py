@@ -79,6 +79,11 @@ def encoding_name(model: str) -> str:
     return name if name in _ENCODINGS else DEFAULT_ENCODING
 
 
+def preload(model: str) -> None:
+    """Build the encoding of `model` now: in a server's master before its workers fork, so that they share it."""
+    _encoding_for_model(model)
+
+
 def count_text(text: str, *, model: str) -> int:
     """Tokens of `text` in the encoding of `model` (o200k_base for unknown models)."""
     # encode_ordinary: text that happens to spell a special token ("<|endoftext|>") is counted as text, not refused.

@@ -114,16 +114,7 @@ class AppServer:
         if self._process is not None:
             raise RuntimeError("the app server is already started")
         _collect_static(tuple(sorted(self.env.items())))
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--workers",
-            str(self.workers),
-            "--no-access-log",
-        ]
-        command += ["--host", self.host, "--port", str(self.port)]
+        command = self.command()
         # Appending: the master and every worker share this file and must not overwrite each other's lines.
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
@@ -143,6 +134,11 @@ class AppServer:
             self.stop()
             raise
         return self
+
+    def command(self) -> list[str]:
+        """The server's command line (a subclass may serve the app another way)."""
+        command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--workers", str(self.workers)]
+        return [*command, "--no-access-log", "--host", self.host, "--port", str(self.port)]
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM to the master (a graceful shutdown), then SIGKILL to the whole process group after `timeout`."""
@@ -176,11 +172,15 @@ class AppServer:
             self._check_running()
             pids = self.worker_pids()
             log = self.log_text()
-            if len(pids) == self.workers and all(f"Started server process [{pid}]" in log for pid in pids):
+            if len(pids) == self.workers and all(self.worker_started(pid, log) for pid in pids):
                 return pids
             if time.monotonic() > deadline:
                 raise AppServerError(f"expected {self.workers} started workers, have {pids}:\n{tail(log)}")
             time.sleep(_POLL_SECONDS)
+
+    def worker_started(self, pid: int, log: str) -> bool:
+        """Whether worker `pid` says in the log that it serves."""
+        return f"Started server process [{pid}]" in log
 
     def kill_worker(self, pid: int) -> None:
         """SIGKILL one of this server's workers, as the kernel's OOM killer would; return once it is dead."""
@@ -255,6 +255,30 @@ class AppServer:
             time.sleep(_POLL_SECONDS)
 
 
+class GunicornServer(AppServer):
+    """The README's deployment: gunicorn with config/gunicorn.py (uvicorn workers forked from a master that loaded
+    the app and the tokenizer); with `wsgi_threads`, gunicorn's threaded WSGI workers instead (config.wsgi, for the
+    JSON endpoints: a streamed reply would hold a thread)."""
+
+    def __init__(self, env: Mapping[str, str], workers: int = 2, *, wsgi_threads: int = 0, **kwargs: Any) -> None:
+        super().__init__(env, workers, **kwargs)
+        self.wsgi_threads = wsgi_threads
+
+    def command(self) -> list[str]:
+        bind = ["--bind", f"{self.host}:{self.port}", "--workers", str(self.workers)]
+        if not self.wsgi_threads:
+            return [sys.executable, "-m", "gunicorn", "config.asgi:application", "-c", "config/gunicorn.py", *bind]
+        threads = ["--worker-class", "gthread", "--threads", str(self.wsgi_threads), "--preload"]
+        return [sys.executable, "-m", "gunicorn", "config.wsgi:application", *threads, *bind, "--no-control-socket"]
+
+    def worker_pids(self) -> list[int]:
+        """The live workers the master forked (gunicorn's master never serves requests itself)."""
+        return _children(self.pid) if self._process is not None and self._process.poll() is None else []
+
+    def worker_started(self, pid: int, log: str) -> bool:
+        return f"Booting worker with pid: {pid}" in log
+
+
 @functools.cache
 def _collect_static(env: tuple[tuple[str, str], ...]) -> None:
     """As a deployment does before serving: with DEBUG off, static files come from the collected manifest."""
@@ -290,6 +314,18 @@ def database_url_for_tests(*, host: str | None = None, port: int | None = None) 
     netloc = f"{credentials}@" if credentials else ""
     netloc += f"{quote(host or default_host, safe='')}:{port or default_port}"
     return f"postgres://{netloc}/{quote(str(name), safe='')}"
+
+
+def _children(parent: int) -> list[int]:
+    """Live children of `parent`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+                if int(ppid) == parent and state != "Z":
+                    pids.append(int(entry.name))
+    return sorted(pids)
 
 
 def _spawned_children(parent: int) -> list[int]:

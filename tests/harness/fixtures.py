@@ -46,7 +46,8 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
 
 @pytest.fixture
 def app_server_factory(transactional_db, fault_proxy_factory, tmp_path) -> Iterator[Callable[..., AppServer]]:
-    """`make(env=None, *, workers=2, openai=None)` starts the app under uvicorn and waits until it serves.
+    """`make(env=None, *, workers=2, openai=None, server=AppServer)` starts the app under uvicorn (or `server`, e.g.
+    GunicornServer) and waits until it serves.
 
     Defaults: the pytest-django test database (committed data only: hence `transactional_db`), the test Redis
     database (settings.REDIS_URL, db 15), short timeouts, and the offline provider unless `openai` (the
@@ -57,15 +58,19 @@ def app_server_factory(transactional_db, fault_proxy_factory, tmp_path) -> Itera
     with ExitStack() as stack:
 
         def make(
-            env: Mapping[str, str] | None = None, *, workers: int = 2, openai: FakeOpenAI | None = None
+            env: Mapping[str, str] | None = None,
+            *,
+            workers: int = 2,
+            openai: FakeOpenAI | None = None,
+            server: type[AppServer] = AppServer,
         ) -> AppServer:
             server_env = {"DATABASE_URL": database_url_for_tests(), "REDIS_URL": settings.REDIS_URL, **APP_TEST_ENV}
             if openai is not None:
                 server_env |= {"OPENAI_BASE_URL": openai.base_url, "OPENAI_API_KEY": "test-key"}
             server_env |= env or {}
             log_dir = tmp_path / f"app-server-{next(numbers)}"
-            server = AppServer(server_env, workers=workers, log_dir=log_dir)
-            stack.callback(server.stop)
-            return server.start()
+            app = server(server_env, workers=workers, log_dir=log_dir)
+            stack.callback(app.stop)
+            return app.start()
 
         yield make

@@ -45,7 +45,8 @@ def _stored(session_id) -> list[tuple[int, str, str, bool]]:
     return [(m.seq, m.role, m.content, m.interrupted) for m in services.messages_list(session_id=session_id)]
 
 
-def test_deltas_come_as_the_model_writes_then_the_stored_turn(fake_openai, session_id):
+def test_deltas_come_as_the_model_writes_then_the_stored_turn(fake_openai, session_id, settings):
+    settings.SSE_COALESCE_MS = 0  # one delta per chunk (coalescing: test_stream_coalescing.py)
     fake_openai.script(reply(ANSWER, mood="excited"))
     items = run_async(_drain(_stream(session_id)))
     deltas, turn = items[:-1], items[-1]
