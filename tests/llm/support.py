@@ -10,7 +10,7 @@ from typing import TypeVar
 import redis
 from django.conf import settings
 
-from llm import tokens
+from llm import services, tokens
 from llm.redis import async_client, sync_client
 from tests.fakes.openai import FakeOpenAI, Reply
 
@@ -109,3 +109,13 @@ def text_with_tokens(n: int, *, model: str) -> str:
     text = " ".join(["hello"] * n)
     assert tokens.count_text(text, model=model) == n
     return text
+
+
+def seqs_and_roles(session_id) -> list[tuple[int, str]]:
+    """The session's stored messages as (seq, role), oldest first."""
+    return [(m.seq, m.role) for m in services.messages_list(session_id=session_id)]
+
+
+def alternating(n: int) -> list[tuple[int, str]]:
+    """What `seqs_and_roles` gives for n messages of answered turns: user, assistant, user, ..."""
+    return [(seq, "user" if seq % 2 else "assistant") for seq in range(1, n + 1)]

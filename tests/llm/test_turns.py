@@ -2,12 +2,8 @@
 failures, retries, regeneration, folding, TTLs and concurrency leave the session."""
 
 import logging
-import os
-import subprocess
-import sys
 import threading
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -17,7 +13,6 @@ import pytest
 from llm import quota, services, store, tokens, window
 from llm.conf import get_settings
 from llm.errors import (
-    IdempotencyConflict,
     LLMRateLimited,
     LLMTimeout,
     LLMUnavailable,
@@ -28,34 +23,18 @@ from llm.errors import (
 from tests.fakes.openai import Fault, Reply
 from tests.llm.contexts import alice, bob
 from tests.llm.support import (
+    alternating,
     chat_bodies,
     count_round_trips,
     is_reply_request,
     raw_redis,
     reply,
+    seqs_and_roles,
     snapshot,
     text_with_tokens,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def session_id():
-    return uuid4()
-
-
-@pytest.fixture
-def no_retries(settings):
-    settings.LLM_MAX_RETRIES = 0
-
-
-def _seqs_and_roles(session_id) -> list[tuple[int, str]]:
-    return [(m.seq, m.role) for m in services.messages_list(session_id=session_id)]
-
-
-def _alternating(n: int) -> list[tuple[int, str]]:
-    return [(seq, "user" if seq % 2 else "assistant") for seq in range(1, n + 1)]
 
 
 def test_the_model_sees_the_customer_and_this_session_only_within_the_budget(fake_openai, session_id):
@@ -88,7 +67,7 @@ def test_messages_are_stored_in_order_with_the_token_counts_of_their_text(sessio
     for text in ("Hi!", "매운 음식 추천해 주세요", "Thanks"):
         services.turn_reply(session_id=session_id, text=text, context=alice())
     stored = services.messages_list(session_id=session_id)
-    assert [(m.seq, m.role) for m in stored] == _alternating(6)
+    assert [(m.seq, m.role) for m in stored] == alternating(6)
     model = get_settings().model
     assert all(m.tokens == tokens.count_message(m.role, m.content, model=model) for m in stored)
     assert stored[2].content == "매운 음식 추천해 주세요"
@@ -176,7 +155,7 @@ def test_a_failed_fold_does_not_fail_the_turn_and_is_tried_again_later(
     assert warnings
     assert all(r.error == "llm_unavailable" for r in warnings)
     assert "dinner" not in caplog.text
-    assert len(_seqs_and_roles(session_id)) == 12
+    assert len(seqs_and_roles(session_id)) == 12
     failing[0] = False
     services.turn_reply(session_id=session_id, text=text, context=alice())
     assert services.conversation_get(session_id=session_id).rolling_summary == "SUMMARY"
@@ -202,13 +181,13 @@ def test_a_model_failure_keeps_the_user_message_and_regenerate_completes_the_tur
     fake_openai.script(Fault.status(503))
     with pytest.raises(LLMUnavailable):
         services.turn_reply(session_id=session_id, text="Are you there?", context=alice())
-    assert _seqs_and_roles(session_id) == [(1, "user")]
+    assert seqs_and_roles(session_id) == [(1, "user")]
     assert raw_redis().zcard(store.session_keys(session_id).lock.queue) == 0
 
     turn = services.turn_regenerate(session_id=session_id, context=alice())
     assert (turn.user_message.seq, turn.user_message.content, turn.assistant_message.seq) == (1, "Are you there?", 2)
     assert chat_bodies(fake_openai)[-1]["messages"][-1] == {"role": "user", "content": "Are you there?"}
-    assert _seqs_and_roles(session_id) == _alternating(2)
+    assert seqs_and_roles(session_id) == alternating(2)
 
 
 def test_a_failed_turn_raises_the_model_error_built_with_what_it_left_stored(fake_openai, session_id, no_retries):
@@ -219,7 +198,7 @@ def test_a_failed_turn_raises_the_model_error_built_with_what_it_left_stored(fak
     with pytest.raises(LLMRateLimited) as retried:  # answers the message the first attempt stored: adds nothing
         services.turn_reply(session_id=session_id, text="Are you there?", context=alice(), idempotency_key="k")
     assert (retried.value.messages_added, retried.value.retry_after) == (0, 9)
-    assert _seqs_and_roles(session_id) == [(1, "user")]
+    assert seqs_and_roles(session_id) == [(1, "user")]
 
 
 def test_a_send_after_a_failed_reply_is_stored_too_and_the_model_sees_both(fake_openai, session_id, no_retries):
@@ -228,7 +207,7 @@ def test_a_send_after_a_failed_reply_is_stored_too_and_the_model_sees_both(fake_
         services.turn_reply(session_id=session_id, text="First question", context=alice())
     turn = services.turn_reply(session_id=session_id, text="Second question", context=alice())
     assert [m["content"] for m in chat_bodies(fake_openai)[-1]["messages"][1:]] == ["First question", "Second question"]
-    assert _seqs_and_roles(session_id) == [(1, "user"), (2, "user"), (3, "assistant")]
+    assert seqs_and_roles(session_id) == [(1, "user"), (2, "user"), (3, "assistant")]
     assert turn.user_message.seq == 2
 
 
@@ -246,119 +225,6 @@ def test_there_is_nothing_to_regenerate_in_an_empty_session(fake_openai, session
         services.turn_regenerate(session_id=session_id, context=alice())
     assert fake_openai.requests == []
     assert raw_redis().zcard(store.session_keys(session_id).lock.queue) == 0
-
-
-def test_an_idempotency_key_replays_the_first_turn_without_a_model_call(fake_openai, session_id):
-    first = services.turn_reply(session_id=session_id, text="Hi", context=alice(), idempotency_key="k1")
-    again = services.turn_reply(session_id=session_id, text="Hi", context=alice(), idempotency_key="k1")
-    assert not first.replayed
-    assert again == replace(first, replayed=True)
-    assert len(chat_bodies(fake_openai)) == 1
-    with pytest.raises(IdempotencyConflict):
-        services.turn_reply(session_id=session_id, text="Something else", context=alice(), idempotency_key="k1")
-    with pytest.raises(IdempotencyConflict):
-        services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="k1")
-    regenerated = services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="k2")
-    assert services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="k2").replayed
-    assert len(chat_bodies(fake_openai)) == 2
-    assert _seqs_and_roles(session_id) == _alternating(2)
-    assert regenerated.assistant_message.seq == 2
-
-
-def _stored(session_id) -> list[tuple[int, str, str]]:
-    return [(m.seq, m.role, m.content) for m in services.messages_list(session_id=session_id)]
-
-
-def _record(session_id, key: str, *, kind: str = "send", text: str = "") -> dict[str, str]:
-    digest = store.idempotency(key, kind=kind, text=text).digest
-    return raw_redis().hgetall(store.session_keys(session_id).record(digest))
-
-
-def test_a_retry_of_a_failed_turn_with_its_key_answers_the_stored_message_without_storing_it_again(
-    fake_openai, session_id, no_retries
-):
-    fake_openai.script(Fault.status(500), reply("Yes, here."))
-    with pytest.raises(LLMUnavailable):
-        services.turn_reply(session_id=session_id, text="Are you there?", context=alice(), idempotency_key="k")
-    first_attempt = services.messages_list(session_id=session_id)[0]
-    assert _record(session_id, "k", text="Are you there?") == {
-        "fingerprint": store.idempotency("k", kind="send", text="Are you there?").fingerprint,
-        "user_seq": "1",
-    }
-
-    turn = services.turn_reply(session_id=session_id, text="Are you there?", context=alice(), idempotency_key="k")
-    assert not turn.replayed
-    assert turn.user_message == first_attempt
-    assert turn.assistant_message.seq == 2
-    assert [m["content"] for m in chat_bodies(fake_openai)[-1]["messages"][1:]] == ["Are you there?"]
-    assert _stored(session_id) == [(1, "user", "Are you there?"), (2, "assistant", "Yes, here.")]
-    assert set(_record(session_id, "k", text="Are you there?")) == {"fingerprint", "turn"}
-
-    requests = len(fake_openai.requests)
-    again = services.turn_reply(session_id=session_id, text="Are you there?", context=alice(), idempotency_key="k")
-    assert again == replace(turn, replayed=True)
-    assert len(fake_openai.requests) == requests
-    assert len(_stored(session_id)) == 2
-    assert raw_redis().zcard(store.session_keys(session_id).lock.queue) == 0
-
-
-def test_a_pending_key_with_another_request_is_refused_and_stores_nothing(fake_openai, session_id, no_retries):
-    fake_openai.script(Fault.status(500))
-    with pytest.raises(LLMUnavailable):
-        services.turn_reply(session_id=session_id, text="Hi", context=alice(), idempotency_key="k")
-    record = _record(session_id, "k", text="Hi")
-    requests = len(fake_openai.requests)
-    with pytest.raises(IdempotencyConflict):
-        services.turn_reply(session_id=session_id, text="Something else", context=alice(), idempotency_key="k")
-    with pytest.raises(IdempotencyConflict):
-        services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="k")
-    assert len(fake_openai.requests) == requests
-    assert _stored(session_id) == [(1, "user", "Hi")]
-    assert _record(session_id, "k", text="Hi") == record
-    assert raw_redis().zcard(store.session_keys(session_id).lock.queue) == 0
-
-
-def test_a_retry_with_its_key_after_the_conversation_moved_on_is_refused(fake_openai, session_id, no_retries):
-    fake_openai.script(Fault.status(500))
-    with pytest.raises(LLMUnavailable):
-        services.turn_reply(session_id=session_id, text="First", context=alice(), idempotency_key="k")
-    services.turn_reply(session_id=session_id, text="Second", context=alice())
-    before, requests = _stored(session_id), len(fake_openai.requests)
-    with pytest.raises(IdempotencyConflict, match="moved on"):
-        services.turn_reply(session_id=session_id, text="First", context=alice(), idempotency_key="k")
-    assert _stored(session_id) == before
-    assert len(fake_openai.requests) == requests
-
-
-def test_a_retry_with_its_key_replaces_a_reply_stored_since_by_a_regenerate(fake_openai, session_id, no_retries):
-    fake_openai.script(Fault.status(500), reply("From the regenerate."), reply("From the retry."))
-    with pytest.raises(LLMUnavailable):
-        services.turn_reply(session_id=session_id, text="Dinner?", context=alice(), idempotency_key="k")
-    services.turn_regenerate(session_id=session_id, context=alice())
-    assert _stored(session_id) == [(1, "user", "Dinner?"), (2, "assistant", "From the regenerate.")]
-    turn = services.turn_reply(session_id=session_id, text="Dinner?", context=alice(), idempotency_key="k")
-    assert (turn.user_message.seq, turn.assistant_message.seq) == (1, 2)
-    assert [m["content"] for m in chat_bodies(fake_openai)[-1]["messages"][1:]] == ["Dinner?"]
-    assert _stored(session_id) == [(1, "user", "Dinner?"), (2, "assistant", "From the retry.")]
-
-
-def test_a_regenerate_retried_with_its_key_after_a_failure_replaces_the_reply_once(fake_openai, session_id, no_retries):
-    fake_openai.script(reply("First answer."), Fault.status(503), reply("Second answer."))
-    services.turn_reply(session_id=session_id, text="Dinner?", context=alice())
-    with pytest.raises(LLMUnavailable):
-        services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="r")
-    assert _stored(session_id) == [(1, "user", "Dinner?"), (2, "assistant", "First answer.")]
-    assert _record(session_id, "r", kind="regenerate")["user_seq"] == "1"
-
-    turn = services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="r")
-    assert (turn.user_message.seq, turn.assistant_message.seq, turn.replayed) == (1, 2, False)
-    assert _stored(session_id) == [(1, "user", "Dinner?"), (2, "assistant", "Second answer.")]
-    requests = len(fake_openai.requests)
-    assert services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="r") == replace(
-        turn, replayed=True
-    )
-    assert len(fake_openai.requests) == requests
-    assert _stored(session_id) == [(1, "user", "Dinner?"), (2, "assistant", "Second answer.")]
 
 
 def test_an_inferred_mood_is_stored_unless_the_customer_set_one(fake_openai, session_id):
@@ -412,46 +278,6 @@ def test_a_turn_past_its_deadline_is_a_timeout_keeps_its_message_and_frees_the_l
         (1, "slow"),
         (2, "in time"),
     ]
-
-
-def _assert_contiguous_pairs(session_id, n: int) -> None:
-    stored = services.messages_list(session_id=session_id)
-    assert [(m.seq, m.role) for m in stored] == _alternating(n)
-    for question, answer in zip(stored[::2], stored[1::2], strict=True):
-        assert question.content in answer.content  # the offline provider quotes what it answers
-
-
-def test_concurrent_turns_from_threads_keep_seqs_contiguous_and_paired(session_id):
-    def turns(worker: int) -> None:
-        for i in range(3):
-            services.turn_reply(session_id=session_id, text=f"thread {worker} turn {i}", context=alice())
-
-    threads = [threading.Thread(target=turns, args=(w,)) for w in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    _assert_contiguous_pairs(session_id, 30)
-
-
-@pytest.mark.processes
-def test_concurrent_turns_from_processes_keep_seqs_contiguous_and_paired(settings, session_id):
-    code = (
-        "import sys, uuid\n"
-        "from llm import services\n"
-        "from tests.llm.contexts import alice\n"
-        "for i in range(3):\n"
-        "    services.turn_reply(session_id=uuid.UUID(sys.argv[1]), text=f'process {sys.argv[2]} turn {i}',"
-        " context=alice())\n"
-    )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "TEST_REDIS_URL": settings.REDIS_URL}
-    workers = [
-        subprocess.Popen([sys.executable, "-c", code, str(session_id), str(w)], cwd=ROOT, env=env) for w in range(3)
-    ]
-    for i in range(3):
-        services.turn_reply(session_id=session_id, text=f"main turn {i}", context=alice())
-    assert [worker.wait(timeout=60) for worker in workers] == [0, 0, 0]
-    _assert_contiguous_pairs(session_id, 24)
 
 
 def test_with_redis_down_a_turn_fails_closed_before_any_model_call(settings, fake_openai, closed_port, session_id):
