@@ -3,9 +3,11 @@
 Shared by the API, the admin actions and the management commands, so each path ends or erases a session the same way.
 """
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 from uuid import UUID
 
 from django.conf import settings
@@ -25,6 +27,8 @@ from llm import services as llm
 from llm.services import LLMError, Message, Mood, SessionClosed, StoreUnavailable
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +88,7 @@ def session_messages_get(*, customer_id: int, session_id: UUID) -> tuple[Message
     access = customers.session_access_get(customer_id=customer_id, session_id=session_id)
     if access.status != "open":
         archived = customers.session_transcript_get(customer_id=customer_id, session_id=session_id)
-        return tuple(
-            Message(
-                id=m.id,
-                seq=m.seq,
-                role=m.role,
-                content=m.content,
-                tokens=m.tokens,
-                created_at=m.created_at,
-                interrupted=m.interrupted,
-            )
-            for m in archived
-        )
+        return tuple(_copied(Message, m) for m in archived)
     return llm.messages_list(session_id=session_id)
 
 
@@ -173,19 +166,14 @@ def _archive_transcript(session_id: UUID) -> None:
         messages = llm.messages_list(session_id=session_id)
         customers.session_transcript_archive(
             session_id=session_id,
-            messages=tuple(
-                ArchivedMessage(
-                    id=m.id,
-                    seq=m.seq,
-                    role=m.role,
-                    content=m.content,
-                    tokens=m.tokens,
-                    created_at=m.created_at,
-                    interrupted=m.interrupted,
-                )
-                for m in messages
-            ),
+            messages=tuple(_copied(ArchivedMessage, m) for m in messages),
         )
     except (StoreUnavailable, CustomersError) as exc:  # e.g. the database went away, or the session was erased
         # The session is ended with its summary; only the optional archive is missing.
         logger.warning("transcript_not_archived", extra={"session_id": str(session_id), "error": type(exc).__name__})
+
+
+def _copied(kind: type[T], message: object) -> T:
+    """A message as `kind` (llm's Message, customers' ArchivedMessage): the fields they share, taken by name."""
+    shared = [field.name for field in dataclasses.fields(kind) if hasattr(message, field.name)]
+    return kind(**{name: getattr(message, name) for name in shared})
