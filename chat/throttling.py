@@ -2,16 +2,21 @@
 in Redis through `llm.request_admit` (shared by every process, one round trip). Turns keep their own admission
 (`llm.turn_admit`: turns per minute and the daily token quota), so a warm turn makes no extra round trip.
 
-Refused: 429 `throttled` with Retry-After. Redis down: StoreUnavailable, 503 `service_unavailable` (fail closed, as
-turns do: without the shared counters nothing is admitted)."""
+Refused: 429 `throttled` with Retry-After. Redis down: the request goes on uncounted (a warning is logged), so that
+what needs only PostgreSQL (auth, profiles, the session list, opening a session) keeps answering through an outage,
+as docs/reliability.md promises; everything that needs Redis fails closed on its own (turns and an end's summary call
+at their admission, moods and live messages at their store), so nothing costly passes uncounted."""
 
+import logging
 from typing import Any
 
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from llm import services as llm
-from llm.services import RequestRateLimited
+from llm.services import RequestRateLimited, StoreUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 class CustomerRequestThrottle(BaseThrottle):
@@ -28,6 +33,8 @@ class CustomerRequestThrottle(BaseThrottle):
         except RequestRateLimited as exc:
             self._wait = exc.retry_after
             return False
+        except StoreUnavailable:
+            logger.warning("request_not_counted", extra={"reason": "store_unavailable"})
         return True
 
     def wait(self) -> float | None:

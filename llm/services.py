@@ -142,7 +142,7 @@ def turn_admit(*, customer_id: int) -> None:
 def request_admit(*, customer_id: int, scope: str = "api") -> None:
     """Count one request that is not a turn (reads, opens, moods, ends, deletes, feedback) against the customer's
     THROTTLE_REQUESTS_PER_MINUTE in `scope` (shared by every process through Redis, one round trip; nothing when the
-    setting is 0). Raises RequestRateLimited with retry_after; StoreUnavailable if Redis is down (fail closed)."""
+    setting is 0). Raises RequestRateLimited with retry_after; StoreUnavailable if Redis is down."""
     quota.request_admit(sync_client(), get_settings(), customer_id=customer_id, scope=scope)
 
 

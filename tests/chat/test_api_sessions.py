@@ -245,7 +245,7 @@ def test_an_empty_session_ends_without_admission(settings, alice, api, open_sess
     assert api(alice).post(f"/api/v1/sessions/{session_id}/end").status_code == 200  # no model call to admit
 
 
-def test_requests_beyond_the_rate_are_429_per_customer_and_fail_closed_without_redis(
+def test_requests_beyond_the_rate_are_429_per_customer_and_go_on_uncounted_without_redis(
     settings, alice, bob, api, closed_port
 ):
     settings.THROTTLE_REQUESTS_PER_MINUTE = 2
@@ -258,5 +258,6 @@ def test_requests_beyond_the_rate_are_429_per_customer_and_fail_closed_without_r
     settings.THROTTLE_REQUESTS_PER_MINUTE = 0  # off
     assert client.get("/api/v1/me").status_code == 200
     settings.THROTTLE_REQUESTS_PER_MINUTE = 100
-    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port}/15"  # the shared counters are gone: nothing is admitted
-    assert_problem(client.get("/api/v1/me"), 503, "service_unavailable")
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port}/15"  # the counters are gone, the database answers
+    assert client.get("/api/v1/me").status_code == 200
+    assert client.get("/api/v1/sessions").status_code == 200
