@@ -15,14 +15,14 @@ from chat.serializers import ProblemOut
 from chat.sse import CONTENT_TYPE as SSE_CONTENT_TYPE
 
 AUTH_PROBLEMS = ("not_authenticated", "permission_denied")
-SESSION_PROBLEMS = (*AUTH_PROBLEMS, "not_found", "service_unavailable")
+# Every customer endpoint is throttled: turns by their admission, the others by chat.throttling.
+SESSION_PROBLEMS = (*AUTH_PROBLEMS, "not_found", "service_unavailable", "throttled")
 TURN_PROBLEMS = (
     *SESSION_PROBLEMS,
     "invalid_request",
     "session_ended",
     "turn_in_progress",
     "idempotency_conflict",
-    "throttled",
     "llm_bad_response",
     "llm_unavailable",
     "llm_timeout",

@@ -165,6 +165,8 @@ SSE_COALESCE_MS = env_float("SSE_COALESCE_MS", 30.0, minimum=0, maximum=1000)
 # --- Throttling (Redis, shared by every process). ---
 THROTTLE_TURNS_PER_MINUTE = env_int("THROTTLE_TURNS_PER_MINUTE", 20, minimum=1)
 DAILY_TOKEN_QUOTA = env_int("DAILY_TOKEN_QUOTA", 200_000, minimum=1)
+# Every other customer request (reads, opens, moods, ends, deletes, feedback) per customer per minute; 0: no limit.
+THROTTLE_REQUESTS_PER_MINUTE = env_int("THROTTLE_REQUESTS_PER_MINUTE", 120, minimum=0)
 
 # --- Auth, API and schema. ---
 AUTH_PASSWORD_VALIDATORS = [

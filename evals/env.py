@@ -81,6 +81,7 @@ def django_env(**overrides: str) -> dict[str, str]:
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "warning",
         "THROTTLE_TURNS_PER_MINUTE": "100000",
+        "THROTTLE_REQUESTS_PER_MINUTE": "0",
         "DAILY_TOKEN_QUOTA": "1000000000",
     }
     env.update(overrides)

@@ -31,6 +31,7 @@ class LLMSettings:
     turn_deadline_seconds: float
     # Defaults keep hand-built settings (tests of other modules) valid; get_settings always passes them.
     turns_per_minute: int = 20
+    requests_per_minute: int = 120  # the requests that are not turns; 0: no limit
     daily_token_quota: int = 200_000
     recommendations_max: int = 3
     stream_coalesce_seconds: float = 0.0  # SSE_COALESCE_MS: deltas of a streamed turn coalesced per window (streams.py)
@@ -63,6 +64,7 @@ def get_settings() -> LLMSettings:
         turn_lock_wait_seconds=settings.TURN_LOCK_WAIT_SECONDS,
         turn_deadline_seconds=settings.TURN_DEADLINE_SECONDS,
         turns_per_minute=settings.THROTTLE_TURNS_PER_MINUTE,
+        requests_per_minute=settings.THROTTLE_REQUESTS_PER_MINUTE,
         daily_token_quota=settings.DAILY_TOKEN_QUOTA,
         recommendations_max=settings.RECOMMENDATIONS_MAX,
         stream_coalesce_seconds=settings.SSE_COALESCE_MS / 1000,

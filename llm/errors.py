@@ -121,5 +121,11 @@ class TurnRateLimited(_RetryAfter):
     code = "throttled"
 
 
+class RequestRateLimited(_RetryAfter):
+    """Too many requests in a short time."""
+
+    code = "throttled"
+
+
 class TokenQuotaExceeded(TurnRateLimited):
     """The daily token quota is used up."""

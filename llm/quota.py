@@ -1,5 +1,6 @@
-"""Per-customer admission, shared by every process through Redis: turns per minute (a sliding window) and a daily
-token quota (prompt + completion tokens per UTC day). If Redis cannot answer, no turn is admitted (fail closed)."""
+"""Per-customer admission, shared by every process through Redis: turns per minute (a sliding window), a daily
+token quota (prompt + completion tokens per UTC day), and the other requests per minute (a sliding window too). If
+Redis cannot answer, nothing is admitted (fail closed)."""
 
 import math
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ import redis
 
 from llm import store
 from llm.conf import LLMSettings
-from llm.errors import TokenQuotaExceeded, TurnRateLimited
+from llm.errors import RequestRateLimited, TokenQuotaExceeded, TurnRateLimited
 
 _WINDOW_SECONDS = 60
 # A day's counter outlives its day by this much, so a turn finishing just after midnight still finds it.
@@ -46,6 +47,24 @@ def admit(client: redis.Redis, cfg: LLMSettings, *, customer_id: int) -> None:
         raise TokenQuotaExceeded(retry_after=_seconds_to_midnight(now))
     if status == b"turns":
         raise TurnRateLimited(retry_after=max(1, math.ceil(wait_ms / 1000)))
+
+
+def requests_key(customer_id: int, scope: str) -> str:
+    return f"quota:{{{customer_id}}}:requests:{scope}"
+
+
+def request_admit(client: redis.Redis, cfg: LLMSettings, *, customer_id: int, scope: str) -> None:
+    """Count one request of `scope` in the customer's sliding minute (THROTTLE_REQUESTS_PER_MINUTE; 0: no limit,
+    and no round trip), or raise RequestRateLimited with `retry_after` seconds. One round trip (the THROTTLE
+    script); StoreUnavailable if Redis cannot answer."""
+    if cfg.requests_per_minute <= 0:
+        return
+    call = store.THROTTLE.call(
+        (requests_key(customer_id, scope),), (uuid4().hex, cfg.requests_per_minute, _WINDOW_SECONDS * 1000)
+    )
+    status, wait_ms = store.run(client, call)
+    if status == b"requests":
+        raise RequestRateLimited(retry_after=max(1, math.ceil(wait_ms / 1000)))
 
 
 def counted_key(customer_id: int) -> str:

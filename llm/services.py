@@ -44,6 +44,7 @@ from llm.errors import (
     MessageTooLong,
     ModelError,
     NothingToRegenerate,
+    RequestRateLimited,
     SessionClosed,
     StoreUnavailable,
     TokenQuotaExceeded,
@@ -82,6 +83,7 @@ __all__ = [
     "Mood",
     "NothingToRegenerate",
     "PastSummary",
+    "RequestRateLimited",
     "SessionClosed",
     "SessionSummary",
     "ShownItem",
@@ -98,6 +100,7 @@ __all__ = [
     "messages_list",
     "mood_set",
     "provider_health",
+    "request_admit",
     "session_end",
     "session_erase",
     "session_summarize",
@@ -135,6 +138,13 @@ def turn_admit(*, customer_id: int) -> None:
     process through Redis). Raises TurnRateLimited / TokenQuotaExceeded with retry_after; StoreUnavailable if
     Redis is down (fail closed). Call it before `turn_reply`, `turn_reply_stream` or `turn_regenerate`."""
     quota.admit(sync_client(), get_settings(), customer_id=customer_id)
+
+
+def request_admit(*, customer_id: int, scope: str = "api") -> None:
+    """Count one request that is not a turn (reads, opens, moods, ends, deletes, feedback) against the customer's
+    THROTTLE_REQUESTS_PER_MINUTE in `scope` (shared by every process through Redis, one round trip; nothing when the
+    setting is 0). Raises RequestRateLimited with retry_after; StoreUnavailable if Redis is down."""
+    quota.request_admit(sync_client(), get_settings(), customer_id=customer_id, scope=scope)
 
 
 def turn_answered(*, session_id: UUID, idempotency_key: str, text: str | None) -> bool:
@@ -219,7 +229,9 @@ def mood_set(*, session_id: UUID, mood: str) -> Mood:
 def session_summarize(*, session_id: UUID, context: TurnContext) -> SessionSummary:
     """A concise summary of the whole session for the caller to persist (model or offline provider): the rolling
     summary and the stored messages, as many of the newest as fit the budget. An empty session gets an empty text
-    and no model call."""
+    and no model call. The model call is admitted first like a turn (`turn_admit`: the turn rate and the daily token
+    quota; TurnRateLimited / TokenQuotaExceeded, StoreUnavailable if Redis is down), so that ends cannot make
+    uncounted calls; a refusal inside `session_end`'s `then` leaves the session as it was."""
     cfg = get_settings()
     conversation = conversation_get(session_id=session_id)
     final_mood = conversation.mood.mood if conversation.mood else ""
@@ -229,6 +241,7 @@ def session_summarize(*, session_id: UUID, context: TurnContext) -> SessionSumma
     request = window.summary_request(
         context, cfg, rolling_summary=conversation.rolling_summary, messages=conversation.messages
     )
+    quota.admit(sync_client(), cfg, customer_id=context.customer_id)
     completion = provider.complete(request)
     # Counted against the customer's daily token quota like a turn's calls (one round trip, on the end path only).
     spent = completion.usage.prompt_tokens + completion.usage.completion_tokens

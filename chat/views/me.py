@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat.openapi import AUTH_PROBLEMS, problem_responses
+from chat.openapi import AUTH_PROBLEMS, RETRY_AFTER, problem_responses
 from chat.serializers import ProfileOut
 from chat.views.base import CustomerApi
 from customers import services as customers
@@ -13,7 +13,8 @@ class MeApi(CustomerApi):
         operation_id="me_retrieve",
         summary="The caller's profile",
         tags=["me"],
-        responses={200: ProfileOut, **problem_responses(*AUTH_PROBLEMS, "service_unavailable")},
+        parameters=[RETRY_AFTER],
+        responses={200: ProfileOut, **problem_responses(*AUTH_PROBLEMS, "service_unavailable", "throttled")},
     )
     def get(self, request: Request) -> Response:
         return Response(ProfileOut(customers.customer_profile_get(customer_id=self.customer_id)).data)

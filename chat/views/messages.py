@@ -42,6 +42,8 @@ class EventStreamRenderer(BaseRenderer):
 
 
 class SessionMessagesApi(CustomerApi):
+    turn_methods = frozenset({"POST"})  # a send; the GET (the list) is a read
+
     class MessageCreateInput(StrictInputSerializer):
         content = StrictCharField(help_text="The customer's message: not blank, at most CHAT_MAX_MESSAGE_CHARS.")
 
@@ -59,6 +61,7 @@ class SessionMessagesApi(CustomerApi):
             "(CHAT_ARCHIVE_DAYS above 0), else an empty list: the summary replaces the messages."
         ),
         tags=["messages"],
+        parameters=[RETRY_AFTER],
         responses={200: MessageListOut, **problem_responses(*SESSION_PROBLEMS)},
     )
     def get(self, request: Request, session_id: UUID) -> Response:
@@ -105,6 +108,8 @@ class SessionMessagesApi(CustomerApi):
 
 
 class SessionRegenerateApi(CustomerApi):
+    turn_methods = frozenset({"POST"})
+
     class RegenerateInput(StrictInputSerializer):
         seq = serializers.IntegerField(
             min_value=1,

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat import recommendations
-from chat.openapi import SESSION_PROBLEMS, problem_responses
+from chat.openapi import RETRY_AFTER, SESSION_PROBLEMS, problem_responses
 from chat.serializers import RATINGS, FeedbackOut, StrictCharField, StrictInputSerializer
 from chat.views.base import CustomerApi
 
@@ -22,6 +22,7 @@ class RecommendationFeedbackApi(CustomerApi):
         operation_id="recommendations_feedback",
         summary="Rate a recommendation (rating again replaces it)",
         tags=["recommendations"],
+        parameters=[RETRY_AFTER],
         request=FeedbackInput,
         responses={
             200: FeedbackOut,

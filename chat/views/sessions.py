@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from chat import lifecycle
-from chat.openapi import SESSION_PROBLEMS, problem_responses
+from chat.openapi import RETRY_AFTER, SESSION_PROBLEMS, problem_responses
 from chat.serializers import (
     SESSION_STATUSES,
     EmptyInput,
@@ -37,7 +37,7 @@ class SessionListCreateApi(CustomerApi):
         operation_id="sessions_list",
         summary="The caller's sessions, newest first",
         tags=["sessions"],
-        parameters=[SessionFilterInput],
+        parameters=[SessionFilterInput, RETRY_AFTER],
         responses={200: SessionPageOut, **problem_responses(*SESSION_PROBLEMS, "invalid_request")},
     )
     def get(self, request: Request) -> Response:
@@ -61,6 +61,7 @@ class SessionListCreateApi(CustomerApi):
         operation_id="sessions_create",
         summary="Open a session",
         tags=["sessions"],
+        parameters=[RETRY_AFTER],
         request=SessionCreateInput,
         responses={
             201: SessionOut,
@@ -82,6 +83,7 @@ class SessionDetailApi(CustomerApi):
         operation_id="sessions_retrieve",
         summary="One session: its live messages while open, its summary once ended",
         tags=["sessions"],
+        parameters=[RETRY_AFTER],
         responses={200: SessionDetailOut, **problem_responses(*SESSION_PROBLEMS)},
     )
     def get(self, request: Request, session_id: UUID) -> Response:
@@ -92,6 +94,7 @@ class SessionDetailApi(CustomerApi):
         operation_id="sessions_destroy",
         summary="Erase the session everywhere (conversation state and record)",
         tags=["sessions"],
+        parameters=[RETRY_AFTER],
         responses={204: None, **problem_responses(*SESSION_PROBLEMS)},
     )
     def delete(self, request: Request, session_id: UUID) -> Response:
@@ -107,6 +110,7 @@ class SessionMoodApi(CustomerApi):
         operation_id="sessions_mood_update",
         summary="Set the session's mood (it steers the next replies)",
         tags=["sessions"],
+        parameters=[RETRY_AFTER],
         request=MoodInput,
         responses={
             200: MoodOut,
@@ -125,6 +129,7 @@ class SessionEndApi(CustomerApi):
         operation_id="sessions_end",
         summary="Summarize the session, store the summary, close it",
         tags=["sessions"],
+        parameters=[RETRY_AFTER],
         request=None,
         responses={
             200: SessionDetailOut,

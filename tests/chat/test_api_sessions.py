@@ -1,6 +1,9 @@
 """Sessions through the HTTP API: open, list, show, set the mood, end with a summary, erase; and isolation."""
 
+from datetime import UTC, datetime
+
 import pytest
+import redis
 
 from llm import services as llm
 from tests.chat.support import assert_problem
@@ -192,3 +195,69 @@ def test_open_sessions_per_customer_are_capped_with_a_clear_409(settings, alice,
     open_session(bob)  # another customer has a cap of their own
     assert api(alice).post(f"/api/v1/sessions/{first}/end").status_code == 200
     open_session(alice)  # an ended session no longer counts
+
+
+def say_hi(client, session_id: str):
+    return client.post(f"/api/v1/sessions/{session_id}/messages", {"content": "Hi"}, format="json")
+
+
+def test_an_end_beyond_the_turn_rate_is_429_and_changes_nothing(settings, alice, api, open_session, fake_openai):
+    # Before the fix, an end's summary call was admitted by nothing: N ends were N uncounted model calls.
+    client = api(alice)
+    sessions = [open_session(alice) for _ in range(3)]
+    for session_id in sessions:
+        assert say_hi(client, session_id).status_code == 201
+    with redis.Redis.from_url(settings.REDIS_URL) as client_of_redis:
+        client_of_redis.delete(f"quota:{{{alice.customer_id}}}:turns")
+    settings.THROTTLE_TURNS_PER_MINUTE = 2
+    asked = len(fake_openai.requests)
+    statuses = [client.post(f"/api/v1/sessions/{session_id}/end").status_code for session_id in sessions]
+    assert statuses == [200, 200, 429]
+    assert len(fake_openai.requests) == asked + 2
+    refused = client.post(f"/api/v1/sessions/{sessions[2]}/end")
+    assert_problem(refused, 429, "throttled")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    detail = client.get(f"/api/v1/sessions/{sessions[2]}").json()
+    assert (detail["status"], detail["message_count"]) == ("open", 2)
+
+
+def test_an_end_beyond_the_daily_token_quota_is_429_and_changes_nothing(
+    settings, alice, api, open_session, fake_openai
+):
+    client = api(alice)
+    session_id = open_session(alice)
+    assert say_hi(client, session_id).status_code == 201
+    settings.DAILY_TOKEN_QUOTA = 1  # the turn spent more
+    asked = len(fake_openai.requests)
+    refused = client.post(f"/api/v1/sessions/{session_id}/end")
+    assert_problem(refused, 429, "throttled")
+    assert int(refused["Retry-After"]) >= 1
+    assert len(fake_openai.requests) == asked
+    detail = client.get(f"/api/v1/sessions/{session_id}").json()
+    assert (detail["status"], detail["message_count"]) == ("open", 2)
+
+
+def test_an_empty_session_ends_without_admission(settings, alice, api, open_session):
+    settings.DAILY_TOKEN_QUOTA = 1
+    with redis.Redis.from_url(settings.REDIS_URL) as client_of_redis:
+        client_of_redis.set(f"quota:{{{alice.customer_id}}}:tokens:{datetime.now(UTC):%Y%m%d}", 5)
+    session_id = open_session(alice)
+    assert api(alice).post(f"/api/v1/sessions/{session_id}/end").status_code == 200  # no model call to admit
+
+
+def test_requests_beyond_the_rate_are_429_per_customer_and_go_on_uncounted_without_redis(
+    settings, alice, bob, api, closed_port
+):
+    settings.THROTTLE_REQUESTS_PER_MINUTE = 2
+    client = api(alice)
+    assert [client.get("/api/v1/me").status_code for _ in range(2)] == [200, 200]
+    refused = client.get("/api/v1/sessions")
+    assert_problem(refused, 429, "throttled")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert api(bob).get("/api/v1/me").status_code == 200
+    settings.THROTTLE_REQUESTS_PER_MINUTE = 0  # off
+    assert client.get("/api/v1/me").status_code == 200
+    settings.THROTTLE_REQUESTS_PER_MINUTE = 100
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port}/15"  # the counters are gone, the database answers
+    assert client.get("/api/v1/me").status_code == 200
+    assert client.get("/api/v1/sessions").status_code == 200

@@ -57,6 +57,17 @@ def test_errors_are_problem_details(schema):
                 assert list(response["content"]) == ["application/problem+json"], (method, path)
 
 
+def test_every_customer_endpoint_documents_its_throttle(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            throttled = operation["responses"].get("429")
+            assert throttled is not None, (method, path)
+            assert "Retry-After" in throttled.get("headers", {}), (method, path)
+            assert "`throttled`" in throttled["description"], (method, path)
+
+
 def test_sending_a_message_documents_json_sse_and_the_idempotency_key(schema):
     operation = schema["paths"]["/api/v1/sessions/{session_id}/messages"]["post"]
     assert operation["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/TurnOut")

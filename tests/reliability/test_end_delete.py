@@ -18,7 +18,11 @@ from tests.harness.api import REQUEST_TIMEOUT, auth, open_session, send, wait_fo
 
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(90)]
 
-UNTHROTTLED = {"THROTTLE_TURNS_PER_MINUTE": "100000", "DAILY_TOKEN_QUOTA": "1000000000"}
+UNTHROTTLED = {
+    "THROTTLE_TURNS_PER_MINUTE": "100000",
+    "THROTTLE_REQUESTS_PER_MINUTE": "0",
+    "DAILY_TOKEN_QUOTA": "1000000000",
+}
 LOCK_WAIT = 4.0
 
 
@@ -179,3 +183,33 @@ def test_parallel_ends_cost_one_summary_call(alice, gated_server, fake_openai):
     assert statuses == [200] + [409] * 7, [r.body for r in responses]
     assert {r.json()["code"] for r in responses if r.status == 409} == {"session_ended"}
     assert len(fake_openai.requests) == asked + 1
+
+
+def test_parallel_ends_are_admitted_like_turns_across_two_app_servers(alice, app_server_factory, fake_openai):
+    # Before the fix, an end's summary call was admitted by nothing: 20 parallel ends were 20 uncounted model calls.
+    limited = {**UNTHROTTLED, "THROTTLE_TURNS_PER_MINUTE": "3"}
+    servers = [app_server_factory(limited, workers=1, openai=fake_openai) for _ in range(2)]
+    ends = 20
+    session_ids = [open_session(servers[index % 2], alice) for index in range(ends)]
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
+        for session_id in session_ids:  # one turn each, the turn window emptied after each
+            assert send(servers[0], alice, session_id, "Anything new?").status == 201
+            client.delete(f"quota:{{{alice.customer_id}}}:turns")
+    asked = len(fake_openai.requests)
+
+    def end(index: int):
+        return servers[index % 2].request("POST", f"/api/v1/sessions/{session_ids[index]}/end", headers=auth(alice))
+
+    with ThreadPoolExecutor(max_workers=ends) as pool:
+        responses = list(pool.map(end, range(ends)))
+
+    assert sorted(r.status for r in responses) == [200] * 3 + [429] * 17, [r.status for r in responses]
+    assert len(fake_openai.requests) == asked + 3
+    for index, response in enumerate(responses):
+        detail = servers[1].get(f"/api/v1/sessions/{session_ids[index]}", headers=auth(alice)).json()
+        if response.status == 200:
+            assert detail["status"] == "ended"
+            continue
+        assert response.json()["code"] == "throttled"
+        assert 1 <= int(response.headers["retry-after"]) <= 60
+        assert (detail["status"], detail["message_count"]) == ("open", 2)  # refused: nothing changed

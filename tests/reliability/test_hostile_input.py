@@ -293,6 +293,7 @@ def world(django_db_setup, django_db_blocker, _fake_openai_server, tmp_path_fact
         with PrivateRedis(directory=redis_dir) as private_redis:
             env = {
                 **APP_TEST_ENV,
+                "THROTTLE_REQUESTS_PER_MINUTE": "0",  # many requests of two customers within the minute
                 "DATABASE_URL": database_url,
                 "REDIS_URL": private_redis.url(db=0),
                 "OPENAI_BASE_URL": _fake_openai_server.base_url,

@@ -26,7 +26,11 @@ from tests.reliability.rules import check_history, seen_turn
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(90)]
 
 # Admission must not interfere: these tests are about isolation and ordering, not throttling.
-UNTHROTTLED = {"THROTTLE_TURNS_PER_MINUTE": "100000", "DAILY_TOKEN_QUOTA": "1000000000"}
+UNTHROTTLED = {
+    "THROTTLE_TURNS_PER_MINUTE": "100000",
+    "THROTTLE_REQUESTS_PER_MINUTE": "0",
+    "DAILY_TOKEN_QUOTA": "1000000000",
+}
 # The production waits for a database connection instead of the harness's short ones: 25 turns arriving at once on
 # a worker whose pool is still growing must not fail on a machine busy with other test runs.
 PRODUCTION_POOL = {"DATABASE_POOL_TIMEOUT": "5", "DATABASE_CONNECT_TIMEOUT": "3"}

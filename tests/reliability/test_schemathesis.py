@@ -59,8 +59,10 @@ def _is_uuid(value: object) -> bool:
 
 @pytest.fixture
 def api_schema(app_server_factory, fake_openai, alice, bob):
-    # A high turn rate: fuzzed turns should reach the model, not stop at 429 after the first twenty.
-    server = app_server_factory({"THROTTLE_TURNS_PER_MINUTE": "100000"}, workers=1, openai=fake_openai)
+    # A high turn rate and no request limit: fuzzed requests should reach the app, not stop at 429.
+    server = app_server_factory(
+        {"THROTTLE_TURNS_PER_MINUTE": "100000", "THROTTLE_REQUESTS_PER_MINUTE": "0"}, workers=1, openai=fake_openai
+    )
     live, to_end, to_erase = (_open_session_with_a_turn(server, alice.token) for _ in range(3))
     bob_session = _open_session_with_a_turn(server, bob.token, f"I am bob, {BOB_CANARY}")
     config = schemathesis.Config.from_dict(

@@ -22,7 +22,11 @@ from tests.reliability.rules import assert_absent, check_history, seen_turn
 
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(90)]
 
-UNTHROTTLED = {"THROTTLE_TURNS_PER_MINUTE": "100000", "DAILY_TOKEN_QUOTA": "1000000000"}
+UNTHROTTLED = {
+    "THROTTLE_TURNS_PER_MINUTE": "100000",
+    "THROTTLE_REQUESTS_PER_MINUTE": "0",
+    "DAILY_TOKEN_QUOTA": "1000000000",
+}
 PROBLEM = "application/problem+json"
 
 
@@ -228,6 +232,42 @@ def test_the_turn_rate_holds_across_two_app_servers(alice, bob, app_server_facto
     assert len(fake_openai.requests) == 3
     # The limit is per customer: bob still talks, through either server.
     assert send(servers[1], bob, open_session(servers[1], bob), "Jazz bars?").status == 201
+
+
+def test_the_request_rate_holds_across_two_app_servers_on_every_endpoint_but_turns(
+    alice, bob, app_server_factory, fake_openai
+):
+    # Before the fix, only turns were admitted: reads, opens, moods, ends, deletes and feedback were unbounded.
+    limited = {**UNTHROTTLED, "THROTTLE_REQUESTS_PER_MINUTE": "6"}
+    servers = [app_server_factory(limited, workers=1, openai=fake_openai) for _ in range(2)]
+    session_id = open_session(servers[0], alice)  # the first of the six
+    reads = 10
+
+    def read(index: int):
+        return servers[index % 2].get("/api/v1/me", headers=auth(alice))
+
+    with ThreadPoolExecutor(max_workers=reads) as pool:
+        responses = list(pool.map(read, range(reads)))
+
+    assert sorted(r.status for r in responses) == [200] * 5 + [429] * 5, [r.status for r in responses]
+    for response in responses:
+        if response.status == 429:
+            assert_problem(response, 429, "throttled")
+            assert 1 <= int(response.headers["retry-after"]) <= 60
+    turns = {("POST", f"/api/v1/sessions/{session_id}/messages"), ("POST", f"/api/v1/sessions/{session_id}/regenerate")}
+    others = [e for e in customer_endpoints(session_id) if (e[0], e[1]) not in turns]
+    others.append(("POST", f"/api/v1/recommendations/{uuid.uuid4()}/feedback", {"rating": "up"}))
+    for server in servers:
+        for method, path, payload in others:
+            response = server.request(method, path, payload=payload, headers=auth(alice))
+            assert_problem(response, 429, "throttled")
+            assert 1 <= int(response.headers["retry-after"]) <= 60, f"{method} {path}"
+    # Turns keep their own admission (THROTTLE_TURNS_PER_MINUTE), and the refused end and delete changed nothing:
+    # the session is still open and answers.
+    assert send(servers[1], alice, session_id, "Still there?").status == 201
+    assert len(fake_openai.requests) == 1  # the turn's call; no summary was asked for
+    # The limit is per customer: bob still reads, through either server.
+    assert [server.get("/api/v1/me", headers=auth(bob)).status for server in servers] == [200, 200]
 
 
 def test_the_daily_token_quota_holds_across_two_app_servers(alice, bob, app_server_factory, fake_openai):
