@@ -9,7 +9,8 @@ answers are extractive (the first sentence of each customer message, and what wa
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from llm import grounding, tokens
 from llm.conf import LLMSettings, get_settings
@@ -116,35 +117,35 @@ def _reply(request: ModelRequest) -> tuple[str, str | None, tuple[Card, ...]]:
     return grounder.text or text, inferred, grounder.cards
 
 
+@dataclass(frozen=True, slots=True)
+class _Phrases:
+    """The offline reply's sentences in one language."""
+
+    greeting: str
+    moods: dict[str, str]
+    about: str
+    picks: str
+    budget: str
+    nothing_fits: Callable[[TurnContext, str], str]
+    label: str
+
+
 def _reply_text(context: TurnContext, mood: str, message: str, cards: Sequence[Card]) -> str:
     facts = context.customer
     korean = facts.preferred_language.strip().lower().startswith("ko")
+    phrases = _KOREAN if korean else _ENGLISH
     budget = format_money(max(facts.remaining_limit_minor, 0), facts.currency)
-    names = ", ".join(card.item.name for card in cards)
-    if korean:
-        parts = [f"{facts.display_name}님, 안녕하세요!"]
-        if sentence := _MOOD_SENTENCES_KO.get(mood, ""):
-            parts.append(sentence)
-        if echo := _shorten(_topic(message), MAX_ECHO_CHARS):
-            parts.append(f"“{echo}”에 대해:")
-        if cards:
-            parts.append(f"추천드려요: {names}.")
-            parts.append(f"이번 달 남은 예산은 {budget}이에요.")
-        else:
-            parts.append(_nothing_fits_ko(context, budget))
-        parts.append("(오프라인 데모 답변)")
-        return " ".join(parts)
-    parts = [f"Hi {facts.display_name}!"]
-    if sentence := _MOOD_SENTENCES.get(mood, ""):
+    parts = [phrases.greeting.format(name=facts.display_name)]
+    if sentence := phrases.moods.get(mood, ""):
         parts.append(sentence)
     if echo := _shorten(_topic(message), MAX_ECHO_CHARS):
-        parts.append(f"About “{echo}”:")
+        parts.append(phrases.about.format(echo=echo))
     if cards:
-        parts.append(f"my picks are {names}.")
-        parts.append(f"You have {budget} left this month.")
+        parts.append(phrases.picks.format(names=", ".join(card.item.name for card in cards)))
+        parts.append(phrases.budget.format(budget=budget))
     else:
-        parts.append(_nothing_fits(context, budget))
-    parts.append("(Offline demo reply.)")
+        parts.append(phrases.nothing_fits(context, budget))
+    parts.append(phrases.label)
     return " ".join(parts)
 
 
@@ -219,3 +220,23 @@ def _shorten(text: str, limit: int) -> str:
         return text
     cut = text[: limit - 1]
     return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip() + "…"
+
+
+_ENGLISH = _Phrases(
+    greeting="Hi {name}!",
+    moods=_MOOD_SENTENCES,
+    about="About “{echo}”:",
+    picks="my picks are {names}.",
+    budget="You have {budget} left this month.",
+    nothing_fits=_nothing_fits,
+    label="(Offline demo reply.)",
+)
+_KOREAN = _Phrases(
+    greeting="{name}님, 안녕하세요!",
+    moods=_MOOD_SENTENCES_KO,
+    about="“{echo}”에 대해:",
+    picks="추천드려요: {names}.",
+    budget="이번 달 남은 예산은 {budget}이에요.",
+    nothing_fits=_nothing_fits_ko,
+    label="(오프라인 데모 답변)",
+)
