@@ -1,12 +1,12 @@
-"""The catalog: candidates latency at 1,000, 10,000 and 100,000 items, and catalog_import throughput.
+"""The catalog: a turn's catalog read latency at 1,000, 10,000 and 100,000 items, and catalog_import throughput.
 
 For each size the bench writes a JSON Lines file of that many synthetic items (Korean and English names and tags,
 25 areas, allergens and diets at realistic rates, KRW prices), imports it with `customers.services.catalog_import`
 (rows/s over the whole file: both passes, validation and writes), runs VACUUM ANALYZE (as autovacuum soon would:
-it also merges the GIN indexes' pending entries), then times
-`customers.services.catalog_candidates_list` for the demo customers over a mix of Korean and English requests (with
-and without an area, after a warm-up). Targets: p95 under 10 ms at 10,000 items and under 30 ms at 100,000; import at
-least 5,000 rows/s. The bench's items are deleted at the end (the demo catalog stays).
+it also merges the GIN indexes' pending entries), then times `customers.services.catalog_turn_read` (the candidates,
+the names to avoid and the recent ratings: what a chat turn reads) for the demo customers over a mix of Korean and
+English requests (with and without an area, after a warm-up). Targets: p95 under 10 ms at 10,000 items and under
+30 ms at 100,000; import at least 5,000 rows/s. The bench's items are deleted at the end (the demo catalog stays).
 
 Run alone with `.venv/bin/python -m bench.catalog`; it writes bench/results/catalog.json.
 """
@@ -108,12 +108,12 @@ def main() -> int:
                         cursor.execute("VACUUM ANALYZE customers_catalogitem")
                     rng = random.Random(size)
                     for _ in range(WARM_UP):
-                        services.catalog_candidates_list(customer_id=rng.choice(ids), text=rng.choice(REQUESTS))
+                        services.catalog_turn_read(customer_id=rng.choice(ids), text=rng.choice(REQUESTS))
                     latencies, returned = [], []
                     for call in range(CALLS):
                         customer_id, text = ids[call % len(ids)], REQUESTS[call % len(REQUESTS)]
                         t0 = time.perf_counter()
-                        found = services.catalog_candidates_list(customer_id=customer_id, text=text)
+                        found = services.catalog_turn_read(customer_id=customer_id, text=text).candidates
                         latencies.append(time.perf_counter() - t0)
                         returned.append(len(found))
                     stats = common.distribution(latencies)

@@ -1,5 +1,6 @@
 """`python -m bench.seed`: the cast of tests/people.py (alice, bob, charlie) in the bench database, each with an API
-token, printed as JSON (`[{"username", "customer_id", "token"}, ...]`).
+token, printed as JSON (`[{"username", "customer_id", "token"}, ...]`), and the demo catalog, so that every bench's
+turns have candidates to rank and cards to show.
 
 `bench.common.prepared()` runs it in a Django process of the bench's environment (`common.django_env()`), so that the
 benchmarks measure the same people the tests use. Idempotent: a person already there is kept as they are.
@@ -16,6 +17,7 @@ def main() -> None:
     from django.db import transaction
     from rest_framework.authtoken.models import Token
 
+    from customers import services
     from customers.models import Customer
     from tests.people import CAST
 
@@ -29,6 +31,7 @@ def main() -> None:
             customer, _ = Customer.objects.get_or_create(user=user, defaults=person.profile())
             token, _ = Token.objects.get_or_create(user=user)
             rows.append({"username": person.username, "customer_id": customer.pk, "token": token.key})
+    services.catalog_demo_seed()  # idempotent: a catalog loaded already is left as it is
     print(json.dumps(rows))
 
 

@@ -45,18 +45,19 @@ def _context_of(facts: customers.TurnFacts) -> TurnContext:
 
 
 def turn_catalog_read(context: TurnContext, *, customer_id: int, text: str) -> TurnContext:
-    """`context` with the turn's catalog side: the candidates for `text` (best first, each meeting the customer's
-    rules; none when nothing fits), the names the reply must not carry, and what the customer rated lately."""
-    candidates = customers.catalog_candidates_list(
-        customer_id=customer_id, text=text, limit=settings.RECOMMENDATION_CANDIDATES
+    """`context` with the turn's catalog side, read live (two SQL statements): the candidates for `text` (best
+    first, each meeting the customer's rules; none when nothing fits), the names the reply must not carry, and what
+    the customer rated lately. The turn's first database work when every other read came from the cache: it raises
+    DatabaseUnavailable while the database is down."""
+    found = customers.catalog_turn_read(
+        customer_id=customer_id, text=text, limit=settings.RECOMMENDATION_CANDIDATES, tastes=TASTES
     )
-    tastes = customers.recommendation_recent_tastes(customer_id=customer_id, limit=TASTES)
     return replace(
         context,
-        candidates=tuple(Candidate(**{name: getattr(c, name) for name in _CANDIDATE}) for c in candidates),
-        avoid_names=customers.catalog_excluded_names(customer_id=customer_id),
-        liked=tastes.liked,
-        disliked=tastes.disliked,
+        candidates=tuple(Candidate(**{name: getattr(c, name) for name in _CANDIDATE}) for c in found.candidates),
+        avoid_names=found.avoid_names,
+        liked=found.liked,
+        disliked=found.disliked,
     )
 
 

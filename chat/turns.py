@@ -1,13 +1,15 @@
 """One chat turn, start to finish, for every interface that has one (the JSON and SSE API, the `chat` command):
 
     the session is the caller's (else 404) and open (else 409) -> llm admits the turn (rate and token quota)
-    -> the customer's context and past summaries (cached) -> customers pings the database
+    -> the customer's context and past summaries (cached) -> the turn's catalog side (live, two SQL statements)
     -> llm answers and stores both messages
-    -> customers records the activity (message count, tokens, mood, last activity) -> the caller answers
+    -> customers records the activity (message count, tokens, mood, last activity) and the cards shown
+    -> the caller answers
 
-Nothing of a turn reaches Redis or the model while the database is down: its reads fail, or, when the cache answered
-them all, the ping does. Should the database fail between the ping and the recording, the turn is stored in Redis
-all the same; the caller is told with a service_unavailable that says so.
+Nothing of a turn reaches Redis or the model while the database is down: the catalog read, never cached, comes
+before both, so it is the turn's database check even when the cache answered every other read. Should the database
+fail between that read and the recording, the turn is stored in Redis all the same; the caller is told with a
+service_unavailable that says so.
 """
 
 import logging
@@ -38,8 +40,8 @@ def turn_prepare(
 ) -> TurnContext:
     """Everything before the model call: ownership and status (404, then 409), admission (429, unless the request is
     the retry of a turn answered already: its replay costs nothing), the customer's profile and past summaries (one
-    cache read when warm); then, after a ping of the database, the turn's catalog candidates for `text` (the message
-    of a send; None for a regenerate, whose candidates come from the session's last user message).
+    cache read when warm); then the turn's catalog side for `text` (the message of a send; None for a regenerate,
+    whose candidates come from the session's last user message), read live from the database.
     DatabaseUnavailable from any of them means nothing of the turn was stored or sent."""
 
     def admit() -> None:
@@ -56,10 +58,10 @@ def turn_prepare(
     request = text
     if request is None:
         request = next((m.content for m in reversed(llm.messages_list(session_id=session_id)) if m.role == "user"), "")
-    # The read above may have come from the cache alone, and the activity recorded after the reply needs the
-    # database: a turn it could not record must not be stored in Redis or sent to the model in the first place.
-    customers.database_ping()
-    context = turn_catalog_read(context, customer_id=customer_id, text=request)  # live reads, never cached
+    # The reads above may have come from the cache alone, and the activity recorded after the reply needs the
+    # database: this read, never cached, comes before anything of the turn is written to Redis or sent to the
+    # model, so that a turn the database could not record is refused first.
+    context = turn_catalog_read(context, customer_id=customer_id, text=request)
     customers.database_connection_release()  # the reads are done; the model call can take minutes
     return context
 

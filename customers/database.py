@@ -1,5 +1,5 @@
-"""The database connection as `customers` uses it: whether it answers, a cheap ping, handing it back before a long
-wait, and the decorator that turns "the database is unreachable" into DatabaseUnavailable. Public through
+"""The database connection as `customers` uses it: whether it answers, handing it back before a long wait, and the
+decorator that turns "the database is unreachable" into DatabaseUnavailable. Public through
 `customers.services`.
 """
 
@@ -51,13 +51,3 @@ def database_connection_release() -> None:
     query takes one again. A connection inside a transaction is kept, since the transaction lives on it."""
     if not connection.in_atomic_block:
         connection.close()
-
-
-@database_required
-def database_ping() -> None:
-    """Raise DatabaseUnavailable unless the database answers now. One round trip on this thread's connection (taken
-    from the pool if need be) carrying an empty query, the way psycopg's pool checks a connection: no SQL statement
-    runs, so it is cheap enough to guard every chat turn, whose reads may all come from the cache."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        connection.connection.execute("")

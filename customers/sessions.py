@@ -113,19 +113,18 @@ def session_record_activity(
     """Add to the session's counters atomically (one UPDATE) and move its last activity time forward to `at`.
 
     A non-empty `mood` becomes the session's latest (final) mood. `shown` are the turn's recommendations as
-    (recommendation id, external_id, reason): their rows are written in the same transaction as the counters. The
-    cached access entry stays: it holds no counter. Raises SessionNotFound when the row is gone, InvalidInput for a
+    (recommendation id, external_id, reason): their rows are written in the same transaction as the counters, by
+    one INSERT that finds the items and the session's customer itself (two statements in all). The cached access
+    entry stays: it holds no counter. Raises SessionNotFound when the row is gone, InvalidInput for a
     negative amount or an unknown item.
     """
     if shown:
-        with transaction.atomic():
+        with transaction.atomic():  # two statements: the UPDATE, then one INSERT of the rows
             _record_activity(session_id, messages_added, prompt_tokens, completion_tokens, mood, at)
-            customer_id = ChatSession.objects.filter(pk=session_id).values_list("customer_id", flat=True).get()
-            catalog_recommendations.record(
-                customer_id=customer_id,
-                session_id=session_id,
+            catalog_recommendations.insert(
                 shown=[(external_id, reason) for _, external_id, reason in shown],
                 ids=[recommendation_id for recommendation_id, _, _ in shown],
+                session_id=session_id,
             )
         return
     _record_activity(session_id, messages_added, prompt_tokens, completion_tokens, mood, at)

@@ -1,4 +1,4 @@
-"""The catalog's public functions: codes, candidates, the check after the model, import and recommendation rows.
+"""The catalog's public functions: codes, a turn's catalog read, the eligibility check, import and recommendation rows.
 Other apps reach them through `customers.services`."""
 
 from collections.abc import Callable, Sequence
@@ -8,20 +8,19 @@ from uuid import UUID
 from customers.catalog import importer as catalog_importer
 from customers.catalog import recommendations as catalog_recommendations
 from customers.catalog import search as catalog_search
+from customers.catalog import turn as catalog_turn
 from customers.catalog import vocabulary
 from customers.data import (
-    Candidate,
     CatalogImportResult,
     DietaryParse,
-    RecentTastes,
     RecommendationInfo,
     RecommendationRating,
+    TurnCatalog,
 )
 from customers.database import database_required
 from customers.errors import (
     CustomerNotFound,
 )
-from customers.models import CatalogItem
 
 # --- catalog and recommendations ----------------------------------------------------------------------------------
 # The catalog's modules live in customers/catalog/; this block is their public face.
@@ -39,11 +38,14 @@ def dietary_text_parse(*, texts: Sequence[str]) -> DietaryParse:
 
 
 @database_required
-def catalog_candidates_list(*, customer_id: int, text: str, limit: int = 8) -> tuple[Candidate, ...]:
-    """Catalog items for the customer's request `text`, best first, every one meeting the customer's hard rules
-    (active, none of their allergens, all their diets when food, within the remaining monthly limit in their currency,
-    not rated down by them); possibly none. Two queries, never cached. Raises CustomerNotFound."""
-    found = catalog_search.candidates(customer_id=customer_id, text=text, limit=limit)
+def catalog_turn_read(*, customer_id: int, text: str, limit: int = 8, tastes: int = 3) -> TurnCatalog:
+    """The catalog side of a chat turn for the customer's message `text`, read live (never cached): at most `limit`
+    candidates, best first, every one meeting the customer's hard rules (active, none of their allergens, all their
+    diets when food, within the remaining monthly limit in their currency, not rated down by them), possibly none;
+    the names of the items failing them (200 at most: what a reply's text must never name); the names of the items
+    they rated up and down lately (`tastes` a side at most). Two SQL statements on PostgreSQL
+    (customers/catalog/turn.py). Raises CustomerNotFound."""
+    found = catalog_turn.read(customer_id=customer_id, text=text, limit=limit, tastes=tastes)
     if found is None:
         raise CustomerNotFound(f"customer {customer_id} not found")
     return found
@@ -77,18 +79,6 @@ def catalog_demo_seed() -> CatalogImportResult:
 
 
 @database_required
-def catalog_excluded_names(*, customer_id: int, limit: int = 200) -> tuple[str, ...]:
-    """Names of catalog items this customer may not be shown (inactive, or failing one of their hard rules, rated
-    down included), at most `limit`: what a reply's text must never name. Two queries. Raises CustomerNotFound."""
-    found = catalog_search.facts(customer_id=customer_id)
-    if found is None:
-        raise CustomerNotFound(f"customer {customer_id} not found")
-    allowed = catalog_search.eligible(found.rules).values("pk")
-    rows = CatalogItem.objects.exclude(pk__in=allowed).order_by("name").values_list("name", flat=True)[:limit]
-    return tuple(rows)
-
-
-@database_required
 def recommendations_record(
     *,
     customer_id: int,
@@ -118,9 +108,3 @@ def recommendation_rate(
     return catalog_recommendations.rate(
         customer_id=customer_id, recommendation_id=recommendation_id, rating=rating, note=note
     )
-
-
-@database_required
-def recommendation_recent_tastes(*, customer_id: int, limit: int = 5) -> RecentTastes:
-    """Names of the items the customer rated up and down lately, for one short prompt line."""
-    return catalog_recommendations.recent_tastes(customer_id=customer_id, limit=limit)

@@ -2,14 +2,14 @@
 
 from collections.abc import Sequence
 from datetime import timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.data import RecentTastes, RecommendationInfo, RecommendationRating
-from customers.errors import InvalidInput, RecommendationNotFound
-from customers.models import CatalogItem, Customer, Rating, Recommendation
+from customers.data import RecommendationInfo, RecommendationRating
+from customers.errors import InvalidInput, RecommendationNotFound, SessionNotFound
+from customers.models import CatalogItem, ChatSession, Rating, Recommendation
 
 MAX_REASON = Recommendation._meta.get_field("reason").max_length
 MAX_NOTE = Recommendation._meta.get_field("note").max_length
@@ -40,32 +40,68 @@ def record(
     ids: Sequence[UUID | str] | None = None,
 ) -> tuple[RecommendationInfo, ...]:
     """Write one row per (external_id, reason) shown, in order; `ids`, if given, are the rows' uuids (chosen by the
-    caller, e.g. already stored with the message that shows them). Raises InvalidInput for an unknown item id."""
+    caller, e.g. already stored with the message that shows them). Raises InvalidInput for an unknown item id or
+    customer."""
     if not shown:
         return ()
     if ids is not None and len(ids) != len(shown):
         raise InvalidInput("one id per recommendation shown")
-    external_ids = [external_id for external_id, _ in shown]
-    items = dict(CatalogItem.objects.filter(external_id__in=external_ids).values_list("external_id", "pk"))
-    if missing := [external_id for external_id in external_ids if external_id not in items]:
-        raise InvalidInput(f"unknown catalog item: {missing[0]}")
-    now = timezone.now()
-    rows = [
-        Recommendation(
-            **({"id": UUID(str(ids[position]))} if ids else {}),
-            customer_id=customer_id,
-            session_id=session_id,
-            item_id=items[external_id],
-            reason=reason.strip()[:MAX_REASON],
-            created_at=now + timedelta(microseconds=position),  # shown order is creation order
-        )
-        for position, (external_id, reason) in enumerate(shown)
-    ]
+    uuids = [UUID(str(value)) for value in ids] if ids is not None else [uuid4() for _ in shown]
     with transaction.atomic():
-        if not Customer.objects.filter(pk=customer_id).exists():
-            raise InvalidInput(f"unknown customer {customer_id}")
-        Recommendation.objects.bulk_create(rows)
-    return list_(customer_id=customer_id, ids=[row.pk for row in rows])
+        insert(shown=shown, ids=uuids, session_id=session_id, customer_id=customer_id)
+    return list_(customer_id=customer_id, ids=uuids)
+
+
+def insert(
+    *, shown: Sequence[tuple[str, str]], ids: Sequence[UUID], session_id: UUID | None, customer_id: int | None = None
+) -> None:
+    """One INSERT ... SELECT of the rows shown (external_id, reason), with the uuids `ids`, for `customer_id` or, when
+    None, the customer of session `session_id`: the statement finds each item by its external_id and the customer
+    (in their rows), so a short count means one is missing. To be called in a transaction, which an error here must
+    roll back: raises InvalidInput for an unknown item id or customer, SessionNotFound for a session gone."""
+    now = timezone.now()
+    pk = Recommendation._meta.pk
+    values, params = [], []
+    for position, ((external_id, reason), row_id) in enumerate(zip(shown, ids, strict=True)):
+        values.append("(%s, %s, %s, %s)")
+        created_at = now + timedelta(microseconds=position)  # shown order is creation order
+        params += [
+            pk.get_db_prep_value(row_id, connection),
+            external_id,
+            reason.strip()[:MAX_REASON],
+            connection.ops.adapt_datetimefield_value(created_at),
+        ]
+    session = ChatSession._meta.pk.get_db_prep_value(session_id, connection) if session_id is not None else None
+    if customer_id is None:
+        owner, owner_param = "SELECT customer_id FROM customers_chatsession WHERE id = %s", session
+    else:
+        owner, owner_param = "SELECT id AS customer_id FROM customers_customer WHERE id = %s", customer_id
+    # Constant fragments only: every value is a bound parameter.
+    sql = " ".join(
+        (
+            "INSERT INTO customers_recommendation",
+            "(id, customer_id, session_id, item_id, reason, created_at, rating, note, rated_at)",
+            "WITH shown (id, external_id, reason, created_at) AS (VALUES",
+            ", ".join(values),
+            ") SELECT shown.id, owner.customer_id, %s, item.id, shown.reason, shown.created_at, '', '', NULL",
+            "FROM shown JOIN customers_catalogitem item ON item.external_id = shown.external_id CROSS JOIN (",
+            owner,
+            ") AS owner",
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, session, owner_param])
+        inserted = cursor.rowcount
+    if inserted == len(shown):
+        return
+    # Only on the way to an error: which one is missing.
+    external_ids = [external_id for external_id, _ in shown]
+    known = set(CatalogItem.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True))
+    if missing := [external_id for external_id in external_ids if external_id not in known]:
+        raise InvalidInput(f"unknown catalog item: {missing[0]}")
+    if customer_id is not None:
+        raise InvalidInput(f"unknown customer {customer_id}")
+    raise SessionNotFound(f"session {session_id} not found")
 
 
 def list_(
@@ -101,23 +137,6 @@ def rate(*, customer_id: int, recommendation_id: UUID, rating: str, note: str = 
     if not updated:
         raise RecommendationNotFound(f"recommendation {recommendation_id} not found")
     return RecommendationRating(recommendation_id=recommendation_id, rating=rating, note=note.strip(), rated_at=now)
-
-
-def recent_tastes(*, customer_id: int, limit: int = 5) -> RecentTastes:
-    """The names of the items the customer rated up and down lately (each list newest first, at most `limit`)."""
-    rows = (
-        Recommendation.objects.filter(customer_id=customer_id)
-        .exclude(rating="")
-        .order_by("-rated_at")
-        .values_list("rating", "item__name")[: limit * 4]
-    )
-    liked: dict[str, None] = {}
-    disliked: dict[str, None] = {}
-    for rating, name in rows:
-        target = liked if rating == Rating.UP else disliked
-        if len(target) < limit:
-            target[name] = None
-    return RecentTastes(liked=tuple(liked), disliked=tuple(disliked))
 
 
 def _info(row: dict) -> RecommendationInfo:

@@ -1,6 +1,8 @@
 """Candidates: the catalog items that meet a customer's hard rules, ranked for the text of a request.
 
-Two SQL queries a call: the customer's facts with the tags of the items they rated up, then the candidates.
+The customer's facts are one query (`facts`, with the tags of the items they rated up); the ranking is one statement
+on PostgreSQL (`ranked_sql`, which customers/catalog/turn.py runs beside the names to avoid), a query and a pass in
+Python on SQLite (`ranked_simple`).
 
 Hard rules (`eligible`, one ORM filter shared by both databases, so SQLite filters exactly as PostgreSQL does):
 active; no allergen of the customer's (`allergen_mask & theirs = 0`); every diet of theirs when the item is food
@@ -58,11 +60,25 @@ class RuleFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class _Facts:
+class Facts:
     rules: RuleFacts
     home_area: str
     preferences: tuple[str, ...]
     liked_tags: tuple[str, ...]
+    liked_names: tuple[str, ...] = ()  # rated up lately, newest first (with `facts(tastes=...)`)
+    disliked_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a ranking matches: the request's words, the customer's preference tags and liked tags, the areas."""
+
+    words: tuple[str, ...]
+    preference: tuple[str, ...]
+    liked: tuple[str, ...]
+    named_area: str | None
+    home_area: str
+    pool: int  # ranked rows wanted before the diversity cut
 
 
 def eligible(rules: RuleFacts) -> QuerySet[CatalogItem]:
@@ -83,23 +99,16 @@ def eligible(rules: RuleFacts) -> QuerySet[CatalogItem]:
     )
 
 
-def facts(*, customer_id: int) -> _Facts | None:
-    """The customer's rule facts, home area, preferences and liked tags in one query, or None if no such customer."""
-    if connection.vendor == "postgresql":
-        liked_sql = (
-            "SELECT COALESCE(jsonb_agg(t.tags), '[]'::jsonb) FROM (SELECT i.tags FROM customers_recommendation r "
-            "JOIN customers_catalogitem i ON i.id = r.item_id WHERE r.customer_id = customers_customer.id "
-            "AND r.rating = 'up' ORDER BY r.rated_at DESC LIMIT %s) t"
-        )
-    else:
-        liked_sql = (
-            "SELECT json_group_array(json(t.tags)) FROM (SELECT i.tags FROM customers_recommendation r "
-            "JOIN customers_catalogitem i ON i.id = r.item_id WHERE r.customer_id = customers_customer.id "
-            "AND r.rating = 'up' ORDER BY r.rated_at DESC LIMIT %s) t"
-        )
+def facts(*, customer_id: int, tastes: int = 0) -> Facts | None:
+    """The customer's rule facts, home area, preferences and liked tags in one query, or None if no such customer.
+    With `tastes`, the same query also names the items they rated up and down lately, at most `tastes` a side
+    (newest first, from their latest 4 x `tastes` ratings)."""
+    annotations = {"liked": RawSQL(_json_rows(_LIKED_SQL), (LIKED_ITEMS,))}  # noqa: S611 - constant SQL, bound
+    if tastes > 0:
+        annotations["tastes"] = RawSQL(_json_rows(_TASTES_SQL), (tastes * 4,))  # noqa: S611 - as above
     row = (
         Customer.objects.filter(pk=customer_id)
-        .annotate(liked=RawSQL(liked_sql, (LIKED_ITEMS,)))  # noqa: S611 - constant SQL, parameters bound
+        .annotate(**annotations)
         .values(
             "allergies",
             "diets",
@@ -108,17 +117,22 @@ def facts(*, customer_id: int) -> _Facts | None:
             "currency",
             "monthly_limit_minor",
             "spent_this_month_minor",
-            "liked",
+            *annotations,
         )
         .first()
     )
     if row is None:
         return None
-    liked = row["liked"]
-    if isinstance(liked, str):
-        liked = json.loads(liked)
-    liked_tags = tuple(dict.fromkeys(tag for tags in liked or () if isinstance(tags, list) for tag in tags))
-    return _Facts(
+    liked_tags = tuple(
+        dict.fromkeys(tag for tags in json_array(row["liked"]) if isinstance(tags, list) for tag in tags)
+    )
+    liked: dict[str, None] = {}
+    disliked: dict[str, None] = {}
+    for rating, name in json_array(row.get("tastes")):
+        side = liked if rating == Rating.UP else disliked
+        if len(side) < tastes:
+            side[name] = None
+    return Facts(
         rules=RuleFacts(
             customer_id=customer_id,
             allergen_mask=vocabulary.allergen_mask(row["allergies"]),
@@ -129,28 +143,53 @@ def facts(*, customer_id: int) -> _Facts | None:
         home_area=row["home_area"],
         preferences=tuple(row["preferences"]),
         liked_tags=liked_tags,
+        liked_names=tuple(liked),
+        disliked_names=tuple(disliked),
     )
 
 
-def candidates(*, customer_id: int, text: str, limit: int = 8) -> tuple[Candidate, ...] | None:
-    """Ranked candidates for the customer's request `text`; None when there is no such customer."""
-    found = facts(customer_id=customer_id)
-    if found is None:
-        return None
-    limit = max(1, min(limit, MAX_LIMIT))
-    named_area = vocabulary.area_named_in(text)
-    request = terms([text], drop_areas=True)
-    preference = terms(found.preferences)
-    liked = terms(found.liked_tags)
-    if not (request or preference or liked or named_area):
-        return ()
-    rows = eligible(found.rules)
-    pool = limit * POOL_FACTOR
+# Subqueries of the customer row (`facts`), each a JSON array of its rows, newest first: the tags of the latest items
+# rated up, and (rating, name) of the latest ratings.
+_LIKED_SQL = (
+    "SELECT i.tags AS value, r.rated_at FROM customers_recommendation r JOIN customers_catalogitem i "
+    "ON i.id = r.item_id WHERE r.customer_id = customers_customer.id AND r.rating = 'up' "
+    "ORDER BY r.rated_at DESC LIMIT %s"
+)
+_TASTES_SQL = (
+    "SELECT {pair} AS value, r.rated_at FROM customers_recommendation r JOIN customers_catalogitem i "
+    "ON i.id = r.item_id WHERE r.customer_id = customers_customer.id AND r.rating <> '' "
+    "ORDER BY r.rated_at DESC LIMIT %s"
+)
+
+
+def _json_rows(subquery: str) -> str:
+    """`subquery`'s values (its `value` column) as one JSON array, in its order."""
     if connection.vendor == "postgresql":
-        ranked = _ranked_postgresql(rows, request, preference, liked, named_area, found.home_area, pool)
+        rows, array = (
+            "jsonb_build_array(r.rating, i.name)",
+            "COALESCE(jsonb_agg(t.value ORDER BY t.rated_at DESC), '[]')",
+        )
     else:
-        ranked = _ranked_simple(rows, request, preference, liked, named_area, found.home_area, pool)
-    return tuple(_diverse(ranked, limit))
+        rows, array = "json_array(r.rating, i.name)", "json_group_array(json(t.value))"
+    return " ".join(("SELECT", array, "FROM (", subquery.format(pair=rows), ") AS t"))
+
+
+def json_array(value: object) -> list:
+    """A JSON array column as a list: Django reads jsonb as text (JSONField parses it); SQLite's JSON is text too."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value or []
+
+
+def request_of(found: Facts, *, text: str, limit: int) -> Request | None:
+    """What ranking `text` for the customer matches; None when nothing would (no candidates then)."""
+    named_area = vocabulary.area_named_in(text)
+    words = tuple(terms([text], drop_areas=True))
+    preference = tuple(terms(found.preferences))
+    liked = tuple(terms(found.liked_tags))
+    if not (words or preference or liked or named_area):
+        return None
+    return Request(words, preference, liked, named_area, found.home_area, pool=limit * POOL_FACTOR)
 
 
 def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
@@ -169,21 +208,15 @@ def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
     return " | ".join(terms)
 
 
-def _ranked_postgresql(
-    rows: QuerySet[CatalogItem],
-    request: Sequence[str],
-    preference: Sequence[str],
-    liked: Sequence[str],
-    named_area: str | None,
-    home_area: str,
-    pool: int,
-) -> list[Candidate]:
-    """One statement: bounded subsets of the eligible matches (each from an index, each with a LIMIT), united,
+def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[str, list[object]]:
+    """PostgreSQL: the ranking statement (its SQL and parameters), the best `wanted.pool` of `rows` with their
+    `score`, best first. Bounded subsets of the eligible matches (each from an index, each with a LIMIT), united,
     then scored and ordered. Scoring every match would cost time in proportion to the catalog (a common tag matches
     a tenth of it); the subsets bound it. When more items match than a subset takes, it holds the first ones the
     index yields, so the subsets that add an area come first: they hold the matches that score highest."""
     vector, area = "customers_catalogitem.search_vector", "customers_catalogitem.area"
-    focus = named_area or home_area
+    request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
+    focus = named_area or wanted.home_area
     tastes = [*preference, *liked]
     subsets: list[tuple[str, list[object], str | None, int]] = []  # (condition, params, area or None, limit)
     # In this order: the executor stops at SUBSETS_TOTAL rows, so the later (broader) subsets often never run.
@@ -241,15 +274,17 @@ def _ranked_postgresql(
             ") AS subsets LIMIT %s) ORDER BY score DESC, id LIMIT %s",
         )
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*score_params, *union_params, SUBSETS_TOTAL, pool])
-        names = [column.name for column in cursor.description]
-        found = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-    for row in found:  # Django reads jsonb as text (JSONField parses it); a raw cursor gets the text
-        for name in ("tags", "allergens", "diets"):
-            if isinstance(row[name], str):
-                row[name] = json.loads(row[name])
-    return [_candidate(row, float(row["score"])) for row in found]
+    return sql, [*score_params, *union_params, SUBSETS_TOTAL, wanted.pool]
+
+
+def ranked_rows(found: Iterable[dict]) -> list[Candidate]:
+    """The ranking statement's rows (column name -> value, JSON columns as lists or as JSON text) as candidates."""
+    return [
+        _candidate(
+            {**row, **{name: json_array(row[name]) for name in ("tags", "allergens", "diets")}}, float(row["score"])
+        )
+        for row in found
+    ]
 
 
 def _matches(words: Sequence[str], *, in_area: str | None = None, prefix: bool = True) -> tuple[str, list[object]]:
@@ -269,17 +304,10 @@ def _matches(words: Sequence[str], *, in_area: str | None = None, prefix: bool =
     return f"({' OR '.join(parts)})", params
 
 
-def _ranked_simple(
-    rows: QuerySet[CatalogItem],
-    request: Sequence[str],
-    preference: Sequence[str],
-    liked: Sequence[str],
-    named_area: str | None,
-    home_area: str,
-    pool: int,
-) -> list[Candidate]:
+def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request) -> list[Candidate]:
     """SQLite: substring matching in SQL, the same scores without the full-text rank and trigram parts, computed in
     Python over at most SCAN_LIMIT matches."""
+    request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
     match = Q()
     for word in (*request, *preference, *liked):
         match |= Q(keywords__contains=word) | Q(description__icontains=word)
@@ -293,11 +321,11 @@ def _ranked_simple(
         score += W_LIKED * any(word in text for word in liked)
         if named_area:
             score += W_NAMED_AREA if row["area"] == named_area else 0
-        elif home_area and row["area"] == home_area:
+        elif wanted.home_area and row["area"] == wanted.home_area:
             score += W_HOME_AREA
         scored.append(_candidate(row, score))
     scored.sort(key=lambda c: -c.score)  # stable: ties keep id order
-    return scored[:pool]
+    return scored[: wanted.pool]
 
 
 SCAN_LIMIT = 2000
@@ -348,7 +376,8 @@ def venue(external_id: str) -> str:
     return external_id.split(":", 1)[0]
 
 
-def _diverse(ranked: Iterable[Candidate], limit: int) -> list[Candidate]:
+def diverse(ranked: Iterable[Candidate], limit: int) -> tuple[Candidate, ...]:
+    """The best of `ranked`, at most MAX_PER_VENUE of one venue, at most `limit`."""
     chosen: list[Candidate] = []
     per_venue: dict[str, int] = {}
     for candidate in ranked:
@@ -359,4 +388,4 @@ def _diverse(ranked: Iterable[Candidate], limit: int) -> list[Candidate]:
         chosen.append(candidate)
         if len(chosen) == limit:
             break
-    return chosen
+    return tuple(chosen)

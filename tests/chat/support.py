@@ -1,8 +1,13 @@
 """Helpers shared by the chat tests."""
 
 import json
+import re
+
+from tests.fakes.openai import JSONReply, Reply
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
+# A candidate of the turn's block, as llm/candidates.py writes it: `- item_id: <id> | <name> | ...`.
+ITEM_LINE = re.compile(r"^- item_id: (\S+) \| ([^|]+) \|", re.MULTILINE)
 
 
 def assert_problem(response, status: int, code: str) -> dict:
@@ -29,3 +34,20 @@ def parse_events(raw: bytes) -> list[tuple[str, object]]:
         fields = dict(line.split(": ", 1) for line in block.split("\n"))
         events.append((fields["event"], json.loads(fields["data"])))
     return events
+
+
+def offered(body: dict) -> list[tuple[str, str]]:
+    """(external_id, name) of each candidate in the request's block, in order."""
+    system = body["messages"][0]["content"]
+    block = system.split("<candidates>", 1)[1].split("</candidates>", 1)[0]
+    return [(item_id, name.strip()) for item_id, name in ITEM_LINE.findall(block)]
+
+
+def answering(fake, make):
+    """Script the model: `make(offered)` -> the structured answer (dict) or a Reply, for every reply request."""
+
+    def respond(body):
+        answer = make(offered(body))
+        return answer if isinstance(answer, Reply) else JSONReply(answer)
+
+    fake.set_responder(respond)

@@ -7,7 +7,6 @@ the evaluation does, so it can propose offered items as well as forbidden and in
 
 import json
 import logging
-import re
 import uuid
 
 import pytest
@@ -16,13 +15,12 @@ from chat import admin_actions
 from customers import services as customers
 from customers.models import Recommendation
 from llm import grounding
-from tests.chat.support import assert_problem, parse_events
+from tests.chat.support import answering, assert_problem, offered, parse_events
 from tests.chat.test_api_stream import stream
-from tests.fakes.openai import JSONReply, Reply
+from tests.fakes.openai import Reply
 
 pytestmark = pytest.mark.django_db
 
-ITEM_LINE = re.compile(r"^- item_id: (\S+) \| ([^|]+) \|", re.MULTILINE)
 PEANUT_ITEM = "mapo-peanut-noodle:1"  # in the catalog, active, but alice is allergic: never offered to her
 PEANUT_NAME = "매운 땅콩소스 비빔면"
 CHECKS = {"allergens": ["peanut"], "diets": [], "budget_remaining": 380_000, "unverified": []}
@@ -31,23 +29,6 @@ CHECKS = {"allergens": ["peanut"], "diets": [], "budget_remaining": 380_000, "un
 @pytest.fixture(autouse=True)
 def demo_catalog():
     customers.catalog_demo_seed()
-
-
-def offered(body: dict) -> list[tuple[str, str]]:
-    """(external_id, name) of each candidate in the request's block, in order."""
-    system = body["messages"][0]["content"]
-    block = system.split("<candidates>", 1)[1].split("</candidates>", 1)[0]
-    return [(item_id, name.strip()) for item_id, name in ITEM_LINE.findall(block)]
-
-
-def answering(fake, make):
-    """Script the model: `make(offered)` -> the structured answer (dict) or a Reply, for every reply request."""
-
-    def respond(body):
-        answer = make(offered(body))
-        return answer if isinstance(answer, Reply) else JSONReply(answer)
-
-    fake.set_responder(respond)
 
 
 def send(client, session_id, content="매운 저녁 추천해 주세요, 마포에서"):

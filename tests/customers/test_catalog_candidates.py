@@ -1,5 +1,6 @@
 """Candidates: no candidate ever breaks one of the customer's hard rules (property-based, on random customers and
-catalogs), the eligibility check agrees exactly, the ranking makes sense, and a call costs at most two queries.
+catalogs), the eligibility check and the names to avoid agree exactly, the ranking makes sense, and a turn's read
+costs two statements on PostgreSQL.
 
 Runs on PostgreSQL with the suite, and on SQLite through tests/customers/test_catalog_sqlite.py.
 """
@@ -79,6 +80,10 @@ customer_specs = st.fixed_dictionaries(
 )
 
 
+def candidates(*, customer_id: int, text: str, limit: int = 8):
+    return services.catalog_turn_read(customer_id=customer_id, text=text, limit=limit).candidates
+
+
 def _create_items(specs: list[Spec]) -> list[Spec]:
     made = []
     rows = []
@@ -149,7 +154,8 @@ def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit
         rules = {"allergies": allergies, "diets": diets, "currency": customer["currency"], "remaining": remaining}
         expected = {s.external_id for s in made if allowed(s, **rules) and s.external_id not in rated_down}
 
-        found = services.catalog_candidates_list(customer_id=customer_id, text=" ".join(words), limit=limit)
+        read = services.catalog_turn_read(customer_id=customer_id, text=" ".join(words), limit=limit)
+        found = read.candidates
         by_id = {s.external_id: s for s in made}
         for candidate in found:
             spec = by_id[candidate.external_id]
@@ -159,6 +165,10 @@ def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit
         assert len(found) <= limit
         assert len({c.external_id for c in found}) == len(found)
         assert set(c.external_id for c in found) <= expected
+        # The names to avoid, read in the ranking's statement: exactly the items the rules keep out (fewer than 200).
+        assert set(read.avoid_names) == {
+            f"item {n} {' '.join(s.tags)}" for n, s in enumerate(made) if s.external_id not in expected
+        }
 
         # The check after a model's proposal agrees exactly with the rules, both ways.
         proposed = [s.external_id for s in made] + ["no-such-item"]
@@ -173,7 +183,7 @@ def demo_catalog():
 
 def test_alice_asking_for_spicy_korean_food_in_mapo_gets_it_without_peanut(alice, demo_catalog):
     for text in ("Something spicy and Korean in Mapo, please", "마포에서 매운 한식 먹고 싶어"):
-        found = services.catalog_candidates_list(customer_id=alice.customer_id, text=text, limit=5)
+        found = candidates(customer_id=alice.customer_id, text=text, limit=5)
         assert len(found) == 5, text
         for candidate in found:
             assert candidate.area == "Seoul, Mapo-gu", (text, candidate)
@@ -187,26 +197,26 @@ def test_alice_asking_for_spicy_korean_food_in_mapo_gets_it_without_peanut(alice
 
 
 def test_the_ranking_follows_the_request_and_the_area(bob, charlie, demo_catalog):
-    jazz = services.catalog_candidates_list(customer_id=bob.customer_id, text="live jazz tonight", limit=3)
+    jazz = candidates(customer_id=bob.customer_id, text="live jazz tonight", limit=3)
     assert all("jazz" in c.tags for c in jazz)
     assert jazz[0].area == "Busan, Haeundae-gu"  # bob's home area first
-    gangnam = services.catalog_candidates_list(customer_id=bob.customer_id, text="jazz in Gangnam", limit=1)
+    gangnam = candidates(customer_id=bob.customer_id, text="jazz in Gangnam", limit=1)
     assert gangnam[0].area == "Seoul, Gangnam-gu"
-    vegan = services.catalog_candidates_list(customer_id=charlie.customer_id, text="비건 음식 추천해줘", limit=5)
+    vegan = candidates(customer_id=charlie.customer_id, text="비건 음식 추천해줘", limit=5)
     assert vegan
     assert all("wheat" not in c.allergens for c in vegan)
     assert all({"vegan", "비건"} & set(c.tags) for c in vegan[:3])
 
 
 def test_candidates_are_diverse(alice, demo_catalog):
-    found = services.catalog_candidates_list(customer_id=alice.customer_id, text="spicy korean", limit=10)
+    found = candidates(customer_id=alice.customer_id, text="spicy korean", limit=10)
     venues = [c.external_id.split(":")[0] for c in found]
     assert max(venues.count(v) for v in venues) <= 2
 
 
 def test_preferences_and_liked_items_boost(make_customer, demo_catalog):
     customer = make_customer("dana", home_area="Seoul, Jongno-gu", monthly_limit_minor=100_000, preferences=["yoga"])
-    first = services.catalog_candidates_list(customer_id=customer.customer_id, text="something for the weekend")
+    first = candidates(customer_id=customer.customer_id, text="something for the weekend")
     assert first
     assert all("yoga" in c.tags for c in first[:2])
     shown = services.recommendations_record(
@@ -214,25 +224,25 @@ def test_preferences_and_liked_items_boost(make_customer, demo_catalog):
     )
     rec_id = shown[0].recommendation_id
     services.recommendation_rate(customer_id=customer.customer_id, recommendation_id=rec_id, rating="up")
-    after = services.catalog_candidates_list(customer_id=customer.customer_id, text="something for the weekend")
+    after = candidates(customer_id=customer.customer_id, text="something for the weekend")
     assert {"board games", "보드게임"} & {tag for c in after for tag in c.tags}
 
 
 def test_a_rated_down_item_never_comes_back(alice, demo_catalog):
     text = "Something spicy and Korean in Mapo, please"
-    top = services.catalog_candidates_list(customer_id=alice.customer_id, text=text, limit=1)[0]
+    top = candidates(customer_id=alice.customer_id, text=text, limit=1)[0]
     cid = alice.customer_id
     shown = services.recommendations_record(customer_id=cid, session_id=None, shown=[(top.external_id, "")])
     services.recommendation_rate(customer_id=cid, recommendation_id=shown[0].recommendation_id, rating="down")
-    again = services.catalog_candidates_list(customer_id=alice.customer_id, text=text, limit=50)
+    again = candidates(customer_id=alice.customer_id, text=text, limit=50)
     assert top.external_id not in {c.external_id for c in again}
     assert not services.catalog_items_eligible(customer_id=cid, external_ids=[top.external_id])
 
 
 def test_nothing_matched_means_no_candidates(make_customer, demo_catalog):
     customer = make_customer("erin", monthly_limit_minor=100_000)
-    assert services.catalog_candidates_list(customer_id=customer.customer_id, text="qwertyuiop") == ()
-    assert services.catalog_candidates_list(customer_id=customer.customer_id, text="") == ()
+    assert candidates(customer_id=customer.customer_id, text="qwertyuiop") == ()
+    assert candidates(customer_id=customer.customer_id, text="") == ()
 
 
 def test_the_run_uses_the_database_it_was_given(db):
@@ -242,13 +252,50 @@ def test_the_run_uses_the_database_it_was_given(db):
 
 def test_an_unknown_customer_is_refused(db):
     with pytest.raises(CustomerNotFound):
-        services.catalog_candidates_list(customer_id=987654, text="spicy")
+        services.catalog_turn_read(customer_id=987654, text="spicy")
     with pytest.raises(CustomerNotFound):
         services.catalog_items_eligible(customer_id=987654, external_ids=["a"])
 
 
-def test_a_call_costs_at_most_two_queries(alice, demo_catalog, django_assert_max_num_queries):
+def test_the_names_to_avoid_are_the_items_the_rules_keep_out(alice, make_customer, demo_catalog):
+    text = "Something spicy and Korean in Mapo, please"
+    top = candidates(customer_id=alice.customer_id, text=text, limit=1)[0]
+    shown = services.recommendations_record(
+        customer_id=alice.customer_id, session_id=None, shown=[(top.external_id, "")]
+    )
+    services.recommendation_rate(
+        customer_id=alice.customer_id, recommendation_id=shown[0].recommendation_id, rating="down"
+    )
+    read = services.catalog_turn_read(customer_id=alice.customer_id, text=text, limit=10)
+    peanut = CatalogItem.objects.get(external_id="mapo-peanut-noodle:1").name
+    assert {peanut, top.name} <= set(read.avoid_names)  # an allergen; rated down
+    assert not {c.name for c in read.candidates} & set(read.avoid_names)
+    # With nothing to match there are no candidates, and the names are read all the same.
+    erin = make_customer("erin", monthly_limit_minor=0)
+    nothing = services.catalog_turn_read(customer_id=erin.customer_id, text="")
+    assert nothing.candidates == ()
+    erin_currency = Customer.objects.get(pk=erin.customer_id).currency
+    kept_out = {
+        item.name
+        for item in CatalogItem.objects.all()
+        if not item.active
+        or (item.price_minor is not None and (item.price_minor > 0 or item.currency != erin_currency))
+    }
+    assert kept_out
+    assert set(nothing.avoid_names) == kept_out  # nothing left to spend: only what costs nothing passes
+
+
+def test_a_turn_read_costs_two_statements_on_postgresql(alice, make_customer, demo_catalog, django_assert_num_queries):
+    """The customer's facts (with their tastes), then the ranking with the names to avoid. SQLite, the fallback,
+    reads the names apart from the ranking."""
     services.recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
-    for text in ("Something spicy and Korean in Mapo, please", "재즈", "뭐 하지?"):
-        with django_assert_max_num_queries(2):
-            services.catalog_candidates_list(customer_id=alice.customer_id, text=text)
+    erin = make_customer("erin", monthly_limit_minor=100_000)
+    postgresql = connection.vendor == "postgresql"
+    for customer_id, text, ranked in (
+        (alice.customer_id, "Something spicy and Korean in Mapo, please", True),
+        (alice.customer_id, "재즈", True),
+        (alice.customer_id, "뭐 하지?", True),
+        (erin.customer_id, "", False),  # nothing to match: no ranking
+    ):
+        with django_assert_num_queries(2 if postgresql or not ranked else 3):
+            services.catalog_turn_read(customer_id=customer_id, text=text)

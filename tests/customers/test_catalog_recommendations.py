@@ -98,6 +98,6 @@ def test_recent_tastes_name_what_was_liked_and_disliked(alice, demo_catalog):
     services.recommendation_rate(
         customer_id=alice.customer_id, recommendation_id=shown[2].recommendation_id, rating="down"
     )
-    tastes = services.recommendation_recent_tastes(customer_id=alice.customer_id)
+    tastes = services.catalog_turn_read(customer_id=alice.customer_id, text="")
     assert tastes.liked == ("홍대 재즈클럽 '블루 문' (Blue Moon Jazz Club)",)
     assert tastes.disliked == ("홍대 방탈출 카페 (escape room)",)
