@@ -76,7 +76,7 @@ class RoundTrips:
         return [[_name(command) for command in _resp_commands(packed)] for packed in self.sent]
 
     def record(self, command: bytes | str | list[bytes]) -> None:
-        self.sent.append(command.encode() if isinstance(command, str) else bytes(b"".join(command)))
+        self.sent.append(command.encode() if isinstance(command, str) else b"".join(command))
 
 
 def _name(command: list[bytes]) -> str:

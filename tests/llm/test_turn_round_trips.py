@@ -75,8 +75,12 @@ def test_a_turn_waiting_in_line_writes_nothing_until_it_holds_the_lock_then_goes
     first = store.idempotency("first", kind="send", text="First")
     assert {keys.messages, keys.idempotency, keys.record(first.digest)} <= set(before)
 
+    replayed: dict[str, bool] = {}
+
     def turn(text: str, key: str) -> None:
-        services.turn_reply(session_id=session_id, text=text, context=alice(), idempotency_key=key)
+        replayed[key] = services.turn_reply(
+            session_id=session_id, text=text, context=alice(), idempotency_key=key
+        ).replayed
 
     # In line behind the holder: a new turn, a retry of the first (a replay once its turn comes), another new one.
     waiters = []
@@ -93,6 +97,7 @@ def test_a_turn_waiting_in_line_writes_nothing_until_it_holds_the_lock_then_goes
     flow.run(sync_client(), lock.release(holder))
     for waiter in waiters:
         waiter.join(timeout=10)
+    assert replayed == {"second": False, "first": True, "third": False}
     assert seqs_and_roles(session_id) == alternating(6)
     assert [m.content for m in services.messages_list(session_id=session_id)][::2] == ["First", "Second", "Third"]
     assert raw_redis().zcard(keys.lock.queue) == 0
