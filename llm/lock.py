@@ -6,15 +6,19 @@ A holder's ticket expires `hold` seconds after it got the lock; a waiter's a sho
 tickets at the front are dropped by whoever meets them, so a killed worker blocks the session for at most `hold`.
 
 The token is also a fencing token: every script that writes during a turn (llm/store) checks first that the token
-is still the live head, and writes nothing otherwise. Uncontended, taking the lock is one round trip; releasing it is
-part of the turn's last script, or one round trip on its own.
+is still the live head, and writes nothing otherwise. Uncontended, taking the lock is one round trip, and it carries
+the turn's first write too (`acquire_along`); releasing it is part of the turn's last script, or one round trip on its
+own.
 
-`acquire` and `release` are flows (llm/flow.py): run them with `flow.run` (sync) or `flow.arun` (asyncio).
+`acquire`, `acquire_along` and `release` are flows (llm/flow.py): run them with `flow.run` (sync) or `flow.arun`
+(asyncio).
 """
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from uuid import uuid4
 
 from llm import store
@@ -56,25 +60,42 @@ def acquire(keys: LockKeys, *, hold_seconds: float, wait_seconds: float) -> Flow
     """Take the lock, waiting in line up to `wait_seconds`; TurnInProgress after that, SessionClosed once the session
     was ended or erased (by whoever held the lock before). Failing or cancelled while
     waiting, it withdraws its ticket (best effort: a ticket left behind expires after the waiter grace anyway)."""
+    lease, _ = yield from acquire_along(keys, None, hold_seconds=hold_seconds, wait_seconds=wait_seconds)
+    return lease
+
+
+def acquire_along(
+    keys: LockKeys, along: Callable[[Lease], store.Call] | None, *, hold_seconds: float, wait_seconds: float
+) -> Flow[tuple[Lease, Any]]:
+    """`acquire`, sending `along(lease)` with the first try, in the same round trip and atomically right after it:
+    the lease and the call's answer if that try took the lock, else None. `along` must be fenced by the lease's token
+    (a script that writes nothing unless the token holds the lock, llm/store): refused when the lock was not taken,
+    it wrote nothing, and is the caller's to send again once `acquire_along` returns. It must also do its work once
+    when sent again, as every llm script does: a ticket ahead that expires between the two scripts (Redis's clock
+    runs on inside MULTI/EXEC) lets it run as the holder's although the try had not taken the lock."""
     lease = Lease(keys, uuid4().hex)
     call = store.lock_try_call(
         keys, token=lease.token, hold_seconds=hold_seconds, grace_seconds=min(_WAITER_GRACE_SECONDS, hold_seconds)
     )
+    first = (call,) if along is None else (call, along(lease))
     wait = _Wait(wait_seconds)
     try:
-        while (held := (yield from store.round_trip((call,)))[0]) != 1:
+        held, *answer = yield from store.round_trip(first, atomic=along is not None)
+        along_answer = answer[0] if held == 1 and answer else None
+        while held != 1:
             if held == -1:
                 raise SessionClosed()
             delay = wait.next_delay()
             if delay is None:
                 raise TurnInProgress()
             yield Sleep(delay)
+            [held] = yield from store.round_trip((call,))
     except GeneratorExit:
         raise
     except BaseException:
         yield from release_quietly(lease)
         raise
-    return lease
+    return lease, along_answer
 
 
 def kept(lease: Lease, *, hold_seconds: float, deadline_seconds: float) -> Keep:

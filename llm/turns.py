@@ -4,12 +4,16 @@ redis-py's sync client and `Provider.complete`, `reply_streamed` with the asynci
 forwarding the reply's deltas as they come. A turn's Redis writes are the scripts its flow yields:
 
 1. lock      take the session's turn lock (llm/lock.py)                                     1 round trip
-2. begin     append the user message; read mood, summary, the tail within the budget        1 round trip
+2. begin     append the user message; read mood, summary, the tail within the budget        in the lock's
              and any idempotency record (replayed or refused here, with no model call; a
              pending one makes the turn answer its stored message instead of appending)
 3. fold      only when due: fold old messages into the rolling summary (llm/window.py)      2 round trips
 4. model     one call
 5. finish    append the reply, mood, idempotency record, usage, TTLs; release the lock     1 round trip
+
+BEGIN goes with the lock's first try, atomically after it (`lock.acquire_along`): a turn that finds the lock free
+takes it and begins in one round trip. One that waits in line finds BEGIN refused by its fencing check (nothing
+written: no message, TTL, idempotency record or seq) and sends it again once it holds the lock: one round trip more.
 
 The user's message is stored before the model is called: if the call fails, it stays, the typed error propagates
 (built with what the turn left stored: `messages_added`), and `regenerate`, or a retry with the same idempotency key,
@@ -18,6 +22,7 @@ refuse and nothing more is written (TurnInProgress).
 """
 
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -83,14 +88,18 @@ def _ask(session_id: UUID, context: TurnContext, idempotency_key: str | None, te
 
 def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
     """A whole turn. `stream`: the reply's deltas are forwarded as produced (by the async runner)."""
-    lease = yield from lock.acquire(
-        ask.keys.lock, hold_seconds=ask.cfg.turn_lock_ttl_seconds, wait_seconds=ask.cfg.turn_lock_wait_seconds
+    lease, raw = yield from lock.acquire_along(
+        ask.keys.lock,
+        functools.partial(_begin_call, ask),
+        hold_seconds=ask.cfg.turn_lock_ttl_seconds,
+        wait_seconds=ask.cfg.turn_lock_wait_seconds,
     )
     try:
         yield lock.kept(
             lease, hold_seconds=ask.cfg.turn_lock_ttl_seconds, deadline_seconds=ask.cfg.turn_deadline_seconds
         )
-        [raw] = yield from store.round_trip((_begin_call(ask, lease),))
+        if raw is None:  # the turn waited in line: BEGIN, refused with the first try, wrote nothing
+            [raw] = yield from store.round_trip((_begin_call(ask, lease),))
         begun = store.parse_begin(raw)
         if isinstance(begun, Turn):
             return replace(begun, replayed=True)

@@ -1,7 +1,8 @@
-"""Running calls: one round trip is a `Send` of one or more calls (a non-transactional pipeline; each script is atomic
-on its own). `round_trip` is the one way calls reach Redis: written once as a generator of Sends, it is driven by the
-sync runner (`run`, `run_all`, llm/flow.py) or the async one (llm/flow.py), each performing a Send with `send` or
-`asend`. Not redis-py's script-in-pipeline, which asks SCRIPT EXISTS first: one more round trip on every call.
+"""Running calls: one round trip is a `Send` of one or more calls: a non-transactional pipeline (each script is atomic
+on its own), or an atomic one (MULTI/EXEC: no other client's command runs between its calls). `round_trip` is the one
+way calls reach Redis: written once as a generator of Sends, it is driven by the sync runner (`run`, `run_all`,
+llm/flow.py) or the async one (llm/flow.py), each performing a Send with `send` or `asend`. Not redis-py's
+script-in-pipeline, which asks SCRIPT EXISTS first: one more round trip on every call.
 """
 
 import asyncio
@@ -21,24 +22,32 @@ from llm.store.scripts import Call
 @dataclass(frozen=True, slots=True)
 class Send:
     """One round trip to Redis. `durable`: the async runner finishes it even if its task is cancelled meanwhile (a
-    reply is stored whole or not at all, and the lock is never released under a write in flight)."""
+    reply is stored whole or not at all, and the lock is never released under a write in flight). `atomic`: in
+    MULTI/EXEC."""
 
     calls: tuple[Call, ...]
     durable: bool = False
+    atomic: bool = False
 
 
 RoundTrip = Generator[Send, list[Any], list[Any]]
 
 
-def round_trip(calls: Sequence[Call], *, durable: bool = False) -> RoundTrip:
-    """The results of `calls`, sent in one round trip (two more per script, once, if Redis lost its script cache)."""
-    results = yield Send(tuple(calls), durable)
-    for i, result in enumerate(results):
-        if isinstance(result, NoScriptError):
-            script = calls[i].script
-            assert script is not None
-            yield Send((Call(("SCRIPT LOAD", script.source)),), durable)
+def round_trip(calls: Sequence[Call], *, durable: bool = False, atomic: bool = False) -> RoundTrip:
+    """The results of `calls`, sent in one round trip; `atomic`, in MULTI/EXEC. If Redis lost its script cache: one
+    more per script, and a call that found its script missing sent again (atomic: all of them, together)."""
+    calls = tuple(calls)
+    results = yield Send(calls, durable, atomic)
+    missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+    for i in missing:
+        script = calls[i].script
+        assert script is not None
+        yield Send((Call(("SCRIPT LOAD", script.source)),), durable)
+        if not atomic:
             [results[i]] = yield Send((calls[i],), durable)
+    if atomic and missing:
+        # Together again, as the caller relies on: every script does its work once when sent again (scripts.py).
+        results = yield Send(calls, durable, atomic)
     for result in results:
         if isinstance(result, redis.RedisError):
             raise _unavailable(result) from result
@@ -59,7 +68,7 @@ def _unavailable(exc: redis.RedisError) -> StoreUnavailable:
 
 
 def _pipeline(client: redis.Redis | redis.asyncio.Redis, step: Send) -> Any:
-    pipe = client.pipeline(transaction=False)
+    pipe = client.pipeline(transaction=step.atomic)
     for call in step.calls:
         pipe.execute_command(*call.command)
     return pipe

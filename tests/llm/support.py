@@ -2,16 +2,17 @@
 
 import asyncio
 import json
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import redis
 from django.conf import settings
 
-from llm import services, tokens
+from llm import services, store, tokens
 from llm.redis import async_client, sync_client
+from llm.store import Script
 from tests.fakes.openai import FakeOpenAI, Reply
 
 T = TypeVar("T")
@@ -57,15 +58,51 @@ def snapshot(client: redis.Redis | None = None) -> dict[str, object]:
     return dump
 
 
+_SCRIPTS = {script.sha.encode(): script.name.upper() for script in vars(store).values() if isinstance(script, Script)}
+
+
 @dataclass
 class RoundTrips:
-    count: int = 0
+    """The requests written to Redis connections: each awaits its answer (a pipeline is written at once)."""
+
+    sent: list[bytes] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.sent)
+
+    def commands(self) -> list[list[str]]:
+        """Each round trip's commands, an EVALSHA named by its script: [["MULTI", "LOCK_TRY", "BEGIN", "EXEC"], ...]."""
+        return [[_name(command) for command in _resp_commands(packed)] for packed in self.sent]
+
+    def record(self, command: bytes | str | list[bytes]) -> None:
+        self.sent.append(command.encode() if isinstance(command, str) else b"".join(command))
+
+
+def _name(command: list[bytes]) -> str:
+    if command[0].upper() == b"EVALSHA":
+        return _SCRIPTS.get(command[1], "EVALSHA ?")
+    return command[0].decode().upper()
+
+
+def _resp_commands(packed: bytes) -> list[list[bytes]]:
+    """The commands of a request in RESP (arrays of bulk strings): one, or several for a pipeline."""
+    commands, pos = [], 0
+    while pos < len(packed):
+        end = packed.index(b"\r\n", pos)
+        count, pos, args = int(packed[pos + 1 : end]), end + 2, []
+        for _ in range(count):
+            end = packed.index(b"\r\n", pos)
+            size, pos = int(packed[pos + 1 : end]), end + 2
+            args.append(packed[pos : pos + size])
+            pos += size + 2
+        commands.append(args)
+    return commands
 
 
 @contextmanager
 def count_round_trips(client: redis.Redis | None = None) -> Iterator[RoundTrips]:
-    """Count the round trips llm's sync client makes on a warm (pooled) connection: each write to a connection is one
-    request awaiting its answer (a pipeline writes once)."""
+    """Count the round trips llm's sync client makes on a warm (pooled) connection."""
     client = client or sync_client()
     pool = client.connection_pool
     trips = RoundTrips()
@@ -73,18 +110,44 @@ def count_round_trips(client: redis.Redis | None = None) -> Iterator[RoundTrips]
 
     class Counting(base):
         def send_packed_command(self, command, check_health=True):
-            trips.count += 1
+            trips.record(command)
             return super().send_packed_command(command, check_health)
 
     pool.disconnect()
     pool.connection_class = Counting
     pool.reset()  # drop the idle connections: every connection from now on counts
     client.ping()  # one warm connection, as a running process has; its handshake is not a turn's doing
-    trips.count = 0
+    trips.sent.clear()
     try:
         yield trips
     finally:
         pool.disconnect()
+        pool.connection_class = base
+        pool.reset()
+
+
+@asynccontextmanager
+async def acount_round_trips() -> AsyncIterator[RoundTrips]:
+    """`count_round_trips` for llm's asyncio client of the running event loop."""
+    client = async_client()
+    pool = client.connection_pool
+    trips = RoundTrips()
+    base = pool.connection_class
+
+    class Counting(base):
+        async def send_packed_command(self, command, check_health=True):
+            trips.record(command)
+            return await super().send_packed_command(command, check_health)
+
+    await pool.disconnect()
+    pool.connection_class = Counting
+    pool.reset()
+    await client.ping()
+    trips.sent.clear()
+    try:
+        yield trips
+    finally:
+        await pool.disconnect()
         pool.connection_class = base
         pool.reset()
 

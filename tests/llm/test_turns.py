@@ -25,7 +25,6 @@ from tests.llm.contexts import alice, bob
 from tests.llm.support import (
     alternating,
     chat_bodies,
-    count_round_trips,
     is_reply_request,
     raw_redis,
     reply,
@@ -299,15 +298,6 @@ def test_after_redis_is_flushed_the_session_starts_over_with_the_customer_contex
     assert "Alice" in body["messages"][0]["content"]
     assert "Current mood: not known" in body["messages"][0]["content"]
     assert [m["content"] for m in body["messages"][1:]] == ["After the flush"]
-
-
-def test_a_warm_turn_takes_four_round_trips_including_admission_and_the_lock(fake_openai, session_id):
-    services.turn_admit(customer_id=alice().customer_id)  # warm: every script loaded
-    services.turn_reply(session_id=session_id, text="Hi", context=alice())
-    with count_round_trips() as trips:
-        services.turn_admit(customer_id=alice().customer_id)
-        services.turn_reply(session_id=session_id, text="And now?", context=alice(), idempotency_key="warm")
-    assert trips.count == 4
 
 
 def test_the_tokens_of_a_fold_count_even_when_the_reply_after_it_fails(settings, fake_openai, session_id, no_retries):
