@@ -17,6 +17,7 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from customers.models import Customer
+    from customers.services import catalog_demo_seed
     from tests.people import CAST
 
     rows = []
@@ -29,6 +30,7 @@ def main() -> None:
             customer, _ = Customer.objects.get_or_create(user=user, defaults=person.profile())
             token, _ = Token.objects.get_or_create(user=user)
             rows.append({"username": person.username, "customer_id": customer.pk, "token": token.key})
+    catalog_demo_seed()
     print(json.dumps(rows))
 
 
