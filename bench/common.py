@@ -48,11 +48,13 @@ RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/chatbot_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 SECRET_KEY = "bench-secret-key-for-benchmark-processes-only-0123456789abcdef"
-# Far beyond what any benchmark sends, so that admission never refuses a measured turn.
+# Far beyond what any benchmark sends, so that admission never refuses a measured turn, nor the cap on a customer's
+# open sessions a new session (the load opens hundreds a customer: each client its own, a fresh one every 40 turns).
 UNTHROTTLED = {
     "THROTTLE_TURNS_PER_MINUTE": "100000000",
     "THROTTLE_REQUESTS_PER_MINUTE": "0",
     "DAILY_TOKEN_QUOTA": "1000000000000",
+    "CHAT_MAX_OPEN_SESSIONS": "100000000",
 }
 _FORBIDDEN_REDIS_DBS = {0: "the developer's", 15: "the tests'"}
 
