@@ -194,7 +194,8 @@ def _rows_http_load(r: dict[str, Any]) -> list[Row]:
         ),
         (
             "concurrent streams held (p95 1st delta, PSS)",
-            f"{s['streams_held']} ({s['stream_first_delta_p95_ms']} ms, {s['stream_pss_mb']} MB)",
+            f"{s['streams_held']} ({s['stream_first_delta_p95_ms']} ms, {s['stream_pss_mb']} MB"
+            f" at {s['stream_step_shown']})",
             ">= 500, < 100 ms, < 400 MB",
             met["streams"],
         ),
