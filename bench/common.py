@@ -48,11 +48,13 @@ RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/chatbot_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 SECRET_KEY = "bench-secret-key-for-benchmark-processes-only-0123456789abcdef"
-# Far beyond what any benchmark sends, so that admission never refuses a measured turn.
+# Far beyond what any benchmark sends, so that admission never refuses a measured turn, nor the cap on a customer's
+# open sessions a new session (the load opens hundreds a customer: each client its own, a fresh one every 40 turns).
 UNTHROTTLED = {
     "THROTTLE_TURNS_PER_MINUTE": "100000000",
     "THROTTLE_REQUESTS_PER_MINUTE": "0",
     "DAILY_TOKEN_QUOTA": "1000000000000",
+    "CHAT_MAX_OPEN_SESSIONS": "100000000",
 }
 _FORBIDDEN_REDIS_DBS = {0: "the developer's", 15: "the tests'"}
 
@@ -157,10 +159,19 @@ def prepared() -> Iterator[list[Customer]]:
     try:
         flush_redis()
         manage("migrate", "--noinput")
-        yield [Customer(**c) for c in json.loads(_django_process("-m", "bench.seed"))]
+        customers = [Customer(**c) for c in json.loads(_django_process("-m", "bench.seed"))]
+        _analyze()
+        yield customers
     finally:
         flush_redis()
         _database_drop()
+
+
+def _analyze() -> None:
+    """Planner statistics for the seeded tables (the demo catalog above all), as autovacuum would gather them on a
+    server where it runs: the turns' catalog queries are planned as in production."""
+    with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=3) as conn:
+        conn.execute("ANALYZE")
 
 
 def prepared_env(customers: Sequence[Customer]) -> dict[str, str]:
@@ -189,13 +200,15 @@ def setup_django(**overrides: str) -> None:
 
 class FakeModelServer:
     """`python -m tests.fakes.openai` in its own process, so that whoever loads the app does not slow it down.
-    Its knobs and request log are reached through its control API."""
+    Its knobs and request log are reached through its control API. With `recommend`, it answers as a grounded model
+    (`--recommend`: the structured reply proposing the first two candidates of the request's block)."""
 
     host = "127.0.0.1"
 
-    def __init__(self) -> None:
+    def __init__(self, *, recommend: bool = False) -> None:
         self._process: subprocess.Popen | None = None
         self.port = 0
+        self.recommend = recommend
 
     @property
     def pid(self) -> int:
@@ -207,7 +220,7 @@ class FakeModelServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def __enter__(self) -> FakeModelServer:
-        command = [sys.executable, "-m", "tests.fakes.openai", "--port", "0"]
+        command = [sys.executable, "-m", "tests.fakes.openai", "--port", "0", *(["--recommend"] * self.recommend)]
         self._process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
         )

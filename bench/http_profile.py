@@ -43,7 +43,7 @@ def profile_run(customers: list[common.Customer]) -> dict[str, Any]:
         "streams": {"mode": "stream", "clients": STREAM_STEPS[0], "floor_probes": 0, "ramp": STREAM_RAMP_SECONDS},
     }
     result = {}
-    with common.FakeModelServer() as fake, tempfile.TemporaryDirectory(prefix="bench-profile-") as logs:
+    with common.FakeModelServer(recommend=True) as fake, tempfile.TemporaryDirectory(prefix="bench-profile-") as logs:
         for name, case in cases.items():
             with rig(fake, customers, WORKERS, Path(logs) / name, stack=PROFILED_STACK, profile=True) as r:
                 r.warm_up()

@@ -23,6 +23,14 @@ REQUESTS_PER_CONNECTION = 20
 STREAM_SECONDS = 10.0
 STREAM_RAMP_SECONDS = 2.0
 REQUEST_TIMEOUT = 30.0
+# What the customers ask, in turn: requests the demo catalog has candidates for, for each of the cast (checked with
+# customers.services.catalog_turn_read), so that every turn is a recommending one.
+TURN_TEXTS = (
+    "Any dinner ideas near the station tonight?",
+    "매운 저녁 추천해 주세요",
+    "Something fun to do this weekend?",
+    "주말에 할 만한 활동 추천해 주세요",
+)
 _NETWORK_ERRORS = (TimeoutError, OSError, asyncio.IncompleteReadError)
 
 
@@ -109,6 +117,7 @@ class StreamProbe:
     ended: float | None = None
     status: int = 0
     deltas: int = 0
+    cards: int = 0  # the recommendations of the turn its `done` event holds
     outcome: str = "incomplete"  # done | error:<code> | incomplete | http_<status> | <exception name>
     _buffer: bytes = field(default=b"", repr=False)
 
@@ -119,6 +128,7 @@ class StreamProbe:
                 self._delta()
             elif block.startswith(b"event: done"):
                 self.outcome = "done"
+                self.cards = cards_of(block.split(b"data: ", 1)[1])
             elif block.startswith(b"event: error"):
                 self.outcome = f"error:{json.loads(block.split(b'data: ', 1)[1]).get('code')}"
 
@@ -140,8 +150,9 @@ class StreamProbe:
             self.first_delta = time.time()
 
 
-def _error_kind(status: int | None, exc: BaseException | None = None) -> str:
-    return type(exc).__name__ if exc is not None else f"http_{status}"
+def cards_of(turn: bytes) -> int:
+    """How many cards a turn (the JSON of a 201 answer or of a `done` event) carries."""
+    return len(json.loads(turn).get("recommendations") or ())
 
 
 async def _open_session(conn: HttpConnection, *, prime: bool = True) -> str:
@@ -158,7 +169,7 @@ async def _open_session(conn: HttpConnection, *, prime: bool = True) -> str:
 
 
 async def _requests_client(spec: dict[str, Any], index: int, deadline: float, out: list[tuple]) -> None:
-    """Closed loop until `deadline`: each request as (started, ended, error kind or None)."""
+    """Closed loop until `deadline`: each request as (started, ended, error kind or None, cards of a turn)."""
     conn = HttpConnection(spec["host"], spec["port"], spec["tokens"][index % len(spec["tokens"])])
     turns = spec["mode"] == "turns"
     path, done = "/api/v1/me", 0
@@ -173,20 +184,22 @@ async def _requests_client(spec: dict[str, Any], index: int, deadline: float, ou
                     path = await _open_session(conn)
                 except (*_NETWORK_ERRORS, RuntimeError) as error:
                     now = time.perf_counter()
-                    out.append((now, now, f"open_session:{type(error).__name__}"))
+                    out.append((now, now, f"open_session:{type(error).__name__}", 0))
                     await asyncio.sleep(0.1)
                     continue
-            body = {"content": f"Any dinner ideas near the station tonight? ({index}.{done})"} if turns else None
-            started, error = time.perf_counter(), None
+            body = {"content": f"{TURN_TEXTS[done % len(TURN_TEXTS)]} ({index}.{done})"} if turns else None
+            started, error, cards = time.perf_counter(), None, 0
             try:
-                status, _ = await asyncio.wait_for(
+                status, data = await asyncio.wait_for(
                     conn.request("POST" if turns else "GET", path, body), REQUEST_TIMEOUT
                 )
                 if status != (201 if turns else 200):
                     error = f"http_{status}"
+                elif turns:
+                    cards = cards_of(data)
             except _NETWORK_ERRORS as exc:
                 error = type(exc).__name__
-            out.append((started, time.perf_counter(), error))
+            out.append((started, time.perf_counter(), error, cards))
             done += 1
             if done % reconnect_every == 0:
                 conn.close()
@@ -202,7 +215,7 @@ async def run_requests(spec: dict[str, Any]) -> dict[str, Any]:
     out: list[tuple] = []
     await asyncio.gather(*(_requests_client(spec, i, deadline, out) for i in range(spec["clients"])))
     measured = [r for r in out if r[0] >= measure_from]
-    latencies = [ended - started for started, ended, error in measured if error is None]
+    latencies = [ended - started for started, ended, error, _ in measured if error is None]
     ended_in_window = [r for r in out if r[2] is None and measure_from <= r[1] <= deadline]
     return {
         "clients": spec["clients"],
@@ -215,6 +228,7 @@ async def run_requests(spec: dict[str, Any]) -> dict[str, Any]:
         "errors_including_warmup": sum(1 for r in out if r[2] is not None),
         "completed_including_warmup": len(out),
         "latencies": latencies,
+        "cards": sum(r[3] for r in measured if r[2] is None),  # over the `len(latencies)` measured requests
     }
 
 
@@ -253,7 +267,9 @@ async def run_streams(spec: dict[str, Any]) -> dict[str, Any]:
     paths = await asyncio.gather(*(opened(c) for c in conns))
     for conn in conns:
         conn.close()  # idle since its session opened (uvicorn closes idle connections after 5 s): a fresh one streams
-    probes = [StreamProbe(tag=f"stream probe {spec['tag']}-{i}") for i in range(n)]
+    # Each probe's message is its tag (the fake server's log finds the stream's model request by it), a request
+    # with candidates.
+    probes = [StreamProbe(tag=f"{TURN_TEXTS[i % len(TURN_TEXTS)]} (stream {spec['tag']}-{i})") for i in range(n)]
     floors = [StreamProbe(tag=f"model probe {spec['tag']}-{i}") for i in range(spec["floor_probes"])]
     start, ramp = time.perf_counter() + max(0.2, spec.get("start_at", 0.0) - time.time()), spec["ramp"]
     tasks = [_stream_one(conns[i], probes[i], paths[i], start + ramp * i / n, model=False) for i in range(n)]
@@ -264,7 +280,8 @@ async def run_streams(spec: dict[str, Any]) -> dict[str, Any]:
     await asyncio.gather(*tasks)
 
     def dump(p: StreamProbe) -> dict[str, Any]:
-        return {k: getattr(p, k) for k in ("tag", "sent", "first_delta", "ended", "status", "deltas", "outcome")}
+        fields = ("tag", "sent", "first_delta", "ended", "status", "deltas", "cards", "outcome")
+        return {k: getattr(p, k) for k in fields}
 
     return {"streams": [dump(p) for p in probes], "floor": [dump(p) for p in floors]}
 

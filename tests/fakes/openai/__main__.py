@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from types import FrameType
 
 from tests.fakes.openai.items import DEFAULT_MODEL
+from tests.fakes.openai.recommend import recommending_responder
 from tests.fakes.openai.server import FakeOpenAI
 
 
@@ -23,6 +24,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before answering any request")
     parser.add_argument("--stream-tokens-per-second", type=float, default=None)
     parser.add_argument("--stream-duration", type=float, default=None, help="seconds a streamed reply lasts")
+    parser.add_argument(
+        "--recommend",
+        action="store_true",
+        help="answer reply requests as a grounded model: the structured reply proposing the first two candidates",
+    )
     parser.add_argument("--model", action="append", dest="models", help="model name for GET /v1/models (repeatable)")
     args = parser.parse_args(None if argv is None else list(argv))
 
@@ -40,6 +46,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         latency=args.latency,
         stream_tokens_per_second=args.stream_tokens_per_second,
         stream_duration=args.stream_duration,
+        responder=recommending_responder if args.recommend else None,
     )
     with fake:
         print(f"PORT={fake.port}", flush=True)

@@ -21,7 +21,8 @@ class FakeOpenAI:
     request; ``stream_tokens_per_second`` paces streamed chunks (and makes plain answers take as
     long as streaming them would); with ``stream_duration`` as well, replies without explicit
     ``chunks`` are stretched to ``round(rate * duration)`` tokens by cycling their words. An item's
-    own ``delay`` adds to ``latency``; its ``chunk_delay``, when set, wins over the rate.
+    own ``delay`` adds to ``latency``; its ``chunk_delay``, when set, wins over the rate. ``responder`` answers
+    once the script is empty (default: a fixed text); ``reset()`` returns to it.
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class FakeOpenAI:
         latency: float = 0.0,
         stream_tokens_per_second: float | None = None,
         stream_duration: float | None = None,
+        responder: Responder | None = None,
     ) -> None:
         self.host = host
         self.models = list(models)
@@ -45,7 +47,8 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._logged = threading.Condition(self._lock)
         self._script: deque[Item] = deque()
-        self._responder: Responder = default_responder
+        self._initial_responder: Responder = responder or default_responder
+        self._responder = self._initial_responder
         self._requests: list[ReceivedRequest] = []
         self._ids = itertools.count(1)
         # Set on stop() so that handlers sleeping on a delay wake up instead of outliving the server.
@@ -133,8 +136,8 @@ class FakeOpenAI:
             return len(self._script)
 
     def set_responder(self, responder: Responder | None) -> None:
-        """Answer from ``responder(request_body)`` once the script is empty (None: the default)."""
-        self._responder = responder or default_responder
+        """Answer from ``responder(request_body)`` once the script is empty (None: the constructor's)."""
+        self._responder = responder or self._initial_responder
 
     def configure(
         self,
@@ -166,12 +169,12 @@ class FakeOpenAI:
             return self._held
 
     def reset(self) -> None:
-        """Clear script, responder and request log; knobs return to the constructor's values; release any hold."""
+        """Clear script and request log; responder and knobs return to the constructor's; release any hold."""
         self.release()
         with self._lock:
             self._script.clear()
             self._requests.clear()
-        self._responder = default_responder
+        self._responder = self._initial_responder
         self.latency, self.stream_tokens_per_second, self.stream_duration = self._initial_knobs
 
     # -- request log -------------------------------------------------------------------------

@@ -31,6 +31,26 @@ class StreamPlan:
     error_message: str = ""
 
 
+def stretched(content: str, n: int) -> list[str]:
+    """`n` word tokens made from `content` by cycling its words. A structured reply (a JSON object with a string
+    "reply") stays valid JSON: its reply's words are cycled, and the members before the reply come whole in the first
+    token with the reply's first word, so the first token a client reads starts the reply text, as when a model's
+    head is fast and its text is paced."""
+    try:
+        answer = json.loads(content)
+    except ValueError:
+        answer = None
+    if not (isinstance(answer, dict) and isinstance(answer.get("reply"), str)):
+        words = content.split() or ["token"]
+        return [("" if i == 0 else " ") + words[i % len(words)] for i in range(n)]
+    words = answer["reply"].split() or ["token"]
+    head = {key: value for key, value in answer.items() if key != "reply"}
+    prefix = json.dumps(head, ensure_ascii=False)[:-1] + (", " if head else "") + '"reply": '
+    text = json.dumps(" ".join(words[i % len(words)] for i in range(n)), ensure_ascii=False) + "}"
+    first, *rest = split_tokens(text)  # one a word: `"w1`, ` w2`, ..., ` wn"}`
+    return [prefix + first, *rest]
+
+
 class StreamingMixin:
     """The handler's streaming half (mixed into handler.Handler, whose `fake` and writes it uses)."""
 
@@ -43,9 +63,7 @@ class StreamingMixin:
             return list(reply.chunks)
         rate, duration = self._pacing()
         if rate and duration:  # a benchmark stream: stretch the words to fill the duration
-            words = reply.content.split() or ["token"]
-            n = max(1, round(rate * duration))
-            return [("" if i == 0 else " ") + words[i % len(words)] for i in range(n)]
+            return stretched(reply.content, max(1, round(rate * duration)))
         return split_tokens(reply.content)
 
     def _interval(self, item_chunk_delay: float, n_chunks: int) -> float:
