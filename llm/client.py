@@ -157,7 +157,7 @@ class OpenAIProvider:
         text, mood = reader.finish(finish_reason)
         rest = text[len(reader.emitted) :]
         if grounder:
-            rest = grounder.feed(rest) + grounder.finish() if rest else grounder.finish()
+            rest = grounder.finish(rest)
             text = grounder.text
         if rest:
             yield rest
@@ -181,8 +181,7 @@ class OpenAIProvider:
         reader.feed(transport.text_of(choice.get("message")))
         text, mood = reader.finish(finish_reason)
         if grounder:
-            grounder.feed(text)
-            grounder.finish()
+            grounder.finish(text)  # read whole: no text is held back
             text = grounder.text
         return Completion(
             text=text,

@@ -21,12 +21,13 @@ A reason is model text shown on the card: markup (tags, links, code, emphasis) i
 carries instructions, or names an item the text must not name, is replaced by a neutral one.
 
 The text: the names to avoid are those of the items this customer may not be shown (`TurnContext.avoid_names`,
-which the caller fills from the catalog, and the ones they disliked) and of the proposals dropped here. With any to
-avoid, the text is released a sentence at a time; a sentence naming one is left out, and the reply then ends with a
-sentence built from the kept cards (no second model call). A proposal of an item that was not offered (an invented
-id, a real item this turn did not offer) or a malformed one has no name the code knows, so nothing can tell whether
-the text names it: then none of the model's text is released, and the reply is the sentence built from the kept
-cards alone.
+which the caller fills from the catalog, and the ones they disliked) and of the proposals dropped here, each by the
+variants `avoid_names` gives. With any to avoid, the text passes through a `TextGuard` (llm/text_guard.py): released
+as it streams except a tail that may still become a name, a name's passage through the end of its sentence left
+out. The reply then ends, on a new paragraph, with a sentence built from the kept cards (no second model call). A
+proposal of an item that was not offered (an invented id, a real item this turn did not offer) or a malformed one
+has no name the code knows, so nothing can tell whether the text names it: then none of the model's text is
+released, and the reply is the sentence built from the kept cards alone.
 """
 
 import logging
@@ -37,6 +38,7 @@ from typing import Any
 from uuid import uuid4
 
 from llm.data import Candidate, Card, CardItem, Checks, TurnContext
+from llm.text_guard import TextGuard
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,6 @@ _INSTRUCTION = re.compile(
     r"developer|new rules|forget (?:all|every|the)|지시|무시|명령|프롬프트",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"(?:[.!?\u3002\uff01\uff1f]+[\"')\]]*\s+|\n+)")
 _PAREN = re.compile(r"\s*\(([^)]*)\)\s*")
 
 
@@ -200,17 +201,16 @@ def _korean(language: str) -> bool:
 
 class Grounder:
     """One reply's checks: `settle` with the members before "reply" (None for a plain-text answer), `feed` each
-    piece of the reply text, `finish` once; then `cards`, and `text` (everything `feed` and `finish` returned)."""
+    piece of the reply text as it streams, `finish` once with the rest (a reply read whole: all of it); then
+    `cards`, and `text` (everything `feed` and `finish` returned)."""
 
     def __init__(self, context: TurnContext, *, max_cards: int) -> None:
         self._context = context
         self._max_cards = max_cards
         self.cards: tuple[Card, ...] = ()
-        self._avoid: tuple[str, ...] = ()
-        self._lookahead = 0
+        self._guard: TextGuard | None = None  # when there are names to avoid
         self._settled = False
         self._blind = False  # the model proposed what the code cannot name: its text is not released
-        self._pending = ""
         self._out: list[str] = []
         self.redacted = 0  # sentences left out
 
@@ -225,23 +225,18 @@ class Grounder:
         proposals = head.get("recommendations") if head else None
         self.cards, dropped = check(self._context, proposals, max_cards=self._max_cards)
         self._blind = _unnameable(self._context, proposals)
-        self._avoid = avoid_names(self._context, dropped, self.cards)
-        self._lookahead = max((len(name) for name in self._avoid), default=0)
+        if avoid := avoid_names(self._context, dropped, self.cards):
+            self._guard = TextGuard(avoid)
 
     def feed(self, text: str) -> str:
+        """What of the reply may be shown once `text` follows what was fed before."""
         self.settle(None)
-        if self._blind:
-            self.redacted = 1  # the whole text
-            return ""
-        if not self._avoid:
-            self._out.append(text)
-            return text
-        self._pending += text
-        return self._release(final=False)
+        return self._take(text, final=False)
 
-    def finish(self) -> str:
+    def finish(self, rest: str = "") -> str:
+        """What is left to show once the reply text ends with `rest`, and the repair if anything was left out."""
         self.settle(None)
-        out = self._release(final=True) if self._avoid else ""
+        out = self._take(rest, final=True)
         if self.redacted:
             log.info("reply text repaired", extra={"sentences_left_out": self.redacted, "whole_text": self._blind})
             piece = ("\n\n" if self.text.strip() else "") + repair_text(self._context, self.cards)
@@ -249,30 +244,18 @@ class Grounder:
             out += piece
         return out
 
-    def _release(self, *, final: bool) -> str:
-        out: list[str] = []
-        while self._pending:
-            end = _SENTENCE_END.search(self._pending)
-            cut = end.end() if end else len(self._pending)
-            if not end and not final:
-                break
-            if not final and len(self._pending) - cut < self._lookahead:
-                break  # a name may still be completing past the sentence's end
-            sentence = self._pending[:cut]
-            hit = _first_hit(self._pending[: cut + self._lookahead], self._avoid)
-            if hit is None or hit[0] >= len(sentence):
-                out.append(sentence)
-                self._pending = self._pending[cut:]
-                continue
-            self.redacted += 1
-            if hit[1] > cut:  # the name runs on into the next sentence: leave that one out too
-                later = _SENTENCE_END.search(self._pending, hit[1])
-                cut = later.end() if later else len(self._pending)
-            self._pending = self._pending[cut:]
-        text = "".join(out)
-        if text:
-            self._out.append(text)
-        return text
+    def _take(self, text: str, *, final: bool) -> str:
+        if self._blind:
+            if text:
+                self.redacted = 1  # the whole text
+            return ""
+        out = text
+        if self._guard is not None:
+            out = self._guard.release(text, final=final)
+            self.redacted = self._guard.left_out
+        if out:
+            self._out.append(out)
+        return out
 
 
 def _unnameable(context: TurnContext, proposals: object) -> bool:
@@ -284,13 +267,6 @@ def _unnameable(context: TurnContext, proposals: object) -> bool:
         return True
     offered = {candidate.external_id for candidate in context.candidates}
     return any(_proposal(proposal)[0] not in offered for proposal in proposals)
-
-
-def _first_hit(text: str, names: Sequence[str]) -> tuple[int, int] | None:
-    """Where the first avoided name starts and ends in `text` (casefolded positions match for the scripts in use)."""
-    folded = text.casefold()
-    hits = [(i, i + len(name)) for name in names if (i := folded.find(name)) >= 0]
-    return min(hits) if hits else None
 
 
 def repair_text(context: TurnContext, cards: Sequence[Card]) -> str:

@@ -112,9 +112,8 @@ def _reply(request: ModelRequest) -> tuple[str, str | None, tuple[Card, ...]]:
     grounder = grounding.Grounder(context, max_cards=request.max_cards)
     picks = context.candidates[: request.max_cards]
     grounder.settle({"recommendations": [{"item_id": c.external_id, "reason": _reason(c, context)} for c in picks]})
-    text = grounder.feed(_reply_text(context, mood, message, grounder.cards))
-    grounder.finish()
-    return grounder.text or text, inferred, grounder.cards
+    grounder.finish(_reply_text(context, mood, message, grounder.cards))
+    return grounder.text, inferred, grounder.cards
 
 
 @dataclass(frozen=True, slots=True)

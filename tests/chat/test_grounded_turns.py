@@ -207,10 +207,11 @@ def test_a_reply_naming_a_dropped_item_never_reaches_the_customer(alice, api, op
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_streamed_reply_naming_a_dropped_item_never_streams_it(alice, api, open_session, fake_openai):
+@pytest.mark.parametrize("size", [1, 3])
+def test_a_streamed_reply_naming_a_dropped_item_never_streams_it(size, alice, api, open_session, fake_openai):
     def make(items):
         answer = json.dumps(_naming_a_forbidden_item(items), ensure_ascii=False)
-        return Reply(answer, chunks=[answer[i : i + 3] for i in range(0, len(answer), 3)])  # names split apart
+        return Reply(answer, chunks=[answer[i : i + size] for i in range(0, len(answer), size)])  # names split apart
 
     answering(fake_openai, make)
     session_id = open_session(alice)
@@ -225,6 +226,22 @@ def test_a_streamed_reply_naming_a_dropped_item_never_streams_it(alice, api, ope
     assert [card["item"]["external_id"] for card in done["recommendations"]] != [PEANUT_ITEM]
     assert len(done["recommendations"]) == 1
     assert Recommendation.objects.filter(pk=done["recommendations"][0]["id"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_first_delta_of_a_guarded_reply_goes_out_before_its_sentence_ends(alice, api, open_session, fake_openai):
+    def make(items):
+        answer = json.dumps(_naming_a_forbidden_item(items), ensure_ascii=False)
+        start = answer.index("오늘은 ") + len("오늘은 ")  # the head and the reply's first piece, then the rest
+        return Reply(answer, chunks=[answer[:start], *(answer[i : i + 3] for i in range(start, len(answer), 3))])
+
+    answering(fake_openai, make)
+    session_id = open_session(alice)
+    _response, body = stream(alice, session_id, "매운 저녁 추천해 주세요, 마포에서")
+    deltas = [data["text"] for name, data in parse_events(body) if name == "delta"]
+    assert deltas[0] == "오늘은 "  # the turn has names to avoid (alice's peanut dishes), and no sentence was awaited
+    assert PEANUT_NAME not in "".join(deltas)
+    assert "".join(deltas).startswith("오늘은 \u2026 정말 맛있어요!")
 
 
 def test_a_plain_text_answer_naming_a_forbidden_item_is_repaired(alice, api, open_session, fake_openai):

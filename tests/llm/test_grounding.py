@@ -1,11 +1,15 @@
 """The checks after the model, rule by rule, and the text guard (llm/grounding.py), on plain data."""
 
+import itertools
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llm import grounding
 from llm.grounding import Grounder
+from llm.text_guard import TextGuard
 from tests.llm.contexts import ALICE_CANDIDATES, alice, candidate
 
 SATAY = candidate("satay", "Peanut Satay Bar", allergens=("peanut",))
@@ -86,7 +90,7 @@ def test_a_name_split_across_deltas_is_still_caught():
     pieces = [text[i : i + 4] for i in range(0, len(text), 4)]
     shown, grounder = _guarded(context, {"recommendations": _propose("salad")}, pieces)
     assert "Peanut" not in shown
-    assert shown.startswith("Try the Green Bowl. Enjoy.")
+    assert shown.startswith("Try the Green Bowl. Or the \u2026 Enjoy.")  # the cut marked: the name's sentence had begun
     assert shown == grounder.text
     assert shown.endswith("조건에 맞는 추천은 Green Bowl입니다.")  # alice prefers Korean
 
@@ -109,3 +113,109 @@ def test_parts_of_a_bilingual_name_are_avoided_too():
     assert "peanut" not in shown
     assert "땅콩" not in shown
     assert "Bye." in shown
+
+
+PEANUT_BAR = replace(_context(SALAD), avoid_names=("Peanut Satay Bar",))
+BILINGUAL = "매운 땅콩소스 비빔면 (Spicy Peanut-Sauce Noodles)"
+CAST = replace(_context(SALAD), avoid_names=("Peanut Satay Bar", BILINGUAL, "St. Mary's Kitchen", "Mapo Steak House"))
+SALAD_HEAD = {"recommendations": _propose("salad")}
+
+
+def _unfolded_names(context, text):
+    """The names to avoid (any variant) that `text` carries, casefolded and with its whitespace runs as one space."""
+    folded = " ".join(text.casefold().split())
+    return [name for name in grounding.avoid_names(context, ()) if name in folded]
+
+
+def test_the_first_delta_goes_out_with_the_first_piece_that_cannot_start_a_name():
+    grounder = Grounder(PEANUT_BAR, max_cards=3)
+    grounder.settle(SALAD_HEAD)
+    assert grounder.feed("Hello there, ") == "Hello there, "  # no sentence end waited for
+    assert grounder.feed("how about") == "how about"
+
+
+def test_a_tail_that_may_become_a_name_is_held_and_released_once_it_stops_matching():
+    grounder = Grounder(PEANUT_BAR, max_cards=3)
+    grounder.settle(SALAD_HEAD)
+    assert grounder.feed("Try the Pea") == "Try the "
+    assert grounder.feed("nut Sat") == ""
+    assert grounder.feed("in tart.") == "Peanut Satin tart."
+    assert grounder.finish() == ""
+    assert grounder.redacted == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Try the PEANUT satay  Bar, it is great! Enjoy.",
+        "오늘은 매운 땅콩소스 비빔면을 드셔 보세요. 정말 맛있어요!",
+        "Or the spicy peanut-sauce NOODLES (매운 땅콩소스 비빔면). Bye.",
+        "Or 매운 땅콩소스 비빔면 (Spicy Peanut-Sauce Noodles)",
+    ],
+)
+def test_a_name_fed_one_character_a_delta_never_shows(text):
+    deltas, grounder = _guarded_deltas(CAST, list(text))
+    assert not any(_unfolded_names(CAST, delta) for delta in deltas)
+    shown = "".join(deltas)
+    assert _unfolded_names(CAST, shown) == []
+    assert shown == grounder.text == _guarded(CAST, SALAD_HEAD, [text])[0]
+    assert grounder.redacted == 1
+    assert shown.endswith("조건에 맞는 추천은 Green Bowl입니다.")
+
+
+def _guarded_deltas(context, pieces):
+    grounder = Grounder(context, max_cards=3)
+    grounder.settle(SALAD_HEAD)
+    deltas = [grounder.feed(piece) for piece in pieces]
+    return [*deltas, grounder.finish()], grounder
+
+
+def test_a_name_right_at_the_start_leaves_its_sentence_out_unmarked():
+    shown, grounder = _guarded(CAST, SALAD_HEAD, list("Peanut Satay Bar is great. Green Bowl too."))
+    assert shown == "Green Bowl too.\n\n조건에 맞는 추천은 Green Bowl입니다."
+    assert grounder.redacted == 1
+
+
+def test_two_names_in_one_sentence_leave_out_the_rest_of_it_once():
+    shown, grounder = _guarded(CAST, SALAD_HEAD, ["Try Peanut Satay", " Bar or Mapo Steak House. Green Bowl!"])
+    assert shown == "Try \u2026 Green Bowl!\n\n조건에 맞는 추천은 Green Bowl입니다."
+    assert grounder.redacted == 1
+
+
+def test_a_name_that_would_run_on_from_released_text_across_a_cut_is_left_out_too():
+    # "St. " is released (its sentence looks ended), the name after it left out; what follows would complete the
+    # name "St. Mary's Kitchen" with it.
+    shown, grounder = _guarded(CAST, SALAD_HEAD, list("Visit St. Peanut Satay Bar. Mary's Kitchen is open. Bye."))
+    assert _unfolded_names(CAST, shown) == []
+    assert shown == "Visit St. Bye.\n\n조건에 맞는 추천은 Green Bowl입니다."
+    assert grounder.redacted == 2
+
+
+FRAGMENTS = (
+    "Peanut Satay Bar", "PEANUT satay  bar", "Pea", "nut", "Satay", "Spicy Peanut-Sauce Noodles",
+    "매운 땅콩소스 비빔면", "땅콩", "(", "St.", "Mary's Kitchen", "Mapo", "Steak House", "Green Bowl", "Try", "the",
+    "좋아요", "ß", ".", "!", "。", "\u2026", '"', ")", " ", "  ", "\n", "\n\n",
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(FRAGMENTS), max_size=40).map("".join),
+    cuts=st.lists(st.integers(0, 600), max_size=60),
+)
+def test_however_a_reply_is_split_its_text_is_the_whole_replys_and_names_nothing_to_avoid(text, cuts):
+    bounds = sorted({0, len(text), *(cut for cut in cuts if cut < len(text))})
+    pieces = [text[a:b] for a, b in itertools.pairwise(bounds)]
+    deltas, grounder = _guarded_deltas(CAST, pieces)
+    shown = "".join(deltas)
+    assert _unfolded_names(CAST, shown) == []
+    assert shown == grounder.text == _guarded(CAST, SALAD_HEAD, [text])[0]
+
+
+def test_only_a_streamed_piece_builds_the_prefix_set():
+    whole = TextGuard(grounding.avoid_names(CAST, ()))
+    assert whole.release("Try the Peanut Satay Bar. Bye.", final=True) == "Try the \u2026 Bye."
+    assert whole._prefixes is None  # a reply read whole scans each name once, nothing is held
+    streamed = TextGuard(grounding.avoid_names(CAST, ()))
+    assert streamed.release("Try the Pea", final=False) == "Try the "
+    assert streamed._prefixes is not None
