@@ -5,9 +5,11 @@ Input serializers are nested in their views; they validate shape only, never dec
 """
 
 import dataclasses
+import functools
 import typing
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from rest_framework import serializers
 
@@ -232,6 +234,21 @@ _FIELDS: dict[object, type[serializers.Field]] = {
 }
 
 ProfileOut = dataclass_out(CustomerProfile, "ProfileOut")
+
+
+def rendered(kind: type[serializers.Serializer], instance: object) -> dict[str, Any]:
+    """What `kind(instance).data` is, from one instance of `kind` per process: DRF deep-copies every declared field
+    into each new serializer (a turn with two cards has about 80), which costs more than reading the values. The
+    output serializers here hold no per-call state (no context, no validation), so one instance serves every
+    request and thread."""
+    return _bound(kind).to_representation(instance)
+
+
+@functools.cache
+def _bound(kind: type[serializers.Serializer]) -> serializers.Serializer:
+    serializer = kind()
+    serializer.fields  # noqa: B018 - binds the fields now, not in the first two concurrent requests
+    return serializer
 
 
 class ProblemOut(serializers.Serializer):

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from django.http import StreamingHttpResponse
 
 from chat.errors import model_failure_problem, problem_for
-from chat.serializers import TurnOut
+from chat.serializers import TurnOut, rendered
 from llm.services import Delta, ModelError, Turn
 
 CONTENT_TYPE = "text/event-stream"
@@ -39,7 +39,7 @@ async def _turn_events(items: AsyncIterator[Delta | Turn | None], *, retry_hint:
             elif isinstance(item, Delta):
                 yield event("delta", {"text": item.text})
             else:
-                yield event("done", TurnOut(item).data)
+                yield event("done", rendered(TurnOut, item))
     except ModelError as exc:
         yield event("error", problem_for(model_failure_problem(exc, retry_hint=retry_hint)).body())
     except Exception as exc:  # the stream has started: an error event is the only way to say it

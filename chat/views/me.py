@@ -3,7 +3,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat.openapi import AUTH_PROBLEMS, RETRY_AFTER, problem_responses
-from chat.serializers import ProfileOut
+from chat.serializers import ProfileOut, rendered
 from chat.views.base import CustomerApi
 from customers import services as customers
 
@@ -17,4 +17,4 @@ class MeApi(CustomerApi):
         responses={200: ProfileOut, **problem_responses(*AUTH_PROBLEMS, "service_unavailable", "throttled")},
     )
     def get(self, request: Request) -> Response:
-        return Response(ProfileOut(customers.customer_profile_get(customer_id=self.customer_id)).data)
+        return Response(rendered(ProfileOut, customers.customer_profile_get(customer_id=self.customer_id)))

@@ -24,7 +24,7 @@ from chat.openapi import (
     TURN_PROBLEMS,
     problem_responses,
 )
-from chat.serializers import MessageListOut, StrictCharField, StrictInputSerializer, TurnOut
+from chat.serializers import MessageListOut, StrictCharField, StrictInputSerializer, TurnOut, rendered
 from chat.views.base import CustomerApi
 from llm.services import ModelError, Turn
 
@@ -66,7 +66,7 @@ class SessionMessagesApi(CustomerApi):
     )
     def get(self, request: Request, session_id: UUID) -> Response:
         messages = lifecycle.session_messages_get(customer_id=self.customer_id, session_id=session_id)
-        return Response(MessageListOut({"results": messages}).data)
+        return Response(rendered(MessageListOut, {"results": messages}))
 
     @extend_schema(
         operation_id="sessions_messages_create",
@@ -186,4 +186,4 @@ def _retry_hint(session_id: UUID) -> str:
 
 def _turn_response(turn: Turn) -> Response:
     headers = {"Idempotent-Replayed": "true"} if turn.replayed else None
-    return Response(TurnOut(turn).data, status=201, headers=headers)
+    return Response(rendered(TurnOut, turn), status=201, headers=headers)

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from chat import recommendations
 from chat.openapi import RETRY_AFTER, SESSION_PROBLEMS, problem_responses
-from chat.serializers import RATINGS, FeedbackOut, StrictCharField, StrictInputSerializer
+from chat.serializers import RATINGS, FeedbackOut, StrictCharField, StrictInputSerializer, rendered
 from chat.views.base import CustomerApi
 
 MAX_NOTE_CHARS = 500
@@ -38,4 +38,4 @@ class RecommendationFeedbackApi(CustomerApi):
             rating=body["rating"],
             note=body.get("note", ""),
         )
-        return Response(FeedbackOut(rated).data)
+        return Response(rendered(FeedbackOut, rated))

@@ -18,6 +18,7 @@ from chat.serializers import (
     SessionPageOut,
     StrictCharField,
     StrictInputSerializer,
+    rendered,
 )
 from chat.views.base import CustomerApi
 from llm.services import MOODS
@@ -55,7 +56,7 @@ class SessionListCreateApi(CustomerApi):
             "previous": _page_link(request, max(0, offset - limit), limit) if offset > 0 else None,
             "results": sessions,
         }
-        return Response(SessionPageOut(page).data)
+        return Response(rendered(SessionPageOut, page))
 
     @extend_schema(
         operation_id="sessions_create",
@@ -75,7 +76,7 @@ class SessionListCreateApi(CustomerApi):
         data = self.validated_body(self.SessionCreateInput)
         session = lifecycle.session_start(customer_id=self.customer_id, title=data["title"])
         location = reverse("chat:session", kwargs={"session_id": session.info.session_id})
-        return Response(SessionOut(session).data, status=201, headers={"Location": location})
+        return Response(rendered(SessionOut, session), status=201, headers={"Location": location})
 
 
 class SessionDetailApi(CustomerApi):
@@ -88,7 +89,7 @@ class SessionDetailApi(CustomerApi):
     )
     def get(self, request: Request, session_id: UUID) -> Response:
         session = lifecycle.session_view_get(customer_id=self.customer_id, session_id=session_id)
-        return Response(SessionDetailOut(session).data)
+        return Response(rendered(SessionDetailOut, session))
 
     @extend_schema(
         operation_id="sessions_destroy",
@@ -121,7 +122,7 @@ class SessionMoodApi(CustomerApi):
     def put(self, request: Request, session_id: UUID) -> Response:
         data = self.validated_body(self.MoodInput)
         mood = lifecycle.session_mood_set(customer_id=self.customer_id, session_id=session_id, mood=data["mood"])
-        return Response(MoodOut(mood).data)
+        return Response(rendered(MoodOut, mood))
 
 
 class SessionEndApi(CustomerApi):
@@ -147,7 +148,7 @@ class SessionEndApi(CustomerApi):
     def post(self, request: Request, session_id: UUID) -> Response:
         self.validated_body(EmptyInput)
         session = lifecycle.session_finish(customer_id=self.customer_id, session_id=session_id)
-        return Response(SessionDetailOut(session).data)
+        return Response(rendered(SessionDetailOut, session))
 
 
 def _page_link(request: Request, offset: int, limit: int) -> str:
