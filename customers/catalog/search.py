@@ -5,7 +5,7 @@ on PostgreSQL (`ranked_sql`, which customers/catalog/turn.py runs beside the nam
 `matched_sql` over the whole catalog), a query and a pass in Python on SQLite (`ranked_simple`).
 
 Hard rules (`eligible`, one ORM condition shared by both databases, so SQLite filters exactly as PostgreSQL does;
-`ineligible` is its negation):
+`judged` marks the items it leaves out):
 active; no allergen of the customer's (`allergen_mask & theirs = 0`); every diet of theirs when the item is food
 (`diet_mask & theirs = theirs`); price at most the remaining monthly limit, in the customer's currency (an item in
 another currency is not eligible; an item without a price charges nothing and passes); not rated down by them.
@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.lookups import Exact
 
@@ -87,10 +87,11 @@ def eligible(rules: RuleFacts) -> QuerySet[CatalogItem]:
     return CatalogItem.objects.filter(_rules_met(rules))
 
 
-def ineligible(rules: RuleFacts) -> QuerySet[CatalogItem]:
-    """The items outside `eligible` (inactive, or failing one of the customer's rules, rated down included): the
-    negation of its condition, which a query checks on each row it reads (never a join against the eligible set)."""
-    return CatalogItem.objects.exclude(_rules_met(rules))
+def judged(rules: RuleFacts) -> QuerySet[CatalogItem]:
+    """Every item, with `missed`: whether it is outside `eligible` (inactive, or failing one of the customer's rules,
+    rated down included). The negation of `eligible`'s condition, computed on each row a query reads (never a join
+    against the eligible set)."""
+    return CatalogItem.objects.annotate(missed=ExpressionWrapper(~_rules_met(rules), output_field=BooleanField()))
 
 
 def _rules_met(rules: RuleFacts) -> Q:
@@ -215,12 +216,15 @@ def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
     return " | ".join(terms)
 
 
-def matched_sql(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[str, list[object]]:
-    """PostgreSQL: the ids of `rows` that match `wanted` (SQL and parameters), at most SUBSETS_TOTAL of them (an id
-    may repeat): bounded subsets of the matches, each from an index, each with a LIMIT, united. Scoring every match
-    would cost time in proportion to the catalog (a common tag matches a tenth of it); the subsets bound it. When
-    more items match than a subset takes, it holds the first ones the index yields, so the subsets that add an area
-    come first: they hold the matches that score highest."""
+def matched_sql(
+    rows: QuerySet[CatalogItem], wanted: Request, columns: Sequence[str] = ("id",)
+) -> tuple[str, list[object]]:
+    """PostgreSQL: `columns` of the rows of `rows` that match `wanted` (SQL and parameters), at most SUBSETS_TOTAL
+    of them (a row may repeat): bounded subsets of the matches, each from an index (or, for a word common enough, a
+    scan that stops at the subset's LIMIT), united. Scoring every match would cost time in proportion to the catalog
+    (a common tag matches a tenth of it); the subsets bound it. When more items match than a subset takes, it holds
+    the first ones the index yields, so the subsets that add an area come first: they hold the matches that score
+    highest."""
     request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
     focus = named_area or wanted.home_area
     tastes = [*preference, *liked]
@@ -241,11 +245,11 @@ def matched_sql(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[str, list
         subset = rows.extra(where=[condition], params=params)  # noqa: S610 - constant SQL, parameters bound
         if in_area is not None:
             subset = subset.filter(area=in_area)
-        sql, subset_params = subset.order_by().values("id")[:limit].query.sql_with_params()
+        sql, subset_params = subset.order_by().values(*columns)[:limit].query.sql_with_params()
         union_sql.append(f"({sql})")
         union_params += subset_params
     # Constant fragments only: every value is a bound parameter.
-    sql = " ".join(("SELECT id FROM (", " UNION ALL ".join(union_sql), ") AS subsets LIMIT %s"))
+    sql = " ".join(("SELECT", ", ".join(columns), "FROM (", " UNION ALL ".join(union_sql), ") AS subsets LIMIT %s"))
     return sql, [*union_params, SUBSETS_TOTAL]
 
 

@@ -6,11 +6,12 @@ The candidates are the ranking's best (`search.ranked_sql`), at most MAX_PER_VEN
 The names to avoid are the turn's nearest misses, not the whole catalog's misfits: the items the turn's own search
 meets (`search.matched_sql`, the ranking's bounded subsets: the request's words in the focus area and anywhere, the
 customer's tastes, a named area), here over the whole catalog rather than the eligible items, that fail the
-customer's rules (`search.ineligible`, the negation of `search.eligible`'s condition, checked on each row met), by
-name, `AVOID` of them at most. So their cost is bounded like the ranking's at any catalog size, and what they guard
-is what the model is likeliest to bring up: the items near the request. An item far from the turn's search is not
-looked for; the model is shown only eligible candidates, and every card is checked in code whatever the text says
-(llm/grounding.py). With nothing to search (no request words, tastes or area) there is no ranking and no names.
+customer's rules (`search.judged`: the negation of `search.eligible`'s condition, computed on each row a subset
+reads, so the rows met are never joined again), by name, `AVOID` of them at most. So their cost is bounded like the
+ranking's at any catalog size, and what they guard is what the model is likeliest to bring up: the items near the
+request. An item far from the turn's search is not looked for; the model is shown only eligible candidates, and
+every card is checked in code whatever the text says (llm/grounding.py). With nothing to search (no request words,
+tastes or area) there is no ranking and no names.
 
 On PostgreSQL, two statements (one when there is nothing to search):
   1. the customer's row with its facts (`search.facts`): the hard rules' inputs, home area, preferences, and as
@@ -25,7 +26,6 @@ from collections.abc import Iterable
 
 from django.db import connection
 from django.db.models import QuerySet
-from django.db.models.expressions import RawSQL
 
 from customers.catalog import search
 from customers.data import Candidate, TurnCatalog
@@ -45,12 +45,13 @@ def read(*, customer_id: int, text: str, limit: int, tastes: int) -> TurnCatalog
     ranked: list[Candidate] = []
     names: tuple[str, ...] = ()
     if wanted is not None:
-        eligible, outside = search.eligible(found.rules), search.ineligible(found.rules)
+        eligible, judged = search.eligible(found.rules), search.judged(found.rules)
         if connection.vendor == "postgresql":
-            ranked, names = _ranked_and_missed(eligible, outside, wanted)
+            ranked, names = _ranked_and_missed(eligible, judged, wanted)
         else:
             ranked = search.ranked_simple(eligible, wanted)
-            names = tuple(_names(outside.filter(search.simple_match(wanted))))
+            missed = judged.filter(search.simple_match(wanted), missed=True).order_by("name")
+            names = tuple(missed.values_list("name", flat=True).distinct()[:AVOID])
     return TurnCatalog(
         candidates=diverse(ranked, limit),
         avoid_names=names,
@@ -59,34 +60,27 @@ def read(*, customer_id: int, text: str, limit: int, tastes: int) -> TurnCatalog
     )
 
 
-def _names(rows: QuerySet[CatalogItem]) -> QuerySet[CatalogItem, str]:
-    """The distinct names of `rows`, by name, at most AVOID."""
-    return rows.order_by("name").values_list("name", flat=True).distinct()[:AVOID]
-
-
 def _ranked_and_missed(
-    eligible: QuerySet[CatalogItem], outside: QuerySet[CatalogItem], wanted: search.Request
+    eligible: QuerySet[CatalogItem], judged: QuerySet[CatalogItem], wanted: search.Request
 ) -> tuple[list[Candidate], tuple[str, ...]]:
     """One statement, one row: the ranked candidates as a JSON array (in the ranking's order), and as an array
-    (ARRAY() keeps its subquery's order) the names of the items outside `eligible` among those the same search meets
-    in the whole catalog."""
-    met_sql, met_params = search.matched_sql(CatalogItem.objects.all(), wanted)
-    missed = outside.filter(pk__in=RawSQL(met_sql, met_params))  # noqa: S611 - constant SQL, parameters bound
-    names_sql, names_params = _names(missed).query.sql_with_params()
-    sql, ranked_params = search.ranked_sql(eligible, wanted)
+    (ARRAY() keeps its subquery's order) the names of the items that the same search meets in the whole catalog and
+    that are outside `eligible`, each judged on the row its subset read."""
+    met_sql, met_params = search.matched_sql(judged, wanted, columns=("name", "missed"))
+    ranked_sql, ranked_params = search.ranked_sql(eligible, wanted)
     with connection.cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.
         cursor.execute(
             " ".join(
                 (
                     "SELECT (SELECT jsonb_agg(to_jsonb(r) ORDER BY r.score DESC, r.id) FROM (",
-                    sql,
-                    ") AS r) , ARRAY(",
-                    names_sql,
-                    ")",
+                    ranked_sql,
+                    ") AS r) , ARRAY( SELECT DISTINCT met.name FROM (",
+                    met_sql,
+                    ") AS met WHERE met.missed ORDER BY met.name LIMIT %s)",
                 )
             ),
-            [*ranked_params, *names_params],
+            [*ranked_params, *met_params, AVOID],
         )
         ranked, names = cursor.fetchone()
     return search.ranked_rows(search.json_array(ranked)), tuple(names)
