@@ -18,7 +18,7 @@ of items they liked, or an area the request names; nothing matched means no cand
   on PostgreSQL also 1 x ts_rank over the 'simple' full-text vector (name and tags weigh more than the description);
   1 when it matches a preference tag, 0.5 when it matches a tag of an item they liked;
   3 when it is in the area the request names ("in Mapo", "해운대에서"), else 1 when it is in their home area.
-On PostgreSQL the ranked matches are bounded subsets (see `_ranked_postgresql`), so a call costs about the same at
+On PostgreSQL the ranked matches are bounded subsets (see `matched_sql`), so a call costs about the same at
 1,000 items as at 100,000. The ranking yields a pool POOL_FACTOR times larger than `limit`, for the turn's
 diversity cut (customers/catalog/turn.py).
 """
