@@ -188,8 +188,9 @@ class RecommendationRating:
 @dataclass(frozen=True, slots=True)
 class TurnCatalog:
     """The catalog side of a chat turn, read live: the candidates for the message (best first, each meeting the
-    customer's hard rules), the names of the items that fail them (what the reply's text must never name), and the
-    names of the items the customer rated up and down lately (newest first, for one short line of a prompt)."""
+    customer's hard rules), the names of the items near the message that fail them (what the reply's text must
+    never name), and the names of the items the customer rated up and down lately (newest first, for one short line
+    of a prompt)."""
 
     candidates: tuple[Candidate, ...]
     avoid_names: tuple[str, ...]

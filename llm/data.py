@@ -73,8 +73,8 @@ class TurnContext:
     """Everything a turn needs besides the conversation itself. `customer_id` keys quotas only.
 
     `candidates` are the catalog items offered this turn, best first (possibly none); `avoid_names` the names of
-    items the reply must never name (excluded for this customer); `liked` and `disliked` the names of items the
-    customer rated lately; `shown` what the session recommended, for its summary.
+    items near the request that the reply must never name (excluded for this customer); `liked` and `disliked` the
+    names of items the customer rated lately; `shown` what the session recommended, for its summary.
     """
 
     customer_id: int

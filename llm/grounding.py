@@ -20,14 +20,17 @@ content, and counted in `DROPPED`):
 A reason is model text shown on the card: markup (tags, links, code, emphasis) is stripped, and a reason that
 carries instructions, or names an item the text must not name, is replaced by a neutral one.
 
-The text: the names to avoid are those of the items this customer may not be shown (`TurnContext.avoid_names`,
-which the caller fills from the catalog, and the ones they disliked) and of the proposals dropped here, each by the
-variants `avoid_names` gives. With any to avoid, the text passes through a `TextGuard` (llm/text_guard.py): released
-as it streams except a tail that may still become a name, a name's passage through the end of its sentence left
-out. The reply then ends, on a new paragraph, with a sentence built from the kept cards (no second model call). A
-proposal of an item that was not offered (an invented id, a real item this turn did not offer) or a malformed one
-has no name the code knows, so nothing can tell whether the text names it: then none of the model's text is
-released, and the reply is the sentence built from the kept cards alone.
+The text: the names to avoid are those of the items near this turn's request that this customer may not be shown
+(`TurnContext.avoid_names`: the caller fills it with the items the turn's catalog search met that fail the
+customer's rules, a bounded list, not every such item of the catalog), of the ones they disliked, and of the
+proposals dropped here, each by the variants `avoid_names` gives. So a name far from the turn's request and never
+shown to the model is not looked for in the text; the cards are checked here whatever the text says. With any to
+avoid, the text passes through a `TextGuard` (llm/text_guard.py): released as it streams except a tail that may
+still become a name, a name's passage through the end of its sentence left out. The reply then ends, on a new
+paragraph, with a sentence built from the kept cards (no second model call). A proposal of an item that was not
+offered (an invented id, a real item this turn did not offer) or a malformed one has no name the code knows, so
+nothing can tell whether the text names it: then none of the model's text is released, and the reply is the
+sentence built from the kept cards alone.
 """
 
 import logging

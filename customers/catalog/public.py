@@ -42,9 +42,10 @@ def catalog_turn_read(*, customer_id: int, text: str, limit: int = 8, tastes: in
     """The catalog side of a chat turn for the customer's message `text`, read live (never cached): at most `limit`
     candidates, best first, every one meeting the customer's hard rules (active, none of their allergens, all their
     diets when food, within the remaining monthly limit in their currency, not rated down by them), possibly none;
-    the names of the items failing them (200 at most: what a reply's text must never name); the names of the items
-    they rated up and down lately (`tastes` a side at most). Two SQL statements on PostgreSQL
-    (customers/catalog/turn.py). Raises CustomerNotFound."""
+    the names of the items failing them among those the turn's search meets (200 at most, none without anything to
+    search: what a reply's text must never name); the names of the items they rated up and down lately (`tastes` a
+    side at most). Two SQL statements on PostgreSQL at any catalog size (customers/catalog/turn.py). Raises
+    CustomerNotFound."""
     found = catalog_turn.read(customer_id=customer_id, text=text, limit=limit, tastes=tastes)
     if found is None:
         raise CustomerNotFound(f"customer {customer_id} not found")

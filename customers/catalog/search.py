@@ -1,10 +1,11 @@
 """Candidates: the catalog items that meet a customer's hard rules, ranked for the text of a request.
 
 The customer's facts are one query (`facts`, with the tags of the items they rated up); the ranking is one statement
-on PostgreSQL (`ranked_sql`, which customers/catalog/turn.py runs beside the names to avoid), a query and a pass in
-Python on SQLite (`ranked_simple`).
+on PostgreSQL (`ranked_sql`, which customers/catalog/turn.py runs beside the names to avoid, found by the same
+`matched_sql` over the whole catalog), a query and a pass in Python on SQLite (`ranked_simple`).
 
-Hard rules (`eligible`, one ORM filter shared by both databases, so SQLite filters exactly as PostgreSQL does):
+Hard rules (`eligible`, one ORM condition shared by both databases, so SQLite filters exactly as PostgreSQL does;
+`judged` marks the items it leaves out):
 active; no allergen of the customer's (`allergen_mask & theirs = 0`); every diet of theirs when the item is food
 (`diet_mask & theirs = theirs`); price at most the remaining monthly limit, in the customer's currency (an item in
 another currency is not eligible; an item without a price charges nothing and passes); not rated down by them.
@@ -17,9 +18,9 @@ of items they liked, or an area the request names; nothing matched means no cand
   on PostgreSQL also 1 x ts_rank over the 'simple' full-text vector (name and tags weigh more than the description);
   1 when it matches a preference tag, 0.5 when it matches a tag of an item they liked;
   3 when it is in the area the request names ("in Mapo", "해운대에서"), else 1 when it is in their home area.
-On PostgreSQL the ranked matches are bounded subsets (see `_ranked_postgresql`), so a call costs about the same at
-1,000 items as at 100,000. Diversity: at most MAX_PER_VENUE items of one venue (the part of `external_id` before
-its first ":"), chosen from a pool POOL_FACTOR times larger than `limit`.
+On PostgreSQL the ranked matches are bounded subsets (see `matched_sql`), so a call costs about the same at
+1,000 items as at 100,000. The ranking yields a pool POOL_FACTOR times larger than `limit`, for the turn's
+diversity cut (customers/catalog/turn.py).
 """
 
 import json
@@ -27,8 +28,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import Exact
 
 from customers.catalog import items, vocabulary
 from customers.catalog.terms import HANGUL, terms
@@ -36,7 +38,6 @@ from customers.data import Candidate
 from customers.models import CatalogItem, Customer, Rating, Recommendation
 
 MAX_LIMIT = 50
-MAX_PER_VENUE = 2
 POOL_FACTOR = 5
 DESCRIPTION_CHARS = 300
 LIKED_ITEMS = 20  # the latest items rated up whose tags boost the ranking
@@ -83,19 +84,26 @@ class Request:
 
 def eligible(rules: RuleFacts) -> QuerySet[CatalogItem]:
     """The items that meet every hard rule of the customer: the one definition both databases use."""
+    return CatalogItem.objects.filter(_rules_met(rules))
+
+
+def judged(rules: RuleFacts) -> QuerySet[CatalogItem]:
+    """Every item, with `missed`: whether it is outside `eligible` (inactive, or failing one of the customer's rules,
+    rated down included). The negation of `eligible`'s condition, computed on each row a query reads (never a join
+    against the eligible set)."""
+    return CatalogItem.objects.annotate(missed=ExpressionWrapper(~_rules_met(rules), output_field=BooleanField()))
+
+
+def _rules_met(rules: RuleFacts) -> Q:
     rated_down = Recommendation.objects.filter(
         customer_id=rules.customer_id, item_id=OuterRef("pk"), rating=Rating.DOWN
     )
     return (
-        CatalogItem.objects.filter(active=True)
-        .alias(
-            allergen_hits=F("allergen_mask").bitand(rules.allergen_mask),
-            diets_met=F("diet_mask").bitand(rules.diet_mask),
-        )
-        .filter(allergen_hits=0)
-        .filter(Q(food=False) | Q(diets_met=rules.diet_mask))
-        .filter(Q(price_minor__isnull=True) | Q(currency=rules.currency, price_minor__lte=rules.remaining_minor))
-        .exclude(Exists(rated_down))
+        Q(active=True)
+        & Q(Exact(F("allergen_mask").bitand(rules.allergen_mask), 0))
+        & (Q(food=False) | Q(Exact(F("diet_mask").bitand(rules.diet_mask), rules.diet_mask)))
+        & (Q(price_minor__isnull=True) | Q(currency=rules.currency, price_minor__lte=rules.remaining_minor))
+        & ~Q(Exists(rated_down))
     )
 
 
@@ -208,13 +216,15 @@ def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
     return " | ".join(terms)
 
 
-def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[str, list[object]]:
-    """PostgreSQL: the ranking statement (its SQL and parameters), the best `wanted.pool` of `rows` with their
-    `score`, best first. Bounded subsets of the eligible matches (each from an index, each with a LIMIT), united,
-    then scored and ordered. Scoring every match would cost time in proportion to the catalog (a common tag matches
-    a tenth of it); the subsets bound it. When more items match than a subset takes, it holds the first ones the
-    index yields, so the subsets that add an area come first: they hold the matches that score highest."""
-    vector, area = "customers_catalogitem.search_vector", "customers_catalogitem.area"
+def matched_sql(
+    rows: QuerySet[CatalogItem], wanted: Request, columns: Sequence[str] = ("id",)
+) -> tuple[str, list[object]]:
+    """PostgreSQL: `columns` of the rows of `rows` that match `wanted` (SQL and parameters), at most SUBSETS_TOTAL
+    of them (a row may repeat): bounded subsets of the matches, each from an index (or, for a word common enough, a
+    scan that stops at the subset's LIMIT), united. Scoring every match would cost time in proportion to the catalog
+    (a common tag matches a tenth of it); the subsets bound it. When more items match than a subset takes, it holds
+    the first ones the index yields, so the subsets that add an area come first: they hold the matches that score
+    highest."""
     request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
     focus = named_area or wanted.home_area
     tastes = [*preference, *liked]
@@ -230,15 +240,27 @@ def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[str, list[
         subsets.append((*_matches(tastes, prefix=False), None, SUBSET_TASTES))
     if named_area:
         subsets.append(("TRUE", [], named_area, SUBSET_TASTES))
+    # `rows` compiled once (compiling a query per subset cost milliseconds a call); the SQL ends with its WHERE
+    # clause, to which each subset adds its own terms.
+    base = rows.order_by().values(*columns).extra(where=["TRUE"])
+    base_sql, base_params = base.query.sql_with_params()
     union_sql, union_params = [], []
     for condition, params, in_area, limit in subsets:
-        subset = rows.extra(where=[condition], params=params)  # noqa: S610 - constant SQL, parameters bound
-        if in_area is not None:
-            subset = subset.filter(area=in_area)
-        sql, subset_params = subset.order_by().values("id")[:limit].query.sql_with_params()
-        union_sql.append(f"({sql})")
-        union_params += subset_params
+        in_area_sql = "" if in_area is None else " AND customers_catalogitem.area = %s"
+        union_sql.append(f"({base_sql} AND {condition}{in_area_sql} LIMIT %s)")
+        union_params += [*base_params, *params, *([] if in_area is None else [in_area]), limit]
+    # Constant fragments only: every value is a bound parameter.
+    sql = " ".join(("SELECT", ", ".join(columns), "FROM (", " UNION ALL ".join(union_sql), ") AS subsets LIMIT %s"))
+    return sql, [*union_params, SUBSETS_TOTAL]
 
+
+def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[str, list[object]]:
+    """PostgreSQL: the ranking statement (its SQL and parameters), the best `wanted.pool` of `rows` with their
+    `score`, best first: the matches `matched_sql` finds, scored and ordered."""
+    vector, area = "customers_catalogitem.search_vector", "customers_catalogitem.area"
+    request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
+    focus = named_area or wanted.home_area
+    matched, matched_params = matched_sql(rows, wanted)
     score_parts: list[str] = []
     score_params: list[object] = []
     if request:
@@ -269,12 +291,12 @@ def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[str, list[
             columns,
             ", (",
             " + ".join(score_parts) or "0",
-            ") AS score FROM customers_catalogitem WHERE customers_catalogitem.id IN (SELECT id FROM (",
-            " UNION ALL ".join(union_sql),
-            ") AS subsets LIMIT %s) ORDER BY score DESC, id LIMIT %s",
+            ") AS score FROM customers_catalogitem WHERE customers_catalogitem.id IN (",
+            matched,
+            ") ORDER BY score DESC, id LIMIT %s",
         )
     )
-    return sql, [*score_params, *union_params, SUBSETS_TOTAL, wanted.pool]
+    return sql, [*score_params, *matched_params, wanted.pool]
 
 
 def ranked_rows(found: Iterable[dict]) -> list[Candidate]:
@@ -308,13 +330,8 @@ def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request) -> list[Candidat
     """SQLite: substring matching in SQL, the same scores without the full-text rank and trigram parts, computed in
     Python over at most SCAN_LIMIT matches."""
     request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
-    match = Q()
-    for word in (*request, *preference, *liked):
-        match |= Q(keywords__contains=word) | Q(description__icontains=word)
-    if named_area:
-        match |= Q(area=named_area)
     scored = []
-    for row in rows.filter(match).order_by("id").values(*_COLUMNS, "keywords")[:SCAN_LIMIT]:
+    for row in rows.filter(simple_match(wanted)).order_by("id").values(*_COLUMNS, "keywords")[:SCAN_LIMIT]:
         text = f"{row['keywords']} {row['description'].casefold()}"
         score = W_REQUEST * _share(request[:SHARE_TERMS], text)
         score += W_PREFERENCE * any(word in text for word in preference)
@@ -329,6 +346,17 @@ def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request) -> list[Candidat
 
 
 SCAN_LIMIT = 2000
+
+
+def simple_match(wanted: Request) -> Q:
+    """SQLite: an item matching `wanted`, by substrings (any word of the request, the preferences or the liked
+    tags in its keywords or description), or in the area it names."""
+    match = Q()
+    for word in (*wanted.words, *wanted.preference, *wanted.liked):
+        match |= Q(keywords__contains=word) | Q(description__icontains=word)
+    if wanted.named_area:
+        match |= Q(area=wanted.named_area)
+    return match
 
 
 def _share(words: Sequence[str], text: str) -> float:
@@ -369,23 +397,3 @@ def _candidate(row: dict, score: float) -> Candidate:
         description=description,
         score=round(score, 6),
     )
-
-
-def venue(external_id: str) -> str:
-    """The venue an item belongs to: `external_id` up to its first ":" (a restaurant and its dishes share one)."""
-    return external_id.split(":", 1)[0]
-
-
-def diverse(ranked: Iterable[Candidate], limit: int) -> tuple[Candidate, ...]:
-    """The best of `ranked`, at most MAX_PER_VENUE of one venue, at most `limit`."""
-    chosen: list[Candidate] = []
-    per_venue: dict[str, int] = {}
-    for candidate in ranked:
-        key = venue(candidate.external_id)
-        if per_venue.get(key, 0) >= MAX_PER_VENUE:
-            continue
-        per_venue[key] = per_venue.get(key, 0) + 1
-        chosen.append(candidate)
-        if len(chosen) == limit:
-            break
-    return tuple(chosen)

@@ -1,6 +1,7 @@
 """Candidates: no candidate ever breaks one of the customer's hard rules (property-based, on random customers and
-catalogs), the eligibility check and the names to avoid agree exactly, the ranking makes sense, and a turn's read
-costs two statements on PostgreSQL.
+catalogs), the eligibility check agrees exactly with the rules, the names to avoid are exactly the turn's nearest
+misses (the items its search meets that fail the rules), the ranking makes sense, and a turn's read costs two
+statements on PostgreSQL at any catalog size.
 
 Runs on PostgreSQL with the suite, and on SQLite through tests/customers/test_catalog_sqlite.py.
 """
@@ -17,7 +18,9 @@ from hypothesis import strategies as st
 
 from customers import services
 from customers.catalog import items as catalog_items
+from customers.catalog import turn as catalog_turn
 from customers.catalog import vocabulary
+from customers.catalog.terms import terms
 from customers.errors import CustomerNotFound
 from customers.models import CatalogItem, Customer, Recommendation
 
@@ -165,10 +168,17 @@ def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit
         assert len(found) <= limit
         assert len({c.external_id for c in found}) == len(found)
         assert set(c.external_id for c in found) <= expected
-        # The names to avoid, read in the ranking's statement: exactly the items the rules keep out (fewer than 200).
-        assert set(read.avoid_names) == {
-            f"item {n} {' '.join(s.tags)}" for n, s in enumerate(made) if s.external_id not in expected
-        }
+        # The names to avoid, read in the ranking's statement: exactly the items the rules keep out among those the
+        # turn's search meets (a tag among the request's words, the preferences or the liked tags, or in the area the
+        # request names; fewer here than the search's subsets take).
+        text = " ".join(words)
+        named = vocabulary.area_named_in(text)
+        liked = {tag for i in up if i < len(made) for tag in made[i].tags}
+        sought = {*terms([text], drop_areas=True), *terms(customer["preferences"]), *terms(liked)}
+        met = {n for n, s in enumerate(made) if set(s.tags) & sought or (named and s.area == named)}
+        assert read.avoid_names == tuple(
+            sorted(f"item {n} {' '.join(made[n].tags)}" for n in met if made[n].external_id not in expected)
+        )
 
         # The check after a model's proposal agrees exactly with the rules, both ways.
         proposed = [s.external_id for s in made] + ["no-such-item"]
@@ -257,7 +267,13 @@ def test_an_unknown_customer_is_refused(db):
         services.catalog_items_eligible(customer_id=987654, external_ids=["a"])
 
 
-def test_the_names_to_avoid_are_the_items_the_rules_keep_out(alice, make_customer, demo_catalog):
+def _ineligible_names(customer_id: int) -> set[str]:
+    every = dict(CatalogItem.objects.values_list("external_id", "name"))
+    kept = services.catalog_items_eligible(customer_id=customer_id, external_ids=list(every))
+    return {name for external_id, name in every.items() if external_id not in kept}
+
+
+def test_the_names_to_avoid_are_the_turns_nearest_misses(alice, make_customer, demo_catalog):
     text = "Something spicy and Korean in Mapo, please"
     top = candidates(customer_id=alice.customer_id, text=text, limit=1)[0]
     shown = services.recommendations_record(
@@ -266,28 +282,60 @@ def test_the_names_to_avoid_are_the_items_the_rules_keep_out(alice, make_custome
     services.recommendation_rate(
         customer_id=alice.customer_id, recommendation_id=shown[0].recommendation_id, rating="down"
     )
+    # Peanut, as alice is allergic to it, and nothing of her turn: not her words, tastes or area.
+    far = CatalogItem.objects.create(
+        external_id="far-pottery", kind="activity", name="Clay Studio Evening", area="Daegu, Suseong-gu",
+        tags=["pottery"], allergens=["peanut"], food=False,
+        **catalog_items.derived("Clay Studio Evening", "activity", "Daegu, Suseong-gu", ["pottery"], ["peanut"], []),
+    )  # fmt: skip
     read = services.catalog_turn_read(customer_id=alice.customer_id, text=text, limit=10)
     peanut = CatalogItem.objects.get(external_id="mapo-peanut-noodle:1").name
-    assert {peanut, top.name} <= set(read.avoid_names)  # an allergen; rated down
+    assert {peanut, top.name} <= set(read.avoid_names)  # an allergen; rated down: both match the request
+    assert far.name in _ineligible_names(alice.customer_id)
+    assert far.name not in read.avoid_names  # kept out by the rules, but far from the turn: not looked for
+    assert set(read.avoid_names) <= _ineligible_names(alice.customer_id)  # an eligible item is never avoided
     assert not {c.name for c in read.candidates} & set(read.avoid_names)
-    # With nothing to match there are no candidates, and the names are read all the same.
+    assert list(read.avoid_names) == sorted(set(read.avoid_names))  # by name, each once
+    # Nothing to search (no words, tastes or area): no candidates, no names from the catalog; the names they rated
+    # down still come with their facts.
     erin = make_customer("erin", monthly_limit_minor=0)
+    shown = services.recommendations_record(
+        customer_id=erin.customer_id, session_id=None, shown=[(top.external_id, "")]
+    )
+    services.recommendation_rate(
+        customer_id=erin.customer_id, recommendation_id=shown[0].recommendation_id, rating="down"
+    )
     nothing = services.catalog_turn_read(customer_id=erin.customer_id, text="")
-    assert nothing.candidates == ()
-    erin_currency = Customer.objects.get(pk=erin.customer_id).currency
-    kept_out = {
-        item.name
-        for item in CatalogItem.objects.all()
-        if not item.active
-        or (item.price_minor is not None and (item.price_minor > 0 or item.currency != erin_currency))
-    }
-    assert kept_out
-    assert set(nothing.avoid_names) == kept_out  # nothing left to spend: only what costs nothing passes
+    assert (nothing.candidates, nothing.avoid_names, nothing.disliked) == ((), (), (top.name,))
+
+
+def test_a_big_catalog_keeps_the_names_bounded_and_the_read_at_two_statements(make_customer, django_assert_num_queries):
+    """5,000 items that all match the request, three in four over the customer's budget: at most AVOID names,
+    none of an eligible item, in the ranking's statement."""
+    customer = make_customer("frank", monthly_limit_minor=10_000, home_area="Seoul, Mapo-gu")
+    rows = []
+    for n in range(5_000):
+        name, tags, area = f"spicy stew {n:04d}", ["spicy", "korean"], AREAS[n % 3]
+        rows.append(
+            CatalogItem(
+                external_id=f"big{n % 500}:{n}", kind="dish", name=name, area=area, tags=tags, food=True,
+                price_minor=5_000 if n % 4 == 0 else 50_000, currency="KRW",
+                **catalog_items.derived(name, "dish", area, tags, [], []),
+            )
+        )  # fmt: skip
+    CatalogItem.objects.bulk_create(rows)
+    over_budget = {row.name for row in rows if row.price_minor > 10_000}
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 3):
+        read = services.catalog_turn_read(customer_id=customer.customer_id, text="매운 한식 spicy stew", limit=8)
+    assert len(read.candidates) == 8
+    assert len(read.avoid_names) == catalog_turn.AVOID
+    assert set(read.avoid_names) <= over_budget
+    assert list(read.avoid_names) == sorted(read.avoid_names)
 
 
 def test_a_turn_read_costs_two_statements_on_postgresql(alice, make_customer, demo_catalog, django_assert_num_queries):
-    """The customer's facts (with their tastes), then the ranking with the names to avoid. SQLite, the fallback,
-    reads the names apart from the ranking."""
+    """The customer's facts (with their tastes), then the ranking with the names to avoid; with nothing to search,
+    the facts alone. SQLite, the fallback, reads the names apart from the ranking."""
     services.recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
     erin = make_customer("erin", monthly_limit_minor=100_000)
     postgresql = connection.vendor == "postgresql"
@@ -297,5 +345,5 @@ def test_a_turn_read_costs_two_statements_on_postgresql(alice, make_customer, de
         (alice.customer_id, "뭐 하지?", True),
         (erin.customer_id, "", False),  # nothing to match: no ranking
     ):
-        with django_assert_num_queries(2 if postgresql or not ranked else 3):
+        with django_assert_num_queries(1 if not ranked else 2 if postgresql else 3):
             services.catalog_turn_read(customer_id=customer_id, text=text)
