@@ -46,6 +46,7 @@ def _settings(base_url: str) -> Any:
         max_stored_messages=200,
         turn_lock_ttl_seconds=10,
         turn_lock_wait_seconds=10,
+        turn_deadline_seconds=60,
     )
 
 
