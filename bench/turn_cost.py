@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import common
+from tests.resp import resp_commands
 
 WARMUP_TURNS = 3
 MEASURED_TURNS = 5
@@ -52,22 +53,6 @@ class RoundTrip:
 @dataclass
 class RedisLog:
     trips: list[RoundTrip] = field(default_factory=list)
-
-
-def _resp_commands(packed: bytes) -> list[list[bytes]]:
-    """The commands in a packed RESP request (one, or several for a pipeline)."""
-    commands, pos = [], 0
-    while pos < len(packed):
-        end = packed.index(b"\r\n", pos)
-        count, pos = int(packed[pos + 1 : end]), end + 2
-        args = []
-        for _ in range(count):
-            end = packed.index(b"\r\n", pos)
-            size, pos = int(packed[pos + 1 : end]), end + 2
-            args.append(packed[pos : pos + size])
-            pos += size + 2
-        commands.append(args)
-    return commands
 
 
 def _script_names() -> dict[bytes, str]:
@@ -143,7 +128,7 @@ def counting_redis() -> Iterator[RedisLog]:
 
     def send_packed_command(self, command, check_health=True):
         packed = command.encode() if isinstance(command, str) else b"".join(command)
-        names = [describe(c, scripts) for c in _resp_commands(packed)]
+        names = [describe(c, scripts) for c in resp_commands(packed)]
         log.trips.append(RoundTrip(connection=id(self), commands=names))
         return original(self, command, check_health)
 

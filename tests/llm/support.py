@@ -14,6 +14,7 @@ from llm import services, store, tokens
 from llm.redis import async_client, sync_client
 from llm.store import Script
 from tests.fakes.openai import FakeOpenAI, Reply
+from tests.resp import resp_commands
 
 T = TypeVar("T")
 
@@ -73,7 +74,7 @@ class RoundTrips:
 
     def commands(self) -> list[list[str]]:
         """Each round trip's commands, an EVALSHA named by its script: [["MULTI", "LOCK_TRY", "BEGIN", "EXEC"], ...]."""
-        return [[_name(command) for command in _resp_commands(packed)] for packed in self.sent]
+        return [[_name(command) for command in resp_commands(packed)] for packed in self.sent]
 
     def record(self, command: bytes | str | list[bytes]) -> None:
         self.sent.append(command.encode() if isinstance(command, str) else b"".join(command))
@@ -83,21 +84,6 @@ def _name(command: list[bytes]) -> str:
     if command[0].upper() == b"EVALSHA":
         return _SCRIPTS.get(command[1], "EVALSHA ?")
     return command[0].decode().upper()
-
-
-def _resp_commands(packed: bytes) -> list[list[bytes]]:
-    """The commands of a request in RESP (arrays of bulk strings): one, or several for a pipeline."""
-    commands, pos = [], 0
-    while pos < len(packed):
-        end = packed.index(b"\r\n", pos)
-        count, pos, args = int(packed[pos + 1 : end]), end + 2, []
-        for _ in range(count):
-            end = packed.index(b"\r\n", pos)
-            size, pos = int(packed[pos + 1 : end]), end + 2
-            args.append(packed[pos : pos + size])
-            pos += size + 2
-        commands.append(args)
-    return commands
 
 
 @contextmanager
