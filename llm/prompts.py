@@ -89,32 +89,6 @@ def system_prompt(
     `tastes` the recent-ratings line: what the token budget lets in (llm/window.py). `today` (default: the current
     UTC date) only turns the birth year into an age.
     """
-    return "\n\n".join(
-        system_sections(
-            context,
-            mood=mood,
-            rolling_summary=rolling_summary,
-            today=today,
-            candidates=candidates,
-            tastes=tastes,
-            past=past,
-            max_cards=max_cards,
-        )
-    )
-
-
-def system_sections(
-    context: TurnContext,
-    *,
-    mood: Mood | str | None = None,
-    rolling_summary: str = "",
-    today: date | None = None,
-    candidates: int | None = None,
-    tastes: bool = True,
-    past: int | None = None,
-    max_cards: int = 3,
-) -> list[str]:
-    """The sections of `system_prompt`, in order, to be joined by blank lines."""
     facts = context.customer
     year = (today or datetime.now(UTC).date()).year
     profile = [
@@ -142,7 +116,7 @@ def system_sections(
     kept = context.past_summaries if past is None else context.past_summaries[:past]
     if kept:
         parts.append(_block("past_sessions", [past_line(item) for item in kept]))
-    return parts
+    return "\n\n".join(parts)
 
 
 def candidate_lines(offered) -> list[str]:
