@@ -11,14 +11,17 @@ from uuid import UUID
 from django.conf import settings
 
 from customers import services as customers
-from llm.services import Candidate, CustomerFacts, PastSummary, ShownItem, TurnContext
+from llm.services import Candidate, Constraints, CustomerFacts, PastSummary, ShownItem, TurnContext, Vocabulary
 
 # The profile fields a prompt may see: those `llm.CustomerFacts` declares, taken by name from the customer's profile
 # (never the username, the spending so far or the timestamps).
 _FACTS = tuple(field.name for field in fields(CustomerFacts))
 # The candidate fields a prompt may see: those `llm.Candidate` declares (never the ranking score).
 _CANDIDATE = tuple(field.name for field in fields(Candidate))
+_CONSTRAINTS = tuple(field.name for field in fields(Constraints))
 TASTES = 3  # names per side of the recent-ratings line
+# The codes a model's `noted` may name: the catalog's vocabulary.
+VOCABULARY = Vocabulary(allergens=customers.ALLERGEN_CODES, diets=customers.DIET_CODES)
 
 
 def turn_context_read(*, customer_id: int, session_id: UUID, admit: Callable[[], None] | None = None) -> TurnContext:
@@ -44,13 +47,21 @@ def _context_of(facts: customers.TurnFacts) -> TurnContext:
     )
 
 
-def turn_catalog_read(context: TurnContext, *, customer_id: int, text: str) -> TurnContext:
+def turn_catalog_read(
+    context: TurnContext, *, customer_id: int, text: str, constraints: Constraints | None = None
+) -> TurnContext:
     """`context` with the turn's catalog side, read live (two SQL statements): the candidates for `text` (best
-    first, each meeting the customer's rules; none when nothing fits), the names the reply must not carry, and what
-    the customer rated lately. The turn's first database work when every other read came from the cache: it raises
-    DatabaseUnavailable while the database is down."""
+    first, each meeting the customer's rules, the session's `constraints` and what `text` states; none when nothing
+    fits or it asks for nothing), the names the reply must not carry, what the customer rated lately, and the
+    constraints (the session's with the message's, and the message's alone, which the turn keeps with the session).
+    The turn's first database work when every other read came from the cache: it raises DatabaseUnavailable while
+    the database is down."""
     found = customers.catalog_turn_read(
-        customer_id=customer_id, text=text, limit=settings.RECOMMENDATION_CANDIDATES, tastes=TASTES
+        customer_id=customer_id,
+        text=text,
+        limit=settings.RECOMMENDATION_CANDIDATES,
+        tastes=TASTES,
+        constraints=customers.Constraints(**constraint_fields(constraints or Constraints())),
     )
     return replace(
         context,
@@ -58,7 +69,16 @@ def turn_catalog_read(context: TurnContext, *, customer_id: int, text: str) -> T
         avoid_names=found.avoid_names,
         liked=found.liked,
         disliked=found.disliked,
+        constraints=Constraints(**constraint_fields(found.constraints)),
+        stated=Constraints(**constraint_fields(found.stated)),
+        asks=found.asks,
+        vocabulary=VOCABULARY,
     )
+
+
+def constraint_fields(constraints: object) -> dict[str, object]:
+    """The fields of either app's `Constraints` (one shape, the API's), by name."""
+    return {name: getattr(constraints, name) for name in _CONSTRAINTS}
 
 
 def session_shown_read(context: TurnContext, *, customer_id: int, session_id: UUID) -> TurnContext:

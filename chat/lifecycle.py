@@ -24,7 +24,7 @@ from customers.services import (
     SessionNotFound,
 )
 from llm import services as llm
-from llm.services import LLMError, Message, Mood, SessionClosed, StoreUnavailable
+from llm.services import NO_CONSTRAINTS, Constraints, LLMError, Message, Mood, SessionClosed, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class SessionView:
     info: SessionInfo
     mood: str  # "" when none
     messages: tuple[Message, ...] = ()
+    constraints: Constraints = NO_CONSTRAINTS  # what the customer stated in the session (while it is open)
 
     @property
     def summary(self) -> str | None:
@@ -71,7 +72,7 @@ def session_view_get(*, customer_id: int, session_id: UUID) -> SessionView:
         return SessionView(info=info, mood=info.final_mood)
     conversation = llm.conversation_get(session_id=session_id)
     mood = conversation.mood.mood if conversation.mood else ""
-    return SessionView(info=info, mood=mood, messages=conversation.messages)
+    return SessionView(info=info, mood=mood, messages=conversation.messages, constraints=conversation.constraints)
 
 
 def session_page_get(
@@ -104,6 +105,17 @@ def session_mood_set(*, customer_id: int, session_id: UUID, mood: str) -> Mood:
         # The mood is set where replies read it; the stored copy only feeds listings and catches up next turn.
         logger.warning("mood_not_recorded", extra={"session_id": str(session_id)})
     return result
+
+
+def session_constraints_set(*, customer_id: int, session_id: UUID, constraints: Constraints) -> SessionView:
+    """Replace the constraints of an open session (the customer's own act: the one way a rule is loosened); the
+    session as `session_view_get` shows it. Codes are validated by the caller (the API's input)."""
+    session_require_open(customer_id=customer_id, session_id=session_id)
+    try:
+        llm.constraints_set(session_id=session_id, constraints=constraints)
+    except SessionClosed as exc:
+        raise SessionEnded("The session has ended.") from exc
+    return session_view_get(customer_id=customer_id, session_id=session_id)
 
 
 def session_finish(*, customer_id: int, session_id: UUID) -> SessionView:

@@ -14,7 +14,7 @@ from typing import Any
 from rest_framework import serializers
 
 from customers.services import CustomerProfile
-from llm.services import MOODS
+from llm.services import MOODS, Constraints
 
 ROLES = ("user", "assistant")
 MOOD_SOURCES = ("user", "inferred")
@@ -111,6 +111,9 @@ class ChecksOut(serializers.Serializer):
     unverified = serializers.ListField(
         child=serializers.CharField(), help_text="The customer's dietary notes that no code covers (not checked)."
     )
+    max_price = serializers.IntegerField(
+        allow_null=True, help_text="The cap the customer stated that the price was checked against; null: none."
+    )
 
 
 class CardOut(serializers.Serializer):
@@ -158,50 +161,6 @@ class UsageOut(serializers.Serializer):
     completion_tokens = serializers.IntegerField()
 
 
-class TurnOut(serializers.Serializer):
-    user_message = MessageOut()
-    assistant_message = MessageOut()
-    mood = MoodOut(allow_null=True)
-    recommendations = CardOut(many=True, help_text="The reply's cards (also on `assistant_message`).")
-    usage = UsageOut()
-    provider = serializers.CharField(help_text="Which provider answered: `openai` or `offline`.")
-
-
-class FeedbackOut(serializers.Serializer):
-    """Reads a `customers.services.RecommendationRating`."""
-
-    id = serializers.UUIDField(source="recommendation_id")
-    rating = serializers.ChoiceField(RATINGS)
-    note = serializers.CharField(allow_blank=True)
-    rated_at = serializers.DateTimeField()
-
-
-class SessionOut(serializers.Serializer):
-    """Reads a `chat.lifecycle.SessionView`."""
-
-    id = serializers.UUIDField(source="info.session_id")
-    status = serializers.ChoiceField(SESSION_STATUSES, source="info.status")
-    title = serializers.CharField(source="info.title")
-    mood = BlankAsNullChoiceField(MOODS)
-    created_at = serializers.DateTimeField(source="info.created_at")
-    last_activity_at = serializers.DateTimeField(source="info.last_activity_at")
-    message_count = serializers.IntegerField(source="info.message_count")
-
-
-class SessionDetailOut(SessionOut):
-    summary = serializers.CharField(
-        allow_null=True, help_text="The stored summary of an ended session; null while the session is open."
-    )
-    messages = MessageOut(many=True, help_text="The live messages of an open session; empty once it has ended.")
-
-
-class SessionPageOut(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = SessionOut(many=True)
-
-
 def dataclass_out(kind: type, name: str) -> type[serializers.Serializer]:
     """An output serializer of every field of the frozen dataclass `kind`, in its order, typed from its annotations
     (a field's `help_text` metadata documents it), so that the shape is declared once, by the dataclass."""
@@ -232,6 +191,55 @@ _FIELDS: dict[object, type[serializers.Field]] = {
     str: serializers.CharField,
     datetime: serializers.DateTimeField,
 }
+
+ConstraintsOut = dataclass_out(Constraints, "ConstraintsOut")
+
+
+class TurnOut(serializers.Serializer):
+    user_message = MessageOut()
+    assistant_message = MessageOut()
+    mood = MoodOut(allow_null=True)
+    recommendations = CardOut(many=True, help_text="The reply's cards (also on `assistant_message`).")
+    usage = UsageOut()
+    provider = serializers.CharField(help_text="Which provider answered: `openai` or `offline`.")
+    constraints = ConstraintsOut(help_text="The session's constraints after the turn (what it stated added).")
+
+
+class FeedbackOut(serializers.Serializer):
+    """Reads a `customers.services.RecommendationRating`."""
+
+    id = serializers.UUIDField(source="recommendation_id")
+    rating = serializers.ChoiceField(RATINGS)
+    note = serializers.CharField(allow_blank=True)
+    rated_at = serializers.DateTimeField()
+
+
+class SessionOut(serializers.Serializer):
+    """Reads a `chat.lifecycle.SessionView`."""
+
+    id = serializers.UUIDField(source="info.session_id")
+    status = serializers.ChoiceField(SESSION_STATUSES, source="info.status")
+    title = serializers.CharField(source="info.title")
+    mood = BlankAsNullChoiceField(MOODS)
+    created_at = serializers.DateTimeField(source="info.created_at")
+    last_activity_at = serializers.DateTimeField(source="info.last_activity_at")
+    message_count = serializers.IntegerField(source="info.message_count")
+
+
+class SessionDetailOut(SessionOut):
+    summary = serializers.CharField(
+        allow_null=True, help_text="The stored summary of an ended session; null while the session is open."
+    )
+    messages = MessageOut(many=True, help_text="The live messages of an open session; empty once it has ended.")
+    constraints = ConstraintsOut(help_text="What the customer stated in the session (empty once it has ended).")
+
+
+class SessionPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = SessionOut(many=True)
+
 
 ProfileOut = dataclass_out(CustomerProfile, "ProfileOut")
 

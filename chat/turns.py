@@ -25,7 +25,7 @@ from chat.errors import ChatError
 from customers import services as customers
 from customers.services import DatabaseUnavailable, SessionNotFound
 from llm import services as llm
-from llm.services import Delta, LLMError, Turn, TurnContext, TurnRateLimited
+from llm.services import Constraints, Delta, LLMError, Turn, TurnContext, TurnRateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +41,15 @@ def turn_prepare(
     """Everything before the model call: ownership and status (404, then 409), admission (429, unless the request is
     the retry of a turn answered already: its replay costs nothing), the customer's profile and past summaries (one
     cache read when warm); then the turn's catalog side for `text` (the message of a send; None for a regenerate,
-    whose candidates come from the session's last user message), read live from the database.
+    whose candidates come from the session's last user message), read live from the database and bound by the
+    session's constraints (read in admission's round trip) and by what the message states.
     DatabaseUnavailable from any of them means nothing of the turn was stored or sent."""
+
+    stored: list[Constraints] = []  # the session's constraints, read in admission's round trip
 
     def admit() -> None:
         try:
-            llm.turn_admit(customer_id=customer_id)
+            stored.append(llm.turn_admit(customer_id=customer_id, session_id=session_id))
         except TurnRateLimited:
             answered = idempotency_key is not None and llm.turn_answered(
                 session_id=session_id, idempotency_key=idempotency_key, text=text
@@ -61,7 +64,7 @@ def turn_prepare(
     # The reads above may have come from the cache alone, and the activity recorded after the reply needs the
     # database: this read, never cached, comes before anything of the turn is written to Redis or sent to the
     # model, so that a turn the database could not record is refused first.
-    context = turn_catalog_read(context, customer_id=customer_id, text=request)
+    context = turn_catalog_read(context, customer_id=customer_id, text=request, constraints=next(iter(stored), None))
     customers.database_connection_release()  # the reads are done; the model call can take minutes
     return context
 

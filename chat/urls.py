@@ -13,6 +13,11 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/messages", views.SessionMessagesApi.as_view(), name="session-messages"),
     path("sessions/<uuid:session_id>/regenerate", views.SessionRegenerateApi.as_view(), name="session-regenerate"),
     path("sessions/<uuid:session_id>/mood", views.SessionMoodApi.as_view(), name="session-mood"),
+    path(
+        "sessions/<uuid:session_id>/constraints",
+        views.SessionConstraintsApi.as_view(),
+        name="session-constraints",
+    ),
     path("sessions/<uuid:session_id>/end", views.SessionEndApi.as_view(), name="session-end"),
     path(
         "recommendations/<uuid:recommendation_id>/feedback",

@@ -128,6 +128,32 @@ class DietaryParse:
 
 
 @dataclass(frozen=True, slots=True)
+class Constraints:
+    """What a customer stated in a session (allergen and diet codes, a price cap in minor units of their currency,
+    tags ruled out, the kinds asked for; empty: no such rule). The shape of `constraints` in the API."""
+
+    allergens: tuple[str, ...] = ()
+    diets: tuple[str, ...] = ()
+    max_price: int | None = None
+    exclude_tags: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+
+NO_CONSTRAINTS = Constraints()
+
+
+@dataclass(frozen=True, slots=True)
+class StatedRequest:
+    """What one message states (`customers.services.request_read`): the constraints, whether it asks for anything
+    at all (a greeting, thanks or small talk does not), and the text left to search once every statement and amount
+    is taken out."""
+
+    constraints: Constraints
+    asks: bool
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """A catalog item that meets every hard rule of the customer it was searched for, with its ranking score.
 
@@ -190,9 +216,12 @@ class TurnCatalog:
     """The catalog side of a chat turn, read live: the candidates for the message (best first, each meeting the
     customer's hard rules), the names of the items near the message that fail them (what the reply's text must
     never name), and the names of the items the customer rated up and down lately (newest first, for one short line
-    of a prompt)."""
+    of a prompt); the constraints that bound them and what the message stated."""
 
     candidates: tuple[Candidate, ...]
     avoid_names: tuple[str, ...]
     liked: tuple[str, ...]
     disliked: tuple[str, ...]
+    constraints: Constraints = NO_CONSTRAINTS  # the session's, with what the message states: what bound the search
+    stated: Constraints = NO_CONSTRAINTS  # what the message itself states (to be kept with the session)
+    asks: bool = True  # whether the message asks for anything (a greeting, thanks or small talk does not)

@@ -40,9 +40,15 @@ def candidate_line(candidate: Candidate, *, data, money) -> str:
     return " | ".join(parts)
 
 
-def empty_block_line(context: TurnContext) -> str:
-    """What the block says when nothing from the catalog fits this turn."""
-    return "(none: no catalog item fits this request and the customer's rules; recommend nothing, say so plainly)"
+def empty_block_line(context: TurnContext, rules: str) -> str:
+    """What the block says when it offers nothing: the customer asked for nothing (recommend nothing, just answer),
+    or nothing from the catalog fits (say so, naming the `rules` in force, never an item)."""
+    if not context.asks:
+        return "(none: the customer asked for nothing this turn; recommend nothing and just answer them)"
+    return (
+        "(none: no catalog item fits this request and the customer's rules; recommend nothing, say plainly that "
+        f"nothing fits and which of these rules ruled it out, naming no item: {rules})"
+    )
 
 
 def tastes_line(context: TurnContext, *, data) -> str:

@@ -38,7 +38,7 @@ import openai
 
 from llm import grounding, tokens, transport
 from llm.conf import LLMSettings, get_settings
-from llm.data import Usage
+from llm.data import NO_CONSTRAINTS, Usage
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
 from llm.providers import Completion, ModelRequest
 from llm.reply_json import RESPONSE_FORMAT, ReplyReader
@@ -167,6 +167,7 @@ class OpenAIProvider:
             usage=self._usage(usage, request, text),
             finish_reason=finish_reason,
             cards=grounder.cards if grounder else (),
+            noted=grounder.noted if grounder else NO_CONSTRAINTS,
         )
 
     def _completion(self, request: ModelRequest, answer: dict[str, Any]) -> Completion:
@@ -189,6 +190,7 @@ class OpenAIProvider:
             usage=self._usage(transport.usage_of(answer), request, text),
             finish_reason=finish_reason,
             cards=grounder.cards if grounder else (),
+            noted=grounder.noted if grounder else NO_CONSTRAINTS,
         )
 
     def _usage(self, usage: tuple[int, int] | None, request: ModelRequest, text: str) -> Usage:

@@ -36,6 +36,40 @@ class CustomerFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class Constraints:
+    """What the customer stated in the session, kept with its conversation state: allergen and diet codes, a price
+    cap in minor units of their currency, tags ruled out, the kinds asked for (empty: no such rule)."""
+
+    allergens: tuple[str, ...] = ()
+    diets: tuple[str, ...] = ()
+    max_price: int | None = None
+    exclude_tags: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+    def tightened(self, more: "Constraints") -> "Constraints":
+        """These with the rules of `more` added: codes and tags united, the lower cap kept, stated kinds replacing
+        the earlier ones (what is asked for). As the store's merge does it (llm/store/lua/prelude.lua)."""
+        return Constraints(
+            allergens=tuple(dict.fromkeys((*self.allergens, *more.allergens))),
+            diets=tuple(dict.fromkeys((*self.diets, *more.diets))),
+            max_price=min((cap for cap in (self.max_price, more.max_price) if cap is not None), default=None),
+            exclude_tags=tuple(dict.fromkeys((*self.exclude_tags, *more.exclude_tags))),
+            kinds=more.kinds or self.kinds,
+        )
+
+
+NO_CONSTRAINTS = Constraints()
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The codes a rule may name (the caller's vocabulary): what the model's `noted` is validated against."""
+
+    allergens: tuple[str, ...] = ()
+    diets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class PastSummary:
     title: str
     ended_at: datetime
@@ -75,6 +109,9 @@ class TurnContext:
     `candidates` are the catalog items offered this turn, best first (possibly none); `avoid_names` the names of
     items near the request that the reply must never name (excluded for this customer); `liked` and `disliked` the
     names of items the customer rated lately; `shown` what the session recommended, for its summary.
+
+    The rules a proposal must meet are the profile's (`customer`) and the session's (`constraints`); `rules()`
+    gives them merged.
     """
 
     customer_id: int
@@ -85,6 +122,18 @@ class TurnContext:
     liked: tuple[str, ...] = ()
     disliked: tuple[str, ...] = ()
     shown: tuple[ShownItem, ...] = ()
+    # The session's constraints with what the message states (they bound the candidates, and bind the proposals),
+    # what the message itself states (kept with the session by the turn's BEGIN), whether it asks for anything,
+    # and the codes a model's `noted` may name.
+    constraints: Constraints = NO_CONSTRAINTS
+    stated: Constraints = NO_CONSTRAINTS
+    asks: bool = True
+    vocabulary: Vocabulary = Vocabulary()
+
+    def rules(self) -> Constraints:
+        """The profile's allergies and diets with the session's constraints: what a card is checked against."""
+        profile = Constraints(allergens=self.customer.allergies, diets=self.customer.diets)
+        return profile.tightened(self.constraints)
 
 
 # --- outputs ----------------------------------------------------------------------------------------------
@@ -105,10 +154,11 @@ class CardItem:
 class Checks:
     """The receipt of what was verified for a card."""
 
-    allergens: tuple[str, ...]  # the customer's allergen codes checked; none is present in the item
-    diets: tuple[str, ...]  # the customer's diet codes the item satisfies
+    allergens: tuple[str, ...]  # every allergen code checked (profile's and stated); none is present in the item
+    diets: tuple[str, ...]  # every diet code (profile's and stated) the item satisfies
     budget_remaining: int  # the remaining monthly limit the price was checked against
     unverified: tuple[str, ...]  # the customer's dietary notes that no code covers
+    max_price: int | None = None  # the stated cap the price was checked against (None: none stated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +208,7 @@ class Turn:
     # (a regenerate after a failed reply, or the retry of a failed turn with its Idempotency-Key); 0 when it
     # replaced a reply. A replay carries the original turn's (it added nothing itself: see `replayed`).
     messages_added: int = 0
+    constraints: Constraints = NO_CONSTRAINTS  # the session's after the turn (what it and the model stated added)
 
     @property
     def recommendations(self) -> tuple[Card, ...]:
@@ -179,6 +230,7 @@ class Conversation:
     messages: tuple[Message, ...]
     mood: Mood | None
     rolling_summary: str
+    constraints: Constraints = NO_CONSTRAINTS
 
 
 @dataclass(frozen=True, slots=True)

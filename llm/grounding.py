@@ -12,10 +12,16 @@ content, and counted in `DROPPED`):
     over_max     beyond RECOMMENDATIONS_MAX kept cards
     duplicate    an item already kept in this reply
     not_offered  not in this turn's candidate block (unknown ids included: the block is what exists, active, now)
-    allergen     the item contains one of the customer's allergens
-    diet         a food item that misses one of the customer's diets
-    budget       priced in another currency, or above the remaining monthly limit
+    allergen     the item contains one of the customer's allergens (profile's or stated)
+    diet         a food item that misses one of the customer's diets (profile's or stated)
+    budget       priced in another currency, above the remaining monthly limit, or above the stated cap
+    excluded     the item's name, tags, area or kind hold a tag the customer ruled out (a whole word)
+    kind         not of the kinds the customer asked for
     rated_down   the customer rated it down
+
+The rules are the profile's with the session's constraints (`TurnContext.rules`), tightened by what the model notes
+in the structured reply (`noted`: allergen and diet codes of the caller's vocabulary, a cap, tags; anything else in
+it is ignored): a note only ever adds a rule, for this reply's proposals and, stored by the turn, for later turns.
 
 A reason is model text shown on the card: markup (tags, links, code, emphasis) is stripped, and a reason that
 carries instructions, or names an item the text must not name, is replaced by a neutral one.
@@ -37,10 +43,11 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 from uuid import uuid4
 
-from llm.data import Candidate, Card, CardItem, Checks, TurnContext
+from llm.data import NO_CONSTRAINTS, Candidate, Card, CardItem, Checks, Constraints, TurnContext
 from llm.text_guard import TextGuard
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,8 @@ log = logging.getLogger(__name__)
 DROPPED: Counter[str] = Counter()  # dropped proposals of this process, by reason code (for metrics)
 MAX_REASON_CHARS = 200
 MIN_NAME_CHARS = 3  # shorter names (or parts of names) are not looked for in the text: too many false hits
+MAX_NOTED_TAGS = 10
+MAX_TAG_CHARS = 40
 
 _TAG = re.compile(r"<[^>]*>?")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
@@ -75,10 +84,11 @@ def check(context: TurnContext, proposals: object, *, max_cards: int) -> tuple[t
         log.info("recommendation dropped", extra={"reason": "malformed", "position": None})
         proposals = []
     kept_ids: set[str] = set()
+    bound = context.rules()
     for position, proposal in enumerate(proposals):
         item_id, reason = _proposal(proposal)
         candidate = offered.get(item_id) if item_id is not None else None
-        code = _verdict(context, candidate, item_id, kept_ids, len(cards), max_cards)
+        code = _verdict(context, bound, candidate, item_id, kept_ids, len(cards), max_cards)
         if code:
             counts[code] += 1
             log.info("recommendation dropped", extra={"reason": code, "position": position})
@@ -86,7 +96,7 @@ def check(context: TurnContext, proposals: object, *, max_cards: int) -> tuple[t
                 dropped_names.append(candidate.name)
             continue
         kept_ids.add(item_id)
-        cards.append(_card(context, candidate, reason))
+        cards.append(_card(context, bound, candidate, reason))
     DROPPED.update(counts)
     if counts or cards:
         log.info(
@@ -104,7 +114,13 @@ def _proposal(proposal: object) -> tuple[str | None, str]:
 
 
 def _verdict(
-    context: TurnContext, candidate: Candidate | None, item_id: str | None, kept: set[str], cards: int, most: int
+    context: TurnContext,
+    bound: Constraints,
+    candidate: Candidate | None,
+    item_id: str | None,
+    kept: set[str],
+    cards: int,
+    most: int,
 ) -> str:
     """The reason code to drop a proposal for, or "" to keep it."""
     facts = context.customer
@@ -116,20 +132,55 @@ def _verdict(
         return "duplicate"
     if candidate is None:
         return "not_offered"
-    if set(candidate.allergens) & set(facts.allergies):
+    if set(candidate.allergens) & set(bound.allergens):
         return "allergen"
-    if candidate.food and not set(facts.diets) <= set(candidate.diets):
+    if candidate.food and not set(bound.diets) <= set(candidate.diets):
         return "diet"
     if candidate.price_minor is not None and (
-        candidate.currency != facts.currency or candidate.price_minor > max(facts.remaining_limit_minor, 0)
+        candidate.currency != facts.currency
+        or candidate.price_minor > max(facts.remaining_limit_minor, 0)
+        or (bound.max_price is not None and candidate.price_minor > bound.max_price)
     ):
         return "budget"
+    if bound.exclude_tags and _holds_tag(candidate, bound.exclude_tags):
+        return "excluded"
+    if bound.kinds and candidate.kind not in bound.kinds:
+        return "kind"
     if _fold(candidate.name) in {_fold(name) for name in context.disliked}:
         return "rated_down"
     return ""
 
 
-def _card(context: TurnContext, candidate: Candidate, reason: str) -> Card:
+def _holds_tag(candidate: Candidate, tags: Sequence[str]) -> bool:
+    """Whether one of `tags` is a whole word of the item's name, tags, area or kind (as the catalog's keywords)."""
+    words = f" {' '.join((candidate.name, *candidate.tags, candidate.area, candidate.kind)).casefold()} "
+    return any(f" {tag.casefold()} " in words for tag in tags)
+
+
+def noted(context: TurnContext, head: dict[str, Any] | None) -> Constraints:
+    """The rules the model noted in its structured reply (`noted`), validated: allergen and diet codes of the
+    caller's vocabulary, a whole non-negative cap, at most MAX_NOTED_TAGS short tags; anything else is ignored."""
+    value = head.get("noted") if head else None
+    if not isinstance(value, dict):
+        return Constraints()
+    vocabulary = context.vocabulary
+    cap = value.get("max_price")
+    tags = [tag.strip().casefold() for tag in _strings(value.get("exclude_tags"))]
+    return Constraints(
+        allergens=tuple(dict.fromkeys(c for c in _strings(value.get("allergens")) if c in vocabulary.allergens)),
+        diets=tuple(dict.fromkeys(c for c in _strings(value.get("diets")) if c in vocabulary.diets)),
+        max_price=cap if type(cap) is int and cap >= 0 else None,
+        exclude_tags=tuple(dict.fromkeys(t for t in tags if 0 < len(t) <= MAX_TAG_CHARS and t.isprintable()))[
+            :MAX_NOTED_TAGS
+        ],
+    )
+
+
+def _strings(value: object) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def _card(context: TurnContext, bound: Constraints, candidate: Candidate, reason: str) -> Card:
     facts = context.customer
     return Card(
         id=str(uuid4()),
@@ -144,10 +195,11 @@ def _card(context: TurnContext, candidate: Candidate, reason: str) -> Card:
         ),
         reason=clean_reason(reason, context),
         checks=Checks(
-            allergens=tuple(facts.allergies),
-            diets=tuple(facts.diets) if candidate.food else (),
+            allergens=bound.allergens,
+            diets=bound.diets if candidate.food else (),
             budget_remaining=max(facts.remaining_limit_minor, 0),
             unverified=tuple(facts.dietary_notes),
+            max_price=bound.max_price,
         ),
     )
 
@@ -215,6 +267,7 @@ class Grounder:
         self._settled = False
         self._blind = False  # the model proposed what the code cannot name: its text is not released
         self._out: list[str] = []
+        self.noted = NO_CONSTRAINTS  # what the model noted (validated), to be kept with the session
         self.redacted = 0  # sentences left out
 
     @property
@@ -225,6 +278,9 @@ class Grounder:
         if self._settled:
             return
         self._settled = True
+        self.noted = noted(self._context, head)
+        if self.noted != NO_CONSTRAINTS:
+            self._context = replace(self._context, constraints=self._context.constraints.tightened(self.noted))
         proposals = head.get("recommendations") if head else None
         self.cards, dropped = check(self._context, proposals, max_cards=self._max_cards)
         self._blind = _unnameable(self._context, proposals)

@@ -2,25 +2,27 @@
 
 It lets the quick start and the test suite run without any endpoint; every turn it answers says `provider: offline`.
 Replies are grounded: in the customer's preferred language (Korean or English), they greet the customer, acknowledge
-their mood, recommend the top candidates of the turn's block as cards (through the same checks as a model's
-proposals, llm/grounding.py) and mention the remaining budget, or say plainly that nothing fits. Fold and summary
+their mood, say which rules the message stated, recommend the top candidates of the turn's block as cards (through
+the same checks as a model's proposals, llm/grounding.py) and mention the remaining budget, or say plainly that
+nothing fits and which rules ruled it out. A message that asks for nothing gets no card. The request itself is never
+quoted back. Fold and summary
 answers are extractive (the first sentence of each customer message, and what was recommended and how it was rated).
 """
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from llm import grounding, tokens
+from llm import rules as rule_words
 from llm.conf import LLMSettings, get_settings
-from llm.data import Card, ShownItem, TurnContext, Usage
+from llm.data import NO_CONSTRAINTS, Card, ShownItem, TurnContext, Usage
 from llm.prompts import format_money
 from llm.providers import Completion, ModelRequest
 
 MAX_SUMMARY_CHARS = 600
 MAX_POINT_CHARS = 80  # one customer message's first sentence, in a summary
-MAX_ECHO_CHARS = 60  # how much of the customer's message a reply quotes back
 WORDS_PER_DELTA = 3
 
 # Checked in this order; English words match whole (so "unhappy" is not "happy"), Korean stems match anywhere.
@@ -60,9 +62,6 @@ _MOOD_SENTENCES_KO = {
     "stressed": "스트레스가 많으시군요. 부담 없는 걸로 골랐어요.",
     "angry": "속상하셨겠어요. 기분 전환이 될 만한 걸로 골랐어요.",
 }
-_DIET_NAMES = {"vegetarian": "vegetarian", "vegan": "vegan", "halal": "halal", "gluten_free": "gluten-free"}
-_DIET_NAMES_KO = {"vegetarian": "채식", "vegan": "비건", "halal": "할랄", "gluten_free": "글루텐 프리"}
-_RATINGS_KO = {"up": "좋아요", "down": "별로예요"}
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s")  # also the ideographic and full-width marks
 _WORD = re.compile(r"\S+\s*")
 
@@ -112,8 +111,13 @@ def _reply(request: ModelRequest) -> tuple[str, str | None, tuple[Card, ...]]:
     grounder = grounding.Grounder(context, max_cards=request.max_cards)
     picks = context.candidates[: request.max_cards]
     grounder.settle({"recommendations": [{"item_id": c.external_id, "reason": _reason(c, context)} for c in picks]})
-    grounder.finish(_reply_text(context, mood, message, grounder.cards))
-    return grounder.text, inferred, grounder.cards
+    grounder.finish(_reply_text(context, mood, grounder.cards))
+    text = grounder.text
+    if not grounder.cards and context.asks:
+        # Built here from the rules alone (codes, caps, tags), never from an item: added after the text check,
+        # which could take a code for a part of a name to avoid ("peanut" in "땅콩국수 (peanut noodles)").
+        text = _before_label(text, rule_words.nothing_fits(context, money=format_money))
+    return text, inferred, grounder.cards
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +126,14 @@ class _Phrases:
 
     greeting: str
     moods: dict[str, str]
-    about: str
+    noted: str
     picks: str
     budget: str
-    nothing_fits: Callable[[TurnContext, str], str]
+    nothing_asked: str
     label: str
 
 
-def _reply_text(context: TurnContext, mood: str, message: str, cards: Sequence[Card]) -> str:
+def _reply_text(context: TurnContext, mood: str, cards: Sequence[Card]) -> str:
     facts = context.customer
     korean = facts.preferred_language.strip().lower().startswith("ko")
     phrases = _KOREAN if korean else _ENGLISH
@@ -137,36 +141,22 @@ def _reply_text(context: TurnContext, mood: str, message: str, cards: Sequence[C
     parts = [phrases.greeting.format(name=facts.display_name)]
     if sentence := phrases.moods.get(mood, ""):
         parts.append(sentence)
-    if echo := _shorten(_topic(message), MAX_ECHO_CHARS):
-        parts.append(phrases.about.format(echo=echo))
+    if context.stated != NO_CONSTRAINTS:
+        said = replace(context, customer=replace(facts, allergies=(), diets=()), constraints=context.stated)
+        parts.append(phrases.noted.format(rules=rule_words.rules_named(said, money=format_money, budget=False)))
     if cards:
         parts.append(phrases.picks.format(names=", ".join(card.item.name for card in cards)))
         parts.append(phrases.budget.format(budget=budget))
-    else:
-        parts.append(phrases.nothing_fits(context, budget))
+    elif not context.asks:
+        parts.append(phrases.nothing_asked)
     parts.append(phrases.label)
     return " ".join(parts)
 
 
-def _nothing_fits(context: TurnContext, budget: str) -> str:
-    facts = context.customer
-    diets = " ".join(_DIET_NAMES.get(code, code) for code in facts.diets)
-    area = _area(facts.home_area)
-    where = f" in {area}" if area else ""
-    return f"I found no {diets + ' ' if diets else ''}options within your remaining budget ({budget}){where}."
-
-
-def _nothing_fits_ko(context: TurnContext, budget: str) -> str:
-    facts = context.customer
-    diets = " ".join(_DIET_NAMES_KO.get(code, code) for code in facts.diets)
-    area = _area(facts.home_area)
-    where = f"{area}에서 " if area else ""
-    return f"{where}남은 예산({budget}) 안에 맞는 {diets + ' ' if diets else ''}추천이 없어요."
-
-
-def _area(home_area: str) -> str:
-    """The district of "Busan, Haeundae-gu": "Haeundae-gu"."""
-    return home_area.split(",")[-1].strip()
+def _before_label(text: str, sentence: str) -> str:
+    """`text` with `sentence` put before its closing label (the last parenthesis)."""
+    head, _, label = text.rpartition(" (")
+    return f"{head} {sentence} ({label}" if head else f"{sentence} {text}"
 
 
 def _reason(candidate, context: TurnContext) -> str:
@@ -202,12 +192,6 @@ def extractive_summary(previous: str, transcript: Sequence[Mapping[str, str]]) -
     return text if len(text) <= MAX_SUMMARY_CHARS else "…" + text[-(MAX_SUMMARY_CHARS - 1) :]
 
 
-def _topic(message: str) -> str:
-    """The message's first question, else its first sentence."""
-    sentences = _sentences(message)
-    return next((s for s in sentences if s.endswith("?")), sentences[0])
-
-
 def _sentences(text: str) -> list[str]:
     return _SENTENCE_END.split(" ".join(text.split()))
 
@@ -224,18 +208,18 @@ def _shorten(text: str, limit: int) -> str:
 _ENGLISH = _Phrases(
     greeting="Hi {name}!",
     moods=_MOOD_SENTENCES,
-    about="About “{echo}”:",
-    picks="my picks are {names}.",
+    noted="Noted for this conversation: {rules}.",
+    picks="My picks: {names}.",
     budget="You have {budget} left this month.",
-    nothing_fits=_nothing_fits,
+    nothing_asked="Tell me whenever you'd like a recommendation.",
     label="(Offline demo reply.)",
 )
 _KOREAN = _Phrases(
     greeting="{name}님, 안녕하세요!",
     moods=_MOOD_SENTENCES_KO,
-    about="“{echo}”에 대해:",
+    noted="이번 대화에서 지킬게요: {rules}.",
     picks="추천드려요: {names}.",
     budget="이번 달 남은 예산은 {budget}이에요.",
-    nothing_fits=_nothing_fits_ko,
+    nothing_asked="추천이 필요하시면 언제든 말씀해 주세요.",
     label="(오프라인 데모 답변)",
 )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from llm.conf import get_settings
-from llm.data import Card, TurnContext, Usage
+from llm.data import NO_CONSTRAINTS, Card, Constraints, TurnContext, Usage
 
 Purpose = Literal["reply", "fold", "summary"]
 
@@ -41,6 +41,7 @@ class Completion:
     usage: Usage
     finish_reason: str
     cards: tuple[Card, ...] = ()  # purpose "reply": the proposals that passed every check (llm/grounding.py)
+    noted: Constraints = NO_CONSTRAINTS  # purpose "reply": what the model noted that tightens the rules (validated)
 
 
 class Provider(Protocol):

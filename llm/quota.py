@@ -37,14 +37,23 @@ def _seconds_to_midnight(now: datetime) -> int:
 
 def admit(client: redis.Redis, cfg: LLMSettings, *, customer_id: int) -> None:
     """Count one turn, or raise TokenQuotaExceeded / TurnRateLimited with `retry_after` seconds."""
+    admitted(store.run(client, admit_call(cfg, customer_id=customer_id)))
+
+
+def admit_call(cfg: LLMSettings, *, customer_id: int) -> store.Call:
+    """The ADMIT script counting one turn (to send alone, or beside a read of the session in one round trip)."""
     now = datetime.now(UTC)
-    call = ADMIT.call(
+    return ADMIT.call(
         (turns_key(customer_id), tokens_key(customer_id, now)),
         (uuid4().hex, cfg.turns_per_minute, _WINDOW_SECONDS * 1000, cfg.daily_token_quota),
     )
-    status, wait_ms = store.run(client, call)
+
+
+def admitted(result: list) -> None:
+    """ADMIT's answer: nothing when admitted, else TokenQuotaExceeded / TurnRateLimited with `retry_after`."""
+    status, wait_ms = result
     if status == b"tokens":
-        raise TokenQuotaExceeded(retry_after=_seconds_to_midnight(now))
+        raise TokenQuotaExceeded(retry_after=_seconds_to_midnight(datetime.now(UTC)))
     if status == b"turns":
         raise TurnRateLimited(retry_after=max(1, math.ceil(wait_ms / 1000)))
 

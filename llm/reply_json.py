@@ -15,8 +15,9 @@ from typing import Any
 from llm.data import MOODS
 from llm.errors import LLMBadResponse
 
-# "mood" comes first, then "recommendations": with strict structured outputs the model writes properties in schema
-# order, so it settles the mood and the cards before the reply, and the reply's text streams last, uninterrupted.
+# "mood" comes first, then "noted" (rules the customer stated that the prompt does not list yet: they may only
+# tighten), then "recommendations": with strict structured outputs the model writes properties in schema order, so it
+# settles the mood, the rules and the cards before the reply, and the reply's text streams last, uninterrupted.
 RESPONSE_FORMAT = {
     "type": "json_schema",
     "json_schema": {
@@ -26,6 +27,17 @@ RESPONSE_FORMAT = {
             "type": "object",
             "properties": {
                 "mood": {"type": ["string", "null"], "enum": [*MOODS, None]},
+                "noted": {
+                    "type": ["object", "null"],
+                    "properties": {
+                        "allergens": {"type": "array", "items": {"type": "string"}},
+                        "diets": {"type": "array", "items": {"type": "string"}},
+                        "max_price": {"type": ["integer", "null"]},
+                        "exclude_tags": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "required": ["allergens", "diets", "max_price", "exclude_tags"],
+                    "additionalProperties": False,
+                },
                 "recommendations": {
                     "type": "array",
                     "items": {
@@ -37,7 +49,7 @@ RESPONSE_FORMAT = {
                 },
                 "reply": {"type": "string"},
             },
-            "required": ["mood", "recommendations", "reply"],
+            "required": ["mood", "noted", "recommendations", "reply"],
             "additionalProperties": False,
         },
     },

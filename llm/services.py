@@ -14,11 +14,13 @@ from llm import closing, quota, store, streams, tokens, turns, window
 from llm.conf import get_settings
 from llm.data import (
     MOODS,
+    NO_CONSTRAINTS,
     Candidate,
     Card,
     CardItem,
     CheckResult,
     Checks,
+    Constraints,
     Conversation,
     CustomerFacts,
     Delta,
@@ -31,6 +33,7 @@ from llm.data import (
     Turn,
     TurnContext,
     Usage,
+    Vocabulary,
 )
 from llm.errors import (
     ConversationMovedOn,
@@ -59,11 +62,13 @@ T = TypeVar("T")
 __all__ = [
     # data
     "MOODS",
+    "NO_CONSTRAINTS",
     "Candidate",
     "Card",
     "CardItem",
     "CheckResult",
     "Checks",
+    "Constraints",
     "Conversation",
     "ConversationMovedOn",
     "CustomerFacts",
@@ -94,7 +99,9 @@ __all__ = [
     "TurnInProgress",
     "TurnRateLimited",
     "Usage",
+    "Vocabulary",
     # functions
+    "constraints_set",
     "conversation_get",
     "llm_check",
     "messages_list",
@@ -133,11 +140,23 @@ def provider_health() -> Health:
     return Health(ok=True, detail=f"openai-compatible endpoint, model {cfg.model}")
 
 
-def turn_admit(*, customer_id: int) -> None:
+def turn_admit(*, customer_id: int, session_id: UUID | None = None) -> Constraints:
     """Count one turn against the customer's rate limit and check the daily token quota (shared by every
     process through Redis). Raises TurnRateLimited / TokenQuotaExceeded with retry_after; StoreUnavailable if
-    Redis is down (fail closed). Call it before `turn_reply`, `turn_reply_stream` or `turn_regenerate`."""
-    quota.admit(sync_client(), get_settings(), customer_id=customer_id)
+    Redis is down (fail closed). Call it before `turn_reply`, `turn_reply_stream` or `turn_regenerate`.
+
+    With `session_id`, the same round trip reads the session's constraints, which it returns (what the turn's
+    candidates must already meet); without, NO_CONSTRAINTS."""
+    client, cfg = sync_client(), get_settings()
+    if session_id is None:
+        quota.admit(client, cfg, customer_id=customer_id)
+        return NO_CONSTRAINTS
+    keys = store.session_keys(session_id)
+    admitted, constraints = store.run_all(
+        client, (quota.admit_call(cfg, customer_id=customer_id), store.constraints_read_call(keys))
+    )
+    quota.admitted(admitted)
+    return store.decode_constraints(constraints)
 
 
 def request_admit(*, customer_id: int, scope: str = "api") -> None:
@@ -214,6 +233,14 @@ def conversation_get(*, session_id: UUID) -> Conversation:
         store.run(sync_client(), store.conversation_call(store.session_keys(session_id)))
     )
     return conversation
+
+
+def constraints_set(*, session_id: UUID, constraints: Constraints) -> Constraints:
+    """Replace the session's constraints (the customer's own act, the one way a rule is loosened); they live as long
+    as the conversation state. Validating the codes is the caller's (its vocabulary). Raises SessionClosed (nothing
+    written) once the session was ended or erased."""
+    keys = store.session_keys(session_id)
+    return store.parse_constraints(store.run(sync_client(), store.constraints_call(keys, get_settings(), constraints)))
 
 
 def mood_set(*, session_id: UUID, mood: str) -> Mood:

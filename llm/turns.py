@@ -4,12 +4,14 @@ redis-py's sync client and `Provider.complete`, `reply_streamed` with the asynci
 forwarding the reply's deltas as they come. A turn's Redis writes are the scripts its flow yields:
 
 1. lock      take the session's turn lock (llm/lock.py)                                     1 round trip
-2. begin     append the user message; read mood, summary, the tail within the budget        in the lock's
-             and any idempotency record (replayed or refused here, with no model call; a
-             pending one makes the turn answer its stored message instead of appending)
+2. begin     append the user message and add what it stated to the session's constraints;  in the lock's
+             read mood, summary, constraints, the tail within the budget and any
+             idempotency record (replayed or refused here, with no model call; a pending
+             one makes the turn answer its stored message instead of appending)
 3. fold      only when due: fold old messages into the rolling summary (llm/window.py)      2 round trips
 4. model     one call
-5. finish    append the reply, mood, idempotency record, usage, TTLs; release the lock     1 round trip
+5. finish    append the reply, mood, the constraints the model noted, idempotency record,   1 round trip
+             usage, TTLs; release the lock
 
 BEGIN goes with the lock's first try, atomically after it (`lock.acquire_along`): a turn that finds the lock free
 takes it and begins in one round trip. One that waits in line finds BEGIN refused by its fencing check (nothing
@@ -31,7 +33,7 @@ from uuid import UUID, uuid4
 
 from llm import flow, lock, quota, store, tokens, window
 from llm.conf import LLMSettings, get_settings
-from llm.data import MOODS, Card, Delta, Message, Mood, Turn, TurnContext, Usage
+from llm.data import MOODS, NO_CONSTRAINTS, Card, Constraints, Delta, Message, Mood, Turn, TurnContext, Usage
 from llm.errors import LLMError, ModelError
 from llm.flow import Ask, Flow, Interrupted
 from llm.providers import Completion, Provider, get_provider
@@ -103,6 +105,11 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
         begun = store.parse_begin(raw)
         if isinstance(begun, Turn):
             return replace(begun, replayed=True)
+        # Bound by what the caller read and by the session's constraints as BEGIN left them (a turn of the same
+        # session that stated one meanwhile binds this one too).
+        ask = replace(
+            ask, context=replace(ask.context, constraints=ask.context.constraints.tightened(begun.constraints))
+        )
         try:
             return (yield from _answer(ask, lease, begun, stream=stream))
         except LLMError as exc:
@@ -137,10 +144,20 @@ def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow
         raise
     mood = _inferred_mood(completion)
     turn, calls = _finish_calls(
-        ask, lease, begun, completion.text, completion.usage, spent, provider, mood, cards=completion.cards
+        ask,
+        lease,
+        begun,
+        completion.text,
+        completion.usage,
+        spent,
+        provider,
+        mood,
+        cards=completion.cards,
+        noted=completion.noted,
     )
     results = yield from store.round_trip(calls, durable=True)
-    return replace(turn, mood=store.parse_finish(results[0]))
+    mood_after, constraints = store.parse_finish(results[0])
+    return replace(turn, mood=mood_after, constraints=constraints)
 
 
 def _fold(ask: _Ask, lease: lock.Lease, begun: Begun) -> Flow[tuple[Begun, window.Window, int]]:
@@ -190,6 +207,7 @@ def _begin_call(ask: _Ask, lease: lock.Lease) -> store.Call:
         tail_limit=window.tail_limit(ask.tail_budget),
         idem=ask.idem,
         expected_seq=ask.expected_seq,
+        stated=ask.context.stated,
     )
 
 
@@ -215,9 +233,11 @@ def _finish_calls(
     *,
     interrupted: bool = False,
     cards: tuple[Card, ...] = (),
+    noted: Constraints = NO_CONSTRAINTS,
 ) -> tuple[Turn, list[store.Call]]:
-    """The turn (its mood still to come from the store) and the calls of its last round trip: the FINISH script and
-    the customer's token usage (`spent` tokens of earlier calls of the turn, plus this one)."""
+    """The turn (its mood and constraints still to come from the store) and the calls of its last round trip: the
+    FINISH script (with the constraints the model `noted`) and the customer's token usage (`spent` tokens of
+    earlier calls of the turn, plus this one)."""
     reply = Message(
         id=uuid4().hex,
         seq=begun.replaced_seq or begun.user_seq + 1,
@@ -235,6 +255,7 @@ def _finish_calls(
         usage=usage,
         provider=provider.name,
         messages_added=_left_stored(ask, begun) + (0 if begun.replaced_seq else 1),
+        constraints=ask.context.constraints.tightened(noted),
     )
     finish = store.finish_call(
         ask.keys,
@@ -244,6 +265,7 @@ def _finish_calls(
         replace=bool(begun.replaced_seq),
         inferred_mood=mood,
         idem=None if interrupted else ask.idem,
+        noted=noted,
     )
     used = spent + usage.prompt_tokens + usage.completion_tokens
     return turn, [finish, *quota.usage_calls(customer_id=ask.context.customer_id, tokens=used, usage_id=reply.id)]

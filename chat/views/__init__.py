@@ -3,11 +3,18 @@
 from chat.views.me import MeApi
 from chat.views.messages import SessionMessagesApi, SessionRegenerateApi
 from chat.views.recommendations import RecommendationFeedbackApi
-from chat.views.sessions import SessionDetailApi, SessionEndApi, SessionListCreateApi, SessionMoodApi
+from chat.views.sessions import (
+    SessionConstraintsApi,
+    SessionDetailApi,
+    SessionEndApi,
+    SessionListCreateApi,
+    SessionMoodApi,
+)
 
 __all__ = [
     "MeApi",
     "RecommendationFeedbackApi",
+    "SessionConstraintsApi",
     "SessionDetailApi",
     "SessionEndApi",
     "SessionListCreateApi",

@@ -21,7 +21,8 @@ from chat.serializers import (
     rendered,
 )
 from chat.views.base import CustomerApi
-from llm.services import MOODS
+from customers.services import ALLERGEN_CODES, DIET_CODES, ITEM_KINDS
+from llm.services import MOODS, Constraints
 
 
 class SessionListCreateApi(CustomerApi):
@@ -123,6 +124,56 @@ class SessionMoodApi(CustomerApi):
         data = self.validated_body(self.MoodInput)
         mood = lifecycle.session_mood_set(customer_id=self.customer_id, session_id=session_id, mood=data["mood"])
         return Response(rendered(MoodOut, mood))
+
+
+class SessionConstraintsApi(CustomerApi):
+    class ConstraintsInput(StrictInputSerializer):
+        allergens = serializers.ListField(
+            child=serializers.ChoiceField(ALLERGEN_CODES), required=False, default=list, max_length=len(ALLERGEN_CODES)
+        )
+        diets = serializers.ListField(
+            child=serializers.ChoiceField(DIET_CODES), required=False, default=list, max_length=len(DIET_CODES)
+        )
+        max_price = serializers.IntegerField(min_value=0, max_value=10**15, allow_null=True, required=False)
+        exclude_tags = serializers.ListField(
+            child=StrictCharField(max_length=40), required=False, default=list, max_length=20
+        )
+        kinds = serializers.ListField(
+            child=serializers.ChoiceField(ITEM_KINDS), required=False, default=list, max_length=len(ITEM_KINDS)
+        )
+
+    @extend_schema(
+        operation_id="sessions_constraints_update",
+        summary="Replace what the customer stated in the session (the one way to loosen a stated rule)",
+        tags=["sessions"],
+        parameters=[RETRY_AFTER],
+        request=ConstraintsInput,
+        responses={
+            200: SessionDetailOut,
+            **problem_responses(*SESSION_PROBLEMS, "invalid_request", "session_ended", "unsupported_media_type"),
+        },
+        examples=[
+            OpenApiExample(
+                "peanuts and a cap",
+                value={"allergens": ["peanut"], "diets": [], "max_price": 15000, "exclude_tags": [], "kinds": []},
+                request_only=True,
+            )
+        ],
+    )
+    def put(self, request: Request, session_id: UUID) -> Response:
+        data = self.validated_body(self.ConstraintsInput)
+        tags = (" ".join(tag.split()).casefold() for tag in data["exclude_tags"])
+        constraints = Constraints(
+            allergens=tuple(dict.fromkeys(data["allergens"])),
+            diets=tuple(dict.fromkeys(data["diets"])),
+            max_price=data.get("max_price"),
+            exclude_tags=tuple(dict.fromkeys(tag for tag in tags if tag)),
+            kinds=tuple(dict.fromkeys(data["kinds"])),
+        )
+        session = lifecycle.session_constraints_set(
+            customer_id=self.customer_id, session_id=session_id, constraints=constraints
+        )
+        return Response(rendered(SessionDetailOut, session))
 
 
 class SessionEndApi(CustomerApi):

@@ -6,15 +6,20 @@ from pathlib import Path
 from uuid import UUID
 
 from customers.catalog import importer as catalog_importer
+from customers.catalog import items as catalog_items
 from customers.catalog import recommendations as catalog_recommendations
 from customers.catalog import search as catalog_search
+from customers.catalog import stated as catalog_stated
 from customers.catalog import turn as catalog_turn
 from customers.catalog import vocabulary
 from customers.data import (
+    NO_CONSTRAINTS,
     CatalogImportResult,
+    Constraints,
     DietaryParse,
     RecommendationInfo,
     RecommendationRating,
+    StatedRequest,
     TurnCatalog,
 )
 from customers.database import database_required
@@ -27,6 +32,7 @@ from customers.errors import (
 
 ALLERGEN_CODES: tuple[str, ...] = vocabulary.ALLERGENS
 DIET_CODES: tuple[str, ...] = vocabulary.DIETS
+ITEM_KINDS: tuple[str, ...] = catalog_items.KINDS
 DEMO_CATALOG_PATH = Path(__file__).resolve().parent.parent / "demo_data" / "catalog.jsonl"
 
 
@@ -37,31 +43,45 @@ def dietary_text_parse(*, texts: Sequence[str]) -> DietaryParse:
     return DietaryParse(allergies=parsed.allergies, diets=parsed.diets, notes=parsed.notes)
 
 
+def request_read(*, text: str) -> StatedRequest:
+    """What a customer's message states, read in code (Korean and English): allergen and diet codes, a price cap,
+    excluded tags, kinds; whether it asks for anything at all; the text left to search (customers/catalog/stated.py).
+    Pure: no database."""
+    return catalog_stated.read(text)
+
+
 @database_required
-def catalog_turn_read(*, customer_id: int, text: str, limit: int = 8, tastes: int = 3) -> TurnCatalog:
+def catalog_turn_read(
+    *, customer_id: int, text: str, limit: int = 8, tastes: int = 3, constraints: Constraints = NO_CONSTRAINTS
+) -> TurnCatalog:
     """The catalog side of a chat turn for the customer's message `text`, read live (never cached): at most `limit`
     candidates, best first, every one meeting the customer's hard rules (active, none of their allergens, all their
-    diets when food, within the remaining monthly limit in their currency, not rated down by them), possibly none;
+    diets when food, within the remaining monthly limit in their currency, not rated down by them) and the
+    session's `constraints` with what `text` states (`request_read`), possibly none (none when it asks for nothing);
     the names of the items failing them among those the turn's search meets (200 at most, none without anything to
     search: what a reply's text must never name); the names of the items they rated up and down lately (`tastes` a
     side at most). Two SQL statements on PostgreSQL at any catalog size (customers/catalog/turn.py). Raises
     CustomerNotFound."""
-    found = catalog_turn.read(customer_id=customer_id, text=text, limit=limit, tastes=tastes)
+    found = catalog_turn.read(customer_id=customer_id, text=text, limit=limit, tastes=tastes, constraints=constraints)
     if found is None:
         raise CustomerNotFound(f"customer {customer_id} not found")
     return found
 
 
 @database_required
-def catalog_items_eligible(*, customer_id: int, external_ids: Sequence[str]) -> frozenset[str]:
-    """Which of `external_ids` exist and meet the customer's hard rules now (the check after a model proposes
-    items). Raises CustomerNotFound."""
+def catalog_items_eligible(
+    *, customer_id: int, external_ids: Sequence[str], constraints: Constraints = NO_CONSTRAINTS
+) -> frozenset[str]:
+    """Which of `external_ids` exist and meet the customer's hard rules and the session's `constraints` now (the
+    check after a model proposes items). Raises CustomerNotFound."""
     found = catalog_search.facts(customer_id=customer_id)
     if found is None:
         raise CustomerNotFound(f"customer {customer_id} not found")
     if not external_ids:
         return frozenset()
-    rows = catalog_search.eligible(found.rules).filter(external_id__in=list(external_ids))
+    rows = catalog_search.eligible(catalog_search.bound(found.rules, constraints)).filter(
+        external_id__in=list(external_ids)
+    )
     return frozenset(rows.values_list("external_id", flat=True))
 
 

@@ -9,6 +9,9 @@ Hard rules (`eligible`, one ORM condition shared by both databases, so SQLite fi
 active; no allergen of the customer's (`allergen_mask & theirs = 0`); every diet of theirs when the item is food
 (`diet_mask & theirs = theirs`); price at most the remaining monthly limit, in the customer's currency (an item in
 another currency is not eligible; an item without a price charges nothing and passes); not rated down by them.
+What the customer stated in the session (`bound`, customers/catalog/stated.py) adds to them: its allergens and diets
+join the profile's masks; the price at most the stated cap; none of the excluded tags among the item's keywords (whole
+words); the kind one of those asked for.
 
 Ranking, among the eligible items that match something (the request's words, the customer's preference tags, the tags
 of items they liked, or an area the request names; nothing matched means no candidates), the sum of:
@@ -25,16 +28,17 @@ diversity cut (customers/catalog/turn.py).
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.lookups import Exact
+from django.db.models.functions import Concat
+from django.db.models.lookups import Contains, Exact
 
 from customers.catalog import items, vocabulary
 from customers.catalog.terms import HANGUL, terms
-from customers.data import Candidate
+from customers.data import Candidate, Constraints
 from customers.models import CatalogItem, Customer, Rating
 
 MAX_LIMIT = 50
@@ -61,6 +65,23 @@ class RuleFacts:
     # The items they rated down, read with the facts: excluded by id on each row a query reads, where a correlated
     # subquery would probe the ratings once per row (and, with stale statistics, scan them once per row).
     rated_down: tuple[int, ...] = ()
+    # What the customer stated in the session (`bound`): a price cap, tags ruled out, the kinds asked for.
+    max_price: int | None = None
+    exclude_tags: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+
+def bound(rules: RuleFacts, stated: Constraints) -> RuleFacts:
+    """`rules` with the customer's stated constraints: their allergens and diets added to the profile's masks, the
+    cap, the excluded tags and the kinds."""
+    return replace(
+        rules,
+        allergen_mask=rules.allergen_mask | vocabulary.allergen_mask(stated.allergens),
+        diet_mask=rules.diet_mask | vocabulary.diet_mask(stated.diets),
+        max_price=stated.max_price,
+        exclude_tags=tuple(tag.casefold() for tag in stated.exclude_tags),
+        kinds=stated.kinds,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +125,15 @@ def _rules_met(rules: RuleFacts) -> Q:
         & (Q(food=False) | Q(Exact(F("diet_mask").bitand(rules.diet_mask), rules.diet_mask)))
         & (Q(price_minor__isnull=True) | Q(currency=rules.currency, price_minor__lte=rules.remaining_minor))
     )
+    if rules.max_price is not None:
+        met &= Q(price_minor__isnull=True) | Q(price_minor__lte=rules.max_price)
+    if rules.kinds:
+        met &= Q(kind__in=rules.kinds)
+    if rules.exclude_tags:
+        # A whole word of the keywords (name, tags, area, kind): " spicy " is not in " spicyness ".
+        padded = Concat(Value(" "), F("keywords"), Value(" "))
+        for tag in rules.exclude_tags:
+            met &= ~Q(Contains(padded, f" {tag} "))
     return met & ~Q(pk__in=rules.rated_down) if rules.rated_down else met
 
 
@@ -198,7 +228,8 @@ def json_array(value: object) -> list:
 
 
 def request_of(found: Facts, *, text: str, limit: int) -> Request | None:
-    """What ranking `text` for the customer matches; None when nothing would (no candidates then)."""
+    """What ranking `text` (a request's search text, its statements taken out: `stated.read(...).query`) for the
+    customer matches; None when nothing would (no candidates then)."""
     named_area = vocabulary.area_named_in(text)
     words = tuple(terms([text], drop_areas=True))
     preference = tuple(terms(found.preferences))

@@ -27,25 +27,32 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import QuerySet
 
-from customers.catalog import search
-from customers.data import Candidate, TurnCatalog
+from customers.catalog import search, stated
+from customers.data import NO_CONSTRAINTS, Candidate, Constraints, TurnCatalog
 from customers.models import CatalogItem
 
 AVOID = 200  # names to avoid at most: the text check's list
 MAX_PER_VENUE = 2
 
 
-def read(*, customer_id: int, text: str, limit: int, tastes: int) -> TurnCatalog | None:
-    """The turn's catalog side for the customer's message `text`; None when there is no such customer."""
+def read(
+    *, customer_id: int, text: str, limit: int, tastes: int, constraints: Constraints = NO_CONSTRAINTS
+) -> TurnCatalog | None:
+    """The turn's catalog side for the customer's message `text`, bound by the session's `constraints` and by what
+    `text` states (read in code, `stated.read`); None when there is no such customer. A message that asks for
+    nothing has no candidates and no names."""
     found = search.facts(customer_id=customer_id, tastes=tastes)
     if found is None:
         return None
+    said = stated.read(text)
+    binding = stated.tighten(constraints, said.constraints)
+    rules = search.bound(found.rules, binding)
     limit = max(1, min(limit, search.MAX_LIMIT))
-    wanted = search.request_of(found, text=text, limit=limit)
+    wanted = search.request_of(found, text=said.query, limit=limit) if said.asks else None
     ranked: list[Candidate] = []
     names: tuple[str, ...] = ()
     if wanted is not None:
-        eligible, judged = search.eligible(found.rules), search.judged(found.rules)
+        eligible, judged = search.eligible(rules), search.judged(rules)
         if connection.vendor == "postgresql":
             ranked, names = _ranked_and_missed(eligible, judged, wanted)
         else:
@@ -57,6 +64,9 @@ def read(*, customer_id: int, text: str, limit: int, tastes: int) -> TurnCatalog
         avoid_names=names,
         liked=found.liked_names,
         disliked=found.disliked_names,
+        constraints=binding,
+        stated=said.constraints,
+        asks=said.asks,
     )
 
 

@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm.conf import LLMSettings
-from llm.data import Conversation, Message, Mood, Turn
+from llm.data import NO_CONSTRAINTS, Constraints, Conversation, Message, Mood, Turn
 from llm.errors import ConversationMovedOn, IdempotencyConflict, NothingToRegenerate, SessionClosed, TurnInProgress
 from llm.store import codec
 from llm.store.keys import LockKeys, SessionKeys
 from llm.store.scripts import (
     BEGIN,
+    CONSTRAINTS,
     CONVERSATION,
     ERASE,
     FINISH,
@@ -40,6 +41,7 @@ class Begun:
     mood: Mood | None
     summary: RollingSummary
     tail: tuple[Message, ...]  # the newest messages within the budget, oldest first (without a replaced reply)
+    constraints: Constraints = NO_CONSTRAINTS  # the session's, with what the message stated
 
 
 def _ms(seconds: float) -> int:
@@ -60,10 +62,11 @@ def begin_call(
     tail_limit: int,
     idem: codec.Idempotency | None,
     expected_seq: int = 0,
+    stated: Constraints = NO_CONSTRAINTS,
 ) -> Call:
-    """Append `user` (None: regenerate the last reply; with `expected_seq`, only if that is the last message's seq)
-    and read what the window needs; with `idem`, replay its complete record, or answer again the message of its
-    pending one (without appending `user`)."""
+    """Append `user` (None: regenerate the last reply; with `expected_seq`, only if that is the last message's seq),
+    add the constraints it `stated` to the session's, and read what the window needs; with `idem`, replay its
+    complete record, or answer again the message of its pending one (without appending `user`)."""
     return BEGIN.call(
         _turn_keys(keys, idem),
         (
@@ -78,6 +81,7 @@ def begin_call(
             idem.fingerprint if idem else "",
             idem.digest if idem else "",
             expected_seq,
+            codec.encode_constraints(stated),
         ),
     )
 
@@ -99,8 +103,9 @@ def parse_begin(raw: list[Any]) -> Begun | Turn:
         raise ConversationMovedOn()
     if status == "fenced":
         raise TurnInProgress("the turn lock was lost before the message was stored")
-    user_seq, replaced_seq, stored, last_seq, mood, text, through, *tail = raw[1:]
+    user_seq, replaced_seq, stored, last_seq, mood, text, through, constraints, *tail = raw[1:]
     return Begun(
+        constraints=codec.decode_constraints(constraints),
         user_seq=user_seq,
         replaced_seq=replaced_seq,
         stored=stored,
@@ -120,8 +125,10 @@ def finish_call(
     replace: bool,
     inferred_mood: Mood | None,
     idem: codec.Idempotency | None,
+    noted: Constraints = NO_CONSTRAINTS,
 ) -> Call:
-    """Store `turn.assistant_message` after `turn.user_message` (or in place of the reply after it) and release."""
+    """Store `turn.assistant_message` after `turn.user_message` (or in place of the reply after it), add the
+    constraints the model `noted` to the session's, and release."""
     reply = turn.assistant_message
     return FINISH.call(
         _turn_keys(keys, idem),
@@ -138,15 +145,17 @@ def finish_call(
             idem.fingerprint if idem else "",
             idem.digest if idem else "",
             codec.turn_after_mood(turn),
+            codec.encode_constraints(noted),
         ),
     )
 
 
-def parse_finish(raw: list[Any]) -> Mood | None:
-    """The session's mood after the turn; TurnInProgress if the lock was lost (nothing was written)."""
+def parse_finish(raw: list[Any]) -> tuple[Mood | None, Constraints]:
+    """The session's mood and constraints after the turn; TurnInProgress if the lock was lost (nothing was
+    written)."""
     if raw[0] != b"ok":
         raise TurnInProgress("the turn lock expired before the reply was stored; nothing was written")
-    return codec.decode_mood(raw[1])
+    return codec.decode_mood(raw[1]), codec.decode_constraints(raw[2])
 
 
 def summary_call(keys: SessionKeys, cfg: LLMSettings, *, token: str, summary: RollingSummary) -> Call:
@@ -171,15 +180,35 @@ def parse_messages(raw: list[bytes]) -> tuple[Message, ...]:
 
 
 def conversation_call(keys: SessionKeys) -> Call:
-    return CONVERSATION.call((keys.messages, keys.mood, keys.summary))
+    return CONVERSATION.call((keys.messages, keys.mood, keys.summary, keys.constraints))
 
 
 def parse_conversation(raw: list[Any]) -> tuple[Conversation, int]:
     """The conversation, and the seq its rolling summary runs through."""
-    mood, text, through, *messages = raw
+    mood, text, through, constraints, *messages = raw
     return Conversation(
-        messages=parse_messages(messages), mood=codec.decode_mood(mood), rolling_summary=text.decode()
+        messages=parse_messages(messages),
+        mood=codec.decode_mood(mood),
+        rolling_summary=text.decode(),
+        constraints=codec.decode_constraints(constraints),
     ), through
+
+
+def constraints_read_call(keys: SessionKeys) -> Call:
+    return Call(("HGETALL", keys.constraints))
+
+
+def constraints_call(keys: SessionKeys, cfg: LLMSettings, constraints: Constraints) -> Call:
+    """Replace the session's constraints (the customer's act), unless it was ended or erased."""
+    return CONSTRAINTS.call(
+        (keys.constraints, keys.lock.closed), (codec.encode_constraints(constraints), _ms(cfg.chat_ttl_seconds))
+    )
+
+
+def parse_constraints(raw: list[Any]) -> Constraints:
+    if raw[0] != b"ok":
+        raise SessionClosed()
+    return codec.decode_constraints(raw[1])
 
 
 def answered_call(keys: SessionKeys, idem: codec.Idempotency) -> Call:
@@ -213,7 +242,7 @@ def closed_seconds(cfg: LLMSettings) -> float:
 
 def erase_call(keys: SessionKeys, cfg: LLMSettings) -> Call:
     return ERASE.call(
-        (keys.messages, keys.mood, keys.summary, keys.idempotency, *keys.lock.all, keys.lock.closed),
+        (keys.messages, keys.mood, keys.summary, keys.idempotency, *keys.lock.all, keys.lock.closed, keys.constraints),
         (f"{keys.prefix}:idem:", _ms(closed_seconds(cfg))),
     )
 

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from llm.data import Card, CardItem, Checks, Message, Mood, Turn, Usage
+from llm.data import Card, CardItem, Checks, Constraints, Message, Mood, Turn, Usage
+
+# A session's constraints in its hash (llm/store/lua/prelude.lua, `tighten`): one field per code, tag or kind.
+_CONSTRAINT_FIELDS = (("allergen:", "allergens"), ("diet:", "diets"), ("tag:", "exclude_tags"), ("kind:", "kinds"))
 
 
 def dumps(obj: Any) -> str:
@@ -54,6 +57,7 @@ def card_fields(card: Card) -> dict[str, Any]:
             "diets": list(checks.diets),
             "budget_remaining": checks.budget_remaining,
             "unverified": list(checks.unverified),
+            "max_price": checks.max_price,
         },
     }
 
@@ -69,6 +73,7 @@ def _card(fields: dict[str, Any]) -> Card:
             diets=tuple(checks["diets"]),
             budget_remaining=checks["budget_remaining"],
             unverified=tuple(checks["unverified"]),
+            max_price=checks.get("max_price"),  # absent from cards stored before caps were stated
         ),
     )
 
@@ -128,6 +133,7 @@ def turn_after_mood(turn: Turn) -> str:
         "usage": {"prompt_tokens": turn.usage.prompt_tokens, "completion_tokens": turn.usage.completion_tokens},
         "provider": turn.provider,
         "messages_added": turn.messages_added,
+        "constraints": constraints_fields(turn.constraints),
     }
     return dumps(fields)[1:]
 
@@ -141,7 +147,55 @@ def decode_turn(raw: bytes | str) -> Turn:
         usage=Usage(**fields["usage"]),
         provider=fields["provider"],
         messages_added=fields.get("messages_added", 0),  # absent from records stored before it was kept
+        constraints=constraints_of(fields.get("constraints") or {}),
     )
+
+
+def constraints_fields(constraints: Constraints) -> dict[str, Any]:
+    """The constraints as the API and a stored turn show them."""
+    return {
+        "allergens": list(constraints.allergens),
+        "diets": list(constraints.diets),
+        "max_price": constraints.max_price,
+        "exclude_tags": list(constraints.exclude_tags),
+        "kinds": list(constraints.kinds),
+    }
+
+
+def constraints_of(fields: dict[str, Any]) -> Constraints:
+    return Constraints(
+        allergens=tuple(fields.get("allergens", ())),
+        diets=tuple(fields.get("diets", ())),
+        max_price=fields.get("max_price"),
+        exclude_tags=tuple(fields.get("exclude_tags", ())),
+        kinds=tuple(fields.get("kinds", ())),
+    )
+
+
+def encode_constraints(constraints: Constraints) -> str:
+    """The lines `tighten` adds to a session's hash: one per code, tag and kind, and `max_price=<n>`."""
+    lines = [f"{prefix}{value}" for prefix, name in _CONSTRAINT_FIELDS for value in getattr(constraints, name)]
+    if constraints.max_price is not None:
+        lines.append(f"max_price={constraints.max_price}")
+    return "\n".join(lines)
+
+
+def decode_constraints(raw: Sequence[bytes] | dict[bytes, bytes] | None) -> Constraints:
+    """A session's constraints hash (HGETALL: a flat list from a script, a dict from the client), each list sorted."""
+    if not raw:
+        return Constraints()
+    pairs = raw.items() if isinstance(raw, dict) else zip(raw[::2], raw[1::2], strict=True)
+    found: dict[str, list[str]] = {name: [] for _, name in _CONSTRAINT_FIELDS}
+    cap = None
+    for key, value in pairs:
+        field = key.decode() if isinstance(key, bytes) else key
+        if field == "max_price":
+            cap = int(value)
+            continue
+        for prefix, name in _CONSTRAINT_FIELDS:
+            if field.startswith(prefix):
+                found[name].append(field[len(prefix) :])
+    return Constraints(max_price=cap, **{name: tuple(sorted(values)) for name, values in found.items()})
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ class SessionKeys:
     summary: str
     idempotency: str  # sorted set: digests of the session's idempotency records -> their expiry (ms)
     lock: LockKeys
+    constraints: str = ""  # hash: the rules the customer stated in the session (llm/store/codec.py)
 
     def record(self, digest: str) -> str:
         """The key of one idempotency record."""
@@ -34,7 +35,15 @@ class SessionKeys:
     @property
     def turn(self) -> tuple[str, ...]:
         """The keys a turn script touches, in the order the scripts expect them."""
-        return (self.lock.queue, self.lock.expiries, self.messages, self.mood, self.summary, self.idempotency)
+        return (
+            self.lock.queue,
+            self.lock.expiries,
+            self.messages,
+            self.mood,
+            self.summary,
+            self.idempotency,
+            self.constraints,
+        )
 
 
 def session_keys(session_id: UUID) -> SessionKeys:
@@ -45,6 +54,7 @@ def session_keys(session_id: UUID) -> SessionKeys:
         mood=f"{prefix}:mood",
         summary=f"{prefix}:summary",
         idempotency=f"{prefix}:idem",
+        constraints=f"{prefix}:constraints",
         lock=LockKeys(
             queue=f"{prefix}:lock",
             expiries=f"{prefix}:lock:expiry",

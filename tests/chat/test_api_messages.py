@@ -11,7 +11,7 @@ from tests.fakes.openai import Fault, JSONReply, Reply
 
 pytestmark = pytest.mark.django_db
 
-TURN_KEYS = {"user_message", "assistant_message", "mood", "usage", "provider", "recommendations"}
+TURN_KEYS = {"user_message", "assistant_message", "mood", "usage", "provider", "recommendations", "constraints"}
 MESSAGE_KEYS = {"id", "seq", "role", "content", "created_at", "tokens", "recommendations"}
 
 

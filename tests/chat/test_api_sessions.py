@@ -69,7 +69,7 @@ def test_detail_of_an_open_session_has_its_live_messages(alice, api, open_sessio
     client = api(alice)
     client.post(f"/api/v1/sessions/{session_id}/messages", {"content": "Hello"}, format="json")
     body = client.get(f"/api/v1/sessions/{session_id}").json()
-    assert set(body) == SESSION_KEYS | {"summary", "messages"}
+    assert set(body) == SESSION_KEYS | {"summary", "messages", "constraints"}
     assert body["summary"] is None
     assert body["message_count"] == 2
     assert [(m["seq"], m["role"]) for m in body["messages"]] == [(1, "user"), (2, "assistant")]

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 PEANUT_ITEM = "mapo-peanut-noodle:1"  # in the catalog, active, but alice is allergic: never offered to her
 PEANUT_NAME = "매운 땅콩소스 비빔면"
-CHECKS = {"allergens": ["peanut"], "diets": [], "budget_remaining": 380_000, "unverified": []}
+CHECKS = {"allergens": ["peanut"], "diets": [], "budget_remaining": 380_000, "unverified": [], "max_price": None}
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +51,7 @@ def test_the_candidate_block_lists_only_items_that_meet_the_rules(alice, api, op
     assert PEANUT_ITEM not in dict(items)
     assert request.body["response_format"]["json_schema"]["schema"]["required"] == [
         "mood",
+        "noted",
         "recommendations",
         "reply",
     ]

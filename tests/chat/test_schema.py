@@ -17,6 +17,7 @@ OPERATIONS = {
     "/api/v1/sessions/{session_id}/messages": {"get", "post"},
     "/api/v1/sessions/{session_id}/regenerate": {"post"},
     "/api/v1/sessions/{session_id}/mood": {"put"},
+    "/api/v1/sessions/{session_id}/constraints": {"put"},
     "/api/v1/sessions/{session_id}/end": {"post"},
     "/api/v1/recommendations/{recommendation_id}/feedback": {"post"},
 }

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from customers import services
 from customers.catalog import items as catalog_items
+from customers.catalog import stated, vocabulary
 from customers.catalog import turn as catalog_turn
-from customers.catalog import vocabulary
 from customers.catalog.terms import terms
 from customers.errors import CustomerNotFound
 from customers.models import CatalogItem, Customer, Recommendation
@@ -151,8 +151,11 @@ def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit
                 customer_id=customer_id, item_id=ids[external_id], rating="down", rated_at=now
             )
 
-        allergies = frozenset(vocabulary.allergen_codes(customer["allergies"]))
-        diets = frozenset(customer["diets"])
+        # What the request states binds too ("vegan" among its words is a diet), and is no search word.
+        said = stated.read(" ".join(words))
+        assert (said.constraints.max_price, said.constraints.exclude_tags, said.constraints.kinds) == (None, (), ())
+        allergies = frozenset(vocabulary.allergen_codes(customer["allergies"])) | set(said.constraints.allergens)
+        diets = frozenset(customer["diets"]) | set(said.constraints.diets)
         remaining = max(0, customer["monthly_limit_minor"] - customer["spent_this_month_minor"])
         rules = {"allergies": allergies, "diets": diets, "currency": customer["currency"], "remaining": remaining}
         expected = {s.external_id for s in made if allowed(s, **rules) and s.external_id not in rated_down}
@@ -174,15 +177,20 @@ def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit
         text = " ".join(words)
         named = vocabulary.area_named_in(text)
         liked = {tag for i in up if i < len(made) for tag in made[i].tags}
-        sought = {*terms([text], drop_areas=True), *terms(customer["preferences"]), *terms(liked)}
+        sought = {*terms([said.query], drop_areas=True), *terms(customer["preferences"]), *terms(liked)}
         met = {n for n, s in enumerate(made) if set(s.tags) & sought or (named and s.area == named)}
+        if not said.asks:
+            met = set()
         assert read.avoid_names == tuple(
             sorted(f"item {n} {' '.join(made[n].tags)}" for n in met if made[n].external_id not in expected)
         )
 
         # The check after a model's proposal agrees exactly with the rules, both ways.
         proposed = [s.external_id for s in made] + ["no-such-item"]
-        assert services.catalog_items_eligible(customer_id=customer_id, external_ids=proposed) == expected
+        bound = services.Constraints(allergens=said.constraints.allergens, diets=said.constraints.diets)
+        assert services.catalog_items_eligible(customer_id=customer_id, external_ids=proposed, constraints=bound) == (
+            expected
+        )
         transaction.set_rollback(True)
 
 

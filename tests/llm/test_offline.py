@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from llm import offline, prompts, tokens
+from llm.data import Constraints
 from llm.providers import Completion, ModelRequest, get_provider
 from tests.llm.contexts import ALICE_CANDIDATES, alice, bob, candidate
 
@@ -66,13 +67,35 @@ def test_the_offline_cards_pass_the_same_checks_as_a_models(provider):
     assert "Peanut Satay" not in completion.text
 
 
-def test_nothing_fitting_is_said_plainly(provider):
+def test_nothing_fitting_is_said_plainly_with_the_rules_that_ruled_it_out(provider):
     vegan_bob = _with(bob(), customer=replace(bob().customer, diets=("vegan",)))
     completion = provider.complete(_reply_request("Dinner?", context=vegan_bob))
     assert completion.cards == ()
-    assert "I found no vegan options within your remaining budget (20,000 KRW) in Haeundae-gu." in completion.text
-    korean = provider.complete(_reply_request("저녁?", context=alice())).text
-    assert "Mapo-gu에서 남은 예산(380,000 KRW) 안에 맞는 추천이 없어요." in korean
+    assert (
+        "Nothing I may recommend fits your rules right now (no crustacean, mollusc; vegan; "
+        "your remaining budget of 20,000 KRW)." in completion.text
+    )
+    capped = _with(alice(), constraints=Constraints(max_price=5000, exclude_tags=("spicy",)))
+    korean = provider.complete(_reply_request("저녁?", context=capped)).text
+    assert (
+        "지금은 조건에 맞는 추천이 없어요 (조건: peanut 제외; 5,000 KRW 이하; spicy 빼고; 남은 예산 380,000 KRW)."
+        in korean
+    )
+
+
+def test_a_message_that_asks_for_nothing_gets_no_card_and_no_nothing_fits(provider):
+    thanks = _with(alice(), asks=False, candidates=())
+    completion = provider.complete(_reply_request("고마워요!", context=thanks))
+    assert completion.cards == ()
+    assert "추천이 필요하시면 언제든 말씀해 주세요." in completion.text
+    assert "없어요" not in completion.text
+
+
+def test_what_the_message_stated_is_acknowledged_by_rule(provider):
+    stated = Constraints(allergens=("crustacean",), max_price=10000)
+    context = _with(bob(), stated=stated, constraints=stated)
+    text = provider.complete(_reply_request("No shrimp, under 10,000 won", context=context)).text
+    assert "Noted for this conversation: no crustacean; at most 10,000 KRW." in text
 
 
 @pytest.mark.parametrize("n", range(12))
@@ -91,11 +114,11 @@ def test_a_reply_says_nothing_of_another_customer(provider):
         assert fact not in text
 
 
-def test_a_long_message_is_echoed_only_briefly(provider):
-    long_question = "Could you please recommend " + "a really very nice place " * 20 + "for dinner?"
-    text = provider.complete(_reply_request(long_question)).text
-    assert long_question not in text
-    assert "Could you please recommend a really" in text
+def test_the_request_is_never_quoted_back(provider):
+    question = "Could you please recommend a really very nice place for dinner?"
+    text = provider.complete(_reply_request(question)).text
+    assert "recommend a really" not in text
+    assert "nice place" not in text
 
 
 @pytest.mark.parametrize(

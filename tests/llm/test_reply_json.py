@@ -20,11 +20,15 @@ def _decode(pieces: list[str]) -> tuple[str, bool]:
     return "".join(decoder.feed(piece) for piece in pieces), decoder.done
 
 
-def test_the_schema_asks_for_mood_then_recommendations_then_reply():
+def test_the_schema_asks_for_mood_then_noted_then_recommendations_then_reply():
     schema = RESPONSE_FORMAT["json_schema"]["schema"]
     assert RESPONSE_FORMAT["json_schema"]["strict"] is True
-    assert list(schema["properties"]) == ["mood", "recommendations", "reply"]
-    assert schema["required"] == ["mood", "recommendations", "reply"]
+    assert list(schema["properties"]) == ["mood", "noted", "recommendations", "reply"]
+    assert schema["required"] == ["mood", "noted", "recommendations", "reply"]
+    noted = schema["properties"]["noted"]
+    assert noted["type"] == ["object", "null"]
+    assert noted["required"] == ["allergens", "diets", "max_price", "exclude_tags"]
+    assert noted["additionalProperties"] is False
     item = schema["properties"]["recommendations"]["items"]
     assert item["required"] == ["item_id", "reason"]
     assert item["additionalProperties"] is False

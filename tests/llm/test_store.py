@@ -149,7 +149,7 @@ def test_an_idempotency_record_replays_the_same_request_and_refuses_another(keys
     lease = _lease(keys)
     begun = _begin(keys, cfg, lease, _message("user", "hi"), idem=idem)
     mood = Mood("happy", "inferred", datetime.now(UTC))
-    stored_mood = store.parse_finish(
+    stored_mood, _ = store.parse_finish(
         store.run(sync_client(), _finish_call(keys, cfg, lease, begun, "hello", idem=idem, mood=mood))
     )
     assert stored_mood == mood

@@ -1,15 +1,16 @@
 -- A turn's first write: append the user message (send), refresh the TTLs, and return what the window needs:
--- {status, user seq, replaced seq, stored count, last seq, mood, summary text, summary through, tail newest first...}.
+-- {status, user seq, replaced seq, stored count, last seq, mood, summary text, summary through, constraints, tail
+-- newest first...}; the constraints the message stated are added to the session's (`tighten`), in the same write.
 -- The tail is the newest messages whose stored token counts fit the budget (the newest always), so a long history
 -- costs nothing. With an idempotency record: a complete one is replayed and a different fingerprint refused, both
 -- without writing; a first attempt leaves the record pending ({fingerprint, user_seq}); a pending one (an earlier
 -- attempt failed after its BEGIN) answers its user message again, as regenerate would, unless the conversation has
 -- moved on since. A regenerate that names the seq it expects last (not 0) is refused if another is last.
-local queue, expiries, messages, mood, summary, idem_index, record = unpack(KEYS)
+local queue, expiries, messages, mood, summary, idem_index, constraints, record = unpack(KEYS)
 local token, mode, message_id, message_body = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local budget, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
 local chat_ttl_ms, mood_ttl_ms = ARGV[7], ARGV[8]
-local fingerprint, digest, expected_seq = ARGV[9], ARGV[10], tonumber(ARGV[11])
+local fingerprint, digest, expected_seq, stated = ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[12]
 
 local now = now_ms()
 if live_head(queue, expiries, now) ~= token then return {'fenced'} end
@@ -69,7 +70,8 @@ redis.call('PEXPIRE', summary, chat_ttl_ms)
 redis.call('PEXPIRE', idem_index, chat_ttl_ms)
 redis.call('PEXPIRE', mood, mood_ttl_ms)
 local result = {'ok', user_seq, replaced_seq, redis.call('LLEN', messages), last_seq, redis.call('GET', mood) or '',
-  redis.call('HGET', summary, 'text') or '', tonumber(redis.call('HGET', summary, 'through')) or 0}
+  redis.call('HGET', summary, 'text') or '', tonumber(redis.call('HGET', summary, 'through')) or 0,
+  tighten(constraints, stated, chat_ttl_ms)}
 local used, taken, offset, chunk = 0, 0, skip, 32
 while true do
   local items = redis.call('LRANGE', messages, -(offset + chunk), -(offset + 1))

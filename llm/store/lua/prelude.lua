@@ -44,3 +44,29 @@ local function trim_folded(messages, summary, cap)
   local n = math.min(excess, through - first + 1)
   if n > 0 then redis.call('LTRIM', messages, n, -1) end
 end
+
+-- A session's constraints: a hash of 'allergen:<code>', 'diet:<code>', 'tag:<tag>', 'kind:<kind>' (each '1') and
+-- 'max_price' (minor units). `stated` holds the rules to add, one a line ('max_price=<n>' for a cap): codes and tags
+-- are added, the lower cap is kept, stated kinds replace the kinds (what is asked for, not a rule of the body or the
+-- money). Nothing else is ever removed here: only the customer's replacement (CONSTRAINTS) loosens a rule.
+local function tighten(constraints, stated, ttl_ms)
+  if stated ~= '' then
+    local kinds = string.find('\n' .. stated, '\nkind:') ~= nil
+    if kinds then
+      for _, field in ipairs(redis.call('HKEYS', constraints)) do
+        if string.sub(field, 1, 5) == 'kind:' then redis.call('HDEL', constraints, field) end
+      end
+    end
+    for line in string.gmatch(stated, '[^\n]+') do
+      local cap = string.match(line, '^max_price=(%d+)$')
+      if cap then
+        local current = tonumber(redis.call('HGET', constraints, 'max_price'))
+        if not current or tonumber(cap) < current then redis.call('HSET', constraints, 'max_price', cap) end
+      else
+        redis.call('HSET', constraints, line, '1')
+      end
+    end
+  end
+  redis.call('PEXPIRE', constraints, ttl_ms)
+  return redis.call('HGETALL', constraints)
+end

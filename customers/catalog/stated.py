@@ -1,0 +1,516 @@
+"""What a customer's message states, read in code: allergies, diets, exclusions, a price cap and kinds that bind the
+recommendation, whether it asks for anything at all, and the text left to search once those are taken out.
+
+One pure function, `read`, in Korean and English. A vocabulary word counts as a constraint only in a statement form:
+negation or exclusion before it ("allergic to", "can't eat", "no", "without", "avoid", "not"), or after it
+("알레르기", "못 먹어요", "빼고", "없이", "말고", "제외", "안 먹어요", "-free", "allergy"); words joined to a stated one
+by "and", "or", a comma, "랑", "하고", "이나" share its statement ("no pork or beef", "새우랑 게 빼고"). A diet word
+states the diet unless it is negated ("I'm not vegan"). "I love sesame" states nothing. A clause that says the
+speaker is not concerned ("my friend is allergic to shrimp but I'm not") states nothing. Every word of a statement
+leaves the search text: a constraint never becomes a search term.
+
+Price caps: an amount with a cap word ("under 15,000 won", "at most 10000", "15k or less", "budget 20,000", "만원
+이하", "2만원 안쪽", "오천원 이내", "최대 1만 5천원") is the most an item may cost; "2만원대" is below 30,000; "미만"
+and "less than" exclude the amount itself. Korean number words (오천, 만, 이만, 만오천, 1만 5천, 1.5만) are read.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from customers.catalog import vocabulary
+from customers.catalog.terms import HANGUL
+from customers.catalog.terms import terms as search_terms
+from customers.data import Constraints, StatedRequest
+
+FOOD_KINDS = ("restaurant", "dish", "product")
+NON_FOOD_KINDS = ("activity", "place")
+
+# Words that exclude catalog tags when stated (no allergen code covers them): word -> the tags it rules out.
+# A Korean noun before 빼고/말고/제외/없이 that is not listed here is excluded as itself.
+_TAG_WORDS: dict[str, tuple[str, ...]] = {
+    "spicy": ("spicy", "매운맛"),
+    "hot": ("spicy", "매운맛"),
+    "매운": ("spicy", "매운맛"),
+    "매운맛": ("spicy", "매운맛"),
+    "매운거": ("spicy", "매운맛"),
+    "맵지": ("spicy", "매운맛"),
+    "mala": ("mala",),
+    "마라": ("mala",),
+    "alcohol": ("bar",),
+    "drinks": ("bar",),
+    "booze": ("bar",),
+    "술": ("bar",),
+    "korean": ("korean", "한식"),
+    "한식": ("korean", "한식"),
+    "chinese": ("chinese", "중식"),
+    "중식": ("chinese", "중식"),
+    "중국집": ("chinese", "중식"),
+    "japanese": ("japanese", "일식"),
+    "일식": ("japanese", "일식"),
+    "thai": ("thai", "태국음식"),
+    "noodles": ("noodles",),
+    "면": ("noodles",),
+    "국수": ("noodles", "국수"),
+    "coffee": ("coffee", "커피"),
+    "커피": ("coffee", "커피"),
+    "cafe": ("cafe", "카페"),
+    "cafes": ("cafe", "카페"),
+    "카페": ("cafe", "카페"),
+    "fried": ("fried", "튀김"),
+    "튀김": ("fried", "튀김"),
+    "raw fish": ("sushi", "스시"),
+    "sushi": ("sushi", "스시"),
+    "회": ("sushi", "스시"),
+    "dessert": ("dessert", "디저트"),
+    "sweets": ("dessert", "디저트"),
+    "디저트": ("dessert", "디저트"),
+    "cilantro": ("cilantro", "고수"),
+    "coriander": ("cilantro", "고수"),
+    "고수": ("cilantro", "고수"),
+}
+# Words that rule out allergen codes without being synonyms of one in the shared vocabulary.
+_EXTRA_ALLERGEN_WORDS: dict[str, tuple[str, ...]] = {
+    "meat": ("pork", "beef", "chicken"),
+    "고기": ("pork", "beef", "chicken"),
+    "육류": ("pork", "beef", "chicken"),
+    "nut": ("tree_nut",),
+    "shrimps": ("crustacean",),
+    "prawns": ("crustacean",),
+    "crabs": ("crustacean",),
+    "oysters": ("mollusc",),
+    "clams": ("mollusc",),
+    "mussels": ("mollusc",),
+    "walnuts": ("tree_nut",),
+    "almonds": ("tree_nut",),
+    "cashews": ("tree_nut",),
+    "eggs": ("egg",),
+    "dairy products": ("milk",),
+    "pig": ("pork",),
+    "bacon": ("pork",),
+    "ham": ("pork",),
+    "삼겹살": ("pork",),
+    "소": ("beef",),
+    "치킨": ("chicken",),
+    "오리": (),
+}
+# Diet statements in other words: "meatless", "plant-based" and the like are in the shared vocabulary already.
+_EXTRA_DIET_WORDS: dict[str, tuple[str, ...]] = {
+    "vegetarians": ("vegetarian",),
+    "vegans": ("vegan",),
+    "채식으로": ("vegetarian",),
+    "비건으로": ("vegan",),
+    "채식만": ("vegetarian",),
+    "비건만": ("vegan",),
+}
+
+_NEG_BEFORE = re.compile(
+    r"(?:allergic|allergy|allergies|intoleran\w*|can\s*n?o?'?t\s+(?:eat|have|do|handle|take)|cannot\s+(?:eat|have|do)|"
+    r"can\s+not\s+(?:eat|have)|don'?t\s+(?:eat|want|like|do|have)|do\s+not\s+(?:eat|want|like)|won'?t\s+eat|"
+    r"doesn'?t\s+eat|never\s+eat|no|not|non|without|avoid\w*|except|excluding|exclude|hate|skip|hold\s+the|"
+    r"free\s+of|nothing(?:\s+with)?|anything\s+but|rather\s+not|stay\s+away\s+from|keep\s+away\s+from|sensitive\s+to|"
+    r"react\s+to|no\s+more)"
+    r"(?:\s+(?:to|any|anything|with|of|eat|eating|have|having|the|a|an|some|too|very|so))*\s*$"
+)
+_NEG_AFTER_EN = re.compile(r"^\s*(?:-?\s*free\b|allerg\w*|intoleran\w*|-?less\b|is\s+a\s+no)")
+_NEG_AFTER_KO = re.compile(
+    r"^\s*(?:에|이|가|은|는|을|를|도|만|류|류는|류를|류도)?\s*"
+    r"(?:알레르기|알러지|알레르|못\s*먹|못\s*드|빼|없이|없는|없게|말고|제외|안\s*(?:먹|들어|넣|돼|되|좋)|"
+    r"들어가지\s*않|들어가지\s*않|넣지\s*말|넣지\s*않|싫|금지|피해|피하|먹으면\s*안|먹지\s*않|먹지\s*못|먹지\s*말|"
+    r"않|노노|no\b|x\b|프리|free\b)"
+)
+_NEG_BEFORE_KO = re.compile(r"(?:안|덜|노|무|non)\s*$")
+_NOT_DIET = re.compile(
+    r"(?:\bnot|\bnon|\bno\s+need\s+(?:to\s+be|for)|\bisn'?t|\baren'?t|\bwasn'?t)\s*(?:a\s+|an\s+|really\s+)?$"
+)
+_NOT_DIET_KO = re.compile(r"^\s*(?:은|는|이|가)?\s*(?:아니|아닌|안\s*해|상관\s*없)")
+_JOINER = re.compile(r"^[\s,&/·]*(?:(?:and|or|nor|&|,)[\s,]*)*$|^\s*(?:이랑|랑|하고|과|와|이나|나|및|,|\s)+\s*$")
+# A clause that says the speaker is not the one concerned, or that voices liking: it states nothing.
+_NOT_ME = re.compile(
+    r"but\s+(?:i'?m|i\s+am)\s+not|but\s+not\s+me|i'?m\s+fine\s+with|저는\s*괜찮|나는\s*괜찮|전\s*괜찮|난\s*괜찮|"
+    r"저는\s*아니|나는\s*아니"
+)
+_CLAUSES = re.compile(r"[.!?;\n\u3002\uff01\uff1f]+|\bbut\b|\bhowever\b|\bthough\b|그런데|근데|하지만|지만\s|는데\s")
+
+# --- price caps -----------------------------------------------------------------------------------------------------
+_KO_DIGITS = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "칠": 7, "팔": 8, "구": 9}
+_KO_UNITS = {"십": 10, "백": 100, "천": 1000}
+_KO_AMOUNT = re.compile(
+    r"(?<![\w.])((?:\d[\d,]*(?:\.\d+)?|[일이삼사오육칠팔구])?\s*만\s*(?:(?:\d+|[일이삼사오육칠팔구])?\s*천)?"
+    r"(?:\s*(?:\d+|[일이삼사오육칠팔구])?\s*백)?"
+    r"|(?:\d+|[일이삼사오육칠팔구])?\s*천(?:\s*(?:\d+|[일이삼사오육칠팔구])?\s*백)?"
+    r"|\d[\d,]*)\s*(원|₩)?\s*(대)?"
+)
+_KO_CAP_AFTER = re.compile(
+    r"^\s*(?:으로|로|에|의)?\s*(?:이하|이내|안쪽|아래|미만|까지|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지|넘으면|선에서|"
+    r"한도|짜리\s*이하|미만으로|언더|정도\s*(?:까지|이하|로))"
+)
+_KO_CAP_BEFORE = re.compile(r"(?:예산|최대|최고|많아야|한도)\s*(?:은|는|이|가|:)?\s*$")
+_EN_AMOUNT = re.compile(r"(?<![\w.])(?:₩|krw\s*)?\s*(\d[\d,]*(?:\.\d+)?)\s*(k\b|thousand\b)?\s*(?:won\b|krw\b|₩)?")
+_EN_CAP_BEFORE = re.compile(
+    r"(?:under|below|less\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|not\s+more\s+than|within|"
+    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about))?|spend(?:\s+only)?|<|≤|under\s+about)\s*:?\s*$"
+)
+_EN_CAP_AFTER = re.compile(r"^\s*(?:or\s+(?:less|under|below|cheaper)|max\b|tops\b|at\s+most|budget|or\s+so\s+max)")
+
+# --- what a request is --------------------------------------------------------------------------------------------
+# Words of small talk, thanks, greetings and questions about the service: a message made only of these (and of
+# statements) asks for nothing.
+_SMALL_TALK = frozenset(
+    (
+        *("thanks", "thank", "thx", "ty", "cheers", "that", "thats", "that's", "all", "ok", "okay", "bye", "goodbye"),
+        *("hi", "hello", "hey", "yo", "morning", "evening", "afternoon", "night", "nice", "great", "cool", "awesome"),
+        *("how", "are", "doing", "who", "this", "does", "work", "works", "weather", "is", "was", "were", "be"),
+        *("much", "very", "lot", "lots", "fine", "well", "sure", "yes", "no", "nope", "yeah", "yep", "got", "noted"),
+        *("just", "wanted", "say", "tell", "let", "know", "bot", "service", "app", "help", "can", "do", "will"),
+        *("again", "later", "see", "soon", "have", "day", "your", "name", "what", "s", "it", "its", "up", "sup"),
+        *(
+            "there",
+            "good",
+            "the",
+            "a",
+            "an",
+            "you",
+            "me",
+            "i",
+            "im",
+            "am",
+            "my",
+            "mine",
+            "for",
+            "to",
+            "of",
+            "today",
+            "now",
+        ),
+        *("perfect", "done", "anything", "else", "nothing", "lovely", "wonderful", "appreciate", "helpful"),
+        *(
+            "고마워",
+            "고마워요",
+            "고맙습니다",
+            "감사",
+            "감사해요",
+            "감사합니다",
+            "땡큐",
+            "안녕",
+            "안녕하세요",
+            "반가워요",
+        ),
+        *("반가워", "잘", "있어요", "가요", "됐어요", "됐어", "괜찮아요", "괜찮아", "네", "응", "그래", "알겠어요"),
+        *("알겠어", "좋아요", "좋아", "오늘", "날씨", "어때", "어때요", "어떄", "누구", "누구야", "누구세요", "뭐야"),
+        *("뭐예요", "뭐하는", "하는", "거야", "너는", "넌", "당신은", "이름이", "이름", "수고", "수고하세요", "그럼"),
+        *("이만", "다음에", "또", "봐요", "봐", "끝", "이게", "어떻게", "작동해", "작동해요", "쓰는", "법", "도움"),
+        *("됐습니다", "충분해요", "충분해", "정말", "진짜", "너무", "많이", "최고", "최고야", "좋네요", "좋다"),
+        *("잘가", "잘가요", "바이", "하이", "헬로", "ㅎㅎ", "ㅋㅋ", "굿", "굿굿"),
+    )
+)
+# A request: a verb of asking, or a question word that looks for something.
+_ASKING = re.compile(
+    r"recommend|suggest|\bfind\b|looking\s+for|\bwant\b|\bwhere\b|what\s+should|any\s+(?:ideas|suggestions)|"
+    r"\bplace\b|\bplaces\b|somewhere|something|\bfood\b|음식|\beat\b|\bgo\b|\bvisit\b|\bdinner\b|\blunch\b|\bbreakfast\b|"
+    r"추천|어디|먹|가고|갈\s*만|할\s*만|갈까|할까|없을까|있을까|있나요|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
+)
+_NON_FOOD = re.compile(
+    r"(?:\bnot|\bno)\s+(?:food|a\s+restaurant|restaurants)\b|\bnon-?food\b|"
+    r"(?:음식|먹는\s*거|먹을\s*거|먹는\s*곳|밥|식당|맛집)\s*(?:은|는)?\s*(?:말고|빼고|말구|아니고|제외)"
+)
+_WORD = re.compile(r"[\w']+")
+_LETTER = re.compile(r"[a-z0-9\uac00-\ud7a3]")  # a word of jamo alone (ㅎㅎ, ㅋㅋ) is laughter
+_SENTENCE_END = re.compile(r"[.!?;\n\u3002\uff01\uff1f]+")
+
+
+def read(text: str) -> StatedRequest:
+    """What `text` states (allergen and diet codes, excluded tags, a price cap, kinds), whether it asks for
+    anything, and the text left to search (every statement and amount taken out)."""
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
+    allergens: dict[str, None] = {}
+    diets: dict[str, None] = {}
+    tags: dict[str, None] = {}
+    spans: list[tuple[int, int]] = []
+    for start, end in _clauses(folded):
+        clause = folded[start:end]
+        if _NOT_ME.search(_sentence_of(folded, start, end)):
+            continue
+        for mention in _stated_mentions(clause):
+            codes, diet_codes, tag_list = mention.meaning
+            allergens.update(dict.fromkeys(codes))
+            diets.update(dict.fromkeys(diet_codes))
+            tags.update(dict.fromkeys(tag_list))
+            spans.append((start + mention.cue_start, start + mention.cue_end))
+    cap, price_spans = _price_cap(folded)
+    spans += price_spans
+    kinds: tuple[str, ...] = ()
+    if match := _NON_FOOD.search(folded):
+        kinds = NON_FOOD_KINDS
+        spans.append(match.span())
+    query = _without(folded, spans)
+    words = [word for word in search_terms([query]) if word not in _SMALL_TALK and _LETTER.search(word)]
+    asks = bool(words) or bool(_ASKING.search(query))
+    return StatedRequest(
+        constraints=Constraints(
+            allergens=tuple(code for code in vocabulary.ALLERGENS if code in allergens),
+            diets=tuple(code for code in vocabulary.DIETS if code in diets),
+            max_price=cap,
+            exclude_tags=tuple(tags),
+            kinds=kinds,
+        ),
+        asks=asks,
+        query=" ".join(query.split()),
+    )
+
+
+def tighten(base: Constraints, more: Constraints) -> Constraints:
+    """`base` with the rules of `more` added: codes and tags united, the lower cap kept; kinds are what is asked
+    for, so stated kinds replace the earlier ones. Nothing is ever loosened but kinds."""
+    return Constraints(
+        allergens=tuple(code for code in vocabulary.ALLERGENS if code in {*base.allergens, *more.allergens}),
+        diets=tuple(code for code in vocabulary.DIETS if code in {*base.diets, *more.diets}),
+        max_price=min((cap for cap in (base.max_price, more.max_price) if cap is not None), default=None),
+        exclude_tags=tuple(dict.fromkeys((*base.exclude_tags, *more.exclude_tags))),
+        kinds=more.kinds or base.kinds,
+    )
+
+
+# --- statements -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    start: int
+    end: int
+    meaning: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # allergen codes, diet codes, tags
+    diet: bool
+    cue_start: int = 0  # the span of the statement, cue included (taken out of the search text)
+    cue_end: int = 0
+
+
+def _sentence_of(text: str, start: int, end: int) -> str:
+    """The sentence around text[start:end]: where the speaker says they are not the one concerned."""
+    before = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    after = _SENTENCE_END.search(text, end)
+    return text[before : after.start() if after else len(text)]
+
+
+def _clauses(text: str) -> Iterable[tuple[int, int]]:
+    start = 0
+    for match in _CLAUSES.finditer(text):
+        yield start, match.start()
+        start = match.end()
+    yield start, len(text)
+
+
+def _lookup(word: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
+    key = vocabulary.normalize_term(word)
+    if key in _EXTRA_DIET_WORDS:
+        return (), _EXTRA_DIET_WORDS[key], ()
+    if key in vocabulary.DIET_TERMS:
+        return (), vocabulary.DIET_TERMS[key], ()
+    if key in vocabulary.ALLERGEN_TERMS:
+        return vocabulary.ALLERGEN_TERMS[key], (), ()
+    if key in _EXTRA_ALLERGEN_WORDS:
+        return _EXTRA_ALLERGEN_WORDS[key], (), ()
+    if key in _TAG_WORDS:
+        return (), (), _TAG_WORDS[key]
+    return None
+
+
+_PARTICLES = (
+    "이랑",
+    "에는",
+    "에서",
+    "으로",
+    "이나",
+    "하고",
+    "까지",
+    "은",
+    "는",
+    "이",
+    "가",
+    "을",
+    "를",
+    "도",
+    "만",
+    "랑",
+)
+_PARTICLES += ("과", "와", "나", "로", "에", "류", "의", "이에요", "예요", "에요", "입니다", "이야", "야")
+_KO_SUFFIXES = ("알레르기", "알러지", "류")
+
+
+def _mentions(clause: str) -> list[_Mention]:
+    """The vocabulary words of `clause`, longest first where they overlap (up to three words: "tree nut", "gluten
+    free", "plant based"); Korean words with their particles or 알레르기 attached ("새우알레르기", "견과류는")."""
+    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(clause)]
+    found: list[_Mention] = []
+    i = 0
+    while i < len(words):
+        taken = 0
+        for size in (3, 2, 1):
+            if i + size > len(words):
+                continue
+            start, end = words[i][0], words[i + size - 1][1]
+            meaning = _lookup(clause[start:end])
+            if meaning is None and size == 1:
+                meaning, end = _korean_word(words[i][2], start, end)
+            if meaning is not None:
+                found.append(_Mention(start, end, meaning, diet=bool(meaning[1])))
+                taken = size
+                break
+        i += taken or 1
+    return found
+
+
+def _korean_word(word: str, start: int, end: int):
+    """A Korean word that is a vocabulary word with a particle or a suffix attached: its meaning and the end of the
+    vocabulary word in the clause (so that the suffix still reads as a cue), or (None, end)."""
+    if not HANGUL.match(word):
+        return None, end
+    for suffix in _KO_SUFFIXES + _PARTICLES:
+        if word.endswith(suffix) and len(word) > len(suffix):
+            stem = word[: -len(suffix)]
+            if (meaning := _lookup(stem)) is not None:
+                return meaning, start + len(stem)
+            for inner in _KO_SUFFIXES:  # 견과류는, 새우알레르기가
+                core = stem[: -len(inner)] if stem.endswith(inner) else ""
+                if core and (meaning := _lookup(core)) is not None:
+                    return meaning, start + len(core)
+    # A compound led by a word of two or more syllables: 새우튀김 빼고, 돼지고기김치찌개 말고.
+    for size in range(len(word) - 1, 1, -1):
+        if (meaning := _lookup(word[:size])) is not None and (meaning[0] or meaning[2]):
+            return meaning, end
+    return None, end
+
+
+def _stated_mentions(clause: str) -> list[_Mention]:
+    """The mentions of `clause` in a statement form, each with the span of its statement."""
+    mentions = _mentions(clause)
+    stated: list[_Mention | None] = [None] * len(mentions)
+    # Left to right: a cue before the word, or a stated word before it joined by "and", "or", a comma.
+    for i, mention in enumerate(mentions):
+        before = clause[mentions[i - 1].end if i else 0 : mention.start]
+        if mention.diet:
+            if not _NOT_DIET.search(before) and not _NOT_DIET_KO.match(clause[mention.end :]):
+                stated[i] = _with_cue(mention, mention.start, mention.end)
+            continue
+        cue = _NEG_BEFORE.search(before) or _NEG_BEFORE_KO.search(before)
+        if cue:
+            stated[i] = _with_cue(mention, (mentions[i - 1].end if i else 0) + cue.start(), mention.end)
+        elif i and stated[i - 1] is not None and not mentions[i - 1].diet and _JOINER.match(before):
+            stated[i] = _with_cue(mention, mentions[i - 1].end, mention.end)
+    # Right to left: a cue after the word (Korean, "-free", "allergy"), or a stated word after it, joined.
+    for i in range(len(mentions) - 1, -1, -1):
+        mention = mentions[i]
+        if mention.diet:
+            continue
+        after_end = mentions[i + 1].start if i + 1 < len(mentions) else len(clause)
+        after = clause[mention.end : after_end]
+        cue = _NEG_AFTER_KO.match(after) or _NEG_AFTER_EN.match(after)
+        if cue:
+            end = mention.end + _cue_end(after, cue.end())
+            previous = stated[i]
+            stated[i] = _with_cue(mention, previous.cue_start if previous else mention.start, end)
+        elif (
+            stated[i] is None
+            and i + 1 < len(mentions)
+            and stated[i + 1] is not None
+            and not mentions[i + 1].diet
+            and _JOINER.match(after)
+        ):
+            stated[i] = _with_cue(mention, mention.start, mention.end)
+    return [mention for mention in stated if mention is not None]
+
+
+def _cue_end(after: str, end: int) -> int:
+    """Where a cue after a word ends: the rest of its Korean word ("빼고", "알레르기가", "못 먹어요")."""
+    while end < len(after) and not after[end].isspace() and after[end] not in ",.!?":
+        end += 1
+    rest = after[end:]
+    verb = re.match(r"\s*(?:있어요|있어|있습니다|있는데|있음|먹어요|먹어|먹습니다|드려요|해요|주세요|줘|돼요|돼)", rest)
+    return end + (verb.end() if verb else 0)
+
+
+def _with_cue(mention: _Mention, cue_start: int, cue_end: int) -> _Mention:
+    return _Mention(mention.start, mention.end, mention.meaning, mention.diet, cue_start, cue_end)
+
+
+# --- price caps -----------------------------------------------------------------------------------------------------
+
+
+def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
+    """The lowest price cap `text` states, and the spans of the amounts stated as caps."""
+    caps: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for match in _KO_AMOUNT.finditer(text):
+        raw, won, band = match.group(1), match.group(2), match.group(3)
+        korean_units = bool(re.search(r"[만천백]", raw))
+        if not (korean_units or won):
+            continue
+        value = _korean_number(raw)
+        if value is None or value <= 0:
+            continue
+        before, after = text[: match.start()], text[match.end() :]
+        if band:  # 2만원대: from 20,000 up to below 30,000
+            step = 10 ** (len(str(value)) - len(str(value).rstrip("0")))
+            caps.append(value + step - 1)
+        elif cap := _KO_CAP_AFTER.match(after):
+            caps.append(value - 1 if "미만" in cap.group() else value)
+            spans.append((match.end(), match.end() + cap.end()))
+        elif cue := (_KO_CAP_BEFORE.search(before) or _EN_CAP_BEFORE.search(before)):
+            caps.append(value)
+            spans.append((cue.start(), match.start()))
+            after_cue = re.match(r"\s*(?:으로|로)", after)
+            spans.append((match.end(), match.end() + (after_cue.end() if after_cue else 0)))
+        else:
+            continue
+        spans.append(match.span())
+    for match in _EN_AMOUNT.finditer(text):
+        value = _number(match.group(1))
+        if value is None:
+            continue
+        if match.group(2):
+            value *= 1000
+        value = int(value)
+        before, after = text[: match.start()], text[match.end() :]
+        cue = _EN_CAP_BEFORE.search(before)
+        if cue:
+            caps.append(value - 1 if "less" in cue.group() or cue.group().strip() == "<" else value)
+            spans.append((cue.start(), match.end()))
+        elif cue := (_EN_CAP_AFTER.match(after) or (value >= 1000 and _KO_CAP_AFTER.match(after))):
+            caps.append(value)
+            spans.append((match.start(), match.end() + cue.end()))
+    return (min(caps) if caps else None), spans
+
+
+def _number(raw: str) -> float | None:
+    try:
+        return float(raw.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _korean_number(raw: str) -> int | None:
+    """오천 -> 5000, 만 -> 10000, 1만 5천 -> 15000, 1.5만 -> 15000, 2만 -> 20000, 15,000 -> 15000."""
+    text = raw.replace(" ", "").replace(",", "")
+    total, section, current = 0.0, 0.0, None
+    for token in re.findall(r"\d+(?:\.\d+)?|[일이삼사오육칠팔구십백천만]", text):
+        if token[0].isdigit():
+            current = float(token)
+        elif token in _KO_DIGITS:
+            current = float(_KO_DIGITS[token])
+        elif token in _KO_UNITS:
+            section += (1 if current is None else current) * _KO_UNITS[token]
+            current = None
+        else:  # 만
+            total += (section + (current or 0) or 1) * 10_000
+            section, current = 0.0, None
+    total += section + (current or 0)
+    return round(total) if total else None
+
+
+def _without(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with `spans` blanked out."""
+    chars = list(text)
+    for start, end in spans:
+        for i in range(max(0, start), min(len(chars), end)):
+            chars[i] = " "
+    return "".join(chars)

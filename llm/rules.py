@@ -1,0 +1,48 @@
+"""The customer's rules in words: what a reply says when nothing may be recommended (the rules, never an item).
+Pure; `money` formats an amount (llm.prompts.format_money)."""
+
+from collections.abc import Callable
+
+from llm.data import TurnContext
+
+
+def _korean(language: str) -> bool:
+    return language.strip().lower().startswith("ko")
+
+
+_DIET_WORDS = {"vegetarian": ("vegetarian", "채식"), "vegan": ("vegan", "비건"), "halal": ("halal", "할랄")}
+_DIET_WORDS["gluten_free"] = ("gluten-free", "글루텐 프리")
+_KIND_WORDS = {"restaurant": "식당", "dish": "요리", "product": "상품", "activity": "활동", "place": "장소"}
+
+
+def rules_named(context: TurnContext, *, money: Callable[[int, str], str], budget: bool = True) -> str:
+    """The customer's rules in words (codes, caps, tags and kinds, never an item): what a reply says ruled
+    everything out, with `budget` the remaining monthly limit last. In the customer's language."""
+    rules, facts = context.rules(), context.customer
+    korean = _korean(facts.preferred_language)
+    remaining = money(max(facts.remaining_limit_minor, 0), facts.currency)
+    parts = []
+    if rules.allergens:
+        allergens = ", ".join(code.replace("_", " ") for code in rules.allergens)
+        parts.append(f"{allergens} 제외" if korean else f"no {allergens}")
+    if rules.diets:
+        parts.append(" ".join(_DIET_WORDS.get(code, (code, code))[int(korean)] for code in rules.diets))
+    if rules.max_price is not None:
+        cap = money(rules.max_price, facts.currency)
+        parts.append(f"{cap} 이하" if korean else f"at most {cap}")
+    if rules.exclude_tags:
+        tags = ", ".join(rules.exclude_tags)
+        parts.append(f"{tags} 빼고" if korean else f"not {tags}")
+    if rules.kinds:
+        kinds = ", ".join(_KIND_WORDS.get(kind, kind) if korean else kind for kind in rules.kinds)
+        parts.append(f"{kinds}만" if korean else f"only {kinds}")
+    if budget:
+        parts.append(f"남은 예산 {remaining}" if korean else f"your remaining budget of {remaining}")
+    return "; ".join(parts)
+
+
+def nothing_fits(context: TurnContext, *, money: Callable[[int, str], str]) -> str:
+    """The honest reply when nothing may be recommended: that nothing fits, and the rules that ruled it out."""
+    if _korean(context.customer.preferred_language):
+        return f"지금은 조건에 맞는 추천이 없어요 (조건: {rules_named(context, money=money)})."
+    return f"Nothing I may recommend fits your rules right now ({rules_named(context, money=money)})."

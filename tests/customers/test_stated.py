@@ -1,0 +1,250 @@
+"""The request reader (`customers.catalog.stated.read`): what a message states, in Korean and English, as a table.
+
+Each row is a message and everything it must state; a field left out must come out empty (no allergen, no diet, no
+cap, no excluded tag, no kind), so a near miss ("I love sesame") is checked to state nothing. `asks` is checked where
+the row gives it. Every row also checks that no stated word is left in the search text."""
+
+import pytest
+
+from customers.catalog import stated, vocabulary
+
+SPICY = ("spicy", "매운맛")
+NON_FOOD = ("activity", "place")
+
+# (message, expected): expected keys are a(llergens), d(iets), p(rice cap), t(ags), k(inds), asks.
+CASES: list[tuple[str, dict]] = [
+    # --- the issue's four requests ---
+    ("새우 알레르기가 있어요. 저녁 뭐 먹지?", {"a": ("crustacean",), "asks": True}),
+    ("I can't eat pork. BBQ dinner?", {"a": ("pork",), "asks": True}),
+    ("만원 이하로 점심 추천해줘", {"p": 10000, "asks": True}),
+    ("Thanks, that's all!", {"asks": False}),
+    # --- English allergies ---
+    ("I'm allergic to sesame", {"a": ("sesame",)}),
+    ("I am allergic to peanuts, any snacks?", {"a": ("peanut",), "asks": True}),
+    ("allergic to shellfish", {"a": ("crustacean", "mollusc")}),
+    ("I have a peanut allergy", {"a": ("peanut",)}),
+    ("Peanut allergy here, dessert ideas?", {"a": ("peanut",), "asks": True}),
+    ("I'm allergic to peanuts, walnuts, and shrimp", {"a": ("peanut", "tree_nut", "crustacean")}),
+    ("can't eat nuts", {"a": ("tree_nut",)}),
+    ("I cannot eat eggs", {"a": ("egg",)}),
+    ("I can not eat fish", {"a": ("fish",)}),
+    ("I don't eat beef", {"a": ("beef",)}),
+    ("I won't eat chicken", {"a": ("chicken",)}),
+    ("no pork please, something for dinner", {"a": ("pork",), "asks": True}),
+    ("no pork or beef please", {"a": ("pork", "beef")}),
+    ("without cheese", {"a": ("milk",)}),
+    ("pizza without cheese", {"a": ("milk",), "asks": True}),
+    ("avoid dairy", {"a": ("milk",)}),
+    ("avoiding gluten this month", {"a": ("wheat",)}),
+    ("I'm lactose intolerant", {"a": ("milk",)}),
+    ("intolerant to soy", {"a": ("soy",)}),
+    ("nut-free dessert", {"a": ("tree_nut",), "asks": True}),
+    ("dairy free snacks", {"a": ("milk",), "asks": True}),
+    ("sesame-free please", {"a": ("sesame",)}),
+    ("hold the egg", {"a": ("egg",)}),
+    ("nothing with shrimp", {"a": ("crustacean",)}),
+    ("I hate tomatoes", {"a": ("tomato",)}),
+    ("I'm sensitive to sulphites", {"a": ("sulphite",)}),
+    ("no seafood tonight, I want noodles", {"a": ("crustacean", "mollusc"), "asks": True}),
+    ("no meat please", {"a": ("pork", "beef", "chicken")}),
+    ("I can't have wheat or eggs", {"a": ("egg", "wheat")}),
+    ("I am allergic to buckwheat so no soba", {"a": ("buckwheat",)}),
+    ("Allergic to mustard and celery", {"a": ("celery", "mustard")}),
+    ("stay away from peaches", {"a": ("peach",)}),
+    ("No octopus, no squid", {"a": ("mollusc",)}),
+    ("except crab", {"a": ("crustacean",)}),
+    ("I'd rather not have pork", {"a": ("pork",)}),
+    # --- Korean allergies ---
+    ("견과류 못 먹어요", {"a": ("tree_nut",)}),
+    ("견과류 알레르기", {"a": ("tree_nut",)}),
+    ("땅콩 알레르기가 있어요", {"a": ("peanut",)}),
+    ("땅콩알레르기 있어요", {"a": ("peanut",)}),
+    ("새우 알러지 있음", {"a": ("crustacean",)}),
+    ("우유 못 먹어요", {"a": ("milk",)}),
+    ("계란은 못 먹어요", {"a": ("egg",)}),
+    ("돼지고기 빼고", {"a": ("pork",)}),
+    ("돼지고기 빼고 고기 추천해줘", {"a": ("pork",), "asks": True}),
+    ("돼지고기랑 소고기 빼고", {"a": ("pork", "beef")}),
+    ("새우랑 게 빼고 해산물", {"a": ("crustacean",), "asks": True}),
+    ("치즈 없이", {"a": ("milk",)}),
+    ("치즈 없이 만들어 주는 곳", {"a": ("milk",), "asks": True}),
+    ("참깨 말고", {"a": ("sesame",)}),
+    ("닭고기 말고 다른 거", {"a": ("chicken",)}),
+    ("조개류 제외", {"a": ("mollusc",)}),
+    ("해산물 빼고 저녁 추천", {"a": ("crustacean", "mollusc"), "asks": True}),
+    ("밀가루 안 먹어요", {"a": ("wheat",)}),
+    ("복숭아 알레르기 있어요", {"a": ("peach",)}),
+    ("고등어 못 먹어", {"a": ("fish",)}),
+    ("오징어는 싫어요", {"a": ("mollusc",)}),
+    ("대두 알레르기가 있는데 점심 뭐 먹지", {"a": ("soy",), "asks": True}),
+    ("메밀 알레르기 있어서 소바는 안 돼요", {"a": ("buckwheat",)}),
+    ("고기 빼고", {"a": ("pork", "beef", "chicken")}),
+    ("토마토 들어가지 않은 거", {"a": ("tomato",)}),
+    ("새우튀김 빼고", {"a": ("crustacean",)}),
+    ("호두랑 아몬드 알레르기", {"a": ("tree_nut",)}),
+    ("갑각류 알레르기가 있습니다", {"a": ("crustacean",)}),
+    ("겨자 넣지 말아 주세요", {"a": ("mustard",)}),
+    # --- diets ---
+    ("vegetarian today", {"d": ("vegetarian",)}),
+    ("I'm vegan, lunch ideas?", {"d": ("vegan",), "asks": True}),
+    ("halal food please", {"d": ("halal",), "asks": True}),
+    ("gluten-free pasta", {"d": ("gluten_free",), "asks": True}),
+    ("gluten free bakery", {"d": ("gluten_free",), "asks": True}),
+    ("plant based dinner", {"d": ("vegan",), "asks": True}),
+    ("오늘은 채식", {"d": ("vegetarian",)}),
+    ("오늘은 채식으로 점심", {"d": ("vegetarian",), "asks": True}),
+    ("비건으로 부탁해요", {"d": ("vegan",)}),
+    ("비건 메뉴 있는 곳", {"d": ("vegan",), "asks": True}),
+    ("할랄 음식 추천", {"d": ("halal",), "asks": True}),
+    ("글루텐프리 빵", {"d": ("gluten_free",), "asks": True}),
+    ("채식주의자예요", {"d": ("vegetarian",)}),
+    ("I'm not vegan, spicy food?", {"asks": True}),
+    ("I'm not a vegetarian", {}),
+    ("비건은 아니에요", {}),
+    ("채식은 아니지만 샐러드 좋아해요", {"asks": True}),
+    ("vegan and gluten free please", {"d": ("vegan", "gluten_free")}),
+    # --- price caps ---
+    ("under 15,000 won", {"p": 15000}),
+    ("something under 15000 won", {"p": 15000, "asks": True}),
+    ("at most 10,000", {"p": 10000}),
+    ("at most 10000 won for lunch", {"p": 10000, "asks": True}),
+    ("15k or less ramen", {"p": 15000, "asks": True}),
+    ("under 15k", {"p": 15000}),
+    ("below 20,000 KRW", {"p": 20000}),
+    ("less than 10,000 won", {"p": 9999}),
+    ("max 12,000 won", {"p": 12000}),
+    ("up to 30k for dinner", {"p": 30000, "asks": True}),
+    ("no more than 8,000 won", {"p": 8000}),
+    ("my budget is 20,000 won", {"p": 20000}),
+    ("budget 25000", {"p": 25000}),
+    ("within 50,000 won", {"p": 50000}),
+    ("₩9,000 max", {"p": 9000}),
+    ("15,000 won or less", {"p": 15000}),
+    ("만원 이하", {"p": 10000}),
+    ("만원 이하로 저녁", {"p": 10000, "asks": True}),
+    ("2만원 안쪽", {"p": 20000}),
+    ("오천원 이내", {"p": 5000}),
+    ("오천원 이내 간식", {"p": 5000, "asks": True}),
+    ("1만 5천원 이하", {"p": 15000}),
+    ("1만5천원 이하", {"p": 15000}),
+    ("만오천원 이하", {"p": 15000}),
+    ("이만원 이하", {"p": 20000}),
+    ("3만원 미만", {"p": 29999}),
+    ("2만원대 저녁", {"p": 29999, "asks": True}),
+    ("만원대 점심", {"p": 19999, "asks": True}),
+    ("15,000원 이하", {"p": 15000}),
+    ("12000원까지", {"p": 12000}),
+    ("예산은 3만원", {"p": 30000}),
+    ("최대 1만 5천원으로 점심", {"p": 15000, "asks": True}),
+    ("1.5만원 이하", {"p": 15000}),
+    ("만원 아래로 먹을 거", {"p": 10000, "asks": True}),
+    ("5천원 이하 커피", {"p": 5000, "asks": True}),
+    ("under 15,000 won and no pork", {"p": 15000, "a": ("pork",)}),
+    ("만원 이하, 새우 빼고", {"p": 10000, "a": ("crustacean",)}),
+    ("under 20,000 won or under 15,000 won", {"p": 15000}),
+    # --- exclusions without a code (tags) ---
+    ("안 매운 거", {"t": SPICY}),
+    ("맵지 않은 음식", {"t": SPICY}),
+    ("not spicy please", {"t": SPICY}),
+    ("nothing spicy", {"t": SPICY}),
+    ("no spicy food", {"t": SPICY}),
+    ("매운 거 빼고", {"t": SPICY}),
+    ("한식 말고 중식", {"t": ("korean", "한식"), "asks": True}),
+    ("not korean food tonight", {"t": ("korean", "한식")}),
+    ("no alcohol", {"t": ("bar",)}),
+    ("술 말고", {"t": ("bar",)}),
+    ("고수 빼주세요", {"t": ("cilantro", "고수")}),
+    ("no cilantro", {"t": ("cilantro", "고수")}),
+    ("커피 말고 디저트", {"t": ("coffee", "커피"), "asks": True}),
+    # --- kinds ---
+    ("just a place to walk, not food", {"k": NON_FOOD, "asks": True}),
+    ("not food, something to do", {"k": NON_FOOD, "asks": True}),
+    ("음식 말고 갈 만한 곳", {"k": NON_FOOD, "asks": True}),
+    ("먹는 거 말고 놀 거리", {"k": NON_FOOD, "asks": True}),
+    # --- asks for nothing ---
+    ("hello!", {"asks": False}),
+    ("Hi there", {"asks": False}),
+    ("Thanks!", {"asks": False}),
+    ("thank you so much, that was helpful", {"asks": False}),
+    ("ok bye", {"asks": False}),
+    ("Who are you?", {"asks": False}),
+    ("What can you do?", {"asks": False}),
+    ("How does this work?", {"asks": False}),
+    ("How's the weather today?", {"asks": False}),
+    ("안녕하세요", {"asks": False}),
+    ("고마워요!", {"asks": False}),
+    ("감사합니다, 됐어요", {"asks": False}),
+    ("오늘 날씨 어때?", {"asks": False}),
+    ("넌 누구야?", {"asks": False}),
+    ("좋아요 ㅎㅎ", {"asks": False}),
+    # --- asks ---
+    ("떡볶이 먹고 싶다", {"asks": True}),
+    ("Any good cafes in Mapo?", {"asks": True}),
+    ("주말에 하이킹 갈 만한 곳 있을까?", {"asks": True}),
+    ("I want to hear some indie music live tonight", {"asks": True}),
+    ("what should I do tonight?", {"asks": True}),
+    ("뭐 먹지?", {"asks": True}),
+    ("recommend something", {"asks": True}),
+    # --- near misses: they state nothing ---
+    ("I love sesame", {"asks": True}),
+    ("I love sesame chicken", {"asks": True}),
+    ("sesame noodles please", {"asks": True}),
+    ("I really like peanuts", {"asks": True}),
+    ("shrimp tempura sounds good", {"asks": True}),
+    ("새우 좋아해요", {"asks": True}),
+    ("땅콩 들어간 디저트 먹고 싶어", {"asks": True}),
+    ("돼지고기 먹고 싶어요", {"asks": True}),
+    ("cheese lover here, pizza?", {"asks": True}),
+    ("my friend is allergic to shrimp but I'm not", {"asks": True}),
+    ("게임하러 갈 곳", {"asks": True}),
+    ("밀면 먹으러 갈래", {"asks": True}),
+    ("굴국밥 추천", {"asks": True}),
+    ("얼굴 마사지", {"asks": True}),
+    ("어깨가 아파요, 마사지", {"asks": True}),
+    ("비밀 장소 추천", {"asks": True}),
+    ("no problem, recommend a cafe", {"asks": True}),
+    ("Not bad! any dessert?", {"asks": True}),
+    ("2 people, dinner in Gangnam", {"asks": True}),
+    ("7080 music bar", {"asks": True}),
+    ("the 10,000 steps walk", {"asks": True}),
+    ("I don't know, surprise me with dinner", {"asks": True}),
+    ("spicy food please", {"asks": True}),
+    ("매운 거 먹고 싶어요", {"asks": True}),
+    ("beef bulgogi please", {"asks": True}),
+    ("a vegan friend is visiting but I'm not vegan", {"asks": True}),
+]
+
+FIELDS = {"a": "allergens", "d": "diets", "p": "max_price", "t": "exclude_tags", "k": "kinds"}
+DEFAULTS = {"a": (), "d": (), "p": None, "t": (), "k": ()}
+
+
+def test_the_table_holds_at_least_150_cases_in_both_languages():
+    korean = [text for text, _ in CASES if any("\uac00" <= ch <= "\ud7a3" for ch in text)]
+    assert len(CASES) >= 150
+    assert len(korean) >= 60
+    assert len(CASES) - len(korean) >= 60
+    assert len({text for text, _ in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES, ids=[text for text, _ in CASES])
+def test_read(text, expected):
+    found = stated.read(text)
+    got = {key: getattr(found.constraints, name) for key, name in FIELDS.items()}
+    want = {key: expected.get(key, DEFAULTS[key]) for key in FIELDS}
+    assert got == want
+    if "asks" in expected:
+        assert found.asks is expected["asks"]
+    # A word stated as a constraint never becomes a search term.
+    left = stated.search_terms([found.query])
+    for code in found.constraints.allergens:
+        synonyms = {term for term, codes in vocabulary.ALLERGEN_TERMS.items() if codes == (code,)}
+        assert not synonyms & set(left), (text, left)
+    assert not set(found.constraints.exclude_tags) & set(left)
+    assert not any(char.isdigit() for char in "".join(left)) or found.constraints.max_price is None
+
+
+def test_a_stated_word_leaves_the_search_text_and_the_rest_stays():
+    found = stated.read("새우 알레르기가 있어요. 저녁 뭐 먹지?")
+    assert "새우" not in found.query
+    assert "저녁" in found.query
+    assert stated.read("만원 이하로 점심 추천해줘").query.split()[-2:] == ["점심", "추천해줘"]
