@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, Value
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 from django.db.models.lookups import Contains, Exact
@@ -131,7 +131,7 @@ def _rules_met(rules: RuleFacts) -> Q:
         met &= Q(kind__in=rules.kinds)
     if rules.exclude_tags:
         # A whole word of the keywords (name, tags, area, kind): " spicy " is not in " spicyness ".
-        padded = Concat(Value(" "), F("keywords"), Value(" "))
+        padded = Concat(Value(" "), F("keywords"), Value(" "), output_field=TextField())
         for tag in rules.exclude_tags:
             met &= ~Q(Contains(padded, f" {tag} "))
     return met & ~Q(pk__in=rules.rated_down) if rules.rated_down else met

@@ -83,6 +83,17 @@ customer_specs = st.fixed_dictionaries(
 )
 
 
+# What the customer stated earlier in the session (kept with it), on top of what the request's own words state.
+stored_specs = st.builds(
+    services.Constraints,
+    allergens=st.lists(st.sampled_from(vocabulary.ALLERGENS), max_size=2, unique=True).map(tuple),
+    diets=st.lists(st.sampled_from(vocabulary.DIETS), max_size=1).map(tuple),
+    max_price=st.sampled_from([None, None, 0, 20_000, 150_000]),
+    exclude_tags=st.lists(st.sampled_from(TAGS), max_size=2, unique=True).map(tuple),
+    kinds=st.lists(st.sampled_from(catalog_items.KINDS), max_size=3, unique=True).map(tuple),
+)
+
+
 def candidates(*, customer_id: int, text: str, limit: int = 8):
     return services.catalog_turn_read(customer_id=customer_id, text=text, limit=limit).candidates
 
@@ -133,8 +144,9 @@ def _create_customer(username: str, **fields: object) -> int:
     up=st.sets(st.integers(0, 24), max_size=3),
     words=st.lists(st.sampled_from(WORDS), min_size=0, max_size=5),
     limit=st.integers(1, 12),
+    stored=stored_specs,
 )
-def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit):
+def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit, stored):
     with transaction.atomic():
         customer_id = _create_customer("prop", **customer)
         made = _create_items(specs)
@@ -154,13 +166,25 @@ def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit
         # What the request states binds too ("vegan" among its words is a diet), and is no search word.
         said = stated.read(" ".join(words))
         assert (said.constraints.max_price, said.constraints.exclude_tags, said.constraints.kinds) == (None, (), ())
-        allergies = frozenset(vocabulary.allergen_codes(customer["allergies"])) | set(said.constraints.allergens)
-        diets = frozenset(customer["diets"]) | set(said.constraints.diets)
+        allergies = frozenset(vocabulary.allergen_codes(customer["allergies"]))
+        allergies |= {*said.constraints.allergens, *stored.allergens}
+        diets = frozenset(customer["diets"]) | {*said.constraints.diets, *stored.diets}
         remaining = max(0, customer["monthly_limit_minor"] - customer["spent_this_month_minor"])
         rules = {"allergies": allergies, "diets": diets, "currency": customer["currency"], "remaining": remaining}
-        expected = {s.external_id for s in made if allowed(s, **rules) and s.external_id not in rated_down}
+        expected = {
+            s.external_id
+            for s in made
+            if allowed(s, **rules)
+            and s.external_id not in rated_down
+            and (stored.max_price is None or s.price is None or s.price <= stored.max_price)
+            and not set(s.tags) & set(stored.exclude_tags)
+            and (not stored.kinds or s.kind in stored.kinds)
+        }
 
-        read = services.catalog_turn_read(customer_id=customer_id, text=" ".join(words), limit=limit)
+        read = services.catalog_turn_read(
+            customer_id=customer_id, text=" ".join(words), limit=limit, constraints=stored
+        )
+        assert read.constraints == stated.tighten(stored, said.constraints)
         found = read.candidates
         by_id = {s.external_id: s for s in made}
         for candidate in found:
@@ -187,7 +211,7 @@ def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit
 
         # The check after a model's proposal agrees exactly with the rules, both ways.
         proposed = [s.external_id for s in made] + ["no-such-item"]
-        bound = services.Constraints(allergens=said.constraints.allergens, diets=said.constraints.diets)
+        bound = read.constraints
         assert services.catalog_items_eligible(customer_id=customer_id, external_ids=proposed, constraints=bound) == (
             expected
         )
