@@ -151,6 +151,7 @@ class StatedRequest:
     constraints: Constraints
     asks: bool
     query: str
+    explicit: bool = False  # it asks in so many words ("recommend", "where", "뭐 먹지"), not only by naming things
 
 
 @dataclass(frozen=True, slots=True)

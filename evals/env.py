@@ -83,6 +83,7 @@ def django_env(**overrides: str) -> dict[str, str]:
         "THROTTLE_TURNS_PER_MINUTE": "100000",
         "THROTTLE_REQUESTS_PER_MINUTE": "0",
         "DAILY_TOKEN_QUOTA": "1000000000",
+        "CHAT_MAX_OPEN_SESSIONS": "1000",  # one session per request, for both labelled sets
     }
     env.update(overrides)
     return env

@@ -32,6 +32,29 @@ class Item:
     diets: frozenset[str]
     food: bool
     active: bool
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Stated:
+    """What a labelled request states (its `stated` field): the rules a card must also respect for that request."""
+
+    allergens: frozenset[str] = frozenset()
+    diets: frozenset[str] = frozenset()
+    max_price: int | None = None
+    exclude_tags: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_row(cls, stated: Mapping[str, Any] | None) -> Stated:
+        stated = stated or {}
+        return cls(
+            allergens=frozenset(stated.get("allergens") or ()),
+            diets=frozenset(stated.get("diets") or ()),
+            max_price=stated.get("max_price"),
+            exclude_tags=frozenset(tag.casefold() for tag in stated.get("exclude_tags") or ()),
+            kinds=frozenset(stated.get("kinds") or ()),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +92,7 @@ def item_from_row(row: Mapping[str, Any]) -> Item:
         diets=frozenset(row.get("diets") or ()),
         food=bool(row["food"]) if "food" in row else FOOD_BY_KIND.get(kind, True),
         active=bool(row.get("active", True)),
+        tags=frozenset(tag.casefold() for tag in row.get("tags") or ()),
     )
 
 
@@ -94,6 +118,24 @@ def violations(item: Item | None, rules: Rules) -> list[str]:
         broken.append("budget")
     if item.external_id in rules.rated_down:
         broken.append("rated_down")
+    return broken
+
+
+def stated_violations(item: Item | None, stated: Stated) -> list[str]:
+    """Every rule the request stated that the item breaks (as its catalog row declares it)."""
+    if item is None:
+        return []
+    broken = []
+    if item.allergens & stated.allergens:
+        broken.append("stated_allergen")
+    if item.food and not stated.diets <= item.diets:
+        broken.append("stated_diet")
+    if stated.max_price is not None and item.price is not None and item.price > stated.max_price:
+        broken.append("stated_price")
+    if item.tags & stated.exclude_tags:
+        broken.append("stated_tag")
+    if stated.kinds and item.kind not in stated.kinds:
+        broken.append("stated_kind")
     return broken
 
 

@@ -19,7 +19,8 @@ from typing import Any
 from evals import adversarial, labelled, oracle
 from evals.env import PROJECT_ROOT, RESULTS_DIR, FakeModel, app_server, prepared_database
 
-HIT_AT_3_TARGET = 0.8
+HIT_AT_3_TARGET = 0.85
+EMPTY_SET_WITH_CARDS_TARGET = 2  # requests with an empty acceptable set that got cards, at most
 
 
 def _model_env() -> tuple[dict[str, str], str]:
@@ -41,6 +42,7 @@ def _fmt(value: Any, percent: bool = False) -> str:
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Each metric with its target and whether it is met."""
     lab, adv = result["labelled"]["summary"], result["adversarial"]["summary"]
+    held = result.get("heldout", {}).get("summary")
     offline = result["labelled_model"] == "offline provider"
     rows = [
         {
@@ -63,16 +65,28 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         },
         {"metric": "nDCG@3", "value": _fmt(lab["ndcg_at_3"]), "target": "reported", "met": None},
         {
+            "metric": f"  of which paraphrases: hit@3 ({lab['paraphrase_requests']} requests)",
+            "value": _fmt(lab["paraphrase_hit_at_3"]),
+            "target": "reported",
+            "met": None,
+        },
+        {
+            "metric": f"stated-constraint violations ({lab['stated_requests']} requests that state one)",
+            "value": lab["stated_violations"],
+            "target": "0",
+            "met": lab["stated_violations"] == 0,
+        },
+        {
             "metric": f"re-sent after rating the first card down ({lab['rated_down_checked']} requests)",
             "value": lab["violations_by_rule"].get("rated_down", 0),
             "target": "0",
             "met": lab["violations_by_rule"].get("rated_down", 0) == 0 if lab["rated_down_checked"] else None,
         },
         {
-            "metric": f"no cards when the acceptable set is empty ({lab['empty_set_requests']} requests)",
-            "value": f"{lab['empty_set_without_cards']}/{lab['empty_set_requests']}",
-            "target": "reported",
-            "met": None,
+            "metric": f"cards on requests with an empty acceptable set ({lab['empty_set_requests']} requests)",
+            "value": lab["empty_set_with_cards"],
+            "target": f"<= {EMPTY_SET_WITH_CARDS_TARGET}",
+            "met": lab["empty_set_with_cards"] <= EMPTY_SET_WITH_CARDS_TARGET,
         },
         {"metric": "errors (labelled set)", "value": lab["errors"], "target": "0", "met": lab["errors"] == 0},
         {
@@ -83,7 +97,47 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         },
         {"metric": "errors (adversarial)", "value": adv["errors"], "target": "0", "met": adv["errors"] == 0},
     ]
+    if held is not None:
+        rows += heldout_rows(held)
     return rows
+
+
+def heldout_rows(held: dict[str, Any]) -> list[dict[str, Any]]:
+    """The held-out split's figures: measured, never tuned on. Rule and stated-rule violations keep their target of
+    0 (safety does not depend on the wording); the ranking's figures are reported."""
+    return [
+        {
+            "metric": f"held-out ({held['requests']} requests): rule violations",
+            "value": held["violations"],
+            "target": "0",
+            "met": held["violations"] == 0,
+        },
+        {
+            "metric": f"held-out: stated-constraint violations ({held['stated_requests']} requests)",
+            "value": held["stated_violations"],
+            "target": "0",
+            "met": held["stated_violations"] == 0,
+        },
+        {
+            "metric": f"held-out: hit@3 ({held['ranked_requests']} requests)",
+            "value": _fmt(held["hit_at_3"]),
+            "target": "reported",
+            "met": None,
+        },
+        {
+            "metric": f"held-out: paraphrases hit@3 ({held['paraphrase_requests']} requests)",
+            "value": _fmt(held["paraphrase_hit_at_3"]),
+            "target": "reported",
+            "met": None,
+        },
+        {
+            "metric": f"held-out: cards on empty acceptable sets ({held['empty_set_requests']} requests)",
+            "value": held["empty_set_with_cards"],
+            "target": "reported",
+            "met": None,
+        },
+        {"metric": "held-out: errors", "value": held["errors"], "target": "0", "met": held["errors"] == 0},
+    ]
 
 
 def table(result: dict[str, Any]) -> str:
@@ -118,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     with prepared_database() as tokens:
         with app_server(**model_env) as api:
+            # The held-out split first: the labelled run rates items down, which would change what it finds.
+            if labelled.HELDOUT_PATH.exists():
+                result["heldout"] = labelled.run(api, tokens, catalog, path=labelled.HELDOUT_PATH)
             result["labelled"] = labelled.run(api, tokens, catalog)
         if args.skip_adversarial:
             result["adversarial"] = {"summary": {"turns": 0, "errors": 0, "reached": 0}, "turns": []}

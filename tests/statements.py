@@ -18,7 +18,7 @@ KINDS = {
     ),
     "ranking and names": (
         "the ranked candidates and the names to avoid, one row (customers/catalog/turn.py)",
-        r"SELECT \(SELECT jsonb_agg\(to_jsonb\(r\).*\) AS r\) , ARRAY\( SELECT ",
+        r"WITH met AS \(.*\) SELECT \(SELECT jsonb_agg\(to_jsonb\(r\).*\) AS r\) , ARRAY\( SELECT ",
     ),
     "activity": (
         "the session's counters, mood and last activity (customers/sessions.py)",

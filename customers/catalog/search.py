@@ -239,6 +239,32 @@ def request_of(found: Facts, *, text: str, limit: int) -> Request | None:
     return Request(words, preference, liked, named_area, found.home_area, pool=limit * POOL_FACTOR)
 
 
+def asked_sql(wanted: Request) -> tuple[str, list[object]]:
+    """PostgreSQL: how many of the request's own first SHARE_TERMS words an item matches (SQL and parameters); 0 for
+    an item met only through the customer's tastes or the area."""
+    parts: list[str] = []
+    params: list[object] = []
+    for word in wanted.words[:SHARE_TERMS]:
+        condition, word_params = _matches([word])
+        parts.append(f"(CASE WHEN {condition} THEN 1 ELSE 0 END)")
+        params += word_params
+    return (" + ".join(parts) or "0"), params
+
+
+def asked_in(text: str, wanted: Request) -> int:
+    """SQLite: `asked_sql` for an item's text (keywords and description, folded)."""
+    return sum(1 for word in wanted.words[:SHARE_TERMS] if word in text)
+
+
+def nothing_fits(wanted: Request, best_eligible: int, best_ruled_out: int) -> bool:
+    """Whether a request is for what the rules keep out: an item outside the customer's rules matches more of its
+    words (`asked_sql`) than any eligible item the search met, and no eligible item matches more than half of them
+    ("steamed snow crab" for a crustacean allergy; "a night yacht tour" over the budget, where an eligible night view
+    matches one word of three). Then nothing fits, and no stand-in is offered."""
+    words = len(wanted.words[:SHARE_TERMS])
+    return best_ruled_out > best_eligible and 2 * best_eligible <= words
+
+
 def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
     r"""Any of `words`: a Korean word as a prefix (매운 finds 매운맛) unless `prefix` is off (tags, matched whole),
     another as itself or its plural or singular (an exact lexeme costs a GIN index far less than a prefix). Words
@@ -365,13 +391,15 @@ def _matches(words: Sequence[str], *, in_area: str | None = None, prefix: bool =
     return f"({' OR '.join(parts)})", params
 
 
-def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request) -> list[Candidate]:
+def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[list[Candidate], int]:
     """SQLite: substring matching in SQL, the same scores without the full-text rank and trigram parts, computed in
-    Python over at most SCAN_LIMIT matches."""
+    Python over at most SCAN_LIMIT matches; and which of the request's own words they match (`asked_sql`)."""
     request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
     scored = []
+    asked = 0
     for row in rows.filter(simple_match(wanted)).order_by("id").values(*_COLUMNS, "keywords")[:SCAN_LIMIT]:
         text = f"{row['keywords']} {row['description'].casefold()}"
+        asked = max(asked, asked_in(text, wanted))
         score = W_REQUEST * _share(request[:SHARE_TERMS], text)
         score += W_PREFERENCE * any(word in text for word in preference)
         score += W_LIKED * any(word in text for word in liked)
@@ -381,7 +409,7 @@ def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request) -> list[Candidat
             score += W_HOME_AREA
         scored.append(_candidate(row, score))
     scored.sort(key=lambda c: -c.score)  # stable: ties keep id order
-    return scored[: wanted.pool]
+    return scored[: wanted.pool], asked
 
 
 SCAN_LIMIT = 2000

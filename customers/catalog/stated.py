@@ -200,7 +200,24 @@ _SMALL_TALK = frozenset(
         *("반가워", "잘", "있어요", "가요", "됐어요", "됐어", "괜찮아요", "괜찮아", "네", "응", "그래", "알겠어요"),
         *("알겠어", "좋아요", "좋아", "오늘", "날씨", "어때", "어때요", "어떄", "누구", "누구야", "누구세요", "뭐야"),
         *("뭐예요", "뭐하는", "하는", "거야", "너는", "넌", "당신은", "이름이", "이름", "수고", "수고하세요", "그럼"),
-        *("이만", "다음에", "또", "봐요", "봐", "끝", "이게", "어떻게", "작동해", "작동해요", "쓰는", "법", "도움"),
+        *(
+            "이만",
+            "다음에",
+            "다음",
+            "올게요",
+            "올게",
+            "또",
+            "봐요",
+            "봐",
+            "끝",
+            "이게",
+            "어떻게",
+            "작동해",
+            "작동해요",
+            "쓰는",
+            "법",
+            "도움",
+        ),
         *("됐습니다", "충분해요", "충분해", "정말", "진짜", "너무", "많이", "최고", "최고야", "좋네요", "좋다"),
         *("잘가", "잘가요", "바이", "하이", "헬로", "ㅎㅎ", "ㅋㅋ", "굿", "굿굿"),
     )
@@ -246,7 +263,7 @@ def read(text: str) -> StatedRequest:
         spans.append(match.span())
     query = _without(folded, spans)
     words = [word for word in search_terms([query]) if word not in _SMALL_TALK and _LETTER.search(word)]
-    asks = bool(words) or bool(_ASKING.search(query))
+    explicit = bool(_ASKING.search(query))
     return StatedRequest(
         constraints=Constraints(
             allergens=tuple(code for code in vocabulary.ALLERGENS if code in allergens),
@@ -255,8 +272,9 @@ def read(text: str) -> StatedRequest:
             exclude_tags=tuple(tags),
             kinds=kinds,
         ),
-        asks=asks,
+        asks=bool(words) or explicit,
         query=" ".join(query.split()),
+        explicit=explicit,
     )
 
 
@@ -388,9 +406,9 @@ def _stated_mentions(clause: str) -> list[_Mention]:
     # Left to right: a cue before the word, or a stated word before it joined by "and", "or", a comma.
     for i, mention in enumerate(mentions):
         before = clause[mentions[i - 1].end if i else 0 : mention.start]
-        if mention.diet:
+        if mention.diet:  # positive: it stays a search word too ("vegan lunch" looks for vegan items)
             if not _NOT_DIET.search(before) and not _NOT_DIET_KO.match(clause[mention.end :]):
-                stated[i] = _with_cue(mention, mention.start, mention.end)
+                stated[i] = _with_cue(mention, mention.start, mention.start)
             continue
         cue = _NEG_BEFORE.search(before) or _NEG_BEFORE_KO.search(before)
         if cue:

@@ -88,11 +88,27 @@ _STOP_WORDS = frozenset(
         "먹을",
         "거",
         "것",
+        # Meals and particles: they name no item ("점심 추천", "dinner?"), and a description that happens to hold
+        # one would pass for what was asked.
+        "lunch",
+        "dinner",
+        "breakfast",
+        "meal",
+        "점심",
+        "저녁",
+        "아침",
+        "식사",
+        "로",
+        "으로",
+        "에",
+        "를",
+        "을",
+        "랑",
     )
 )
 # Korean particles that follow a noun ("마포에서", "떡볶이를"), longest first.
 _KOREAN_ENDINGS = (
-    *("에서", "으로", "에게", "까지", "부터", "이랑", "하고"),
+    *("에서", "으로", "에게", "까지", "부터", "이랑", "하고", "하기", "하러", "하는"),
     *("은", "는", "이", "가", "을", "를", "에", "의", "로", "도", "랑", "만"),
 )
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

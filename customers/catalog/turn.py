@@ -25,7 +25,8 @@ and the names as queries of their own.
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import IntegerField, QuerySet
+from django.db.models.expressions import RawSQL
 
 from customers.catalog import search, stated
 from customers.data import NO_CONSTRAINTS, Candidate, Constraints, TurnCatalog
@@ -51,14 +52,25 @@ def read(
     wanted = search.request_of(found, text=said.query, limit=limit) if said.asks else None
     ranked: list[Candidate] = []
     names: tuple[str, ...] = ()
+    asks = said.asks
     if wanted is not None:
         eligible, judged = search.eligible(rules), search.judged(rules)
         if connection.vendor == "postgresql":
-            ranked, names = _ranked_and_missed(eligible, judged, wanted)
+            ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(eligible, judged, wanted)
         else:
-            ranked = search.ranked_simple(eligible, wanted)
+            ranked, found_eligible = search.ranked_simple(eligible, wanted)
             missed = judged.filter(search.simple_match(wanted), missed=True).order_by("name")
-            names = tuple(missed.values_list("name", flat=True).distinct()[:AVOID])
+            rows = missed.values_list("name", "keywords", "description")[: AVOID * 2]
+            names = tuple(dict.fromkeys(name for name, _, _ in rows))[:AVOID]
+            found_ruled_out = 0
+            for _, keywords, description in rows:
+                found_ruled_out = max(found_ruled_out, search.asked_in(f"{keywords} {description.casefold()}", wanted))
+        if search.nothing_fits(wanted, found_eligible, found_ruled_out):
+            ranked = []  # what it names is only among the items the rules keep out: nothing fits, no stand-ins
+        elif wanted.words and not found_eligible and not said.explicit:
+            # It names nothing the catalog has and asks in no words of asking ("what time is it?"): it asks for
+            # nothing. One that asks ("뭐 먹지?") is answered from the customer's tastes.
+            ranked, asks = [], False
     return TurnCatalog(
         candidates=diverse(ranked, limit),
         avoid_names=names,
@@ -66,34 +78,40 @@ def read(
         disliked=found.disliked_names,
         constraints=binding,
         stated=said.constraints,
-        asks=said.asks,
+        asks=asks,
     )
 
 
 def _ranked_and_missed(
     eligible: QuerySet[CatalogItem], judged: QuerySet[CatalogItem], wanted: search.Request
-) -> tuple[list[Candidate], tuple[str, ...]]:
-    """One statement, one row: the ranked candidates as a JSON array (in the ranking's order), and as an array
-    (ARRAY() keeps its subquery's order) the names of the items that the same search meets in the whole catalog and
-    that are outside `eligible`, each judged on the row its subset read."""
-    met_sql, met_params = search.matched_sql(judged, wanted, columns=("name", "missed"))
+) -> tuple[list[Candidate], tuple[str, ...], int, int]:
+    """One statement, one row: the ranked candidates as a JSON array (in the ranking's order); as an array (ARRAY()
+    keeps its subquery's order) the names of the items that the same search meets in the whole catalog and that are
+    outside `eligible`, each judged on the row its subset read; and the most of the request's own words that an
+    eligible item met matches, and that an item kept out matches (`search.asked_sql`). The items met are read once
+    (a CTE used three times)."""
+    asked, asked_params = search.asked_sql(wanted)
+    met_rows = judged.annotate(asked=RawSQL(asked, asked_params, output_field=IntegerField()))  # noqa: S611
+    met_sql, met_params = search.matched_sql(met_rows, wanted, columns=("name", "missed", "asked"))
     ranked_sql, ranked_params = search.ranked_sql(eligible, wanted)
     with connection.cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.
         cursor.execute(
             " ".join(
                 (
-                    "SELECT (SELECT jsonb_agg(to_jsonb(r) ORDER BY r.score DESC, r.id) FROM (",
-                    ranked_sql,
-                    ") AS r) , ARRAY( SELECT DISTINCT met.name FROM (",
+                    "WITH met AS (",
                     met_sql,
-                    ") AS met WHERE met.missed ORDER BY met.name LIMIT %s)",
+                    ") SELECT (SELECT jsonb_agg(to_jsonb(r) ORDER BY r.score DESC, r.id) FROM (",
+                    ranked_sql,
+                    ") AS r) , ARRAY( SELECT DISTINCT met.name FROM met WHERE met.missed ORDER BY met.name LIMIT %s),",
+                    "(SELECT COALESCE(max(met.asked) FILTER (WHERE NOT met.missed), 0) FROM met),",
+                    "(SELECT COALESCE(max(met.asked) FILTER (WHERE met.missed), 0) FROM met)",
                 )
             ),
-            [*ranked_params, *met_params, AVOID],
+            [*met_params, *ranked_params, AVOID],
         )
-        ranked, names = cursor.fetchone()
-    return search.ranked_rows(search.json_array(ranked)), tuple(names)
+        ranked, names, found_eligible, found_ruled_out = cursor.fetchone()
+    return search.ranked_rows(search.json_array(ranked)), tuple(names), found_eligible, found_ruled_out
 
 
 def venue(external_id: str) -> str:

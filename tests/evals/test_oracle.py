@@ -98,6 +98,18 @@ def test_a_violating_card_is_counted_and_an_invented_one_is_not_grounded():
     assert summary["grounding"] == pytest.approx(2 / 3, abs=1e-4)
     assert summary["hit_at_3"] == 1.0
     assert summary["empty_set_without_cards"] == 1
+    assert summary["empty_set_with_cards"] == 0
+
+
+def test_a_card_breaking_what_the_request_stated_is_counted_by_rule():
+    cards = [{"id": "1", "item": {"external_id": "walk"}}, {"id": "2", "item": {"external_id": "noodles"}}]
+    stated = oracle.Stated.from_row({"allergens": ["wheat"], "max_price": 5000, "kinds": ["dish"]})
+    row = {"acceptable": [], "stream": False, "group": "constraint"}
+    row |= labelled.judge(Turn(201, {"recommendations": cards}), RULES, CATALOG, stated)
+    summary = labelled.summarize([row])
+    assert summary["stated_requests"] == 1
+    assert summary["stated_violations"] == 2
+    assert summary["empty_set_with_cards"] == 1
 
 
 def test_offered_ids_and_leaks_find_whole_ids_and_every_part_of_a_name():
