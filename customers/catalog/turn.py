@@ -17,7 +17,12 @@ On PostgreSQL, two statements (one when there is nothing to search):
   1. the customer's row with its facts (`search.facts`): the hard rules' inputs, home area, preferences, and as
      subqueries the tags of the items they rated up lately and the names they rated up and down lately;
   2. the ranking statement (`search.ranked_sql`; the candidates as one JSON array) and, beside it in the same row,
-     the names to avoid as an array.
+     the names to avoid as an array, and how many of the request's own words the best eligible item and the best
+     item kept out match (`search.nothing_fits`), the items met read once (a CTE).
+
+What the message states (`stated.read`: allergies, diets, exclusions, a cap, kinds) is read first, in code, and
+binds with the session's constraints (`search.bound`); its search text is what is left once the statements are
+taken out. A message that asks for nothing has no ranking and no names.
 SQLite (the quick start's fallback) answers the same with its simple matching (`search.simple_match`): the ranking
 and the names as queries of their own.
 """
@@ -66,7 +71,7 @@ def read(
             for _, keywords, description in rows:
                 found_ruled_out = max(found_ruled_out, search.asked_in(f"{keywords} {description.casefold()}", wanted))
         if search.nothing_fits(wanted, found_eligible, found_ruled_out):
-            ranked = []  # what it names is only among the items the rules keep out: nothing fits, no stand-ins
+            ranked = []  # what it names is better matched by items the rules keep out: nothing fits, no stand-ins
         elif wanted.words and not found_eligible and not said.explicit:
             # It names nothing the catalog has and asks in no words of asking ("what time is it?"): it asks for
             # nothing. One that asks ("뭐 먹지?") is answered from the customer's tastes.
