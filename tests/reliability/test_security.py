@@ -50,6 +50,7 @@ def customer_endpoints(session_id: str) -> list[tuple[str, str, dict | None]]:
         ("POST", f"{session}/messages", {"content": "Anything spicy nearby?"}),
         ("POST", f"{session}/regenerate", None),
         ("PUT", f"{session}/mood", {"mood": "sad"}),
+        ("PUT", f"{session}/constraints", {"allergens": ["sesame"]}),
         ("POST", f"{session}/end", None),
     ]
 
@@ -106,7 +107,8 @@ def test_every_endpoint_refuses_missing_and_forged_credentials_with_401(
         assert server.get(path).status == 200, path
         assert_problem(server.get(path, headers=credentials["forged token"]), 401, "not_authenticated")
     schema = server.get("/api/schema/", headers={"Accept": "application/json"})
-    assert_absent(schema.body.decode(), [alice.token, session_id, "Mapo-gu", "peanut"], where="the schema")
+    # The allergen codes are the vocabulary (the constraints' enum), not a customer's data: her name is.
+    assert_absent(schema.body.decode(), [alice.token, session_id, "Mapo-gu", "Alice Kim"], where="the schema")
     for path in ("/healthz", "/readyz"):
         assert server.get(path).status == 200, path
         assert server.get(path, headers=credentials["forged token"]).status == 200, path
