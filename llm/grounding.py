@@ -12,7 +12,8 @@ content, and counted in `DROPPED`):
     over_max     beyond RECOMMENDATIONS_MAX kept cards
     duplicate    an item already kept in this reply
     not_offered  not in this turn's candidate block (unknown ids included: the block is what exists, active, now)
-    allergen     the item contains one of the customer's allergens
+    allergen     the item contains one of the customer's allergens (declared or mentioned by its own text), or
+                 it is food whose allergens are not declared and the customer has any allergy
     diet         a food item that misses one of the customer's diets
     budget       priced in another currency, or above the remaining monthly limit
     rated_down   the customer rated it down
@@ -116,7 +117,7 @@ def _verdict(
         return "duplicate"
     if candidate is None:
         return "not_offered"
-    if set(candidate.allergens) & set(facts.allergies):
+    if _may_contain_any(candidate, facts.allergies):
         return "allergen"
     if candidate.food and not set(facts.diets) <= set(candidate.diets):
         return "diet"
@@ -127,6 +128,16 @@ def _verdict(
     if _fold(candidate.name) in {_fold(name) for name in context.disliked}:
         return "rated_down"
     return ""
+
+
+def _may_contain_any(candidate: Candidate, allergies: Sequence[str]) -> bool:
+    """Whether the item may contain one of `allergies`: declared, mentioned by its own text, or any at all when it
+    is food whose allergens are not declared."""
+    if not allergies:
+        return False
+    if candidate.allergens is None and candidate.food:
+        return True
+    return bool(set(allergies) & {*(candidate.allergens or ()), *candidate.mentions})
 
 
 def _card(context: TurnContext, candidate: Candidate, reason: str) -> Card:
@@ -144,10 +155,11 @@ def _card(context: TurnContext, candidate: Candidate, reason: str) -> Card:
         ),
         reason=clean_reason(reason, context),
         checks=Checks(
-            allergens=tuple(facts.allergies),
+            allergens=tuple(facts.allergies) if candidate.allergens is not None else (),  # declared data only
             diets=tuple(facts.diets) if candidate.food else (),
             budget_remaining=max(facts.remaining_limit_minor, 0),
             unverified=tuple(facts.dietary_notes),
+            dishes=candidate.dishes,
         ),
     )
 

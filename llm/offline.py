@@ -3,7 +3,8 @@
 It lets the quick start and the test suite run without any endpoint; every turn it answers says `provider: offline`.
 Replies are grounded: in the customer's preferred language (Korean or English), they greet the customer, acknowledge
 their mood, recommend the top candidates of the turn's block as cards (through the same checks as a model's
-proposals, llm/grounding.py) and mention the remaining budget, or say plainly that nothing fits. Fold and summary
+proposals, llm/grounding.py), say which of them declare no allergens ("allergens not declared": only a customer
+with no allergy is shown one) and mention the remaining budget, or say plainly that nothing fits. Fold and summary
 answers are extractive (the first sentence of each customer message, and what was recommended and how it was rated).
 """
 
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from llm import grounding, tokens
+from llm.candidates import ALLERGENS_NOT_DECLARED
 from llm.conf import LLMSettings, get_settings
 from llm.data import Card, ShownItem, TurnContext, Usage
 from llm.prompts import format_money
@@ -125,6 +127,7 @@ class _Phrases:
     about: str
     picks: str
     budget: str
+    undeclared: str
     nothing_fits: Callable[[TurnContext, str], str]
     label: str
 
@@ -141,11 +144,20 @@ def _reply_text(context: TurnContext, mood: str, message: str, cards: Sequence[C
         parts.append(phrases.about.format(echo=echo))
     if cards:
         parts.append(phrases.picks.format(names=", ".join(card.item.name for card in cards)))
+        if undeclared := _allergens_not_declared(context, cards):
+            parts.append(phrases.undeclared.format(names=", ".join(undeclared)))
         parts.append(phrases.budget.format(budget=budget))
     else:
         parts.append(phrases.nothing_fits(context, budget))
     parts.append(phrases.label)
     return " ".join(parts)
+
+
+def _allergens_not_declared(context: TurnContext, cards: Sequence[Card]) -> list[str]:
+    """The names of the food cards whose allergens the catalog does not declare (only a customer with no allergy
+    is ever shown one)."""
+    unknown = {c.external_id for c in context.candidates if c.food and c.allergens is None}
+    return [card.item.name for card in cards if card.item.external_id in unknown]
 
 
 def _nothing_fits(context: TurnContext, budget: str) -> str:
@@ -227,6 +239,7 @@ _ENGLISH = _Phrases(
     about="About “{echo}”:",
     picks="my picks are {names}.",
     budget="You have {budget} left this month.",
+    undeclared=f"{ALLERGENS_NOT_DECLARED.capitalize()} for: {{names}}.",
     nothing_fits=_nothing_fits,
     label="(Offline demo reply.)",
 )
@@ -236,6 +249,7 @@ _KOREAN = _Phrases(
     about="“{echo}”에 대해:",
     picks="추천드려요: {names}.",
     budget="이번 달 남은 예산은 {budget}이에요.",
+    undeclared=f"알레르기 성분이 표시되지 않은 곳({ALLERGENS_NOT_DECLARED}): {{names}}.",
     nothing_fits=_nothing_fits_ko,
     label="(오프라인 데모 답변)",
 )

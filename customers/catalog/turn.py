@@ -47,9 +47,9 @@ def read(*, customer_id: int, text: str, limit: int, tastes: int) -> TurnCatalog
     if wanted is not None:
         eligible, judged = search.eligible(found.rules), search.judged(found.rules)
         if connection.vendor == "postgresql":
-            ranked, names = _ranked_and_missed(eligible, judged, wanted)
+            ranked, names = _ranked_and_missed(eligible, judged, wanted, found.rules)
         else:
-            ranked = search.ranked_simple(eligible, wanted)
+            ranked = search.ranked_simple(eligible, wanted, found.rules)
             missed = judged.filter(search.simple_match(wanted), missed=True).order_by("name")
             names = tuple(missed.values_list("name", flat=True).distinct()[:AVOID])
     return TurnCatalog(
@@ -61,13 +61,13 @@ def read(*, customer_id: int, text: str, limit: int, tastes: int) -> TurnCatalog
 
 
 def _ranked_and_missed(
-    eligible: QuerySet[CatalogItem], judged: QuerySet[CatalogItem], wanted: search.Request
+    eligible: QuerySet[CatalogItem], judged: QuerySet[CatalogItem], wanted: search.Request, rules: search.RuleFacts
 ) -> tuple[list[Candidate], tuple[str, ...]]:
     """One statement, one row: the ranked candidates as a JSON array (in the ranking's order), and as an array
     (ARRAY() keeps its subquery's order) the names of the items that the same search meets in the whole catalog and
     that are outside `eligible`, each judged on the row its subset read."""
     met_sql, met_params = search.matched_sql(judged, wanted, columns=("name", "missed"))
-    ranked_sql, ranked_params = search.ranked_sql(eligible, wanted)
+    ranked_sql, ranked_params = search.ranked_sql(eligible, wanted, rules)
     with connection.cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.
         cursor.execute(

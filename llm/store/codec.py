@@ -54,6 +54,7 @@ def card_fields(card: Card) -> dict[str, Any]:
             "diets": list(checks.diets),
             "budget_remaining": checks.budget_remaining,
             "unverified": list(checks.unverified),
+            "dishes": list(checks.dishes),
         },
     }
 
@@ -69,6 +70,7 @@ def _card(fields: dict[str, Any]) -> Card:
             diets=tuple(checks["diets"]),
             budget_remaining=checks["budget_remaining"],
             unverified=tuple(checks["unverified"]),
+            dishes=tuple(checks.get("dishes", ())),  # absent from cards stored before venues
         ),
     )
 

@@ -145,11 +145,11 @@ def _subprocess_env() -> dict[str, str]:
 
 def test_upsert_by_external_id_counts_created_updated_unchanged(tmp_path):
     path = write_lines(tmp_path / "c.jsonl", GOOD)
-    assert run(path) == {"created": 3, "updated": 0, "unchanged": 0, "deactivated": 0}
-    assert run(path) == {"created": 0, "updated": 0, "unchanged": 3, "deactivated": 0}
+    assert run(path) == {"created": 3, "updated": 0, "unchanged": 0, "deactivated": 0, "warnings": 0}
+    assert run(path) == {"created": 0, "updated": 0, "unchanged": 3, "deactivated": 0, "warnings": 0}
     changed = [GOOD[0], {**GOOD[1], "price": 6000}, GOOD[2], row("c", name="김밥")]
     write_lines(path, changed)
-    assert run(path) == {"created": 1, "updated": 1, "unchanged": 2, "deactivated": 0}
+    assert run(path) == {"created": 1, "updated": 1, "unchanged": 2, "deactivated": 0, "warnings": 0}
     item = CatalogItem.objects.get(external_id="a:2")
     assert (item.price_minor, item.allergens, item.allergen_mask) == (6000, ["wheat", "pork"], (1 << 4) | (1 << 11))
 
@@ -177,7 +177,7 @@ def test_deactivate_missing(tmp_path):
     path = write_lines(tmp_path / "c.jsonl", GOOD)
     run(path)
     write_lines(path, GOOD[:1])
-    assert run(path, "--deactivate-missing") == {"created": 0, "updated": 0, "unchanged": 1, "deactivated": 2}
+    assert run(path, "--deactivate-missing") == {"created": 0, "updated": 0, "unchanged": 1, "deactivated": 2, "warnings": 0}
     assert set(CatalogItem.objects.filter(active=True).values_list("external_id", flat=True)) == {"a:1"}
     assert run(path, "--deactivate-missing")["deactivated"] == 0
 
@@ -197,7 +197,7 @@ def test_an_empty_array_or_file_imports_nothing(tmp_path):
     for text in ("[]", " [ ] ", "", "\n\n"):
         path = tmp_path / "c.json"
         path.write_text(text, encoding="utf-8")
-        assert run(path) == {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
+        assert run(path) == {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0, "warnings": 0}
 
 
 def test_the_demo_catalog_imports_and_is_idempotent():
