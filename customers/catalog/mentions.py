@@ -26,7 +26,7 @@ _COMPOUNDS: dict[str, tuple[str, ...]] = {
     "밀크": ("milk",),
     "굴비": ("fish",),
 }
-_NOT_AN_ALLERGEN = ("coconut milk", "oat milk", "rice flour", "깨끗", "게스트", "게임")
+_NOT_AN_ALLERGEN = ("coconut milk", "oat milk", "rice flour", "코코넛밀크", "오트밀크", "깨끗", "게스트", "게임")
 
 _TABLE: dict[str, tuple[str, ...]] = {
     **vocabulary.ALLERGEN_TERMS,
