@@ -58,8 +58,8 @@ class CatalogItemForm(forms.ModelForm):
     allergens_declared = forms.BooleanField(
         required=False,
         label="Allergens declared",
-        help_text="Unchecked: unknown (a food item is then never recommended to a customer with any allergy). "
-        "Checked with no box below: declared free of every listed allergen.",
+        help_text="Checked, or any allergen ticked below: declared (with none ticked: free of every listed "
+        "allergen). Otherwise unknown: a food item is then never recommended to a customer with any allergy.",
     )
     allergens = _codes_field(vocabulary.ALLERGENS, "What the item contains (when declared).")
     diets = _codes_field(vocabulary.DIETS, "What the item satisfies (when it is food).")
@@ -84,7 +84,11 @@ class CatalogItemForm(forms.ModelForm):
             "area": cleaned.get("area") or "",
             "currency": cleaned.get("currency") or "KRW",
             "tags": cleaned.get("tags") or [],
-            "allergens": (cleaned.get("allergens") or []) if cleaned.get("allergens_declared") else None,
+            "allergens": (
+                cleaned.get("allergens") or []
+                if cleaned.get("allergens_declared") or cleaned.get("allergens")
+                else None
+            ),
             "diets": cleaned.get("diets") or [],
             "food": bool(cleaned.get("food")),
             "active": bool(cleaned.get("active")),
