@@ -76,6 +76,7 @@ class CatalogItemForm(forms.ModelForm):
     def clean(self):
         """The same checks as `catalog_import` runs on a row of a file."""
         cleaned = super().clean()
+        declared = bool(cleaned.get("allergens_declared") or cleaned.get("allergens"))
         row = {
             "external_id": cleaned.get("external_id") or "",
             "kind": cleaned.get("kind") or "",
@@ -84,11 +85,7 @@ class CatalogItemForm(forms.ModelForm):
             "area": cleaned.get("area") or "",
             "currency": cleaned.get("currency") or "KRW",
             "tags": cleaned.get("tags") or [],
-            "allergens": (
-                cleaned.get("allergens") or []
-                if cleaned.get("allergens_declared") or cleaned.get("allergens")
-                else None
-            ),
+            "allergens": (cleaned.get("allergens") or []) if declared else None,
             "diets": cleaned.get("diets") or [],
             "food": bool(cleaned.get("food")),
             "active": bool(cleaned.get("active")),
