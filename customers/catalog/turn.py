@@ -17,8 +17,7 @@ On PostgreSQL, two statements (one when there is nothing to search):
   1. the customer's row with its facts (`search.facts`): the hard rules' inputs, home area, preferences, and as
      subqueries the tags of the items they rated up lately and the names they rated up and down lately;
   2. the ranking statement (`search.ranked_sql`; the candidates as one JSON array, each restaurant with its dishes
-     that pass) and, beside it in the same row,
-     the names to avoid as an array.
+     that pass) and, beside it in the same row, the names to avoid as an array.
 SQLite (the quick start's fallback) answers the same with its simple matching (`search.simple_match`): the ranking,
 the names and the ranked restaurants' passing dishes as queries of their own.
 """
