@@ -12,6 +12,7 @@ Reading, longest term first at each place:
   inside it would name another (peanut butter is no milk; 굴비 is a fish).
 """
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -38,26 +39,39 @@ _HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]+")
 _KOREAN_FREE = re.compile(r"(?<=[\uac00-\ud7a3])\s+(?=프리)")  # "글루텐 프리" is one word: 글루텐프리
 _LATIN_WORD = re.compile(r"[a-z]+")
 _HANGUL_TERMS: dict[str, list[str]] = {}  # first syllable -> the terms starting with it, longest first
-for _term_key in sorted((t for t in _TABLE if _HANGUL_WORD.fullmatch(t)), key=len, reverse=True):
-    _HANGUL_TERMS.setdefault(_term_key[0], []).append(_term_key)
+for _key in sorted((t for t in _TABLE if _HANGUL_WORD.fullmatch(t)), key=len, reverse=True):
+    _HANGUL_TERMS.setdefault(_key[0], []).append(_key)
 _MAX_WORDS = 3
+# Every start of an English term (its first word, or part of it), to skip the words no term starts with at once.
+_LATIN_STARTS = {term[:end] for term in _TABLE if term.isascii() for end in range(1, len(term) + 1)}
 
 
 def mentioned(texts: Iterable[str]) -> tuple[str, ...]:
     """The allergen codes that `texts` mention, in vocabulary order."""
     found: set[str] = set()
     for text in texts:
-        folded = _KOREAN_FREE.sub("", unicodedata.normalize("NFKC", text).casefold())
-        found.update(_latin(_LATIN_WORD.findall(folded)))
-        for word in _HANGUL_WORD.findall(folded):
-            found.update(_hangul(word))
+        found.update(_of_text(text))
     return tuple(code for code in vocabulary.ALLERGENS if code in found)
+
+
+@functools.lru_cache(maxsize=8192)  # tags and names repeat across a catalog
+def _of_text(text: str) -> frozenset[str]:
+    folded = _KOREAN_FREE.sub("", unicodedata.normalize("NFKC", text).casefold())
+    found = _latin(_LATIN_WORD.findall(folded))
+    for word in _HANGUL_WORD.findall(folded):
+        found |= _hangul(word)
+    return frozenset(found)
 
 
 def _latin(words: list[str]) -> set[str]:
     found: set[str] = set()
     i = 0
     while i < len(words):
+        word = words[i]
+        starts = word in _LATIN_STARTS or word[:-1] in _LATIN_STARTS or word[:-2] in _LATIN_STARTS
+        if not starts:  # most words: no term starts so (nor as a plural)
+            i += 1
+            continue
         for size in range(min(_MAX_WORDS, len(words) - i), 0, -1):
             codes = _term("".join(words[i : i + size]))
             if codes is not None:
