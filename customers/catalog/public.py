@@ -40,8 +40,10 @@ def dietary_text_parse(*, texts: Sequence[str]) -> DietaryParse:
 @database_required
 def catalog_turn_read(*, customer_id: int, text: str, limit: int = 8, tastes: int = 3) -> TurnCatalog:
     """The catalog side of a chat turn for the customer's message `text`, read live (never cached): at most `limit`
-    candidates, best first, every one meeting the customer's hard rules (active, none of their allergens, all their
-    diets when food, within the remaining monthly limit in their currency, not rated down by them), possibly none;
+    candidates, best first, every one meeting the customer's hard rules (active, none of their allergens, declared
+    or mentioned by its own text, and for a customer with any allergy no food item whose allergens are unknown; all
+    their diets when food, within the remaining monthly limit in their currency, not rated down by them; a
+    restaurant with active dishes only when one of them meets these too, carried in `Candidate.dishes`), possibly none;
     the names of the items failing them among those the turn's search meets (200 at most, none without anything to
     search: what a reply's text must never name); the names of the items they rated up and down lately (`tastes` a
     side at most). Two SQL statements on PostgreSQL at any catalog size (customers/catalog/turn.py). Raises
