@@ -1,7 +1,8 @@
 """The catalog: a turn's catalog read latency at 1,000, 10,000 and 100,000 items, and catalog_import throughput.
 
 For each size the bench writes a JSON Lines file of that many synthetic items (Korean and English names and tags,
-25 areas, allergens and diets at realistic rates, KRW prices), imports it with `customers.services.catalog_import`
+25 areas, allergens and diets at realistic rates, one restaurant in four with its allergens not declared, each dish
+linked to its restaurant, KRW prices), imports it with `customers.services.catalog_import`
 (rows/s over the whole file: both passes, validation and writes), runs VACUUM ANALYZE (as autovacuum soon would:
 it also merges the GIN indexes' pending entries), then times `customers.services.catalog_turn_read` (the candidates,
 the names to avoid and the recent ratings: what a chat turn reads) for the demo customers over a mix of Korean and
@@ -76,6 +77,11 @@ def synthetic_item(n: int, rng: random.Random) -> dict[str, Any]:
     }
     if kind == "product":
         item["food"] = rng.random() < 0.5
+    if kind == "dish":  # served by the restaurant generated just before it (KINDS starts with one)
+        venue = n - n % len(KINDS)
+        item["venue"] = f"bench-{venue // 4:06d}:{venue % 4}"
+    if kind == "restaurant" and n % (4 * len(KINDS)) == 0:
+        del item["allergens"]  # one restaurant in four declares none: unknown
     return item
 
 

@@ -104,7 +104,9 @@ class CardItemOut(serializers.Serializer):
 
 class ChecksOut(serializers.Serializer):
     allergens = serializers.ListField(
-        child=serializers.CharField(), help_text="The customer's allergen codes checked: none is in the item."
+        child=serializers.CharField(),
+        help_text="The customer's allergen codes checked against the item's declared allergens: none is in it "
+        "(empty when the item declares none: not checked).",
     )
     diets = serializers.ListField(child=serializers.CharField(), help_text="The customer's diet codes satisfied.")
     budget_remaining = serializers.IntegerField(help_text="The remaining monthly limit the price was checked against.")
@@ -113,6 +115,10 @@ class ChecksOut(serializers.Serializer):
     )
     max_price = serializers.IntegerField(
         allow_null=True, help_text="The cap the customer stated that the price was checked against; null: none."
+    )
+    dishes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="A restaurant's dishes (external ids) that passed the same checks; empty for any other item.",
     )
 
 

@@ -55,7 +55,13 @@ class CustomerCodesForm(forms.ModelForm):
 
 
 class CatalogItemForm(forms.ModelForm):
-    allergens = _codes_field(vocabulary.ALLERGENS, "What the item contains.")
+    allergens_declared = forms.BooleanField(
+        required=False,
+        label="Allergens declared",
+        help_text="Checked, or any allergen ticked below: declared (with none ticked: free of every listed "
+        "allergen). Otherwise unknown: a food item is then never recommended to a customer with any allergy.",
+    )
+    allergens = _codes_field(vocabulary.ALLERGENS, "What the item contains (when declared).")
     diets = _codes_field(vocabulary.DIETS, "What the item satisfies (when it is food).")
     tags = _LinesField(required=False, help_text="One tag per line, e.g. spicy, 매운맛, jazz.")
 
@@ -63,9 +69,14 @@ class CatalogItemForm(forms.ModelForm):
         model = CatalogItem
         fields = ("external_id", *CATALOG_ITEM_FIELDS)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["allergens_declared"].initial = self.instance.pk is not None and self.instance.allergens is not None
+
     def clean(self):
         """The same checks as `catalog_import` runs on a row of a file."""
         cleaned = super().clean()
+        declared = bool(cleaned.get("allergens_declared") or cleaned.get("allergens"))
         row = {
             "external_id": cleaned.get("external_id") or "",
             "kind": cleaned.get("kind") or "",
@@ -74,13 +85,15 @@ class CatalogItemForm(forms.ModelForm):
             "area": cleaned.get("area") or "",
             "currency": cleaned.get("currency") or "KRW",
             "tags": cleaned.get("tags") or [],
-            "allergens": cleaned.get("allergens") or [],
+            "allergens": (cleaned.get("allergens") or []) if declared else None,
             "diets": cleaned.get("diets") or [],
             "food": bool(cleaned.get("food")),
             "active": bool(cleaned.get("active")),
         }
         if cleaned.get("price_minor") is not None:
             row["price"] = cleaned["price_minor"]
+        if cleaned.get("venue") is not None:
+            row["venue"] = cleaned["venue"].external_id
         try:
             valid = items.validate(row)
         except items.RowError as exc:
@@ -107,10 +120,28 @@ class _CodeFilter(admin.SimpleListFilter):
 
 
 class AllergenFilter(_CodeFilter):
-    title = "contains allergen"
+    title = "contains allergen (declared or in its text)"
     parameter_name = "allergen"
     field = "allergen_mask"
     codes = vocabulary.ALLERGENS
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[CatalogItem]) -> QuerySet[CatalogItem]:
+        # A food item of unknown allergens has every bit set (it may contain anything): the "unknown" filter lists it.
+        filtered = super().queryset(request, queryset)
+        return filtered if filtered is queryset else filtered.exclude(allergens__isnull=True, food=True)
+
+
+class AllergensKnownFilter(admin.SimpleListFilter):
+    title = "allergens"
+    parameter_name = "allergens"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("unknown", "allergens unknown"), ("declared", "declared")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[CatalogItem]) -> QuerySet[CatalogItem]:
+        if self.value() in ("unknown", "declared"):
+            return queryset.filter(allergens__isnull=self.value() == "unknown")
+        return queryset
 
 
 class DietFilter(_CodeFilter):
@@ -123,12 +154,46 @@ class DietFilter(_CodeFilter):
 @admin.register(CatalogItem)
 class CatalogItemAdmin(admin.ModelAdmin):
     form = CatalogItemForm
-    list_display = ("name", "external_id", "kind", "area", "price_minor", "currency", "food", "active", "updated_at")
-    list_filter = ("kind", "area", AllergenFilter, DietFilter, "food", "active")
+    list_display = (
+        "name",
+        "external_id",
+        "kind",
+        "area",
+        "price_minor",
+        "currency",
+        "allergens_shown",
+        "venue",
+        "food",
+        "active",
+        "updated_at",
+    )
+    list_select_related = ("venue",)
+    list_filter = ("kind", "area", AllergensKnownFilter, AllergenFilter, DietFilter, "food", "active")
     search_fields = ("name", "external_id", "keywords", "description")
     ordering = ("external_id",)
-    readonly_fields = ("created_at", "updated_at")
+    raw_id_fields = ("venue",)
+    readonly_fields = ("mentions_shown", "dishes_shown", "created_at", "updated_at")
     actions = ("deactivate", "activate")
+
+    @admin.display(description="allergens")
+    def allergens_shown(self, item: CatalogItem) -> str:
+        if item.allergens is None:
+            return "unknown"
+        return ", ".join(item.allergens) or "declared: none"
+
+    @admin.display(description="its text mentions")
+    def mentions_shown(self, item: CatalogItem) -> str:
+        undeclared = items.undeclared(item.allergens, item.mentions)
+        shown = ", ".join(item.mentions) or "no allergen"
+        return f"{shown} (not declared: {', '.join(undeclared)})" if undeclared else shown
+
+    @admin.display(description="dishes")
+    def dishes_shown(self, item: CatalogItem) -> str:
+        dishes = item.dishes.order_by("external_id").values_list("name", "external_id", "active")
+        return (
+            "; ".join(f"{name} ({external_id}){'' if active else ', inactive'}" for name, external_id, active in dishes)
+            or "none listed"
+        )
 
     @admin.action(description="Deactivate (never recommended again until activated)", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[CatalogItem]) -> None:

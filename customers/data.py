@@ -158,7 +158,10 @@ class StatedRequest:
 class Candidate:
     """A catalog item that meets every hard rule of the customer it was searched for, with its ranking score.
 
-    `price_minor` is None for an item that charges nothing (a park); `description` is cut to fit a prompt.
+    `price_minor` is None for an item that charges nothing (a park); `allergens` None when the item declares none
+    (unknown: not "free of"); `mentions` the allergens its own text mentions; `dishes` a restaurant's dishes that
+    meet the customer's rules (empty for any other item, and for a restaurant with none listed); `description` is
+    cut to fit a prompt.
     """
 
     external_id: str
@@ -168,11 +171,29 @@ class Candidate:
     price_minor: int | None
     currency: str
     tags: tuple[str, ...]
-    allergens: tuple[str, ...]
+    allergens: tuple[str, ...] | None
     diets: tuple[str, ...]
+    mentions: tuple[str, ...]
+    dishes: tuple[str, ...]
     food: bool
     description: str
     score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogImportWarning:
+    """A row whose name, description or tags mention allergens its `allergens` list does not declare (they bind
+    all the same: the item is never a candidate for a customer allergic to one)."""
+
+    row: int  # 1-based
+    external_id: str
+    undeclared: tuple[str, ...]  # allergen codes
+
+    def __str__(self) -> str:
+        return (
+            f"row {self.row} ({self.external_id}): its text mentions {', '.join(self.undeclared)}, "
+            "which `allergens` does not declare"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +202,7 @@ class CatalogImportResult:
     updated: int
     unchanged: int
     deactivated: int
+    warnings: tuple[CatalogImportWarning, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

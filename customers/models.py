@@ -208,6 +208,10 @@ class CatalogItem(models.Model):
     """Something that can be recommended. `tags`, `allergens` and `diets` are JSON lists for display; the hard rules
     read the bitmasks, kept equal to the lists by `save()` and the importer (`customers.catalog.items.derived`).
 
+    `allergens` null is unknown (nothing declared: not "free of"), `[]` declares none; `mentions` are the allergens
+    the item's own name, description and tags mention, which bind like declared ones. A dish's `venue` is the
+    restaurant serving it: a restaurant with active dishes is judged by them too (customers/catalog/search.py).
+
     `keywords` is the searchable text (name, tags, area, kind); on PostgreSQL a generated `search_vector` column
     (config 'simple': Korean has no stemmer) and trigram indexes serve the candidates search (migration 0002).
     A null price means none is charged (a park, a street): it passes every budget.
@@ -225,10 +229,26 @@ class CatalogItem(models.Model):
         validators=[RegexValidator(r"^[A-Z]{3}\Z", "Enter an ISO 4217 code such as KRW or USD.")],
     )
     tags = models.JSONField(default=list, blank=True, validators=[validate_tags])
-    allergens = models.JSONField(default=list, blank=True, validators=[validate_allergen_codes])
+    allergens = models.JSONField(
+        null=True,
+        blank=True,
+        default=None,
+        validators=[validate_allergen_codes],
+        help_text="Allergen codes the item contains ([] declares none); null: unknown, not declared.",
+    )
     diets = models.JSONField(default=list, blank=True, validators=[validate_diet_codes])
     food = models.BooleanField(default=True, help_text="Whether diet rules apply (stricter when in doubt).")
     active = models.BooleanField(default=True)
+    venue = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="dishes",
+        limit_choices_to={"kind": "restaurant"},
+        help_text="A dish's restaurant.",
+    )
+    mentions = models.JSONField(default=list, editable=False)
     allergen_mask = models.IntegerField(default=0, editable=False)
     diet_mask = models.IntegerField(default=0, editable=False)
     keywords = models.TextField(blank=True, editable=False)
@@ -251,11 +271,12 @@ class CatalogItem(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         from customers.catalog.items import derived
 
-        for name, value in derived(self.name, self.kind, self.area, self.tags, self.allergens, self.diets).items():
+        values = derived(**{name: getattr(self, name) for name in DERIVED_FROM})
+        for name, value in values.items():
             setattr(self, name, value)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "allergen_mask", "diet_mask", "keywords", "updated_at"}
+            kwargs["update_fields"] = {*update_fields, *values, "updated_at"}
         super().save(*args, **kwargs)
 
 
@@ -272,7 +293,10 @@ CATALOG_ITEM_FIELDS = (
     "diets",
     "food",
     "active",
+    "venue",
 )
+# The fields the derived columns are computed from (`customers.catalog.items.derived`).
+DERIVED_FROM = ("name", "kind", "area", "description", "tags", "allergens", "diets", "food")
 
 
 class Rating(models.TextChoices):

@@ -28,8 +28,9 @@ FORBIDDEN = {
         "mapo-hapjeong-thai:4",
         "mapo-cafe-mangwon-bakery:peanut-cream",
         "mapo-dosirak-closed",
+        "mapo-peanut-noodle",  # a restaurant whose every dish has peanut
     ],
-    "bob": ["haeundae-daege:1", "haeundae-nakji", "haeundae-yacht", "haeundae-hanwoo:1"],
+    "bob": ["haeundae-daege:1", "haeundae-nakji", "haeundae-yacht", "haeundae-hanwoo:1", "haeundae-jogae"],
     "charlie": ["gangnam-samgyeopsal:1", "gangnam-sinsa-vegan:3", "gangnam-mala:1", "gangnam-apgujeong-sushi:1"],
 }
 INVENTED = {

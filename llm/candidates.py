@@ -34,10 +34,21 @@ def candidate_line(candidate: Candidate, *, data, money) -> str:
         parts.append("tags: " + ", ".join(filter(None, (data(tag, 40) for tag in candidate.tags[:MAX_TAGS]))))
     if candidate.food:
         parts.append("diets: " + (", ".join(candidate.diets) or "none"))
-        parts.append("contains: " + (", ".join(candidate.allergens) or "no listed allergen"))
+        parts.append(allergens_part(candidate))
     if candidate.description.strip():
         parts.append(data(candidate.description, MAX_DESCRIPTION_CHARS))
     return " | ".join(parts)
+
+
+def allergens_part(candidate: Candidate) -> str:
+    """What a food candidate's line says of its allergens: declared and mentioned by its text, or not declared."""
+    if candidate.allergens is None:
+        return ALLERGENS_NOT_DECLARED
+    contains = dict.fromkeys((*candidate.allergens, *candidate.mentions))
+    return "contains: " + (", ".join(contains) or "no listed allergen")
+
+
+ALLERGENS_NOT_DECLARED = "allergens not declared"
 
 
 def empty_block_line(context: TurnContext, rules: str) -> str:

@@ -79,7 +79,9 @@ class PastSummary:
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A catalog item the caller offers the model this turn (it already meets the customer's hard rules); money in
-    minor units of `currency`, `price_minor` None when it costs nothing."""
+    minor units of `currency`, `price_minor` None when it costs nothing. `allergens` None: not declared (unknown,
+    never "free of"); `mentions`: the allergens its own text mentions; `dishes`: a restaurant's dishes that meet the
+    customer's rules (external ids)."""
 
     external_id: str
     kind: str
@@ -88,8 +90,10 @@ class Candidate:
     price_minor: int | None
     currency: str
     tags: tuple[str, ...] = ()
-    allergens: tuple[str, ...] = ()
+    allergens: tuple[str, ...] | None = None
     diets: tuple[str, ...] = ()
+    mentions: tuple[str, ...] = ()
+    dishes: tuple[str, ...] = ()
     food: bool = False
     description: str = ""
 
@@ -152,13 +156,15 @@ class CardItem:
 
 @dataclass(frozen=True, slots=True)
 class Checks:
-    """The receipt of what was verified for a card."""
+    """The receipt of what was verified for a card, against what the catalog declares (never against unknown data:
+    an item whose allergens are not declared lists none checked)."""
 
     allergens: tuple[str, ...]  # every allergen code checked (profile's and stated); none is present in the item
     diets: tuple[str, ...]  # every diet code (profile's and stated) the item satisfies
     budget_remaining: int  # the remaining monthly limit the price was checked against
     unverified: tuple[str, ...]  # the customer's dietary notes that no code covers
     max_price: int | None = None  # the stated cap the price was checked against (None: none stated)
+    dishes: tuple[str, ...] = ()  # a restaurant's dishes that passed the same checks (external ids)
 
 
 @dataclass(frozen=True, slots=True)

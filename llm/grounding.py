@@ -12,7 +12,8 @@ content, and counted in `DROPPED`):
     over_max     beyond RECOMMENDATIONS_MAX kept cards
     duplicate    an item already kept in this reply
     not_offered  not in this turn's candidate block (unknown ids included: the block is what exists, active, now)
-    allergen     the item contains one of the customer's allergens (profile's or stated)
+    allergen     the item contains one of the customer's allergens (profile's or stated; declared or mentioned by
+                 its own text), or it is food whose allergens are not declared and the customer has any allergy
     diet         a food item that misses one of the customer's diets (profile's or stated)
     budget       priced in another currency, above the remaining monthly limit, or above the stated cap
     excluded     the item's name, tags, area or kind hold a tag the customer ruled out (a whole word)
@@ -132,7 +133,7 @@ def _verdict(
         return "duplicate"
     if candidate is None:
         return "not_offered"
-    if set(candidate.allergens) & set(bound.allergens):
+    if _may_contain_any(candidate, bound.allergens):
         return "allergen"
     if candidate.food and not set(bound.diets) <= set(candidate.diets):
         return "diet"
@@ -155,6 +156,16 @@ def _holds_tag(candidate: Candidate, tags: Sequence[str]) -> bool:
     """Whether one of `tags` is a whole word of the item's name, tags, area or kind (as the catalog's keywords)."""
     words = f" {' '.join((candidate.name, *candidate.tags, candidate.area, candidate.kind)).casefold()} "
     return any(f" {tag.casefold()} " in words for tag in tags)
+
+
+def _may_contain_any(candidate: Candidate, allergies: Sequence[str]) -> bool:
+    """Whether the item may contain one of `allergies`: declared, mentioned by its own text, or any at all when it
+    is food whose allergens are not declared."""
+    if not allergies:
+        return False
+    if candidate.allergens is None and candidate.food:
+        return True
+    return bool(set(allergies) & {*(candidate.allergens or ()), *candidate.mentions})
 
 
 def noted(context: TurnContext, head: dict[str, Any] | None) -> Constraints:
@@ -195,11 +206,12 @@ def _card(context: TurnContext, bound: Constraints, candidate: Candidate, reason
         ),
         reason=clean_reason(reason, context),
         checks=Checks(
-            allergens=bound.allergens,
+            allergens=bound.allergens if candidate.allergens is not None else (),  # declared data only
             diets=bound.diets if candidate.food else (),
             budget_remaining=max(facts.remaining_limit_minor, 0),
             unverified=tuple(facts.dietary_notes),
             max_price=bound.max_price,
+            dishes=candidate.dishes,
         ),
     )
 

@@ -3,7 +3,8 @@
 It lets the quick start and the test suite run without any endpoint; every turn it answers says `provider: offline`.
 Replies are grounded: in the customer's preferred language (Korean or English), they greet the customer, acknowledge
 their mood, say which rules the message stated, recommend the top candidates of the turn's block as cards (through
-the same checks as a model's proposals, llm/grounding.py) and mention the remaining budget, or say plainly that
+the same checks as a model's proposals, llm/grounding.py), say which of them declare no allergens ("allergens not
+declared": only a customer with no allergy is shown one) and mention the remaining budget, or say plainly that
 nothing fits and which rules ruled it out. A message that asks for nothing gets no card. The request itself is never
 quoted back. Fold and summary
 answers are extractive (the first sentence of each customer message, and what was recommended and how it was rated).
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from llm import grounding, tokens
 from llm import rules as rule_words
+from llm.candidates import ALLERGENS_NOT_DECLARED
 from llm.conf import LLMSettings, get_settings
 from llm.data import NO_CONSTRAINTS, Card, ShownItem, TurnContext, Usage
 from llm.prompts import format_money
@@ -130,6 +132,7 @@ class _Phrases:
     picks: str
     budget: str
     nothing_asked: str
+    undeclared: str
     label: str
 
 
@@ -146,6 +149,8 @@ def _reply_text(context: TurnContext, mood: str, cards: Sequence[Card]) -> str:
         parts.append(phrases.noted.format(rules=rule_words.rules_named(said, money=format_money, budget=False)))
     if cards:
         parts.append(phrases.picks.format(names=", ".join(card.item.name for card in cards)))
+        if undeclared := _allergens_not_declared(context, cards):
+            parts.append(phrases.undeclared.format(names=", ".join(undeclared)))
         parts.append(phrases.budget.format(budget=budget))
     elif not context.asks:
         parts.append(phrases.nothing_asked)
@@ -157,6 +162,13 @@ def _before_label(text: str, sentence: str) -> str:
     """`text` with `sentence` put before its closing label (the last parenthesis)."""
     head, _, label = text.rpartition(" (")
     return f"{head} {sentence} ({label}" if head else f"{sentence} {text}"
+
+
+def _allergens_not_declared(context: TurnContext, cards: Sequence[Card]) -> list[str]:
+    """The names of the food cards whose allergens the catalog does not declare (only a customer with no allergy
+    is ever shown one)."""
+    unknown = {c.external_id for c in context.candidates if c.food and c.allergens is None}
+    return [card.item.name for card in cards if card.item.external_id in unknown]
 
 
 def _reason(candidate, context: TurnContext) -> str:
@@ -212,6 +224,7 @@ _ENGLISH = _Phrases(
     picks="My picks: {names}.",
     budget="You have {budget} left this month.",
     nothing_asked="Tell me whenever you'd like a recommendation.",
+    undeclared=f"{ALLERGENS_NOT_DECLARED.capitalize()} for: {{names}}.",
     label="(Offline demo reply.)",
 )
 _KOREAN = _Phrases(
@@ -221,5 +234,6 @@ _KOREAN = _Phrases(
     picks="추천드려요: {names}.",
     budget="이번 달 남은 예산은 {budget}이에요.",
     nothing_asked="추천이 필요하시면 언제든 말씀해 주세요.",
+    undeclared=f"알레르기 성분이 표시되지 않은 곳({ALLERGENS_NOT_DECLARED}): {{names}}.",
     label="(오프라인 데모 답변)",
 )

@@ -1,14 +1,18 @@
 """`catalog_import`: a JSON array or JSON Lines file of catalog items, validated whole, then upserted in batches.
 
 Two passes over the file, each streamed: the first validates every row and keeps only the set of external ids (to
-refuse duplicates and, with `deactivate_missing`, to know what is missing); the second re-reads the file and writes
-it in batches of BATCH_SIZE rows, all in one transaction, so a failure anywhere leaves the catalog as it was.
-Memory is bounded by the ids plus one batch, whatever the file's size. Nothing about catalog items is cached (the
-candidates search reads the database each time), so an import needs no cache invalidation.
+refuse duplicates and, with `deactivate_missing`, to know what is missing), the dishes' venue references (each must
+be a restaurant of the file or of the catalog) and a warning per row whose text mentions an allergen it does not
+declare; the second re-reads the file and writes it in batches of BATCH_SIZE rows, all in one transaction, so a
+failure anywhere leaves the catalog as it was. A dish whose restaurant comes later in the file gets its venue once
+every row is written. Memory is bounded by the ids, the references and the warnings plus one batch, whatever the
+file's size. Nothing about catalog items is cached (the candidates search reads the database each time), so an
+import needs no cache invalidation.
 """
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,30 +20,42 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.catalog import items
-from customers.data import CatalogImportResult
+from customers.data import CatalogImportResult, CatalogImportWarning
 from customers.errors import CatalogImportError
-from customers.models import CATALOG_ITEM_FIELDS, CatalogItem
+from customers.models import CATALOG_ITEM_FIELDS, DERIVED_FROM, CatalogItem, ItemKind
 
 BATCH_SIZE = 1000
 CHUNK_CHARS = 1 << 20
 MAX_LINE_CHARS = 64 * 1024  # far above the largest valid row (2,000-character description and all)
 _WHITESPACE = " \t\r\n"
 _MODEL_FIELDS = CATALOG_ITEM_FIELDS
-_DERIVED = ("allergen_mask", "diet_mask", "keywords")
+_DERIVED = ("mentions", "allergen_mask", "diet_mask", "keywords")
 
 Progress = Callable[[int, int], None]  # (rows written so far, rows in the file)
+
+
+@dataclass
+class _Checked:
+    """What the validating pass keeps of a file."""
+
+    ids: set[str] = field(default_factory=set)
+    restaurants: set[str] = field(default_factory=set)
+    venues: dict[str, int] = field(default_factory=dict)  # a venue referred to -> the first row referring to it
+    warnings: list[CatalogImportWarning] = field(default_factory=list)
 
 
 def import_file(
     path: str | Path, *, deactivate_missing: bool = False, progress: Progress | None = None
 ) -> CatalogImportResult:
     """Validate the whole file, then upsert it by external_id. Raises CatalogImportError; nothing is written then."""
-    ids = validate_file(path)
+    checked = validate_file(path)
+    ids = checked.ids
     counts = {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
     done = 0
     with transaction.atomic():
         batch: list[dict[str, Any]] = []
         seen: set[str] = set()
+        later: dict[str, str] = {}  # dish -> venue not written yet when the dish was
         for number, raw in _rows(path):
             fields = _validated(number, raw)
             if fields["external_id"] in seen or fields["external_id"] not in ids:  # the file changed under us
@@ -47,7 +63,7 @@ def import_file(
             seen.add(fields["external_id"])
             batch.append(fields)
             if len(batch) == BATCH_SIZE:
-                _write(batch, counts)
+                _write(batch, counts, later)
                 done += len(batch)
                 batch = []
                 if progress:
@@ -55,24 +71,54 @@ def import_file(
         if seen != ids:
             raise CatalogImportError(0, "file", "the file changed during the import")
         if batch:
-            _write(batch, counts)
+            _write(batch, counts, later)
             done += len(batch)
+        _link_later(later)
         if deactivate_missing:
             counts["deactivated"] = _deactivate_missing(ids)
         if progress:
             progress(done, len(ids))
-    return CatalogImportResult(**counts)
+    return CatalogImportResult(**counts, warnings=tuple(checked.warnings))
 
 
-def validate_file(path: str | Path) -> set[str]:
-    """Every row checked against the contract; the set of external ids. Raises CatalogImportError (first bad row)."""
-    ids: set[str] = set()
+def validate_file(path: str | Path) -> _Checked:
+    """Every row checked against the contract, every venue against the file and the catalog; the ids and the
+    warnings. Raises CatalogImportError (the first bad row)."""
+    checked = _Checked()
     for number, raw in _rows(path):
-        external_id = _validated(number, raw)["external_id"]
-        if external_id in ids:
+        fields = _validated(number, raw)
+        external_id = fields["external_id"]
+        if external_id in checked.ids:
             raise CatalogImportError(number, "external_id", f"duplicate {external_id!r} in the file")
-        ids.add(external_id)
-    return ids
+        checked.ids.add(external_id)
+        if fields["kind"] == ItemKind.RESTAURANT:
+            checked.restaurants.add(external_id)
+        if fields["venue"] is not None:
+            checked.venues.setdefault(fields["venue"], number)
+        mentioned = items.text_mentions(fields["name"], fields["description"], fields["tags"])
+        if undeclared := items.undeclared(fields["allergens"], mentioned):
+            checked.warnings.append(CatalogImportWarning(number, external_id, undeclared))
+    _check_venues(checked)
+    return checked
+
+
+def _check_venues(checked: _Checked) -> None:
+    """Each venue referred to is a restaurant of the file or, when the file does not list it, of the catalog."""
+    elsewhere = sorted(venue for venue in checked.venues if venue not in checked.ids)
+    known: set[str] = set()
+    for start in range(0, len(elsewhere), BATCH_SIZE):
+        chunk = elsewhere[start : start + BATCH_SIZE]
+        rows = CatalogItem.objects.filter(external_id__in=chunk, kind=ItemKind.RESTAURANT)
+        known.update(rows.values_list("external_id", flat=True))
+    bad = [
+        (number, venue)
+        for venue, number in checked.venues.items()
+        if venue not in checked.restaurants and venue not in known
+    ]
+    if bad:
+        number, venue = min(bad)
+        where = "is not a restaurant" if venue in checked.ids else "is no restaurant of the file or the catalog"
+        raise CatalogImportError(number, "venue", f"{venue!r} {where}")
 
 
 def _validated(number: int, raw: object) -> dict[str, Any]:
@@ -82,24 +128,35 @@ def _validated(number: int, raw: object) -> dict[str, Any]:
         raise CatalogImportError(number, exc.field, exc.message) from None
 
 
-def _write(batch: list[dict[str, Any]], counts: dict[str, int]) -> None:
+def _write(batch: list[dict[str, Any]], counts: dict[str, int], later: dict[str, str]) -> None:
+    """Upsert a batch; a dish whose venue is not written yet goes into `later` (its venue set by `_link_later`)."""
     existing = {
         row["external_id"]: row
         for row in CatalogItem.objects.filter(external_id__in=[f["external_id"] for f in batch]).values(
-            "id", "external_id", *_MODEL_FIELDS
+            "id", "external_id", *_MODEL_FIELDS, *_DERIVED
         )
     }
+    venues = dict(
+        CatalogItem.objects.filter(external_id__in={f["venue"] for f in batch if f["venue"]}).values_list(
+            "external_id", "id"
+        )
+    )
     now = timezone.now()
     to_create, to_update = [], []
     for fields in batch:
-        derived = items.derived(
-            fields["name"], fields["kind"], fields["area"], fields["tags"], fields["allergens"], fields["diets"]
-        )
+        venue = fields["venue"]
+        values = {
+            **fields,
+            "venue": venues.get(venue),
+            **items.derived(**{name: fields[name] for name in DERIVED_FROM}),
+        }
+        if venue is not None and venue not in venues:
+            later[fields["external_id"]] = venue
         current = existing.get(fields["external_id"])
         if current is None:
-            to_create.append(CatalogItem(**fields, **derived))
-        elif any(current[name] != fields[name] for name in _MODEL_FIELDS):
-            to_update.append(CatalogItem(pk=current["id"], **fields, **derived, updated_at=now))
+            to_create.append(CatalogItem(**_model_values(values)))
+        elif fields["external_id"] in later or any(current[name] != values[name] for name in values):
+            to_update.append(CatalogItem(pk=current["id"], **_model_values(values), updated_at=now))
         else:
             counts["unchanged"] += 1
     if to_create:
@@ -108,6 +165,23 @@ def _write(batch: list[dict[str, Any]], counts: dict[str, int]) -> None:
         CatalogItem.objects.bulk_update(to_update, [*_MODEL_FIELDS, *_DERIVED, "updated_at"])
     counts["created"] += len(to_create)
     counts["updated"] += len(to_update)
+
+
+def _model_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The model's keyword arguments: the venue as its primary key."""
+    return {("venue_id" if name == "venue" else name): value for name, value in values.items()}
+
+
+def _link_later(later: dict[str, str]) -> None:
+    """Set the venue of the dishes written before their restaurant."""
+    pending = sorted(later.items())
+    for start in range(0, len(pending), BATCH_SIZE):
+        chunk = dict(pending[start : start + BATCH_SIZE])
+        ids = dict(
+            CatalogItem.objects.filter(external_id__in={*chunk, *chunk.values()}).values_list("external_id", "id")
+        )
+        dishes = [CatalogItem(pk=ids[dish], venue_id=ids[venue]) for dish, venue in chunk.items()]
+        CatalogItem.objects.bulk_update(dishes, ["venue"])
 
 
 def _deactivate_missing(ids: set[str]) -> int:

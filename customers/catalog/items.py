@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from customers.catalog import vocabulary
+from customers.catalog import mentions, vocabulary
 
 FIELDS = (
     "external_id",
@@ -22,6 +22,7 @@ FIELDS = (
     "diets",
     "food",
     "active",
+    "venue",
 )
 REQUIRED = ("external_id", "kind", "name")
 KINDS = ("restaurant", "dish", "product", "activity", "place")
@@ -81,8 +82,17 @@ def validate(row: object) -> dict[str, Any]:
             raise RowError("tags", f"a tag longer than {MAX_TAG} characters")
     if len(tags) > MAX_TAGS:
         raise RowError("tags", f"more than {MAX_TAGS} tags")
-    allergens = _codes(row, "allergens", vocabulary.ALLERGENS)
+    # Absent or null: unknown (no claim either way); [] declares none of the listed allergens.
+    allergens = None if row.get("allergens") is None else _codes(row, "allergens", vocabulary.ALLERGENS)
     diets = _codes(row, "diets", vocabulary.DIETS)
+    venue = row.get("venue")
+    if venue is not None:
+        if kind != "dish":
+            raise RowError("venue", "only a dish has a venue")
+        if not isinstance(venue, str) or not _EXTERNAL_ID.match(venue):
+            raise RowError("venue", "must be the external_id of a restaurant")
+        if venue == external_id:
+            raise RowError("venue", "a dish cannot be its own venue")
 
     if "food" in row:
         food = row["food"]
@@ -109,18 +119,48 @@ def validate(row: object) -> dict[str, Any]:
         "diets": diets,
         "food": food,
         "active": active,
+        "venue": venue,  # an external_id: the importer resolves it
     }
 
 
 def derived(
-    name: str, kind: str, area: str, tags: Sequence[str], allergens: Sequence[str], diets: Sequence[str]
+    *,
+    name: str,
+    kind: str,
+    area: str,
+    description: str,
+    tags: Sequence[str],
+    allergens: Sequence[str] | None,
+    diets: Sequence[str],
+    food: bool,
 ) -> dict[str, Any]:
-    """The columns computed from the fields: the rule bitmasks and the searchable keywords."""
+    """The columns computed from the fields: the allergens the item's text mentions, the rule bitmasks and the
+    searchable keywords.
+
+    `allergen_mask` is every allergen the rules hold the item to contain: the declared ones and the ones its text
+    mentions, or every allergen when a food item's are unknown (so a customer with any allergy never meets it, and
+    one with none still does: one comparison in SQL, whatever the source of the customer's allergies)."""
+    mentioned = text_mentions(name, description, tags)
+    unknown = allergens is None and food
     return {
-        "allergen_mask": vocabulary.allergen_mask(allergens),
+        "mentions": list(mentioned),
+        "allergen_mask": ALL_ALLERGENS if unknown else vocabulary.allergen_mask([*(allergens or ()), *mentioned]),
         "diet_mask": vocabulary.diet_mask(diets),
         "keywords": keywords(name, kind, area, tags),
     }
+
+
+ALL_ALLERGENS = vocabulary.allergen_mask(vocabulary.ALLERGENS)
+
+
+def text_mentions(name: str, description: str, tags: Sequence[str]) -> tuple[str, ...]:
+    """The allergens an item's own text mentions (customers/catalog/mentions.py)."""
+    return mentions.mentioned([name, description, *tags])
+
+
+def undeclared(allergens: Sequence[str] | None, mentioned: Sequence[str]) -> tuple[str, ...]:
+    """The allergens an item's text mentions that its list does not declare (all of them when it declares none)."""
+    return tuple(code for code in mentioned if code not in (allergens or ()))
 
 
 def keywords(name: str, kind: str, area: str, tags: Sequence[str]) -> str:

@@ -55,8 +55,10 @@ def catalog_turn_read(
     *, customer_id: int, text: str, limit: int = 8, tastes: int = 3, constraints: Constraints = NO_CONSTRAINTS
 ) -> TurnCatalog:
     """The catalog side of a chat turn for the customer's message `text`, read live (never cached): at most `limit`
-    candidates, best first, every one meeting the customer's hard rules (active, none of their allergens, all their
-    diets when food, within the remaining monthly limit in their currency, not rated down by them) and the
+    candidates, best first, every one meeting the customer's hard rules (active, none of their allergens, declared
+    or mentioned by its own text, and for a customer with any allergy no food item whose allergens are unknown; all
+    their diets when food, within the remaining monthly limit in their currency, not rated down by them; a
+    restaurant with active dishes only when one of them meets these too, carried in `Candidate.dishes`) and the
     session's `constraints` with what `text` states (`request_read`), possibly none (none when it asks for nothing);
     the names of the items failing them among those the turn's search meets (200 at most, none without anything to
     search: what a reply's text must never name); the names of the items they rated up and down lately (`tastes` a

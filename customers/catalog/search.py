@@ -6,12 +6,16 @@ on PostgreSQL (`ranked_sql`, which customers/catalog/turn.py runs beside the nam
 
 Hard rules (`eligible`, one ORM condition shared by both databases, so SQLite filters exactly as PostgreSQL does;
 `judged` marks the items it leaves out):
-active; no allergen of the customer's (`allergen_mask & theirs = 0`); every diet of theirs when the item is food
+active; no allergen of the customer's (`allergen_mask & theirs = 0`, where the item's mask holds its declared
+allergens, the ones its own text mentions, and every allergen when a food item's are unknown: so an item of unknown
+allergens meets a customer with no allergy and no other); every diet of theirs when the item is food
 (`diet_mask & theirs = theirs`); price at most the remaining monthly limit, in the customer's currency (an item in
-another currency is not eligible; an item without a price charges nothing and passes); not rated down by them.
+another currency is not eligible; an item without a price charges nothing and passes); not rated down by them; and a
+restaurant with active dishes (their `venue`) only when at least one of them meets all of these too (`_served`; a
+candidate carries those dishes, `passing_dishes`).
 What the customer stated in the session (`bound`, customers/catalog/stated.py) adds to them: its allergens and diets
 join the profile's masks; the price at most the stated cap; none of the excluded tags among the item's keywords (whole
-words); the kind one of those asked for.
+words); the kind one of those asked for (a restaurant's dishes are judged by every rule but the kind).
 
 Ranking, among the eligible items that match something (the request's words, the customer's preference tags, the tags
 of items they liked, or an area the request names; nothing matched means no candidates), the sum of:
@@ -26,6 +30,7 @@ On PostgreSQL the ranked matches are bounded subsets (see `matched_sql`), so a c
 diversity cut (customers/catalog/turn.py).
 """
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -39,7 +44,7 @@ from django.db.models.lookups import Contains, Exact
 from customers.catalog import items, vocabulary
 from customers.catalog.terms import HANGUL, terms
 from customers.data import Candidate, Constraints
-from customers.models import CatalogItem, Customer, Rating
+from customers.models import CatalogItem, Customer, ItemKind, Rating
 
 MAX_LIMIT = 50
 POOL_FACTOR = 5
@@ -108,14 +113,15 @@ class Request:
 
 def eligible(rules: RuleFacts) -> QuerySet[CatalogItem]:
     """The items that meet every hard rule of the customer: the one definition both databases use."""
-    return CatalogItem.objects.filter(_rules_met(rules))
+    return CatalogItem.objects.filter(_rules_met(rules) & _served(rules))
 
 
 def judged(rules: RuleFacts) -> QuerySet[CatalogItem]:
     """Every item, with `missed`: whether it is outside `eligible` (inactive, or failing one of the customer's rules,
     rated down included). The negation of `eligible`'s condition, computed on each row a query reads (never a join
     against the eligible set)."""
-    return CatalogItem.objects.annotate(missed=ExpressionWrapper(~_rules_met(rules), output_field=BooleanField()))
+    met = _rules_met(rules) & _served(rules)
+    return CatalogItem.objects.annotate(missed=ExpressionWrapper(~met, output_field=BooleanField()))
 
 
 def _rules_met(rules: RuleFacts) -> Q:
@@ -135,6 +141,58 @@ def _rules_met(rules: RuleFacts) -> Q:
         for tag in rules.exclude_tags:
             met &= ~Q(Contains(padded, f" {tag} "))
     return met & ~Q(pk__in=rules.rated_down) if rules.rated_down else met
+
+
+def _served(rules: RuleFacts) -> Q:
+    """True unless the item is a restaurant with active dishes of which none meets the customer's rules: one index
+    probe per restaurant row, two when it has dishes. Raw SQL around the dishes' compiled condition (compiling it as
+    ORM subqueries in every query of a turn cost more than running them)."""
+    passing, params = _passing_sql(rules, connection.vendor)
+    # The redundant `venue_id >= id` keeps PostgreSQL from hashing a subquery (it hashes an EXISTS whose only outer
+    # reference is an equality): a hash of every dish costs a scan of the whole catalog per call, a probe microseconds.
+    dish_of = "d.venue_id = customers_catalogitem.id AND d.venue_id >= customers_catalogitem.id"
+    # Constant fragments only: every value is a bound parameter.
+    sql = " ".join(
+        (
+            "(customers_catalogitem.kind <> %s",
+            "OR NOT EXISTS (SELECT 1 FROM customers_catalogitem d WHERE",
+            dish_of,
+            "AND d.active) OR EXISTS (SELECT 1 FROM (",
+            passing,
+            ") AS d WHERE",
+            dish_of,
+            "))",
+        )
+    )
+    return Q(RawSQL(sql, (ItemKind.RESTAURANT.value, *params), output_field=BooleanField()))  # noqa: S611
+
+
+def passing_dishes(rules: RuleFacts) -> QuerySet[CatalogItem]:
+    """The dishes with a venue that meet the customer's rules: (venue_id, external_id) rows. Every rule but the kinds
+    asked for: "a restaurant" is served by its dishes."""
+    dishes = CatalogItem.objects.filter(_rules_met(replace(rules, kinds=())), venue__isnull=False)
+    return dishes.order_by().values("venue_id", "external_id")
+
+
+@functools.lru_cache(maxsize=256)
+def _passing_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
+    """`passing_dishes` compiled (SQL and parameters), once per customer's rules and database."""
+    sql, params = passing_dishes(rules).query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _dishes_sql(rules: RuleFacts) -> tuple[str, list[object]]:
+    """PostgreSQL: a column of the row's passing dishes, a JSON array of external ids (empty for any other item)."""
+    passing, params = _passing_sql(rules, connection.vendor)
+    # Constant fragments only: every value is a bound parameter.
+    sql = " ".join(
+        (
+            "(SELECT COALESCE(jsonb_agg(d.external_id ORDER BY d.external_id), '[]') FROM (",
+            passing,
+            ") AS d WHERE d.venue_id = customers_catalogitem.id)",
+        )
+    )
+    return sql, list(params)
 
 
 def facts(*, customer_id: int, tastes: int = 0) -> Facts | None:
@@ -319,9 +377,9 @@ def matched_sql(
     return sql, [*union_params, SUBSETS_TOTAL]
 
 
-def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[str, list[object]]:
+def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request, rules: RuleFacts) -> tuple[str, list[object]]:
     """PostgreSQL: the ranking statement (its SQL and parameters), the best `wanted.pool` of `rows` with their
-    `score`, best first: the matches `matched_sql` finds, scored and ordered."""
+    `score` and their `dishes` passing `rules`, best first: the matches `matched_sql` finds, scored and ordered."""
     vector, area = "customers_catalogitem.search_vector", "customers_catalogitem.area"
     request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
     focus = named_area or wanted.home_area
@@ -349,29 +407,38 @@ def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[str, list[
         score_parts.append(f"(CASE WHEN {area} = %s THEN %s ELSE 0 END)")
         score_params += [focus, W_NAMED_AREA if named_area else W_HOME_AREA]
     columns = ", ".join(f"customers_catalogitem.{name}" for name in _COLUMNS)
+    dishes, dishes_params = _dishes_sql(rules)
     # Constant fragments only: every value is a bound parameter.
     sql = " ".join(
         (
             "SELECT",
             columns,
-            ", (",
+            ",",
+            dishes,
+            "AS dishes, (",
             " + ".join(score_parts) or "0",
             ") AS score FROM customers_catalogitem WHERE customers_catalogitem.id IN (",
             matched,
             ") ORDER BY score DESC, id LIMIT %s",
         )
     )
-    return sql, [*score_params, *matched_params, wanted.pool]
+    return sql, [*dishes_params, *score_params, *matched_params, wanted.pool]
 
 
 def ranked_rows(found: Iterable[dict]) -> list[Candidate]:
     """The ranking statement's rows (column name -> value, JSON columns as lists or as JSON text) as candidates."""
     return [
         _candidate(
-            {**row, **{name: json_array(row[name]) for name in ("tags", "allergens", "diets")}}, float(row["score"])
+            {**row, **{name: _json_list(row[name]) for name in ("tags", "allergens", "diets", "mentions", "dishes")}},
+            float(row["score"]),
         )
         for row in found
     ]
+
+
+def _json_list(value: object) -> list | None:
+    """A JSON list column as a list, keeping null (unknown allergens) as None."""
+    return None if value is None else json_array(value)
 
 
 def _matches(words: Sequence[str], *, in_area: str | None = None, prefix: bool = True) -> tuple[str, list[object]]:
@@ -391,9 +458,10 @@ def _matches(words: Sequence[str], *, in_area: str | None = None, prefix: bool =
     return f"({' OR '.join(parts)})", params
 
 
-def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[list[Candidate], int]:
+def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request, rules: RuleFacts) -> tuple[list[Candidate], int]:
     """SQLite: substring matching in SQL, the same scores without the full-text rank and trigram parts, computed in
-    Python over at most SCAN_LIMIT matches; and which of the request's own words they match (`asked_sql`)."""
+    Python over at most SCAN_LIMIT matches; the passing dishes of the best ones in one more query; and which of the
+    request's own words they match (`asked_sql`)."""
     request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
     scored = []
     asked = 0
@@ -407,9 +475,14 @@ def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request) -> tuple[list[Ca
             score += W_NAMED_AREA if row["area"] == named_area else 0
         elif wanted.home_area and row["area"] == wanted.home_area:
             score += W_HOME_AREA
-        scored.append(_candidate(row, score))
-    scored.sort(key=lambda c: -c.score)  # stable: ties keep id order
-    return scored[: wanted.pool], asked
+        scored.append((score, row))
+    scored.sort(key=lambda pair: -pair[0])  # stable: ties keep id order
+    best = scored[: wanted.pool]
+    dishes: dict[int, list[str]] = {}
+    venues = [row["id"] for _, row in best if row["kind"] == ItemKind.RESTAURANT]
+    for row in passing_dishes(rules).filter(venue_id__in=venues).order_by("external_id"):
+        dishes.setdefault(row["venue_id"], []).append(row["external_id"])
+    return [_candidate({**row, "dishes": dishes.get(row["id"], [])}, score) for score, row in best], asked
 
 
 SCAN_LIMIT = 2000
@@ -441,6 +514,7 @@ _COLUMNS = (
     "tags",
     "allergens",
     "diets",
+    "mentions",
     "food",
     "description",
 )
@@ -458,8 +532,10 @@ def _candidate(row: dict, score: float) -> Candidate:
         price_minor=row["price_minor"],
         currency=row["currency"],
         tags=tuple(row["tags"]),
-        allergens=tuple(row["allergens"]),
+        allergens=None if row["allergens"] is None else tuple(row["allergens"]),
         diets=tuple(row["diets"]),
+        mentions=tuple(row["mentions"]),
+        dishes=tuple(row["dishes"]),
         food=row["food"],
         description=description,
         score=round(score, 6),

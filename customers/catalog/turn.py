@@ -16,15 +16,16 @@ tastes or area) there is no ranking and no names.
 On PostgreSQL, two statements (one when there is nothing to search):
   1. the customer's row with its facts (`search.facts`): the hard rules' inputs, home area, preferences, and as
      subqueries the tags of the items they rated up lately and the names they rated up and down lately;
-  2. the ranking statement (`search.ranked_sql`; the candidates as one JSON array) and, beside it in the same row,
-     the names to avoid as an array, and how many of the request's own words the best eligible item and the best
-     item kept out match (`search.nothing_fits`), the items met read once (a CTE).
+  2. the ranking statement (`search.ranked_sql`; the candidates as one JSON array, each restaurant with its dishes
+     that pass) and, beside it in the same row, the names to avoid as an array, and how many of the request's own
+     words the best eligible item and the best item kept out match (`search.nothing_fits`), the items met read once
+     (a CTE).
 
 What the message states (`stated.read`: allergies, diets, exclusions, a cap, kinds) is read first, in code, and
 binds with the session's constraints (`search.bound`); its search text is what is left once the statements are
 taken out. A message that asks for nothing has no ranking and no names.
-SQLite (the quick start's fallback) answers the same with its simple matching (`search.simple_match`): the ranking
-and the names as queries of their own.
+SQLite (the quick start's fallback) answers the same with its simple matching (`search.simple_match`): the ranking,
+the names and the ranked restaurants' passing dishes as queries of their own.
 """
 
 from collections.abc import Iterable
@@ -61,9 +62,9 @@ def read(
     if wanted is not None:
         eligible, judged = search.eligible(rules), search.judged(rules)
         if connection.vendor == "postgresql":
-            ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(eligible, judged, wanted)
+            ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(eligible, judged, wanted, rules)
         else:
-            ranked, found_eligible = search.ranked_simple(eligible, wanted)
+            ranked, found_eligible = search.ranked_simple(eligible, wanted, rules)
             missed = judged.filter(search.simple_match(wanted), missed=True).order_by("name")
             rows = missed.values_list("name", "keywords", "description")[: AVOID * 2]
             names = tuple(dict.fromkeys(name for name, _, _ in rows))[:AVOID]
@@ -88,17 +89,17 @@ def read(
 
 
 def _ranked_and_missed(
-    eligible: QuerySet[CatalogItem], judged: QuerySet[CatalogItem], wanted: search.Request
+    eligible: QuerySet[CatalogItem], judged: QuerySet[CatalogItem], wanted: search.Request, rules: search.RuleFacts
 ) -> tuple[list[Candidate], tuple[str, ...], int, int]:
-    """One statement, one row: the ranked candidates as a JSON array (in the ranking's order); as an array (ARRAY()
-    keeps its subquery's order) the names of the items that the same search meets in the whole catalog and that are
-    outside `eligible`, each judged on the row its subset read; and the most of the request's own words that an
-    eligible item met matches, and that an item kept out matches (`search.asked_sql`). The items met are read once
-    (a CTE used three times)."""
+    """One statement, one row: the ranked candidates as a JSON array (in the ranking's order, each restaurant with
+    its dishes that pass `rules`); as an array (ARRAY() keeps its subquery's order) the names of the items that the
+    same search meets in the whole catalog and that are outside `eligible`, each judged on the row its subset read;
+    and the most of the request's own words that an eligible item met matches, and that an item kept out matches
+    (`search.asked_sql`). The items met are read once (a CTE used three times)."""
     asked, asked_params = search.asked_sql(wanted)
     met_rows = judged.annotate(asked=RawSQL(asked, asked_params, output_field=IntegerField()))  # noqa: S611
     met_sql, met_params = search.matched_sql(met_rows, wanted, columns=("name", "missed", "asked"))
-    ranked_sql, ranked_params = search.ranked_sql(eligible, wanted)
+    ranked_sql, ranked_params = search.ranked_sql(eligible, wanted, rules)
     with connection.cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.
         cursor.execute(

@@ -58,6 +58,7 @@ def card_fields(card: Card) -> dict[str, Any]:
             "budget_remaining": checks.budget_remaining,
             "unverified": list(checks.unverified),
             "max_price": checks.max_price,
+            "dishes": list(checks.dishes),
         },
     }
 
@@ -74,6 +75,7 @@ def _card(fields: dict[str, Any]) -> Card:
             budget_remaining=checks["budget_remaining"],
             unverified=tuple(checks["unverified"]),
             max_price=checks.get("max_price"),  # absent from cards stored before caps were stated
+            dishes=tuple(checks.get("dishes", ())),  # absent from cards stored before venues
         ),
     )
 

@@ -22,13 +22,28 @@ from customers.catalog import stated, vocabulary
 from customers.catalog import turn as catalog_turn
 from customers.catalog.terms import terms
 from customers.errors import CustomerNotFound
-from customers.models import CatalogItem, Customer, Recommendation
+from customers.models import DERIVED_FROM, CatalogItem, Customer, Recommendation
 
 pytestmark = pytest.mark.django_db
 
 AREAS = ("Seoul, Mapo-gu", "Seoul, Gangnam-gu", "Busan, Haeundae-gu", "")
 TAGS = ("spicy", "매운맛", "korean", "한식", "jazz", "재즈", "vegan", "비건", "cafe", "카페", "hiking", "noodles")
 WORDS = (*TAGS, "마포에서", "in Mapo", "Gangnam", "해운대", "something", "추천해줘", "떡볶이", "please")
+
+
+# Words an item's own text may carry, and the allergens each mentions (written out here, apart from the app's
+# vocabulary): the text binds whatever the item's list says.
+MENTIONS = {
+    "땅콩국수": {"peanut"},
+    "peanut sauce": {"peanut"},
+    "새우튀김": {"crustacean"},
+    "shrimp": {"crustacean"},
+    "쭈꾸미": {"mollusc"},
+    "seafood": {"crustacean", "mollusc"},
+    "치즈": {"milk"},
+    "gluten": {"wheat"},
+    "가게": set(),  # 게 (crab) inside a word: no mention
+}
 
 
 @dataclass(frozen=True)
@@ -39,21 +54,53 @@ class Spec:
     kind: str
     price: int | None
     currency: str
-    allergens: frozenset[str]
+    allergens: frozenset[str] | None  # None: not declared (unknown)
     diets: frozenset[str]
     food: bool
     active: bool
     tags: tuple[str, ...]
     area: str
+    mention: str = ""  # a word of MENTIONS in its description
+    venue: int | None = None  # a dish's restaurant: the position of another spec (kept when that one is a restaurant)
 
 
 def allowed(spec: Spec, *, allergies: frozenset[str], diets: frozenset[str], currency: str, remaining: int) -> bool:
-    """The contract's rules, written out plainly (the rated-down rule is checked apart)."""
-    if not spec.active or spec.allergens & allergies:
+    """The contract's rules for one item on its own, written out plainly (the rated-down and the dishes rules are
+    checked apart)."""
+    if not spec.active:
+        return False
+    if spec.allergens is None and spec.food and allergies:
+        return False  # unknown is not "free of"
+    if (spec.allergens or frozenset()) & allergies or MENTIONS.get(spec.mention, set()) & allergies:
         return False
     if spec.food and not diets <= spec.diets:
         return False
     return spec.price is None or (spec.currency == currency and spec.price <= remaining)
+
+
+def within_stated(spec: Spec, stored: services.Constraints, *, kinds: bool = True) -> bool:
+    """The session's stated cap, excluded tags and (with `kinds`) kinds, for one item."""
+    return (
+        (stored.max_price is None or spec.price is None or spec.price <= stored.max_price)
+        and not set(spec.tags) & set(stored.exclude_tags)
+        and (not kinds or not stored.kinds or spec.kind in stored.kinds)
+    )
+
+
+def eligible_ids(
+    made: list[Spec], rated_down: set[str], rules: dict, stored: services.Constraints
+) -> tuple[set[str], set[str]]:
+    """The items that may reach the customer: each allowed on its own, within what the session states and not rated
+    down, and a restaurant with active dishes only when one of them may too (judged by every rule but the kinds
+    asked for); and those dishes that serve their restaurant."""
+    passing = {s.external_id for s in made if allowed(s, **rules) and s.external_id not in rated_down}
+    alone = {s.external_id for s in made if s.external_id in passing and within_stated(s, stored)}
+    serving = {s.external_id for s in made if s.external_id in passing and within_stated(s, stored, kinds=False)}
+    dishes: dict[str, list[str]] = {}
+    for spec in made:
+        if spec.venue is not None and spec.active:
+            dishes.setdefault(made[spec.venue].external_id, []).append(spec.external_id)
+    return {i for i in alone if i not in dishes or any(dish in serving for dish in dishes[i])}, serving
 
 
 item_specs = st.builds(
@@ -62,12 +109,14 @@ item_specs = st.builds(
     kind=st.sampled_from(catalog_items.KINDS),
     price=st.one_of(st.none(), st.integers(0, 300_000), st.sampled_from([0, 20_000, 380_000, 380_001])),
     currency=st.sampled_from(["KRW", "KRW", "KRW", "USD"]),
-    allergens=st.frozensets(st.sampled_from(vocabulary.ALLERGENS), max_size=4),
+    allergens=st.none() | st.frozensets(st.sampled_from(vocabulary.ALLERGENS), max_size=4),
     diets=st.frozensets(st.sampled_from(vocabulary.DIETS), max_size=3),
     food=st.booleans(),
     active=st.booleans() | st.just(True),
     tags=st.lists(st.sampled_from(TAGS), max_size=4, unique=True).map(tuple),
     area=st.sampled_from(AREAS),
+    mention=st.just("") | st.sampled_from(sorted(MENTIONS)),
+    venue=st.none() | st.integers(0, 24),
 )
 customer_specs = st.fixed_dictionaries(
     {
@@ -102,26 +151,33 @@ def _create_items(specs: list[Spec]) -> list[Spec]:
     made = []
     rows = []
     for n, spec in enumerate(specs):
-        spec = Spec(**{**spec.__dict__, "external_id": f"v{n % 4}:{n}"})
+        # A venue only from a dish to a restaurant other than itself, as the import allows.
+        venue = spec.venue
+        if spec.kind != "dish" or venue is None or venue >= len(specs) or specs[venue].kind != "restaurant":
+            venue = None
+        spec = Spec(**{**spec.__dict__, "external_id": f"v{n % 4}:{n}", "venue": venue})
         made.append(spec)
         fields = {
             "external_id": spec.external_id,
             "kind": spec.kind,
             "name": f"item {n} {' '.join(spec.tags)}",
+            "description": f"오늘의 {spec.mention}" if spec.mention else "",
             "area": spec.area,
             "price_minor": spec.price,
             "currency": spec.currency,
             "tags": list(spec.tags),
-            "allergens": sorted(spec.allergens),
+            "allergens": None if spec.allergens is None else sorted(spec.allergens),
             "diets": sorted(spec.diets),
             "food": spec.food,
             "active": spec.active,
         }
-        derived = catalog_items.derived(
-            fields["name"], spec.kind, spec.area, fields["tags"], fields["allergens"], fields["diets"]
-        )
+        derived = catalog_items.derived(**{name: fields[name] for name in DERIVED_FROM})
         rows.append(CatalogItem(**fields, **derived))
-    CatalogItem.objects.bulk_create(rows)
+    created = CatalogItem.objects.bulk_create(rows)
+    for item, spec in zip(created, made, strict=True):
+        if spec.venue is not None:
+            item.venue_id = created[spec.venue].pk
+    CatalogItem.objects.bulk_update(created, ["venue"])
     return made
 
 
@@ -171,15 +227,7 @@ def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit
         diets = frozenset(customer["diets"]) | {*said.constraints.diets, *stored.diets}
         remaining = max(0, customer["monthly_limit_minor"] - customer["spent_this_month_minor"])
         rules = {"allergies": allergies, "diets": diets, "currency": customer["currency"], "remaining": remaining}
-        expected = {
-            s.external_id
-            for s in made
-            if allowed(s, **rules)
-            and s.external_id not in rated_down
-            and (stored.max_price is None or s.price is None or s.price <= stored.max_price)
-            and not set(s.tags) & set(stored.exclude_tags)
-            and (not stored.kinds or s.kind in stored.kinds)
-        }
+        expected, serving = eligible_ids(made, rated_down, rules, stored)
 
         read = services.catalog_turn_read(
             customer_id=customer_id, text=" ".join(words), limit=limit, constraints=stored
@@ -191,7 +239,16 @@ def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit
             spec = by_id[candidate.external_id]
             assert allowed(spec, **rules), (candidate, rules)
             assert candidate.external_id not in rated_down
-            assert not set(candidate.allergens) & allergies
+            assert candidate.external_id in expected
+            assert not set(candidate.allergens or ()) & allergies
+            # A restaurant carries exactly its dishes that may reach the customer.
+            assert set(candidate.dishes) == {
+                d.external_id
+                for d in made
+                if d.venue is not None
+                and made[d.venue].external_id == candidate.external_id
+                and d.external_id in serving
+            }
         assert len(found) <= limit
         assert len({c.external_id for c in found}) == len(found)
         assert set(c.external_id for c in found) <= expected
@@ -318,7 +375,6 @@ def test_the_names_to_avoid_are_the_turns_nearest_misses(alice, make_customer, d
     far = CatalogItem.objects.create(
         external_id="far-pottery", kind="activity", name="Clay Studio Evening", area="Daegu, Suseong-gu",
         tags=["pottery"], allergens=["peanut"], food=False,
-        **catalog_items.derived("Clay Studio Evening", "activity", "Daegu, Suseong-gu", ["pottery"], ["peanut"], []),
     )  # fmt: skip
     read = services.catalog_turn_read(customer_id=alice.customer_id, text=text, limit=10)
     peanut = CatalogItem.objects.get(external_id="mapo-peanut-noodle:1").name
@@ -351,8 +407,10 @@ def test_a_big_catalog_keeps_the_names_bounded_and_the_read_at_two_statements(ma
         rows.append(
             CatalogItem(
                 external_id=f"big{n % 500}:{n}", kind="dish", name=name, area=area, tags=tags, food=True,
-                price_minor=5_000 if n % 4 == 0 else 50_000, currency="KRW",
-                **catalog_items.derived(name, "dish", area, tags, [], []),
+                price_minor=5_000 if n % 4 == 0 else 50_000, currency="KRW", allergens=[],
+                **catalog_items.derived(
+                    name=name, kind="dish", area=area, description="", tags=tags, allergens=[], diets=[], food=True
+                ),
             )
         )  # fmt: skip
     CatalogItem.objects.bulk_create(rows)
@@ -367,7 +425,8 @@ def test_a_big_catalog_keeps_the_names_bounded_and_the_read_at_two_statements(ma
 
 def test_a_turn_read_costs_two_statements_on_postgresql(alice, make_customer, demo_catalog, django_assert_num_queries):
     """The customer's facts (with their tastes), then the ranking with the names to avoid; with nothing to search,
-    the facts alone. SQLite, the fallback, reads the names apart from the ranking."""
+    the facts alone. SQLite, the fallback, reads the names and the restaurants' passing dishes apart from the
+    ranking (each of these requests ranks a restaurant)."""
     services.recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
     erin = make_customer("erin", monthly_limit_minor=100_000)
     postgresql = connection.vendor == "postgresql"
@@ -377,5 +436,5 @@ def test_a_turn_read_costs_two_statements_on_postgresql(alice, make_customer, de
         (alice.customer_id, "뭐 하지?", True),
         (erin.customer_id, "", False),  # nothing to match: no ranking
     ):
-        with django_assert_num_queries(1 if not ranked else 2 if postgresql else 3):
+        with django_assert_num_queries(1 if not ranked else 2 if postgresql else 4):
             services.catalog_turn_read(customer_id=customer_id, text=text)

@@ -12,7 +12,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from customers import services
-from customers.catalog import importer
+from customers.catalog import importer, vocabulary
+from customers.catalog import items as catalog_items
 from customers.errors import CatalogImportError
 from customers.models import CatalogItem
 
@@ -145,11 +146,11 @@ def _subprocess_env() -> dict[str, str]:
 
 def test_upsert_by_external_id_counts_created_updated_unchanged(tmp_path):
     path = write_lines(tmp_path / "c.jsonl", GOOD)
-    assert run(path) == {"created": 3, "updated": 0, "unchanged": 0, "deactivated": 0}
-    assert run(path) == {"created": 0, "updated": 0, "unchanged": 3, "deactivated": 0}
+    assert run(path) == {"created": 3, "updated": 0, "unchanged": 0, "deactivated": 0, "warnings": 0}
+    assert run(path) == {"created": 0, "updated": 0, "unchanged": 3, "deactivated": 0, "warnings": 0}
     changed = [GOOD[0], {**GOOD[1], "price": 6000}, GOOD[2], row("c", name="김밥")]
     write_lines(path, changed)
-    assert run(path) == {"created": 1, "updated": 1, "unchanged": 2, "deactivated": 0}
+    assert run(path) == {"created": 1, "updated": 1, "unchanged": 2, "deactivated": 0, "warnings": 0}
     item = CatalogItem.objects.get(external_id="a:2")
     assert (item.price_minor, item.allergens, item.allergen_mask) == (6000, ["wheat", "pork"], (1 << 4) | (1 << 11))
 
@@ -177,7 +178,13 @@ def test_deactivate_missing(tmp_path):
     path = write_lines(tmp_path / "c.jsonl", GOOD)
     run(path)
     write_lines(path, GOOD[:1])
-    assert run(path, "--deactivate-missing") == {"created": 0, "updated": 0, "unchanged": 1, "deactivated": 2}
+    assert run(path, "--deactivate-missing") == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 1,
+        "deactivated": 2,
+        "warnings": 0,
+    }
     assert set(CatalogItem.objects.filter(active=True).values_list("external_id", flat=True)) == {"a:1"}
     assert run(path, "--deactivate-missing")["deactivated"] == 0
 
@@ -197,7 +204,7 @@ def test_an_empty_array_or_file_imports_nothing(tmp_path):
     for text in ("[]", " [ ] ", "", "\n\n"):
         path = tmp_path / "c.json"
         path.write_text(text, encoding="utf-8")
-        assert run(path) == {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
+        assert run(path) == {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0, "warnings": 0}
 
 
 def test_the_demo_catalog_imports_and_is_idempotent():
@@ -274,3 +281,92 @@ def test_100000_rows_import_in_bounded_memory(tmp_path):
     assert result["created"] == 100_000
     assert result["growth"] < 48 * 2**20, f"peak resident memory grew by {result['growth'] / 2**20:.0f} MiB"
     CatalogItem.objects.all().delete()
+
+
+def test_absent_or_null_allergens_are_unknown_and_an_empty_list_declares_none(tmp_path):
+    rows = [
+        row("absent"),
+        row("null", allergens=None),
+        row("none", allergens=[]),
+        row("walk", kind="activity", name="산책"),
+        row("walk-peanut", kind="activity", name="땅콩 농장 체험", allergens=None),
+    ]
+    run(write_lines(tmp_path / "c.jsonl", rows))
+    found = {i.external_id: (i.allergens, i.allergen_mask) for i in CatalogItem.objects.all()}
+    assert found == {
+        "absent": (None, catalog_items.ALL_ALLERGENS),  # food of unknown allergens: may contain any
+        "null": (None, catalog_items.ALL_ALLERGENS),
+        "none": ([], 0),
+        "walk": (None, 0),  # not food: unknown binds nothing, only what its text mentions
+        "walk-peanut": (None, vocabulary.ALLERGEN_BITS["peanut"]),
+    }
+
+
+def test_a_row_whose_text_mentions_an_undeclared_allergen_is_a_warning_not_an_error(tmp_path):
+    rows = [
+        row("noodle", name="땅콩국수", allergens=["wheat"]),
+        row("fritter", name="모둠튀김", description="새우, 김말이", tags=["shrimp"], allergens=["wheat", "crustacean"]),
+        row("shop", name="동네 가게", allergens=[]),  # 게 (crab) inside a word mentions nothing
+    ]
+    path = write_lines(tmp_path / "c.jsonl", rows)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("catalog_import", str(path), "--json", stdout=out, stderr=err)
+    assert json.loads(out.getvalue()) == {"created": 3, "updated": 0, "unchanged": 0, "deactivated": 0, "warnings": 1}
+    assert err.getvalue().splitlines() == [
+        "warning: row 1 (noodle): its text mentions peanut, which `allergens` does not declare"
+    ]
+    noodle = CatalogItem.objects.get(external_id="noodle")
+    assert (noodle.mentions, noodle.allergen_mask) == (["peanut"], vocabulary.allergen_mask(["peanut", "wheat"]))
+
+
+VENUES = [
+    row("mapo-noodle:1", venue="mapo-noodle", allergens=["wheat"]),  # before its restaurant in the file
+    {"external_id": "mapo-noodle", "kind": "restaurant", "name": "국수집", "allergens": []},
+    row("mapo-noodle:2", venue="mapo-noodle", allergens=["wheat", "egg"]),
+]
+
+
+def test_a_dish_is_linked_to_its_restaurant_in_the_file_or_the_catalog(tmp_path):
+    path = write_lines(tmp_path / "c.jsonl", VENUES)
+    assert run(path)["created"] == 3
+    restaurant = CatalogItem.objects.get(external_id="mapo-noodle")
+    assert sorted(restaurant.dishes.values_list("external_id", flat=True)) == ["mapo-noodle:1", "mapo-noodle:2"]
+    assert run(path)["unchanged"] == 3
+    # A later file may name a restaurant the catalog already holds.
+    write_lines(path, [row("mapo-noodle:3", venue="mapo-noodle", allergens=[])])
+    assert run(path)["created"] == 1
+    assert CatalogItem.objects.get(external_id="mapo-noodle:3").venue == restaurant
+    # Moving a dish off its venue is an update.
+    write_lines(path, [row("mapo-noodle:3", allergens=[])])
+    assert run(path)["updated"] == 1
+    assert CatalogItem.objects.get(external_id="mapo-noodle:3").venue is None
+
+
+@pytest.mark.parametrize(
+    ("rows", "number", "words"),
+    [
+        ([row("d", venue="nowhere")], 1, "'nowhere' is no restaurant of the file or the catalog"),
+        ([row("p", kind="place", name="공원"), row("d", venue="p")], 2, "'p' is not a restaurant"),
+        ([{"external_id": "r", "kind": "restaurant", "name": "r", "venue": "x"}], 1, "only a dish has a venue"),
+        ([row("d", venue="d")], 1, "its own venue"),
+        ([row("d", venue=7)], 1, "external_id of a restaurant"),
+    ],
+)
+def test_a_bad_venue_names_its_row_and_nothing_is_written(tmp_path, rows, number, words):
+    CatalogItem.objects.create(external_id="elsewhere", kind="place", name="not a restaurant")
+    with pytest.raises(CommandError) as caught:
+        run(write_lines(tmp_path / "c.jsonl", [*GOOD, *rows]))
+    assert f"row {len(GOOD) + number}: venue: " in str(caught.value)
+    assert words in str(caught.value)
+    assert CatalogItem.objects.count() == 1
+
+
+def test_the_demo_catalog_declares_every_food_item_links_every_dish_and_warns_of_nothing():
+    result = services.catalog_demo_seed()
+    assert result.warnings == ()
+    assert not CatalogItem.objects.filter(food=True, allergens__isnull=True).exists()
+    assert not CatalogItem.objects.filter(kind="dish", venue__isnull=True).exists()
+    noodle = CatalogItem.objects.get(external_id="mapo-peanut-noodle")
+    assert "peanut" in noodle.allergens
+    assert {"mollusc"} <= set(CatalogItem.objects.get(external_id="mapo-bul-jjukkumi").allergens)
+    assert {"mollusc"} <= set(CatalogItem.objects.get(external_id="haeundae-jogae").allergens)

@@ -8,18 +8,39 @@ import pytest
 from evals import labelled, oracle
 from evals.env import Turn
 
-CATALOG = {
-    item.external_id: item
-    for item in map(
+CATALOG = oracle.link_dishes(
+    map(
         oracle.item_from_row,
         [
             {
                 "external_id": "noodles",
                 "kind": "dish",
+                "venue": "noodle-house",
                 "name": "땅콩국수 (peanut noodles)",
                 "price": 9000,
                 "allergens": ["peanut", "wheat"],
                 "diets": ["vegan", "vegetarian"],
+            },
+            {
+                "external_id": "noodle-house",
+                "kind": "restaurant",
+                "name": "국수집 (noodle house)",
+                "allergens": [],
+                "diets": ["vegetarian"],
+            },
+            {
+                "external_id": "satay",
+                "kind": "dish",
+                "name": "채소 꼬치 (vegetable skewers)",
+                "description": "With a peanut sauce.",
+                "allergens": [],
+                "diets": ["vegetarian"],
+            },
+            {
+                "external_id": "mystery",
+                "kind": "dish",
+                "name": "오늘의 요리 (dish of the day)",
+                "diets": ["vegetarian"],
             },
             {
                 "external_id": "stew",
@@ -33,14 +54,21 @@ CATALOG = {
                 "kind": "dish",
                 "name": "두부 포케 (tofu poke)",
                 "price": 12000,
+                "allergens": ["soy"],
                 "diets": ["vegetarian"],
             },
             {"external_id": "yacht", "kind": "activity", "name": "요트 투어 (night yacht)", "price": 40000},
-            {"external_id": "closed", "kind": "restaurant", "name": "도시락 (closed)", "active": False},
+            {
+                "external_id": "closed",
+                "kind": "restaurant",
+                "name": "도시락 (closed)",
+                "active": False,
+                "allergens": [],
+            },
             {"external_id": "walk", "kind": "place", "name": "산책로 (a walk)"},
         ],
     )
-}
+)
 # Peanut-allergic vegetarian with 20,000 left, who rated "tofu" down.
 RULES = oracle.Rules.from_profile(
     {"allergies": ["peanut"], "diets": ["vegetarian"], "remaining_limit_minor": 20000, "currency": "KRW"},
@@ -66,17 +94,32 @@ def test_ndcg_at_3_on_a_hand_computed_example():
 @pytest.mark.parametrize(
     ("external_id", "broken"),
     [
-        ("noodles", ["allergen"]),
+        ("noodles", ["allergen", "allergen_in_text"]),  # declared, and its name says so
         ("stew", ["diet"]),  # food without "vegetarian"
         ("tofu", ["rated_down"]),
         ("yacht", ["budget"]),  # not food: no diet rule
         ("closed", ["inactive", "diet"]),
-        ("walk", []),
+        ("walk", []),  # not food: allergens not declared bind nothing
         ("invented", ["unknown"]),
+        ("mystery", ["allergens_unknown"]),  # food whose allergens are not declared, for a customer with an allergy
+        ("satay", ["allergen_in_text"]),  # its text says peanut, whatever its list says
+        ("noodle-house", ["no_dish_fits"]),  # its one dish has peanut
     ],
 )
 def test_the_oracle_names_every_broken_rule(external_id, broken):
     assert oracle.violations(CATALOG.get(external_id), RULES) == broken
+
+
+def test_for_a_customer_with_no_allergy_unknown_allergens_and_mentions_bind_nothing():
+    free = oracle.Rules.from_profile({"allergies": [], "diets": [], "remaining_limit_minor": 20000})
+    assert [oracle.violations(CATALOG[i], free) for i in ("mystery", "satay", "noodle-house")] == [[], [], []]
+
+
+def test_the_oracle_reads_an_items_text_by_its_own_list():
+    assert oracle.mentioned("spicy peanut-sauce noodles with shrimps") == {"peanut", "crustacean"}
+    assert oracle.mentioned("해물 쭈꾸미볶음") == {"mollusc"}
+    assert oracle.mentioned("gluten free rice-flour loaf, oat milk latte, peanut butter toast") == {"peanut"}
+    assert oracle.mentioned("eggplant and walnuts") == {"tree_nut"}
 
 
 def test_a_violating_card_is_counted_and_an_invented_one_is_not_grounded():
@@ -94,7 +137,7 @@ def test_a_violating_card_is_counted_and_an_invented_one_is_not_grounded():
     summary = labelled.summarize([row, empty])
     assert summary["cards"] == 3
     assert summary["violations"] == 2
-    assert summary["violations_by_rule"] == {"allergen": 1, "unknown": 1}
+    assert summary["violations_by_rule"] == {"allergen": 1, "allergen_in_text": 1, "unknown": 1}
     assert summary["grounding"] == pytest.approx(2 / 3, abs=1e-4)
     assert summary["hit_at_3"] == 1.0
     assert summary["empty_set_without_cards"] == 1

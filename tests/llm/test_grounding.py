@@ -18,6 +18,9 @@ SALAD = candidate("salad", "Green Bowl", diets=("vegan", "vegetarian"))
 PRICEY = candidate("omakase", "Omakase Hanok", price_minor=400_000)
 DOLLARS = candidate("diner", "Dollar Diner", price_minor=1_500, currency="USD")
 PARK = candidate("park", "Hanok Park", kind="place", price_minor=None, food=False)
+MYSTERY = candidate("mystery", "Mystery Bistro", allergens=None)  # food whose allergens are not declared
+SAUCE = candidate("sauce", "Hapjeong Noodles", allergens=(), mentions=("peanut",))  # its text says peanut
+ALLERGENS = ("peanut", "milk", "wheat", "soy", "crustacean", "mollusc")
 
 
 def _context(*candidates, **customer):
@@ -37,6 +40,8 @@ def _propose(*ids):
     ("item", "customer", "reason"),
     [
         (SATAY, {}, "allergen"),  # alice is allergic to peanuts
+        (MYSTERY, {}, "allergen"),  # unknown is not "free of": she has an allergy
+        (SAUCE, {}, "allergen"),  # what the item's own text says binds whatever its list says
         (STEAK, {"diets": ("vegan",)}, "diet"),
         (PRICEY, {}, "budget"),  # above her 380,000 KRW left
         (DOLLARS, {}, "budget"),  # another currency
@@ -68,6 +73,52 @@ def test_the_receipt_says_what_was_checked():
     assert salad.checks.unverified == ("no cilantro",)
     assert park.checks.diets == ()  # not food: no diet rule applies
     assert salad.id != park.id
+
+
+def test_the_receipt_claims_no_check_on_allergens_not_declared():
+    walk = candidate("walk", "Riverside Walk", kind="activity", price_minor=None, food=False, allergens=None)
+    venue = candidate("venue", "Noodle House", dishes=("venue:1", "venue:3"))
+    [walk_card, venue_card] = grounding.check(_context(walk, venue), _propose("walk", "venue"), max_cards=3)[0]
+    assert walk_card.checks.allergens == ()  # not food: kept, but nothing was declared to check
+    assert (venue_card.checks.allergens, venue_card.checks.dishes) == (("peanut",), ("venue:1", "venue:3"))
+    [mystery] = grounding.check(_context(MYSTERY, allergies=()), _propose("mystery"), max_cards=3)[0]
+    assert mystery.checks.allergens == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    items=st.lists(
+        st.tuples(
+            st.none() | st.frozensets(st.sampled_from(ALLERGENS), max_size=3),
+            st.frozensets(st.sampled_from(ALLERGENS), max_size=2),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    allergies=st.frozensets(st.sampled_from(ALLERGENS), max_size=3),
+)
+def test_a_card_is_kept_exactly_when_the_item_side_allergen_rules_allow_it(items, allergies):
+    """Random items (allergens declared or not, mentioned by their text or not, food or not) and a random customer:
+    a proposal is kept exactly when the rules, written out here, allow it, and its receipt claims a check only on
+    declared data."""
+    offered = [
+        candidate(f"i{n}", f"Item number {n}", allergens=None if declared is None else tuple(sorted(declared)),
+                  mentions=tuple(sorted(mentioned)), food=food, kind="restaurant" if food else "place")
+        for n, (declared, mentioned, food) in enumerate(items)
+    ]  # fmt: skip
+
+    def allowed(declared, mentioned, food):
+        if allergies and declared is None and food:
+            return False
+        return not (allergies & (declared or frozenset()) or allergies & mentioned)
+
+    context = _context(*offered, allergies=tuple(sorted(allergies)))
+    cards, _ = grounding.check(context, _propose(*(c.external_id for c in offered)), max_cards=len(offered))
+    assert _ids(cards) == [c.external_id for c, item in zip(offered, items, strict=True) if allowed(*item)]
+    for card in cards:
+        declared = items[int(card.item.external_id[1:])][0]
+        assert card.checks.allergens == (() if declared is None else tuple(sorted(allergies)))
 
 
 def test_order_is_kept_and_the_maximum_holds():

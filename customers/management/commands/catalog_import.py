@@ -31,11 +31,14 @@ class Command(BaseCommand):
         finally:
             if progress:
                 sys.stderr.write("\n")
+        for warning in result.warnings:
+            self.stderr.write(f"warning: {warning}")
         counts = {
             "created": result.created,
             "updated": result.updated,
             "unchanged": result.unchanged,
             "deactivated": result.deactivated,
+            "warnings": len(result.warnings),
         }
         if options["json"]:
             self.stdout.write(json.dumps(counts))
