@@ -185,7 +185,7 @@ class ArchivedTranscript(models.Model):
     session = models.OneToOneField(
         ChatSession, on_delete=models.CASCADE, primary_key=True, related_name="archived_transcript"
     )
-    # [{id, seq, role, content, tokens, created_at (ISO 8601), interrupted}], oldest first.
+    # [{id, seq, role, content, tokens, created_at (ISO 8601), interrupted, recommendations}], oldest first.
     messages = models.JSONField(default=list)
     archived_at = models.DateTimeField(default=timezone.now, db_index=True)
 

@@ -3,9 +3,9 @@ Plain dataclasses in and out (re-exported here from llm.data), every failure a t
 See llm/README.md for the Redis keys, the turn lock and the round trips of a turn.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import redis
@@ -95,6 +95,8 @@ __all__ = [
     "TurnRateLimited",
     "Usage",
     # functions
+    "cards_decode",
+    "cards_encode",
     "conversation_get",
     "llm_check",
     "messages_list",
@@ -200,6 +202,16 @@ def turn_regenerate(
     return turns.regenerate(
         session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
     )
+
+
+def cards_encode(cards: Sequence[Card]) -> tuple[dict[str, Any], ...]:
+    """Cards as JSON objects, as they are stored with their message (for another store to keep as they are)."""
+    return tuple(store.card_fields(card) for card in cards)
+
+
+def cards_decode(fields: Sequence[dict[str, Any]]) -> tuple[Card, ...]:
+    """The cards `cards_encode` gave."""
+    return tuple(store.card_of(card) for card in fields)
 
 
 def messages_list(*, session_id: UUID) -> tuple[Message, ...]:

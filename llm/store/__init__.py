@@ -28,6 +28,8 @@ from llm.store.calls import (
 )
 from llm.store.codec import (
     Idempotency,
+    card_fields,
+    card_of,
     decode_message,
     decode_messages,
     decode_mood,
@@ -81,6 +83,8 @@ __all__ = [
     "answered_call",
     "asend",
     "begin_call",
+    "card_fields",
+    "card_of",
     "conversation_call",
     "decode_message",
     "decode_messages",

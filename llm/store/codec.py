@@ -58,7 +58,8 @@ def card_fields(card: Card) -> dict[str, Any]:
     }
 
 
-def _card(fields: dict[str, Any]) -> Card:
+def card_of(fields: dict[str, Any]) -> Card:
+    """The card `card_fields` wrote."""
     item, checks = fields["item"], fields["checks"]
     return Card(
         id=fields["id"],
@@ -93,7 +94,7 @@ def _message(fields: dict[str, Any]) -> Message:
         tokens=fields["tokens"],
         created_at=datetime.fromisoformat(fields["created_at"]),
         interrupted=fields.get("interrupted", False),
-        recommendations=tuple(_card(card) for card in fields.get("recommendations", ())),
+        recommendations=tuple(card_of(card) for card in fields.get("recommendations", ())),
     )
 
 
