@@ -76,7 +76,7 @@ def turn_send(*, customer_id: int, session_id: UUID, text: str, idempotency_key:
     except LLMError as exc:
         _record_unanswered_message(session_id, exc.messages_added)
         raise
-    _finish(session_id, turn, started=started, stream=False)
+    _finish(session_id, turn, idempotency_key, started=started, stream=False)
     return turn
 
 
@@ -90,7 +90,7 @@ def turn_regenerate(
     turn = llm.turn_regenerate(
         session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
     )
-    _finish(session_id, turn, started=started, stream=False)
+    _finish(session_id, turn, idempotency_key, started=started, stream=False)
     return turn
 
 
@@ -113,7 +113,9 @@ def turn_send_stream(
 
     async def record(outcome: Turn | LLMError) -> None:
         if isinstance(outcome, Turn):
-            await sync_to_async(_finish_in_worker, thread_sensitive=False)(session_id, outcome, started)
+            await sync_to_async(_finish_in_worker, thread_sensitive=False)(
+                session_id, outcome, idempotency_key, started
+            )
         elif outcome.messages_added:
             await sync_to_async(_record_unanswered_in_worker, thread_sensitive=False)(
                 session_id, outcome.messages_added
@@ -129,8 +131,10 @@ def turn_send_stream(
     )
 
 
-def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> None:
-    if not turn.replayed:  # a replay answers an earlier turn, which was recorded then
+def _finish(session_id: UUID, turn: Turn, idempotency_key: str | None, *, started: float, stream: bool) -> None:
+    # A replay answers an earlier turn, which was recorded then, unless that recording failed: then the first replay
+    # records it (llm hands the debt to exactly one).
+    if not turn.replayed or turn.recording_owed:
         try:
             customers.session_record_activity(
                 session_id=session_id,
@@ -142,6 +146,8 @@ def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> No
             )
         except DatabaseUnavailable as exc:
             logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
+            if idempotency_key is not None:
+                _recording_owed(session_id, idempotency_key)
             raise ChatError("service_unavailable", NOT_RECORDED) from exc
         except SessionNotFound:
             # Erased right after this turn, which it waited for: the reply was given, there is nothing to count.
@@ -161,6 +167,14 @@ def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> No
     )
 
 
+def _recording_owed(session_id: UUID, idempotency_key: str) -> None:
+    """Leave the recording to the turn's replay (a retry with its Idempotency-Key), which will find it owed."""
+    try:
+        llm.turn_recording_owed(session_id=session_id, idempotency_key=idempotency_key)
+    except LLMError:
+        logger.warning("turn_recording_not_owed", extra={"session_id": str(session_id)})
+
+
 def _record_unanswered_message(session_id: UUID, messages: int) -> None:
     """Count what a failed turn left stored: its user message, unless it answered one stored (and counted) before."""
     if not messages:
@@ -178,9 +192,9 @@ def _record_unanswered_message(session_id: UUID, messages: int) -> None:
 # back at once instead of holding it until the thread is reused.
 
 
-def _finish_in_worker(session_id: UUID, turn: Turn, started: float) -> None:
+def _finish_in_worker(session_id: UUID, turn: Turn, idempotency_key: str | None, started: float) -> None:
     try:
-        _finish(session_id, turn, started=started, stream=True)
+        _finish(session_id, turn, idempotency_key, started=started, stream=True)
     finally:
         customers.database_connection_release()
 

@@ -158,6 +158,9 @@ class Turn:
     # (a regenerate after a failed reply, or the retry of a failed turn with its Idempotency-Key); 0 when it
     # replaced a reply. A replay carries the original turn's (it added nothing itself: see `replayed`).
     messages_added: int = 0
+    # A replay whose original answer could not be recorded (`llm.services.turn_recording_owed`): this replay, and no
+    # other, owes the recording.
+    recording_owed: bool = False
 
     @property
     def recommendations(self) -> tuple[Card, ...]:

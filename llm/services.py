@@ -110,6 +110,7 @@ __all__ = [
     "tokenizer_preload",
     "turn_admit",
     "turn_answered",
+    "turn_recording_owed",
     "turn_regenerate",
     "turn_reply",
     "turn_reply_stream",
@@ -157,6 +158,13 @@ def turn_answered(*, session_id: UUID, idempotency_key: str, text: str | None) -
     assert idem is not None
     keys = store.session_keys(session_id)
     return store.parse_answered(store.run(sync_client(), store.answered_call(keys, idem)), idem)
+
+
+def turn_recording_owed(*, session_id: UUID, idempotency_key: str) -> None:
+    """Say that the answered turn of this Idempotency-Key could not be recorded (its caller's database write failed):
+    its first replay then comes back with `recording_owed`, and no other. One round trip, on that failure only.
+    Raises StoreUnavailable."""
+    store.run(sync_client(), store.owe_call(store.session_keys(session_id), store.key_digest(idempotency_key)))
 
 
 def turn_reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None) -> Turn:

@@ -101,8 +101,8 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
         if raw is None:  # the turn waited in line: BEGIN, refused with the first try, wrote nothing
             [raw] = yield from store.round_trip((_begin_call(ask, lease),))
         begun = store.parse_begin(raw)
-        if isinstance(begun, Turn):
-            return replace(begun, replayed=True)
+        if isinstance(begun, Turn):  # a replay
+            return begun
         try:
             return (yield from _answer(ask, lease, begun, stream=stream))
         except LLMError as exc:

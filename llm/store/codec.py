@@ -153,10 +153,15 @@ class Idempotency:
     fingerprint: str
 
 
+def key_digest(key: str) -> str:
+    """What names an Idempotency-Key's record: never the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def idempotency(key: str | None, *, kind: str, text: str) -> Idempotency | None:
     if key is None:
         return None
     return Idempotency(
-        digest=hashlib.sha256(key.encode()).hexdigest(),
+        digest=key_digest(key),
         fingerprint=hashlib.sha256(f"{kind}\n{text}".encode()).hexdigest(),
     )
