@@ -13,6 +13,7 @@ from django.utils import timezone
 from customers import archive, cache, selectors
 from customers.cache import get_or_load
 from customers.catalog import recommendations as catalog_recommendations
+from customers.catalog import search
 from customers.data import (
     ArchivedMessage,
     PastSessionSummary,
@@ -109,30 +110,43 @@ def session_record_activity(
     mood: str = "",
     at: datetime | None = None,
     shown: Sequence[tuple[UUID, str, str]] = (),
-) -> None:
+    customer_id: int | None = None,
+) -> tuple[UUID, ...]:
     """Add to the session's counters atomically (one UPDATE) and move its last activity time forward to `at`.
 
     A non-empty `mood` becomes the session's latest (final) mood. `shown` are the turn's recommendations as
-    (recommendation id, external_id, reason): their rows are written in the same transaction as the counters, by
-    one INSERT that finds the items and the session's customer itself (two statements in all). The cached access
-    entry stays: it holds no counter. Raises SessionNotFound when the row is gone, InvalidInput for a
-    negative amount or an unknown item.
+    (recommendation id, external_id, reason), checked when the model answered against facts read before the turn:
+    their rows are written in the same transaction as the counters, and only for the items that still meet every
+    rule of the customer `customer_id` (required with `shown`) against the current rows: the customer's facts read
+    again (`search.facts`, as for the candidates), then one statement that updates the counters and inserts the rows
+    of the items `search.eligible` still admits (two statements in all on PostgreSQL). Returns the ids of the rows
+    written; the others' cards must not be shown. The cached access entry stays: it holds no counter. Raises
+    SessionNotFound when the row is gone, InvalidInput for a negative amount.
     """
-    if shown:
-        with transaction.atomic():  # two statements: the UPDATE, then one INSERT of the rows
-            _record_activity(session_id, messages_added, prompt_tokens, completion_tokens, mood, at)
-            catalog_recommendations.insert(
-                shown=[(external_id, reason) for _, external_id, reason in shown],
-                ids=[recommendation_id for recommendation_id, _, _ in shown],
-                session_id=session_id,
-            )
-        return
-    _record_activity(session_id, messages_added, prompt_tokens, completion_tokens, mood, at)
+    changes = _activity_changes(messages_added, prompt_tokens, completion_tokens, mood, at)
+    rows = ChatSession.objects.filter(pk=session_id)
+    if not shown:
+        if not rows.update(**changes):
+            raise SessionNotFound(f"session {session_id} not found")
+        return ()
+    if customer_id is None:
+        raise InvalidInput("the customer whose rules the cards must meet")
+    with transaction.atomic():
+        found = search.facts(customer_id=customer_id)
+        if found is None:
+            raise CustomerNotFound(f"customer {customer_id} not found")
+        return catalog_recommendations.insert(
+            shown=[(external_id, reason) for _, external_id, reason in shown],
+            ids=[recommendation_id for recommendation_id, _, _ in shown],
+            session_id=session_id,
+            rules=found.rules,
+            activity=(rows, changes),
+        )
 
 
-def _record_activity(
-    session_id: UUID, messages_added: int, prompt_tokens: int, completion_tokens: int, mood: str, at: datetime | None
-) -> None:
+def _activity_changes(
+    messages_added: int, prompt_tokens: int, completion_tokens: int, mood: str, at: datetime | None
+) -> dict[str, object]:
     if min(messages_added, prompt_tokens, completion_tokens) < 0:
         raise InvalidInput("activity amounts must not be negative")
     changes: dict[str, object] = {
@@ -144,8 +158,7 @@ def _record_activity(
     }
     if mood:
         changes["final_mood"] = mood
-    if not ChatSession.objects.filter(pk=session_id).update(**changes):
-        raise SessionNotFound(f"session {session_id} not found")
+    return changes
 
 
 @database_required

@@ -25,6 +25,7 @@ from llm.store.calls import (
     parse_mood,
     parse_summary,
     range_call,
+    revise_call,
     summary_call,
 )
 from llm.store.codec import (
@@ -37,6 +38,7 @@ from llm.store.codec import (
     decode_turn,
     encode_message,
     encode_mood,
+    encode_turn,
     idempotency,
     key_digest,
     message_body,
@@ -94,6 +96,7 @@ __all__ = [
     "decode_turn",
     "encode_message",
     "encode_mood",
+    "encode_turn",
     "erase_call",
     "finish_call",
     "idempotency",
@@ -113,6 +116,7 @@ __all__ = [
     "parse_mood",
     "parse_summary",
     "range_call",
+    "revise_call",
     "round_trip",
     "run",
     "run_all",

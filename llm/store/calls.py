@@ -19,6 +19,7 @@ from llm.store.scripts import (
     LOCK_TRY,
     MOOD,
     OWE,
+    REVISE,
     SUMMARY,
     Call,
 )
@@ -196,6 +197,13 @@ def parse_answered(raw: list[Any], idem: codec.Idempotency) -> bool:
 def owe_call(keys: SessionKeys, digest: str) -> Call:
     """Mark the complete record of `digest` as owing its turn's recording (see `Turn.recording_owed`)."""
     return OWE.call((keys.record(digest),))
+
+
+def revise_call(keys: SessionKeys, turn: Turn, idem_digest: str | None) -> Call:
+    """Store `turn`'s revised reply in place of the stored one (same id), and in its idempotency record if any."""
+    record = (keys.record(idem_digest),) if idem_digest else ()
+    reply = turn.assistant_message
+    return REVISE.call((keys.messages, *record), (reply.id, codec.encode_message(reply), codec.encode_turn(turn)))
 
 
 def mood_call(keys: SessionKeys, cfg: LLMSettings, mood: Mood) -> Call:

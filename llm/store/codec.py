@@ -133,6 +133,11 @@ def turn_after_mood(turn: Turn) -> str:
     return dumps(fields)[1:]
 
 
+def encode_turn(turn: Turn) -> str:
+    """A turn as its idempotency record keeps it, its mood included."""
+    return '{"mood":' + (encode_mood(turn.mood) if turn.mood else "null") + "," + turn_after_mood(turn)
+
+
 def decode_turn(raw: bytes | str) -> Turn:
     fields = json.loads(raw)
     return Turn(
