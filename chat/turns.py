@@ -152,6 +152,7 @@ def _finish(
                 mood=turn.mood.mood if turn.mood else "",
                 shown=recommendations.shown(turn),
                 customer_id=context.customer_id,
+                maybe_recorded=turn.recording_owed,
             )
         except DatabaseUnavailable as exc:
             logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})

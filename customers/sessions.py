@@ -30,7 +30,7 @@ from customers.errors import (
     SessionNotFound,
     TooManyOpenSessions,
 )
-from customers.models import ChatSession, Customer, SessionStatus
+from customers.models import ChatSession, Customer, Recommendation, SessionStatus
 
 # Past summaries are cached per customer this deep: enough for the largest PAST_SESSION_SUMMARIES (20) plus one
 # excluded session. Larger requests read the database directly.
@@ -111,6 +111,7 @@ def session_record_activity(
     at: datetime | None = None,
     shown: Sequence[tuple[UUID, str, str]] = (),
     customer_id: int | None = None,
+    maybe_recorded: bool = False,
 ) -> tuple[UUID, ...]:
     """Add to the session's counters atomically (one UPDATE) and move its last activity time forward to `at`.
 
@@ -122,6 +123,9 @@ def session_record_activity(
     of the items `search.eligible` still admits (two statements in all on PostgreSQL). Returns the ids of the rows
     written; the others' cards must not be shown. The cached access entry stays: it holds no counter. Raises
     SessionNotFound when the row is gone, InvalidInput for a negative amount.
+
+    `maybe_recorded`: an earlier attempt at this recording failed without telling whether its commit happened (the
+    connection dropped). Rows of `shown` found then say it did: nothing is written again, and their ids are returned.
     """
     changes = _activity_changes(messages_added, prompt_tokens, completion_tokens, mood, at)
     rows = ChatSession.objects.filter(pk=session_id)
@@ -131,6 +135,10 @@ def session_record_activity(
         return ()
     if customer_id is None:
         raise InvalidInput("the customer whose rules the cards must meet")
+    if maybe_recorded:
+        ids = [recommendation_id for recommendation_id, _, _ in shown]
+        if found := tuple(Recommendation.objects.filter(pk__in=ids).values_list("pk", flat=True)):
+            return found
     with transaction.atomic():
         found = search.facts(customer_id=customer_id)
         if found is None:
