@@ -5,7 +5,8 @@ on PostgreSQL (`ranked_sql`, which customers/catalog/turn.py runs beside the nam
 `matched_sql` over the whole catalog), a query and a pass in Python on SQLite (`ranked_simple`).
 
 Hard rules (`eligible`, one ORM condition shared by both databases, so SQLite filters exactly as PostgreSQL does;
-`judged` marks the items it leaves out):
+`judged` marks the items it leaves out; the recording of a turn's cards applies it again, with `facts` read again, to
+the items' current rows: customers/catalog/recommendations.py `insert`, so a rule added here binds there too):
 active; no allergen of the customer's (`allergen_mask & theirs = 0`); every diet of theirs when the item is food
 (`diet_mask & theirs = theirs`); price at most the remaining monthly limit, in the customer's currency (an item in
 another currency is not eligible; an item without a price charges nothing and passes); not rated down by them.
