@@ -89,7 +89,7 @@ def session_messages_get(*, customer_id: int, session_id: UUID) -> tuple[Message
     access = customers.session_access_get(customer_id=customer_id, session_id=session_id)
     if access.status != "open":
         archived = customers.session_transcript_get(customer_id=customer_id, session_id=session_id)
-        return tuple(_copied(Message, m) for m in archived)
+        return tuple(_copied(Message, m, recommendations=llm.cards_decode(m.recommendations)) for m in archived)
     return llm.messages_list(session_id=session_id)
 
 
@@ -178,14 +178,17 @@ def _archive_transcript(session_id: UUID) -> None:
         messages = llm.messages_list(session_id=session_id)
         customers.session_transcript_archive(
             session_id=session_id,
-            messages=tuple(_copied(ArchivedMessage, m) for m in messages),
+            messages=tuple(
+                _copied(ArchivedMessage, m, recommendations=llm.cards_encode(m.recommendations)) for m in messages
+            ),
         )
     except (StoreUnavailable, CustomersError) as exc:  # e.g. the database went away, or the session was erased
         # The session is ended with its summary; only the optional archive is missing.
         logger.warning("transcript_not_archived", extra={"session_id": str(session_id), "error": type(exc).__name__})
 
 
-def _copied(kind: type[T], message: object) -> T:
-    """A message as `kind` (llm's Message, customers' ArchivedMessage): the fields they share, taken by name."""
+def _copied(kind: type[T], message: object, **converted: object) -> T:
+    """A message as `kind` (llm's Message, customers' ArchivedMessage): the fields they share, taken by name, but
+    those given `converted` (the cards: llm's data classes on one side, their stored JSON on the other)."""
     shared = [field.name for field in dataclasses.fields(kind) if hasattr(message, field.name)]
-    return kind(**{name: getattr(message, name) for name in shared})
+    return kind(**{name: getattr(message, name) for name in shared if name not in converted}, **converted)

@@ -20,7 +20,7 @@ from uuid import UUID
 from asgiref.sync import sync_to_async
 
 from chat import recommendations
-from chat.context import turn_catalog_read, turn_context_read
+from chat.context import constraint_fields, turn_catalog_read, turn_context_read
 from chat.errors import ChatError
 from customers import services as customers
 from customers.services import DatabaseUnavailable, SessionNotFound
@@ -79,8 +79,7 @@ def turn_send(*, customer_id: int, session_id: UUID, text: str, idempotency_key:
     except LLMError as exc:
         _record_unanswered_message(session_id, exc.messages_added)
         raise
-    _finish(session_id, turn, started=started, stream=False)
-    return turn
+    return _finish(session_id, turn, context, idempotency_key, started=started, stream=False)
 
 
 def turn_regenerate(
@@ -93,8 +92,7 @@ def turn_regenerate(
     turn = llm.turn_regenerate(
         session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
     )
-    _finish(session_id, turn, started=started, stream=False)
-    return turn
+    return _finish(session_id, turn, context, idempotency_key, started=started, stream=False)
 
 
 def turn_send_stream(
@@ -114,13 +112,16 @@ def turn_send_stream(
     consumer as `turn_send` raises them."""
     started = time.monotonic()
 
-    async def record(outcome: Turn | LLMError) -> None:
+    async def record(outcome: Turn | LLMError) -> Turn | None:
         if isinstance(outcome, Turn):
-            await sync_to_async(_finish_in_worker, thread_sensitive=False)(session_id, outcome, started)
-        elif outcome.messages_added:
+            return await sync_to_async(_finish_in_worker, thread_sensitive=False)(
+                session_id, outcome, context, idempotency_key, started
+            )
+        if outcome.messages_added:
             await sync_to_async(_record_unanswered_in_worker, thread_sensitive=False)(
                 session_id, outcome.messages_added
             )
+        return None
 
     return llm.turn_reply_stream(
         session_id=session_id,
@@ -132,23 +133,41 @@ def turn_send_stream(
     )
 
 
-def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> None:
-    if not turn.replayed:  # a replay answers an earlier turn, which was recorded then
+def _finish(
+    session_id: UUID,
+    turn: Turn,
+    context: TurnContext,
+    idempotency_key: str | None,
+    *,
+    started: float,
+    stream: bool,
+) -> Turn:
+    """Record the turn and log it; the turn as answered: without the cards its recording found inadmissible."""
+    # A replay answers an earlier turn, which was recorded then, unless that recording failed: then the first replay
+    # records it (llm hands the debt to exactly one).
+    if not turn.replayed or turn.recording_owed:
         try:
-            customers.session_record_activity(
+            recorded = customers.session_record_activity(
                 session_id=session_id,
                 messages_added=turn.messages_added,
                 prompt_tokens=turn.usage.prompt_tokens,
                 completion_tokens=turn.usage.completion_tokens,
                 mood=turn.mood.mood if turn.mood else "",
                 shown=recommendations.shown(turn),
+                customer_id=context.customer_id,
+                constraints=customers.Constraints(**constraint_fields(turn.constraints)),
+                maybe_recorded=turn.recording_owed,
             )
         except DatabaseUnavailable as exc:
             logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
+            if idempotency_key is not None:
+                _recording_owed(session_id, idempotency_key)
             raise ChatError("service_unavailable", NOT_RECORDED) from exc
         except SessionNotFound:
             # Erased right after this turn, which it waited for: the reply was given, there is nothing to count.
             logger.info("turn_activity_not_recorded", extra={"session_id": str(session_id), "reason": "erased"})
+        else:
+            turn = recommendations.withdraw_unrecorded(session_id, turn, recorded, context, idempotency_key)
     logger.info(
         "turn_completed",
         extra={
@@ -162,6 +181,15 @@ def _finish(session_id: UUID, turn: Turn, *, started: float, stream: bool) -> No
             "duration_ms": round((time.monotonic() - started) * 1000),
         },
     )
+    return turn
+
+
+def _recording_owed(session_id: UUID, idempotency_key: str) -> None:
+    """Leave the recording to the turn's replay (a retry with its Idempotency-Key), which will find it owed."""
+    try:
+        llm.turn_recording_owed(session_id=session_id, idempotency_key=idempotency_key)
+    except LLMError:
+        logger.warning("turn_recording_not_owed", extra={"session_id": str(session_id)})
 
 
 def _record_unanswered_message(session_id: UUID, messages: int) -> None:
@@ -181,9 +209,11 @@ def _record_unanswered_message(session_id: UUID, messages: int) -> None:
 # back at once instead of holding it until the thread is reused.
 
 
-def _finish_in_worker(session_id: UUID, turn: Turn, started: float) -> None:
+def _finish_in_worker(
+    session_id: UUID, turn: Turn, context: TurnContext, idempotency_key: str | None, started: float
+) -> Turn:
     try:
-        _finish(session_id, turn, started=started, stream=True)
+        return _finish(session_id, turn, context, idempotency_key, started=started, stream=True)
     finally:
         customers.database_connection_release()
 

@@ -67,6 +67,7 @@ def _row(message: ArchivedMessage) -> dict[str, object]:
         "tokens": message.tokens,
         "created_at": message.created_at.isoformat(),
         "interrupted": message.interrupted,
+        "recommendations": list(message.recommendations),
     }
 
 
@@ -79,4 +80,5 @@ def _message(item: dict) -> ArchivedMessage:
         tokens=int(item["tokens"]),
         created_at=datetime.fromisoformat(item["created_at"]),
         interrupted=bool(item.get("interrupted", False)),
+        recommendations=tuple(item.get("recommendations", ())),
     )

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 
@@ -113,6 +114,8 @@ class ArchivedMessage:
     tokens: int
     created_at: datetime
     interrupted: bool = False
+    # An assistant message's cards, as JSON objects in the shape the conversation store gives them: kept as given.
+    recommendations: tuple[dict[str, Any], ...] = ()
 
 
 # --- catalog and recommendations --------------------------------------------------------------------------------

@@ -185,7 +185,7 @@ class ArchivedTranscript(models.Model):
     session = models.OneToOneField(
         ChatSession, on_delete=models.CASCADE, primary_key=True, related_name="archived_transcript"
     )
-    # [{id, seq, role, content, tokens, created_at (ISO 8601), interrupted}], oldest first.
+    # [{id, seq, role, content, tokens, created_at (ISO 8601), interrupted, recommendations}], oldest first.
     messages = models.JSONField(default=list)
     archived_at = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -310,7 +310,10 @@ class Recommendation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="recommendations")
     session = models.ForeignKey(ChatSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    item = models.ForeignKey(CatalogItem, on_delete=models.CASCADE, related_name="recommendations")
+    # An item shown to someone is never deleted (its ratings would go, and a re-import of its external_id would
+    # bring a down-rated item back as a new row): deactivate it instead. The import upserts by external_id, so the
+    # row, and the ratings keyed by it, outlive any re-import.
+    item = models.ForeignKey(CatalogItem, on_delete=models.PROTECT, related_name="recommendations")
     reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     rating = models.CharField(max_length=4, choices=Rating.choices, blank=True)  # "": not rated

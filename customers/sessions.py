@@ -13,8 +13,11 @@ from django.utils import timezone
 from customers import archive, cache, selectors
 from customers.cache import get_or_load
 from customers.catalog import recommendations as catalog_recommendations
+from customers.catalog import search
 from customers.data import (
+    NO_CONSTRAINTS,
     ArchivedMessage,
+    Constraints,
     PastSessionSummary,
     SessionAccess,
     SessionInfo,
@@ -29,7 +32,7 @@ from customers.errors import (
     SessionNotFound,
     TooManyOpenSessions,
 )
-from customers.models import ChatSession, Customer, SessionStatus
+from customers.models import ChatSession, Customer, Recommendation, SessionStatus
 
 # Past summaries are cached per customer this deep: enough for the largest PAST_SESSION_SUMMARIES (20) plus one
 # excluded session. Larger requests read the database directly.
@@ -109,30 +112,53 @@ def session_record_activity(
     mood: str = "",
     at: datetime | None = None,
     shown: Sequence[tuple[UUID, str, str]] = (),
-) -> None:
+    customer_id: int | None = None,
+    constraints: Constraints = NO_CONSTRAINTS,
+    maybe_recorded: bool = False,
+) -> tuple[UUID, ...]:
     """Add to the session's counters atomically (one UPDATE) and move its last activity time forward to `at`.
 
     A non-empty `mood` becomes the session's latest (final) mood. `shown` are the turn's recommendations as
-    (recommendation id, external_id, reason): their rows are written in the same transaction as the counters, by
-    one INSERT that finds the items and the session's customer itself (two statements in all). The cached access
-    entry stays: it holds no counter. Raises SessionNotFound when the row is gone, InvalidInput for a
-    negative amount or an unknown item.
+    (recommendation id, external_id, reason), checked when the model answered against facts read before the turn:
+    their rows are written in the same transaction as the counters, and only for the items that still meet every
+    rule of the customer `customer_id` (required with `shown`) and the session's `constraints` against the current
+    rows: the customer's facts read again (`search.facts`, bound as for the candidates), then one statement that
+    updates the counters and inserts the rows of the items `search.eligible` still admits (two statements in all on
+    PostgreSQL). Returns the ids of the rows
+    written; the others' cards must not be shown. The cached access entry stays: it holds no counter. Raises
+    SessionNotFound when the row is gone, InvalidInput for a negative amount.
+
+    `maybe_recorded`: an earlier attempt at this recording failed without telling whether its commit happened (the
+    connection dropped). Rows of `shown` found then say it did: nothing is written again, and their ids are returned.
     """
-    if shown:
-        with transaction.atomic():  # two statements: the UPDATE, then one INSERT of the rows
-            _record_activity(session_id, messages_added, prompt_tokens, completion_tokens, mood, at)
-            catalog_recommendations.insert(
-                shown=[(external_id, reason) for _, external_id, reason in shown],
-                ids=[recommendation_id for recommendation_id, _, _ in shown],
-                session_id=session_id,
-            )
-        return
-    _record_activity(session_id, messages_added, prompt_tokens, completion_tokens, mood, at)
+    changes = _activity_changes(messages_added, prompt_tokens, completion_tokens, mood, at)
+    rows = ChatSession.objects.filter(pk=session_id)
+    if not shown:
+        if not rows.update(**changes):
+            raise SessionNotFound(f"session {session_id} not found")
+        return ()
+    if customer_id is None:
+        raise InvalidInput("the customer whose rules the cards must meet")
+    if maybe_recorded:
+        ids = [recommendation_id for recommendation_id, _, _ in shown]
+        if found := tuple(Recommendation.objects.filter(pk__in=ids).values_list("pk", flat=True)):
+            return found
+    with transaction.atomic():
+        found = search.facts(customer_id=customer_id)
+        if found is None:
+            raise CustomerNotFound(f"customer {customer_id} not found")
+        return catalog_recommendations.insert(
+            shown=[(external_id, reason) for _, external_id, reason in shown],
+            ids=[recommendation_id for recommendation_id, _, _ in shown],
+            session_id=session_id,
+            rules=search.bound(found.rules, constraints),
+            activity=(rows, changes),
+        )
 
 
-def _record_activity(
-    session_id: UUID, messages_added: int, prompt_tokens: int, completion_tokens: int, mood: str, at: datetime | None
-) -> None:
+def _activity_changes(
+    messages_added: int, prompt_tokens: int, completion_tokens: int, mood: str, at: datetime | None
+) -> dict[str, object]:
     if min(messages_added, prompt_tokens, completion_tokens) < 0:
         raise InvalidInput("activity amounts must not be negative")
     changes: dict[str, object] = {
@@ -144,8 +170,7 @@ def _record_activity(
     }
     if mood:
         changes["final_mood"] = mood
-    if not ChatSession.objects.filter(pk=session_id).update(**changes):
-        raise SessionNotFound(f"session {session_id} not found")
+    return changes
 
 
 @database_required

@@ -64,4 +64,8 @@ def _token_changed(*, instance: Token, **kwargs: object) -> None:
 def _user_saved(*, instance: object, update_fields: frozenset[str] | None, **kwargs: object) -> None:
     if update_fields == {"last_login"}:  # every login saves this; it is not cached
         return
-    cache.invalidate_on_commit(_token_entries(instance.pk))
+    # The profile shows the username (`/me`): a rename must not wait for the entry's TTL.
+    profiles = [
+        (cache.CUSTOMER, pk) for pk in Customer.objects.filter(user_id=instance.pk).values_list("pk", flat=True)
+    ]
+    cache.invalidate_on_commit(_token_entries(instance.pk) + profiles)

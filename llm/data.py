@@ -215,6 +215,9 @@ class Turn:
     # replaced a reply. A replay carries the original turn's (it added nothing itself: see `replayed`).
     messages_added: int = 0
     constraints: Constraints = NO_CONSTRAINTS  # the session's after the turn (what it and the model stated added)
+    # A replay whose original answer could not be recorded (`llm.services.turn_recording_owed`): this replay, and no
+    # other, owes the recording.
+    recording_owed: bool = False
 
     @property
     def recommendations(self) -> tuple[Card, ...]:

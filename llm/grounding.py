@@ -43,12 +43,12 @@ sentence built from the kept cards alone.
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 from uuid import uuid4
 
-from llm.data import NO_CONSTRAINTS, Candidate, Card, CardItem, Checks, Constraints, TurnContext
+from llm.data import NO_CONSTRAINTS, Candidate, Card, CardItem, Checks, Constraints, Message, TurnContext
 from llm.text_guard import TextGuard
 
 log = logging.getLogger(__name__)
@@ -338,6 +338,20 @@ def _unnameable(context: TurnContext, proposals: object) -> bool:
         return True
     offered = {candidate.external_id for candidate in context.candidates}
     return any(_proposal(proposal)[0] not in offered for proposal in proposals)
+
+
+def withdraw(context: TurnContext, reply: Message, withdrawn: Collection[str]) -> Message:
+    """`reply` without its cards whose ids are `withdrawn` (found inadmissible after the reply was checked), and its
+    text kept from naming them as from naming a dropped proposal: each passage naming one left out, then the
+    sentence of the cards kept."""
+    kept = tuple(card for card in reply.recommendations if card.id not in withdrawn)
+    names = [card.item.name for card in reply.recommendations if card.id in withdrawn]
+    guard = TextGuard(avoid_names(context, names, kept))
+    text = guard.release(reply.content, final=True)
+    if guard.left_out:
+        log.info("reply text repaired", extra={"sentences_left_out": guard.left_out, "withdrawn": len(names)})
+        text += ("\n\n" if text.strip() else "") + repair_text(context, kept)
+    return replace(reply, content=text, recommendations=kept)
 
 
 def repair_text(context: TurnContext, cards: Sequence[Card]) -> str:

@@ -3,14 +3,15 @@ Plain dataclasses in and out (re-exported here from llm.data), every failure a t
 See llm/README.md for the Redis keys, the turn lock and the round trips of a turn.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import redis
 
-from llm import closing, quota, store, streams, tokens, turns, window
+from llm import closing, grounding, quota, store, streams, tokens, turns, window
 from llm.conf import get_settings
 from llm.data import (
     MOODS,
@@ -101,6 +102,8 @@ __all__ = [
     "Usage",
     "Vocabulary",
     # functions
+    "cards_decode",
+    "cards_encode",
     "constraints_set",
     "conversation_get",
     "llm_check",
@@ -115,6 +118,8 @@ __all__ = [
     "tokenizer_preload",
     "turn_admit",
     "turn_answered",
+    "turn_cards_withdraw",
+    "turn_recording_owed",
     "turn_regenerate",
     "turn_reply",
     "turn_reply_stream",
@@ -176,6 +181,32 @@ def turn_answered(*, session_id: UUID, idempotency_key: str, text: str | None) -
     return store.parse_answered(store.run(sync_client(), store.answered_call(keys, idem)), idem)
 
 
+def turn_cards_withdraw(
+    *,
+    session_id: UUID,
+    turn: Turn,
+    withdrawn: Collection[str],
+    context: TurnContext,
+    idempotency_key: str | None = None,
+) -> Turn:
+    """`turn` without its cards whose ids are `withdrawn` (the caller's write found them no longer admissible), its
+    reply text kept from naming them (llm/grounding.py `withdraw`), and the stored reply and idempotency record
+    revised to match: one round trip, only then. Raises StoreUnavailable."""
+    reply = grounding.withdraw(context, turn.assistant_message, withdrawn)
+    reply = replace(reply, tokens=tokens.count_message("assistant", reply.content, model=get_settings().model))
+    revised = replace(turn, assistant_message=reply)
+    digest = store.key_digest(idempotency_key) if idempotency_key is not None else None
+    store.run(sync_client(), store.revise_call(store.session_keys(session_id), revised, digest))
+    return revised
+
+
+def turn_recording_owed(*, session_id: UUID, idempotency_key: str) -> None:
+    """Say that the answered turn of this Idempotency-Key could not be recorded (its caller's database write failed):
+    its first replay then comes back with `recording_owed`, and no other. One round trip, on that failure only.
+    Raises StoreUnavailable."""
+    store.run(sync_client(), store.owe_call(store.session_keys(session_id), store.key_digest(idempotency_key)))
+
+
 def turn_reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key: str | None = None) -> Turn:
     """Store the user's message, answer it within the token budget, store the reply; one turn per session at
     a time (FIFO). With an idempotency key already used for the same text, the first turn is returned
@@ -190,13 +221,14 @@ def turn_reply_stream(
     text: str,
     context: TurnContext,
     idempotency_key: str | None = None,
-    settle: Callable[[Turn | LLMError], Awaitable[None]] | None = None,
+    settle: Callable[[Turn | LLMError], Awaitable[Turn | None]] | None = None,
     idle_seconds: float | None = None,
 ) -> AsyncIterator[Delta | Turn | None]:
     """As `turn_reply`, asynchronously: yields `Delta`s as the model produces them, then the stored `Turn`.
     The turn runs in a task of its own: if the consumer stops iterating, the reply still completes and is stored,
     and `settle` (the caller's last step, e.g. recording the turn) is awaited in that task with the Turn, or the
-    LLMError the turn failed with, before the consumer gets it; what `settle` raises, the consumer gets instead.
+    LLMError the turn failed with, before the consumer gets it; what `settle` raises, the consumer gets instead, and
+    a Turn it returns (the turn revised) replaces the one it was given.
     With `idle_seconds`, a None comes whenever that long passes without a delta (for heartbeats). Deltas are
     coalesced per SSE_COALESCE_MS (llm/streams.py): the first at once, then at most one per window. MessageTooLong
     is raised by this call itself, before any iteration."""
@@ -219,6 +251,16 @@ def turn_regenerate(
     return turns.regenerate(
         session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
     )
+
+
+def cards_encode(cards: Sequence[Card]) -> tuple[dict[str, Any], ...]:
+    """Cards as JSON objects, as they are stored with their message (for another store to keep as they are)."""
+    return tuple(store.card_fields(card) for card in cards)
+
+
+def cards_decode(fields: Sequence[dict[str, Any]]) -> tuple[Card, ...]:
+    """The cards `cards_encode` gave."""
+    return tuple(store.card_of(card) for card in fields)
 
 
 def messages_list(*, session_id: UUID) -> tuple[Message, ...]:

@@ -21,7 +21,7 @@ from llm.errors import LLMError, LLMUnavailable
 log = logging.getLogger("llm.turns")  # the logger of the turn it runs
 
 T = TypeVar("T")
-Settle = Callable[[Turn | LLMError], Awaitable[None]]
+Settle = Callable[[Turn | LLMError], Awaitable[Turn | None]]  # a Turn: the turn as the consumer gets it
 
 # Streamed turns in flight, referenced here so that one whose consumer left is not garbage-collected.
 _detached: set[asyncio.Task] = set()
@@ -124,9 +124,10 @@ async def _settled(turn: Awaitable[Turn], settle: Settle | None) -> tuple[Turn, 
         raise
     if settle is not None:
         try:
-            await settle(result)
+            settled = await settle(result)
         except Exception as exc:
             return result, exc
+        return settled or result, None
     return result, None
 
 

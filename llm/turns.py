@@ -103,8 +103,8 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
         if raw is None:  # the turn waited in line: BEGIN, refused with the first try, wrote nothing
             [raw] = yield from store.round_trip((_begin_call(ask, lease),))
         begun = store.parse_begin(raw)
-        if isinstance(begun, Turn):
-            return replace(begun, replayed=True)
+        if isinstance(begun, Turn):  # a replay
+            return begun
         # Bound by what the caller read and by the session's constraints as BEGIN left them (a turn of the same
         # session that stated one meanwhile binds this one too).
         ask = replace(

@@ -24,9 +24,12 @@ KINDS = {
         "the session's counters, mood and last activity (customers/sessions.py)",
         r'UPDATE "customers_chatsession" SET "message_count" = ',
     ),
-    "cards": (
-        "the cards' rows, items and customer found in the statement (customers/catalog/recommendations.py insert)",
-        r"INSERT INTO customers_recommendation .* WITH shown \(.*\) SELECT .* JOIN customers_catalogitem ",
+    "activity and cards": (
+        "the session's counters (UPDATE ... RETURNING its customer), then the rows of the cards whose items still "
+        "meet every rule against the current rows, items found in the statement (customers/catalog/"
+        "recommendations.py insert)",
+        r'WITH activity AS \(UPDATE "customers_chatsession" SET "message_count" = .* INSERT INTO '
+        r"customers_recommendation .* JOIN \(SELECT .* FROM \"customers_catalogitem\" WHERE ",
     ),
 }
 

@@ -6,11 +6,15 @@ be a restaurant of the file or of the catalog) and a warning per row whose text 
 declare; the second re-reads the file and writes it in batches of BATCH_SIZE rows, all in one transaction, so a
 failure anywhere leaves the catalog as it was. A dish whose restaurant comes later in the file gets its venue once
 every row is written. Memory is bounded by the ids, the references and the warnings plus one batch, whatever the
-file's size. Nothing about catalog items is cached (the candidates search reads the database each time), so an
+file's size (what follows an array's closing "]" is read a chunk at a time). Whatever the file holds, a bad input is
+a CatalogImportError naming its row and field, before anything is written: malformed or too deeply nested JSON, and
+a character no stored text can hold (a NUL, a lone surrogate), are found while reading, the rest by the row's
+validation. Nothing about catalog items is cached (the candidates search reads the database each time), so an
 import needs no cache invalidation.
 """
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,8 @@ BATCH_SIZE = 1000
 CHUNK_CHARS = 1 << 20
 MAX_LINE_CHARS = 64 * 1024  # far above the largest valid row (2,000-character description and all)
 _WHITESPACE = " \t\r\n"
+_TOO_DEEP = "malformed JSON (nested too deeply)"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _MODEL_FIELDS = CATALOG_ITEM_FIELDS
 _DERIVED = ("mentions", "allergen_mask", "diet_mask", "keywords")
 
@@ -122,10 +128,41 @@ def _check_venues(checked: _Checked) -> None:
 
 
 def _validated(number: int, raw: object) -> dict[str, Any]:
+    if found := _unstorable(raw):
+        # No database text can hold it: refused here, named, rather than as the database's error mid-import.
+        field, character = found
+        raise CatalogImportError(number, field, f"holds {character}, which no stored text may contain")
     try:
         return items.validate(raw)
     except items.RowError as exc:
         raise CatalogImportError(number, exc.field, exc.message) from None
+
+
+def _unstorable(raw: object) -> tuple[str, str] | None:
+    """The field of a decoded row whose value holds, anywhere in it, a character no stored text can (a NUL, or a lone
+    surrogate that a `\\ud800` escape decodes to), and what it is; the field is "row" for a field's name (or a row
+    that is no object). None when there is none."""
+    fields = raw.items() if isinstance(raw, dict) else [("row", raw)]
+    for name, value in fields:
+        if _UNSTORABLE.search(name):
+            return "row", _character(name)
+        pending = [value]
+        while pending:  # no recursion: a row nests as deep as the JSON decoder allows
+            item = pending.pop()
+            if isinstance(item, str) and _UNSTORABLE.search(item):
+                return name, _character(item)
+            if isinstance(item, list):
+                pending.extend(item)
+            elif isinstance(item, dict):
+                pending.extend(item.keys())
+                pending.extend(item.values())
+    return None
+
+
+def _character(text: str) -> str:
+    found = _UNSTORABLE.search(text)
+    assert found is not None
+    return "a NUL character (U+0000)" if found.group() == "\x00" else "a lone surrogate (an unpaired \\u escape)"
 
 
 def _write(batch: list[dict[str, Any]], counts: dict[str, int], later: dict[str, str]) -> None:
@@ -241,6 +278,8 @@ def _lines_rows(handle: IO[str]) -> Iterator[tuple[int, object]]:
             yield number, json.loads(text)
         except json.JSONDecodeError as exc:
             raise CatalogImportError(number, "json", f"malformed JSON ({exc.msg})") from None
+        except RecursionError:
+            raise CatalogImportError(number, "json", _TOO_DEEP) from None
 
 
 def _array_rows(handle: IO[str]) -> Iterator[tuple[int, object]]:
@@ -287,12 +326,16 @@ def _array_rows(handle: IO[str]) -> Iterator[tuple[int, object]]:
                     raise CatalogImportError(number + 1, "json", f"malformed JSON ({exc.msg})") from None
                 fill()
                 continue
+            except RecursionError:
+                raise CatalogImportError(number + 1, "json", _TOO_DEEP) from None
             if end < len(buffer) or eof or not fill():  # a number cut at the chunk's end would decode short
                 break
         number += 1
         pos = end
         expect_value = False
         yield number, value
-    rest = buffer[pos:] + handle.read()
-    if rest.strip(_WHITESPACE):
-        raise CatalogImportError(number, "json", "malformed JSON (text after the closing ']')")
+    rest = buffer[pos:]
+    while rest:  # what follows the array, a chunk at a time: only blanks may
+        if rest.strip(_WHITESPACE):
+            raise CatalogImportError(number, "json", "malformed JSON (text after the closing ']')")
+        rest = handle.read(CHUNK_CHARS)

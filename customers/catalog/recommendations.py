@@ -5,8 +5,11 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
+from customers.catalog.search import RuleFacts, eligible
 from customers.data import RecommendationInfo, RecommendationRating
 from customers.errors import InvalidInput, RecommendationNotFound, SessionNotFound
 from customers.models import CatalogItem, ChatSession, Rating, Recommendation
@@ -53,12 +56,24 @@ def record(
 
 
 def insert(
-    *, shown: Sequence[tuple[str, str]], ids: Sequence[UUID], session_id: UUID | None, customer_id: int | None = None
-) -> None:
+    *,
+    shown: Sequence[tuple[str, str]],
+    ids: Sequence[UUID],
+    session_id: UUID | None,
+    customer_id: int | None = None,
+    rules: RuleFacts | None = None,
+    activity: tuple[QuerySet[ChatSession], dict[str, object]] | None = None,
+) -> tuple[UUID, ...]:
     """One INSERT ... SELECT of the rows shown (external_id, reason), with the uuids `ids`, for `customer_id` or, when
-    None, the customer of session `session_id`: the statement finds each item by its external_id and the customer
-    (in their rows), so a short count means one is missing. To be called in a transaction, which an error here must
-    roll back: raises InvalidInput for an unknown item id or customer, SessionNotFound for a session gone."""
+    None, the customer of session `session_id`; the ids inserted, in no order. The statement finds each item by its
+    external_id and the customer (in their rows). To be called in a transaction, which an error here must roll back.
+
+    Without `rules`, every row shown must be inserted: raises InvalidInput for an unknown item id or customer,
+    SessionNotFound for a session gone. With `rules`, only the items that meet them in their current rows are
+    (`search.eligible`, the rules' one definition, in the same statement): the others are left out without an
+    error; SessionNotFound still when the session is gone. With `activity` (the session's row and the changes to
+    its counters), that UPDATE runs first: on PostgreSQL in the same statement (a data-modifying WITH, whose row
+    names the customer), elsewhere as a statement of its own."""
     now = timezone.now()
     pk = Recommendation._meta.pk
     values, params = [], []
@@ -73,28 +88,48 @@ def insert(
         ]
     session = ChatSession._meta.pk.get_db_prep_value(session_id, connection) if session_id is not None else None
     if customer_id is None:
-        owner, owner_param = "SELECT customer_id FROM customers_chatsession WHERE id = %s", session
+        owner, owner_params = "SELECT customer_id FROM customers_chatsession WHERE id = %s", [session]
     else:
-        owner, owner_param = "SELECT id AS customer_id FROM customers_customer WHERE id = %s", customer_id
+        owner, owner_params = "SELECT id AS customer_id FROM customers_customer WHERE id = %s", [customer_id]
+    ctes, cte_params = [], []
+    if activity is not None:
+        update_sql, update_params = _update_sql(*activity)
+        if connection.vendor == "postgresql":
+            ctes.append(f"activity AS ({update_sql} RETURNING customer_id)")
+            cte_params += update_params
+            owner, owner_params = "SELECT customer_id FROM activity", []
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(update_sql, update_params)
+                if not cursor.rowcount:
+                    raise SessionNotFound(f"session {session_id} not found")
+    items, items_params = "customers_catalogitem", []
+    if rules is not None:
+        items_sql, items_params = eligible(rules).values("id", "external_id").query.sql_with_params()
+        items = f"({items_sql})"
+    ctes.append(f"shown (id, external_id, reason, created_at) AS (VALUES {', '.join(values)})")
     # Constant fragments only: every value is a bound parameter.
     sql = " ".join(
         (
+            "WITH",
+            ", ".join(ctes),
             "INSERT INTO customers_recommendation",
             "(id, customer_id, session_id, item_id, reason, created_at, rating, note, rated_at)",
-            "WITH shown (id, external_id, reason, created_at) AS (VALUES",
-            ", ".join(values),
-            ") SELECT shown.id, owner.customer_id, %s, item.id, shown.reason, shown.created_at, '', '', NULL",
-            "FROM shown JOIN customers_catalogitem item ON item.external_id = shown.external_id CROSS JOIN (",
-            owner,
-            ") AS owner",
+            "SELECT shown.id, owner.customer_id, %s, item.id, shown.reason, shown.created_at, '', '', NULL",
+            f"FROM shown JOIN {items} AS item ON item.external_id = shown.external_id CROSS JOIN ({owner}) AS owner",
+            "RETURNING id",
         )
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, session, owner_param])
-        inserted = cursor.rowcount
-    if inserted == len(shown):
-        return
-    # Only on the way to an error: which one is missing.
+        cursor.execute(sql, [*cte_params, *params, session, *items_params, *owner_params])
+        inserted = tuple(UUID(str(row[0])) for row in cursor.fetchall())
+    if len(inserted) == len(shown) or (rules is not None and inserted):
+        return inserted
+    # Only on the way to an error, or when every row was left out: which one is missing.
+    if rules is not None:
+        if session_id is not None and not ChatSession.objects.filter(pk=session_id).exists():
+            raise SessionNotFound(f"session {session_id} not found")
+        return inserted
     external_ids = [external_id for external_id, _ in shown]
     known = set(CatalogItem.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True))
     if missing := [external_id for external_id in external_ids if external_id not in known]:
@@ -102,6 +137,13 @@ def insert(
     if customer_id is not None:
         raise InvalidInput(f"unknown customer {customer_id}")
     raise SessionNotFound(f"session {session_id} not found")
+
+
+def _update_sql(rows: QuerySet[ChatSession], changes: dict[str, object]) -> tuple[str, tuple[object, ...]]:
+    """The UPDATE that `rows.update(**changes)` sends, as SQL and parameters."""
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(changes)
+    return query.get_compiler(rows.db).as_sql()
 
 
 def list_(

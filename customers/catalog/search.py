@@ -5,7 +5,8 @@ on PostgreSQL (`ranked_sql`, which customers/catalog/turn.py runs beside the nam
 `matched_sql` over the whole catalog), a query and a pass in Python on SQLite (`ranked_simple`).
 
 Hard rules (`eligible`, one ORM condition shared by both databases, so SQLite filters exactly as PostgreSQL does;
-`judged` marks the items it leaves out):
+`judged` marks the items it leaves out; the recording of a turn's cards applies it again, with `facts` read again, to
+the items' current rows: customers/catalog/recommendations.py `insert`, so a rule added here binds there too):
 active; no allergen of the customer's (`allergen_mask & theirs = 0`, where the item's mask holds its declared
 allergens, the ones its own text mentions, and every allergen when a food item's are unknown: so an item of unknown
 allergens meets a customer with no allergy and no other); every diet of theirs when the item is food

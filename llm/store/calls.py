@@ -1,7 +1,7 @@
 """Session operations as a call builder and a parser each: the builder names a script's keys and arguments in the
 order its locals take them, the parser turns its answer into llm.data types or a typed error."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from llm.conf import LLMSettings
@@ -19,6 +19,8 @@ from llm.store.scripts import (
     LOCK_RENEW,
     LOCK_TRY,
     MOOD,
+    OWE,
+    REVISE,
     SUMMARY,
     Call,
 )
@@ -90,7 +92,7 @@ def parse_begin(raw: list[Any]) -> Begun | Turn:
     """The session as BEGIN saw it, or the earlier Turn of a replayed idempotency key."""
     status = raw[0].decode()
     if status == "replay":
-        return codec.decode_turn(raw[1])
+        return replace(codec.decode_turn(raw[1]), replayed=True, recording_owed=bool(raw[2]))
     if status == "conflict":
         raise IdempotencyConflict()
     if status == "moved":
@@ -219,6 +221,18 @@ def parse_answered(raw: list[Any], idem: codec.Idempotency) -> bool:
     """Whether the record holds this very request, complete (a retry of it is a replay)."""
     fingerprint, turn = raw
     return fingerprint is not None and fingerprint.decode() == idem.fingerprint and turn is not None
+
+
+def owe_call(keys: SessionKeys, digest: str) -> Call:
+    """Mark the complete record of `digest` as owing its turn's recording (see `Turn.recording_owed`)."""
+    return OWE.call((keys.record(digest),))
+
+
+def revise_call(keys: SessionKeys, turn: Turn, idem_digest: str | None) -> Call:
+    """Store `turn`'s revised reply in place of the stored one (same id), and in its idempotency record if any."""
+    record = (keys.record(idem_digest),) if idem_digest else ()
+    reply = turn.assistant_message
+    return REVISE.call((keys.messages, *record), (reply.id, codec.encode_message(reply), codec.encode_turn(turn)))
 
 
 def mood_call(keys: SessionKeys, cfg: LLMSettings, mood: Mood) -> Call:

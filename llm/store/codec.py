@@ -63,7 +63,8 @@ def card_fields(card: Card) -> dict[str, Any]:
     }
 
 
-def _card(fields: dict[str, Any]) -> Card:
+def card_of(fields: dict[str, Any]) -> Card:
+    """The card `card_fields` wrote."""
     item, checks = fields["item"], fields["checks"]
     return Card(
         id=fields["id"],
@@ -100,7 +101,7 @@ def _message(fields: dict[str, Any]) -> Message:
         tokens=fields["tokens"],
         created_at=datetime.fromisoformat(fields["created_at"]),
         interrupted=fields.get("interrupted", False),
-        recommendations=tuple(_card(card) for card in fields.get("recommendations", ())),
+        recommendations=tuple(card_of(card) for card in fields.get("recommendations", ())),
     )
 
 
@@ -138,6 +139,11 @@ def turn_after_mood(turn: Turn) -> str:
         "constraints": constraints_fields(turn.constraints),
     }
     return dumps(fields)[1:]
+
+
+def encode_turn(turn: Turn) -> str:
+    """A turn as its idempotency record keeps it, its mood included."""
+    return '{"mood":' + (encode_mood(turn.mood) if turn.mood else "null") + "," + turn_after_mood(turn)
 
 
 def decode_turn(raw: bytes | str) -> Turn:
@@ -208,10 +214,15 @@ class Idempotency:
     fingerprint: str
 
 
+def key_digest(key: str) -> str:
+    """What names an Idempotency-Key's record: never the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def idempotency(key: str | None, *, kind: str, text: str) -> Idempotency | None:
     if key is None:
         return None
     return Idempotency(
-        digest=hashlib.sha256(key.encode()).hexdigest(),
+        digest=key_digest(key),
         fingerprint=hashlib.sha256(f"{kind}\n{text}".encode()).hexdigest(),
     )

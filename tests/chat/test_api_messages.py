@@ -6,8 +6,12 @@ import json
 import pytest
 import redis
 
+from customers import services as customers
+from customers.models import ChatSession, Recommendation
+from llm import services as llm
 from tests.chat.support import assert_problem
 from tests.fakes.openai import Fault, JSONReply, Reply
+from tests.fakes.openai.recommend import recommending_responder
 
 pytestmark = pytest.mark.django_db
 
@@ -281,3 +285,25 @@ def test_an_idempotent_retry_of_an_answered_turn_is_answered_even_when_the_rate_
     assert_problem(client.post(messages, {"content": "New"}, format="json"), 429, "throttled")
     other = client.post(messages, {"content": "Something else"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert_problem(other, 429, "throttled")
+
+
+def test_a_replay_owing_a_recording_that_had_committed_records_nothing_more(alice, api, open_session, fake_openai):
+    """The connection can drop after a recording's commit reached the database: the turn is then marked as owing its
+    recording although it has it. Its replay finds the cards' rows and writes nothing again (no error, no double
+    count)."""
+    customers.catalog_demo_seed()
+    fake_openai.set_responder(recommending_responder)
+    client = api(alice)
+    session_id = open_session(alice)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "dinner-1"}
+    first = send(client, session_id, "매운 저녁 추천해 주세요, 마포에서", **headers)
+    assert first.status_code == 201, first.content
+    assert first.json()["recommendations"]
+    llm.turn_recording_owed(session_id=session_id, idempotency_key="dinner-1")
+
+    replay = send(client, session_id, "매운 저녁 추천해 주세요, 마포에서", **headers)
+    assert replay.status_code == 201, replay.content
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json()["recommendations"] == first.json()["recommendations"]
+    assert ChatSession.objects.get(pk=session_id).message_count == 2
+    assert Recommendation.objects.filter(session_id=session_id).count() == len(first.json()["recommendations"])

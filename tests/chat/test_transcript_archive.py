@@ -8,7 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from customers import services as customers
 from customers.models import ArchivedTranscript, ChatSession
+from tests.chat.support import offered
+from tests.fakes.openai import JSONReply, Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)  # ending invalidates cached entries on commit
 
@@ -63,6 +66,26 @@ def test_with_the_archive_on_the_customer_reads_the_ended_transcript(alice, bob,
     session = client.get(f"/api/v1/sessions/{session_id}").json()
     assert session["status"] == "ended"
     assert session["summary"]
+
+
+def test_the_archived_transcript_keeps_each_messages_cards(alice, api, fake_openai, open_session, settings):
+    settings.CHAT_ARCHIVE_DAYS = 30
+    customers.catalog_demo_seed()
+
+    def respond(body):
+        items = offered(body) if "<candidates>" in body["messages"][0]["content"] else []
+        if not items:
+            return Reply("Alice asked for spicy food in Mapo.")  # the summary, or a turn with nothing to offer
+        (item_id, name), *_ = items
+        return JSONReply({"mood": "happy", "recommendations": [{"item_id": item_id, "reason": "spicy"}], "reply": name})
+
+    fake_openai.set_responder(respond)
+    client = api(alice)
+    session_id = open_session(alice)
+    live = chat_and_end(client, session_id, "매운 저녁 추천해 주세요, 마포에서")
+
+    assert len(live[1]["recommendations"]) == 1  # the turn showed a card
+    assert messages_of(client, session_id) == live  # cards, ids, reasons and receipts included
 
 
 def test_deleting_the_session_deletes_its_archive(alice, api, open_session, settings):

@@ -262,3 +262,24 @@ def test_staff_without_permissions_cannot_run_the_session_actions(client, alice,
         {"action": "erase", "_selected_action": [session.session_id]},
     )
     assert conversation.erased == []
+
+
+def test_renaming_a_user_in_the_admin_drops_their_cached_profile_after_commit(
+    admin_client, alice, django_capture_on_commit_callbacks
+):
+    assert services.customer_profile_get(customer_id=alice.customer_id).username == "alice"  # cached now
+    url = reverse("admin:auth_user_change", args=[alice.user_id])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "password"}
+    data.update(
+        username="alice.kim",
+        date_joined_0=form.initial["date_joined"].strftime("%Y-%m-%d"),
+        date_joined_1=form.initial["date_joined"].strftime("%H:%M:%S"),
+        groups=[],
+        user_permissions=[],
+    )
+    data.pop("date_joined")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert services.customer_profile_get(customer_id=alice.customer_id).username == "alice.kim"

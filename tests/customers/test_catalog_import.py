@@ -370,3 +370,99 @@ def test_the_demo_catalog_declares_every_food_item_links_every_dish_and_warns_of
     assert "peanut" in noodle.allergens
     assert {"mollusc"} <= set(CatalogItem.objects.get(external_id="mapo-bul-jjukkumi").allergens)
     assert {"mollusc"} <= set(CatalogItem.objects.get(external_id="haeundae-jogae").allergens)
+
+
+DEEP = "[" * 20_000 + "]" * 20_000  # far below the line limit, far beyond Python's recursion limit
+
+
+@pytest.mark.parametrize("form", ["lines", "array"])
+def test_deeply_nested_json_is_named_by_row_and_writes_nothing(tmp_path, form):
+    first, second = json.dumps(row("a")), json.dumps(row("b"))[:-1] + f', "extra": {DEEP}}}'
+    text = f"{first}\n{second}\n" if form == "lines" else f"[{first},\n{second}]"
+    path = tmp_path / "c.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogImportError) as caught:
+        services.catalog_import(path=path)
+    assert (caught.value.row, caught.value.field) == (2, "json")
+    assert "nested too deeply" in str(caught.value)
+    assert CatalogItem.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "words"),
+    [
+        (row("b", name="떡\u0000볶이"), "name", "NUL"),
+        (row("b", description="매운\u0000맛"), "description", "NUL"),
+        (row("b", tags=["spicy", "매운\u0000맛"]), "tags", "NUL"),
+        (row("b\u0000"), "external_id", "NUL"),
+        ({**row("b"), "na\u0000me": "x"}, "row", "NUL"),
+        (row("b", name="떡볶이\ud800"), "name", "lone surrogate"),
+    ],
+    ids=["name", "description", "a tag", "external_id", "a key", "a lone surrogate"],
+)
+@pytest.mark.parametrize("form", ["lines", "array"])
+def test_a_character_no_text_can_hold_is_named_by_row_and_field_and_writes_nothing(tmp_path, bad, field, words, form):
+    """A NUL (PostgreSQL's text refuses it) or a lone surrogate (no UTF-8 encodes it), anywhere in a row, written
+    as the JSON escapes a file carries."""
+    rows = [row("a"), bad]
+    path = tmp_path / "c.json"
+    if form == "lines":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    else:
+        path.write_text(json.dumps(rows), encoding="utf-8")
+    with pytest.raises(CatalogImportError) as caught:
+        services.catalog_import(path=path)
+    assert (caught.value.row, caught.value.field) == (2, field)
+    assert words in str(caught.value)
+    assert CatalogItem.objects.count() == 0
+
+
+TRAILING_SCRIPT = textwrap.dedent(
+    """
+    import json, pathlib, sys
+    import django
+    django.setup()
+    from customers import services
+    from customers.errors import CatalogImportError
+
+    def status(name):  # kB figures of /proc/self/status
+        lines = pathlib.Path("/proc/self/status").read_text().splitlines()
+        return next(int(line.split()[1]) * 1024 for line in lines if line.startswith(name + ":"))
+
+    services.catalog_import(path=sys.argv[2])  # warm up
+    pathlib.Path("/proc/self/clear_refs").write_text("5")  # resets the peak resident size (VmHWM)
+    before = status("VmRSS")
+    try:
+        services.catalog_import(path=sys.argv[1])
+    except CatalogImportError as exc:
+        print(json.dumps({"error": str(exc), "growth": status("VmHWM") - before}))
+    """
+)
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="measures with Linux's /proc")
+@pytest.mark.django_db(transaction=True)
+def test_data_after_the_closing_bracket_is_refused_without_being_read_into_memory(tmp_path):
+    """64 MiB of blanks, then text, after the array's `]`: refused as row 1's trailing text, and the import's peak
+    resident memory grows by little more than a chunk (read whole, the tail would take 64 MiB and more)."""
+    path, warm_up = tmp_path / "tail.json", tmp_path / "small.jsonl"
+    write_lines(warm_up, [row("warm-up")])
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps([row("a")]))
+        for _ in range(64):
+            out.write(" " * 2**20)
+        out.write("x" * 2**20)
+    completed = subprocess.run(
+        [sys.executable, "-c", TRAILING_SCRIPT, str(path), str(warm_up)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_subprocess_env(),
+        timeout=110,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["error"] == "row 1: json: malformed JSON (text after the closing ']')"
+    assert result["growth"] < 16 * 2**20, f"peak resident memory grew by {result['growth'] / 2**20:.0f} MiB"
+    assert CatalogItem.objects.filter(external_id="a").count() == 0
+    CatalogItem.objects.all().delete()

@@ -1,13 +1,19 @@
 """Profile allergies and diets as codes: the migration's conversion, updates with synonyms, /me, the admin forms."""
 
+import io
+import json
+from pathlib import Path
+
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import ProtectedError
 from django.urls import reverse
 
 from customers import services
 from customers.errors import InvalidInput
-from customers.models import CatalogItem, Customer
+from customers.models import CatalogItem, Customer, Recommendation
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +148,31 @@ def test_the_recommendation_admin_is_read_only(staff_client, alice):
     listing = staff_client.get(reverse("admin:customers_recommendation_changelist"))
     assert listing.status_code == 200
     assert staff_client.get(reverse("admin:customers_recommendation_add")).status_code == 403
+
+
+def test_a_rated_item_is_never_deleted_and_its_reimport_keeps_the_rating(staff_client, alice, tmp_path):
+    services.catalog_demo_seed()
+    external_id = "mapo-jazz-club"
+    [shown] = services.recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[(external_id, "")])
+    services.recommendation_rate(
+        customer_id=alice.customer_id, recommendation_id=shown.recommendation_id, rating="down"
+    )
+    item = CatalogItem.objects.get(external_id=external_id)
+
+    one = staff_client.post(reverse("admin:customers_catalogitem_delete", args=[item.pk]), {"post": "yes"})
+    assert one.status_code == 200  # the page names the rows that protect it: nothing is deleted
+    assert CatalogItem.objects.filter(pk=item.pk).exists()
+    bulk = {"action": "delete_selected", "_selected_action": [item.pk], "post": "yes"}
+    staff_client.post(reverse("admin:customers_catalogitem_changelist"), bulk)
+    assert CatalogItem.objects.filter(pk=item.pk).exists()
+    with pytest.raises(ProtectedError):
+        CatalogItem.objects.filter(pk=item.pk).delete()
+    assert CatalogItem.objects.filter(pk=item.pk).exists()
+    assert Recommendation.objects.get(pk=shown.recommendation_id).rating == "down"
+
+    demo = (Path(services.__file__).parent / "demo_data" / "catalog.jsonl").read_text(encoding="utf-8")
+    [line] = [line for line in demo.splitlines() if json.loads(line)["external_id"] == external_id]
+    (tmp_path / "again.jsonl").write_text(line + "\n", encoding="utf-8")
+    call_command("catalog_import", str(tmp_path / "again.jsonl"), stdout=io.StringIO())
+    assert CatalogItem.objects.get(external_id=external_id).pk == item.pk
+    assert not services.catalog_items_eligible(customer_id=alice.customer_id, external_ids=[external_id])

@@ -12,7 +12,11 @@ import pytest
 import redis
 from django.conf import settings
 
+from customers import services as customers
+from customers.models import Recommendation
 from tests.fakes.openai import Reply
+from tests.fakes.openai.recommend import recommending_responder
+from tests.harness.api import wait_for
 from tests.harness.app_server import database_address, database_url_for_tests
 from tests.harness.logs import tail
 from tests.reliability.fault_support import (
@@ -143,3 +147,53 @@ def test_an_outage_during_the_model_call_keeps_the_reply_and_says_so(app, db_pro
     second = client.send_until_answered(session_id, "After the outage", timeout=20)
     check_history(client.history(session_id), succeeded=[seen_turn(first.json()), seen_turn(second.json())])
     assert_counts_match(session_id, messages=4, turns=[first.json(), second.json()])  # 6 stored: 2 not counted
+
+
+def test_a_replay_after_a_failed_recording_records_the_turn_once(app, db_proxy, alice, fake_openai):
+    """The turn of an Idempotency-Key is answered and stored, then its recording fails (the database is cut while
+    the model answers). Its first replay once the database is back records it: counters and cards (which can then
+    be rated); a second replay records nothing more."""
+    customers.catalog_demo_seed()
+    client = Customer(app, alice)
+    session_id = client.open_session()
+    first = client.send(session_id, "Warm every cache")
+    assert first.status == 201, first.body
+
+    def slow_recommending(body):
+        return Reply(recommending_responder(body).content, delay=1.5)
+
+    fake_openai.set_responder(slow_recommending)
+    request = "매운 저녁 추천해 주세요, 마포에서"
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(client.send, session_id, request, key="dinner-1")
+        fake_openai.wait_for_requests(2, timeout=10)
+        db_proxy.cut()
+        response = pending.result(timeout=15)
+    problem(response, 503, "service_unavailable")
+    assert_counts_match(session_id, messages=2, turns=[first.json()])
+    db_proxy.restore()
+
+    replay = wait_for(
+        lambda: (r := client.send(session_id, request, key="dinner-1")).status == 201 and r,
+        timeout=20,
+        what="the replay answered",
+    )
+    assert replay.headers["idempotent-replayed"] == "true"
+    turn = replay.json()
+    cards = [card["id"] for card in turn["recommendations"]]
+    assert cards, turn
+    assert_counts_match(session_id, messages=4, turns=[first.json(), turn])
+    assert sorted(
+        str(pk) for pk in Recommendation.objects.filter(session_id=session_id).values_list("pk", flat=True)
+    ) == sorted(cards)
+    rated = app.request(
+        "POST", f"/api/v1/recommendations/{cards[0]}/feedback", payload={"rating": "down"}, headers=client.headers
+    )
+    assert rated.status == 200, rated.body
+
+    again = client.send(session_id, request, key="dinner-1")
+    assert again.status == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert_counts_match(session_id, messages=4, turns=[first.json(), turn])
+    assert Recommendation.objects.filter(session_id=session_id).count() == len(cards)
+    assert len(fake_openai.requests) == 2  # the replays made no model call

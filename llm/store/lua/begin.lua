@@ -5,7 +5,9 @@
 -- costs nothing. With an idempotency record: a complete one is replayed and a different fingerprint refused, both
 -- without writing; a first attempt leaves the record pending ({fingerprint, user_seq}); a pending one (an earlier
 -- attempt failed after its BEGIN) answers its user message again, as regenerate would, unless the conversation has
--- moved on since. A regenerate that names the seq it expects last (not 0) is refused if another is last.
+-- moved on since. A regenerate that names the seq it expects last (not 0) is refused if another is last. A replay
+-- claims a recording its record owes (OWE marked it '1'): the flag becomes the replay's ticket, so that exactly one
+-- replay records, and the client's one retry of this script finds its own claim.
 local queue, expiries, messages, mood, summary, idem_index, constraints, record = unpack(KEYS)
 local token, mode, message_id, message_body = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local budget, limit = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -16,7 +18,7 @@ local now = now_ms()
 if live_head(queue, expiries, now) ~= token then return {'fenced'} end
 local pending
 if record then
-  local stored = redis.call('HMGET', record, 'fingerprint', 'turn', 'user_seq')
+  local stored = redis.call('HMGET', record, 'fingerprint', 'turn', 'user_seq', 'unrecorded')
   if stored[1] then
     if stored[1] ~= fingerprint then
       drop_ticket(queue, expiries, token)
@@ -24,7 +26,9 @@ if record then
     end
     if stored[2] then
       drop_ticket(queue, expiries, token)
-      return {'replay', stored[2]}
+      local owed = stored[4] == '1' or stored[4] == token
+      if owed then redis.call('HSET', record, 'unrecorded', token) end
+      return {'replay', stored[2], owed and 1 or 0}
     end
     pending = tonumber(stored[3])
   end
