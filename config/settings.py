@@ -10,7 +10,16 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_file_load, env_float, env_int, env_list, env_str
+from config.env import (
+    env_bool,
+    env_choice,
+    env_file_load,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_timezone,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV_FILE_READ = env_file_load(BASE_DIR / ".env")
@@ -167,6 +176,9 @@ THROTTLE_TURNS_PER_MINUTE = env_int("THROTTLE_TURNS_PER_MINUTE", 20, minimum=1)
 DAILY_TOKEN_QUOTA = env_int("DAILY_TOKEN_QUOTA", 200_000, minimum=1)
 # Every other customer request (reads, opens, moods, ends, deletes, feedback) per customer per minute; 0: no limit.
 THROTTLE_REQUESTS_PER_MINUTE = env_int("THROTTLE_REQUESTS_PER_MINUTE", 120, minimum=0)
+
+# --- Spending: a customer's spending belongs to a calendar month of this time zone (customers/spending.py). ---
+BUDGET_TIMEZONE = env_timezone("BUDGET_TIMEZONE", "Asia/Seoul")
 
 # --- Auth, API and schema. ---
 AUTH_PASSWORD_VALIDATORS = [

@@ -37,6 +37,7 @@ from customers.data import (
     SessionAccess,
     SessionInfo,
     SessionPage,
+    SpendingImportResult,
     TurnCatalog,
     TurnFacts,
 )
@@ -53,6 +54,7 @@ from customers.errors import (
     RecommendationNotFound,
     SessionEnded,
     SessionNotFound,
+    SpendingImportError,
     TooManyOpenSessions,
 )
 from customers.ports import (
@@ -69,6 +71,7 @@ from customers.profiles import (
     customer_profile_get,
     customer_update,
     demo_customers_seed,
+    spending_import,
 )
 from customers.sessions import (
     session_access_get,
@@ -114,6 +117,8 @@ __all__ = [
     "SessionInfo",
     "SessionNotFound",
     "SessionPage",
+    "SpendingImportError",
+    "SpendingImportResult",
     "TooManyOpenSessions",
     "TranscriptLine",
     "TurnCatalog",
@@ -147,6 +152,7 @@ __all__ = [
     "session_record_activity",
     "session_transcript_archive",
     "session_transcript_get",
+    "spending_import",
     "transcript_purge_expired",
     "turn_facts_get",
 ]
