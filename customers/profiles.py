@@ -1,7 +1,7 @@
 """Customers' accounts and profiles: API tokens, the profile (read-through cached), its updates and the demo
 customers. Other apps reach these functions through `customers.services`."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -37,11 +37,19 @@ _TAG_FIELDS = frozenset({"preferences", "allergies", "diets", "dietary_notes"})
 
 
 @database_required
-def api_user_get_by_token(*, key: str) -> ApiUser | None:
-    """The active user owning API token `key` (cached), or None for an unknown key or an inactive user."""
+def api_user_get_by_token(*, key: str, before_lookup: Callable[[], None] | None = None) -> ApiUser | None:
+    """The active user owning API token `key` (cached), or None for an unknown key or an inactive user (cached
+    as absent for CUSTOMER_CACHE_MISSING_TTL). `before_lookup()` runs only when the database must be asked (the
+    caller's limit on lookups: its error propagates, and nothing is cached)."""
     if not key or len(key) > _TOKEN_MAX_LENGTH:
         return None  # no DRF token looks like this: spare the cache and the database
-    return get_or_load(cache.API_USER, cache.token_digest(key), lambda: selectors.api_user(key=key))
+
+    def lookup() -> ApiUser | None:
+        if before_lookup is not None:
+            before_lookup()
+        return selectors.api_user(key=key)
+
+    return get_or_load(cache.API_USER, cache.token_digest(key), lookup)
 
 
 # --- customers --------------------------------------------------------------------------------------------
