@@ -25,7 +25,9 @@ class CachedSchemaView(SpectacularAPIView):
         global _schema
         with _lock:
             if _schema is None:
-                generator = self.generator_class(urlconf=self.urlconf, api_version=self.api_version)
+                generator = self.generator_class(
+                    urlconf=self.urlconf, api_version=self.api_version, patterns=self.patterns
+                )
                 _schema = generator.get_schema(request=request, public=self.serve_public)
         filename = self._get_filename(request, self.api_version)
         return Response(data=_schema, headers={"Content-Disposition": f'inline; filename="{filename}"'})

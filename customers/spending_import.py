@@ -9,7 +9,7 @@ is superseded); a row equal to what is stored changes nothing. So the import is 
 month's final figures read after a new month has begun is recorded and reads 0, as that month is over. The
 customers' rows are locked while they are compared and written, and their cached profiles dropped on commit.
 
-Memory: the latest row per customer and the (username, month) pairs seen, one small tuple each.
+Memory: every valid row, a small tuple each (one per customer and month in the file).
 """
 
 import json
@@ -50,7 +50,7 @@ def import_file(path: str | Path) -> SpendingImportResult:
         names = sorted(newest)
         for start in range(0, len(names), _LOCK_CHUNK):
             chunk = names[start : start + _LOCK_CHUNK]
-            found = Customer.objects.select_for_update().filter(**{f"{username_field}__in": chunk})
+            found = Customer.objects.select_for_update(of=("self",)).filter(**{f"{username_field}__in": chunk})
             customers.update({customer.user.get_username(): customer for customer in found.select_related("user")})
         if missing := [name for name in names if name not in customers]:
             first = min((newest[name].number, name) for name in missing)
