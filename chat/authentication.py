@@ -3,15 +3,21 @@
 A warm `Authorization: Token <key>` request costs no SQL: `customers.services.api_user_get_by_token` is cached.
 """
 
+import logging
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 from rest_framework.request import Request
 
 from customers import services as customers
 from customers.services import CustomerNotFound
+from llm import services as llm
+from llm.services import RequestRateLimited, StoreUnavailable
+
+logger = logging.getLogger(__name__)
 
 # DRF tokens are 40 hex characters; anything that cannot be a key is refused without a lookup, so forged
 # values cannot fill the cache with "no such token" entries of arbitrary size.
@@ -54,13 +60,31 @@ class CachedTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         if not _KEY.fullmatch(key):
             raise exceptions.AuthenticationFailed("Invalid token.")
-        user = customers.api_user_get_by_token(key=key)
+        user = customers.api_user_get_by_token(key=key, before_lookup=lambda: _lookup_admit(request))
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         return ApiPrincipal(user_id=user.user_id, customer_id=user.customer_id, is_staff=user.is_staff), None
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+def _lookup_admit(request: Request) -> None:
+    """Count a token lookup that needs the database against the client address's THROTTLE_TOKEN_LOOKUPS_PER_MINUTE:
+    a valid token is looked up about once per CUSTOMER_CACHE_TTL, so a stream of lookups is someone trying tokens.
+    Beyond it: 429 before the database is asked, whether the token exists or not. Redis down: the lookup goes on
+    uncounted, so that authentication keeps answering from the database through the outage."""
+    try:
+        llm.attempt_admit(
+            scope="token-lookup",
+            ident=request.META.get("REMOTE_ADDR", ""),
+            limit=settings.THROTTLE_TOKEN_LOOKUPS_PER_MINUTE,
+            window_seconds=60,
+        )
+    except RequestRateLimited as exc:
+        raise exceptions.Throttled(wait=exc.retry_after) from None
+    except StoreUnavailable:
+        logger.warning("token_lookup_not_counted", extra={"reason": "store_unavailable"})
 
 
 class CustomerSessionAuthentication(SessionAuthentication):

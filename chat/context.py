@@ -4,7 +4,6 @@
 `chat` is the only place that knows both vocabularies; `llm` gets plain data, as across a network boundary.
 """
 
-from collections.abc import Callable
 from dataclasses import fields, replace
 from uuid import UUID
 
@@ -24,14 +23,13 @@ TASTES = 3  # names per side of the recent-ratings line
 VOCABULARY = Vocabulary(allergens=customers.ALLERGEN_CODES, diets=customers.DIET_CODES)
 
 
-def turn_context_read(*, customer_id: int, session_id: UUID, admit: Callable[[], None] | None = None) -> TurnContext:
+def turn_context_read(*, customer_id: int, session_id: UUID) -> TurnContext:
     """The context of a turn in the customer's open session, in one cache round trip when warm.
 
     Raises SessionNotFound (404) when the session is absent or another customer's, then SessionEnded (409) when it
-    is not open; then runs `admit()` (the turn's admission) before anything else is loaded from the database;
-    DatabaseUnavailable when the cache misses and the database is down."""
+    is not open; DatabaseUnavailable when the cache misses and the database is down."""
     facts = customers.turn_facts_get(
-        customer_id=customer_id, session_id=session_id, past_limit=settings.PAST_SESSION_SUMMARIES, admit=admit
+        customer_id=customer_id, session_id=session_id, past_limit=settings.PAST_SESSION_SUMMARIES
     )
     return _context_of(facts)
 

@@ -1,6 +1,6 @@
 """One chat turn, start to finish, for every interface that has one (the JSON and SSE API, the `chat` command):
 
-    the session is the caller's (else 404) and open (else 409) -> llm admits the turn (rate and token quota)
+    llm admits the turn (rate and token quota) -> the session is the caller's (else 404) and open (else 409)
     -> the customer's context and past summaries (cached) -> the turn's catalog side (live, two SQL statements)
     -> llm answers and stores both messages
     -> customers records the activity (message count, tokens, mood, last activity) and the cards shown
@@ -25,7 +25,7 @@ from chat.errors import ChatError
 from customers import services as customers
 from customers.services import DatabaseUnavailable, SessionNotFound
 from llm import services as llm
-from llm.services import Constraints, Delta, LLMError, Turn, TurnContext, TurnRateLimited
+from llm.services import Constraints, Delta, LLMError, StoreUnavailable, Turn, TurnContext, TurnRateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -38,35 +38,43 @@ NOT_RECORDED = (
 def turn_prepare(
     *, customer_id: int, session_id: UUID, idempotency_key: str | None = None, text: str | None = None
 ) -> TurnContext:
-    """Everything before the model call: ownership and status (404, then 409), admission (429, unless the request is
-    the retry of a turn answered already: its replay costs nothing), the customer's profile and past summaries (one
-    cache read when warm); then the turn's catalog side for `text` (the message of a send; None for a regenerate,
-    whose candidates come from the session's last user message), read live from the database and bound by the
-    session's constraints (read in admission's round trip) and by what the message states.
+    """Everything before the model call: admission first (429, unless the request is the retry of a turn answered
+    already: its replay costs nothing), so that every attempt counts against the turn rate, one that fails next
+    too, and one refused costs no SQL; it reads the session's constraints in its round trip (used only once the
+    session is found to be the caller's). Then ownership and status (404, then 409), the customer's profile and past
+    summaries (one cache read when warm); then the turn's catalog side for `text` (the message of a send; None for
+    a regenerate, whose candidates come from the session's last user message), read live from the database and
+    bound by the session's constraints and by what the message states.
     DatabaseUnavailable from any of them means nothing of the turn was stored or sent."""
-
-    stored: list[Constraints] = []  # the session's constraints, read in admission's round trip
-
-    def admit() -> None:
-        try:
-            stored.append(llm.turn_admit(customer_id=customer_id, session_id=session_id))
-        except TurnRateLimited:
-            answered = idempotency_key is not None and llm.turn_answered(
-                session_id=session_id, idempotency_key=idempotency_key, text=text
-            )
-            if not answered:
-                raise
-
-    context = turn_context_read(customer_id=customer_id, session_id=session_id, admit=admit)
+    stored: Constraints | None = None
+    try:
+        stored = llm.turn_admit(customer_id=customer_id, session_id=session_id)
+    except TurnRateLimited:
+        answered = idempotency_key is not None and llm.turn_answered(
+            session_id=session_id, idempotency_key=idempotency_key, text=text
+        )
+        if not answered:
+            raise
+    context = turn_context_read(customer_id=customer_id, session_id=session_id)
     request = text
     if request is None:
         request = next((m.content for m in reversed(llm.messages_list(session_id=session_id)) if m.role == "user"), "")
     # The reads above may have come from the cache alone, and the activity recorded after the reply needs the
     # database: this read, never cached, comes before anything of the turn is written to Redis or sent to the
     # model, so that a turn the database could not record is refused first.
-    context = turn_catalog_read(context, customer_id=customer_id, text=request, constraints=next(iter(stored), None))
+    context = turn_catalog_read(context, customer_id=customer_id, text=request, constraints=stored)
     customers.database_connection_release()  # the reads are done; the model call can take minutes
     return context
+
+
+def turn_attempt_count(*, customer_id: int) -> None:
+    """Count a turn request refused before its turn began (its body or headers are bad) against the turn rate, as
+    every turn is counted at its admission: raises TurnRateLimited or TokenQuotaExceeded once they are spent (the
+    caller answers 429 then). With Redis down it goes uncounted: the request's own error is what the caller needs."""
+    try:
+        llm.turn_admit(customer_id=customer_id)
+    except StoreUnavailable:
+        logger.warning("turn_attempt_not_counted", extra={"reason": "store_unavailable"})
 
 
 def turn_send(*, customer_id: int, session_id: UUID, text: str, idempotency_key: str | None = None) -> Turn:

@@ -6,6 +6,7 @@ Every setting comes from the environment through one of these helpers, so a bad 
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import dotenv_values
@@ -88,6 +89,16 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default).lower() or default
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def env_timezone(name: str, default: str) -> str:
+    """An IANA time zone name (`Asia/Seoul`, `UTC`), checked against the zone database."""
+    value = env_str(name, default) or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ImproperlyConfigured(f"{name} must be an IANA time zone such as Asia/Seoul, got {value!r}") from None
     return value
 
 

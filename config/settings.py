@@ -10,7 +10,16 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_file_load, env_float, env_int, env_list, env_str
+from config.env import (
+    env_bool,
+    env_choice,
+    env_file_load,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_timezone,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV_FILE_READ = env_file_load(BASE_DIR / ".env")
@@ -167,6 +176,17 @@ THROTTLE_TURNS_PER_MINUTE = env_int("THROTTLE_TURNS_PER_MINUTE", 20, minimum=1)
 DAILY_TOKEN_QUOTA = env_int("DAILY_TOKEN_QUOTA", 200_000, minimum=1)
 # Every other customer request (reads, opens, moods, ends, deletes, feedback) per customer per minute; 0: no limit.
 THROTTLE_REQUESTS_PER_MINUTE = env_int("THROTTLE_REQUESTS_PER_MINUTE", 120, minimum=0)
+# Per client address: API tokens looked up in the database (tokens not in the cache: unknown ones, mostly); 0: no limit.
+THROTTLE_TOKEN_LOOKUPS_PER_MINUTE = env_int("THROTTLE_TOKEN_LOOKUPS_PER_MINUTE", 60, minimum=0)
+# Admin sign-in attempts per client address and per username, in a sliding window; 0: no limit.
+ADMIN_LOGIN_ATTEMPTS_PER_IP = env_int("ADMIN_LOGIN_ATTEMPTS_PER_IP", 20, minimum=0)
+ADMIN_LOGIN_ATTEMPTS_PER_USERNAME = env_int("ADMIN_LOGIN_ATTEMPTS_PER_USERNAME", 10, minimum=0)
+ADMIN_LOGIN_WINDOW_SECONDS = env_int("ADMIN_LOGIN_WINDOW_SECONDS", 900, minimum=1)
+# A /readyz answer is reused this long by its process (the checks ping the database and Redis); 0: every hit checks.
+READYZ_CACHE_SECONDS = env_float("READYZ_CACHE_SECONDS", 1.0, minimum=0, maximum=10)
+
+# --- Spending: a customer's spending belongs to a calendar month of this time zone (customers/spending.py). ---
+BUDGET_TIMEZONE = env_timezone("BUDGET_TIMEZONE", "Asia/Seoul")
 
 # --- Auth, API and schema. ---
 AUTH_PASSWORD_VALIDATORS = [

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
+from customers import spending
 from customers.catalog import items, vocabulary
 from customers.models import CATALOG_ITEM_FIELDS, PROFILE_FIELDS, CatalogItem, Customer, Recommendation
 
@@ -38,6 +39,12 @@ class CustomerCodesForm(forms.ModelForm):
     allergies = _codes_field(vocabulary.ALLERGENS, "No item containing one of these is ever recommended.")
     diets = _codes_field(vocabulary.DIETS, "Every food item recommended satisfies all of these.")
     dietary_notes = _LinesField(required=False, help_text="Restrictions no code covers, one per line (unverified).")
+    spent_month = forms.CharField(
+        required=False,
+        max_length=7,
+        help_text="The month (YYYY-MM, in BUDGET_TIMEZONE) the spending belongs to; a spending changed alone, or "
+        "with no month, is this month's. It counts in its month only.",
+    )
 
     class Meta:
         model = Customer
@@ -51,6 +58,12 @@ class CustomerCodesForm(forms.ModelForm):
         ]
         cleaned["diets"] = [c for c in vocabulary.DIETS if c in {*cleaned.get("diets", []), *parsed.diets}]
         cleaned["dietary_notes"] = list(parsed.notes)
+        spent_changed = "spent_this_month_minor" in self.changed_data
+        if not cleaned.get("spent_month") or (spent_changed and "spent_month" not in self.changed_data):
+            kept = self.instance.pk and not spent_changed
+            cleaned["spent_month"] = self.instance.spent_month if kept else spending.this_month()
+        if cleaned["spent_month"] > spending.this_month():
+            self.add_error("spent_month", "A month that has not begun yet.")
         return cleaned
 
 

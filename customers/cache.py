@@ -33,12 +33,14 @@ from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.db import transaction
 from django.dispatch import receiver
+from django.utils import timezone
 from django_redis import get_redis_connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from redis.exceptions import ResponseError as RedisResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from customers import spending
 from customers.data import ApiUser, CustomerProfile, PastSessionSummary, SessionAccess
 
 logger = logging.getLogger(__name__)
@@ -80,11 +82,13 @@ return 0
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CacheSpec:
-    """One kind of cached entry. Bump the version in `prefix` whenever the cached shape changes."""
+    """One kind of cached entry. Bump the version in `prefix` whenever the cached shape or meaning changes."""
 
     prefix: str
     kind: type  # a frozen dataclass of flat fields, or int
     many: bool = False  # the entry is a tuple of `kind`
+    # When an entry loaded at a moment must be gone, at the latest (its value holds until then only); None: its TTL.
+    until: Callable[[datetime], datetime] | None = None
 
     def key(self, ident: object) -> str:
         # The braces make `ident` a Redis Cluster hash tag, so an entry and its lease share a slot as the store
@@ -94,7 +98,8 @@ class CacheSpec:
 
 API_USER = CacheSpec("api-user:v1", ApiUser)  # ident: token_digest(key), never the token itself
 CUSTOMER_OF_USER = CacheSpec("customer-of-user:v1", int)  # ident: user id
-CUSTOMER = CacheSpec("customer:v2", CustomerProfile)  # ident: customer id; the prompt context derives from it
+# ident: customer id; the prompt context derives from it. Its spending counts in its month only: gone by month's end.
+CUSTOMER = CacheSpec("customer:v3", CustomerProfile, until=spending.month_ends_at)
 SESSION_ACCESS = CacheSpec("session-access:v1", SessionAccess)  # ident: session id
 PAST_SUMMARIES = CacheSpec("past-summaries:v1", PastSessionSummary, many=True)  # ident: customer id
 
@@ -159,15 +164,21 @@ def _fill(spec: CacheSpec, name: str, loader: Callable[[], T | None]) -> T | Non
         # The loader holding the lease is stuck: answer without storing, as this load holds no lease.
         return loader()
 
+    until = spec.until(timezone.now()) if spec.until else None  # taken before the load: what it reads holds till then
     try:
         value = loader()
     except BaseException:
         _release(redis, lease_key, token)
         raise
-    ttl = settings.CUSTOMER_CACHE_TTL if value is not None else settings.CUSTOMER_CACHE_MISSING_TTL
+    ttl_ms = (settings.CUSTOMER_CACHE_TTL if value is not None else settings.CUSTOMER_CACHE_MISSING_TTL) * 1000
+    if until is not None:
+        ttl_ms = min(ttl_ms, int((until - timezone.now()).total_seconds() * 1000))
+    if ttl_ms <= 0:
+        _release(redis, lease_key, token)
+        return value
     encoded = cache.client.encode({"value": _encode(value)})
     try:
-        redis.eval(_STORE_IF_LEASED, 2, cache.make_key(name), lease_key, token, encoded, ttl * 1000)
+        redis.eval(_STORE_IF_LEASED, 2, cache.make_key(name), lease_key, token, encoded, ttl_ms)
     except REDIS_ERRORS as exc:
         _redis_failed(exc, "write")
     return value

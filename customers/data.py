@@ -209,6 +209,13 @@ class CatalogImportResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SpendingImportResult:
+    updated: int  # customers whose spending (and its month) the file changed
+    unchanged: int  # customers whose spending was already the file's
+    superseded: int  # rows of a month older than the customer's latest (in the file or stored): not written
+
+
+@dataclass(frozen=True, slots=True)
 class RecommendationInfo:
     """A catalog item shown to a customer, and their rating of it (None until rated)."""
 

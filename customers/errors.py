@@ -43,8 +43,8 @@ class RecommendationNotFound(CustomersError):
     code = "not_found"
 
 
-class CatalogImportError(CustomersError, ValueError):
-    """A catalog file that breaks the contract; nothing was imported. `row` is 1-based (0: the file itself)."""
+class FileRowError(CustomersError, ValueError):
+    """An import file that breaks its contract; nothing was imported. `row` is 1-based (0: the file itself)."""
 
     code = "invalid_request"
 
@@ -54,3 +54,11 @@ class CatalogImportError(CustomersError, ValueError):
         self.row = row
         self.field = field
         self.message = message
+
+
+class CatalogImportError(FileRowError):
+    """A catalog file that breaks the contract (docs/architecture.md, "Catalog file")."""
+
+
+class SpendingImportError(FileRowError):
+    """A spending file that breaks the contract (customers/spending_import.py)."""

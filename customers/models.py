@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from customers.catalog.vocabulary import ALLERGENS, DIETS
 from customers.catalog.vocabulary import unknown as vocabulary_unknown
+from customers.spending import MONTH, remaining, this_month
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
@@ -73,7 +74,17 @@ class Customer(models.Model):
         validators=[RegexValidator(r"^[A-Z]{3}\Z", "Enter an ISO 4217 code such as KRW or USD.")],
     )
     monthly_limit_minor = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
-    spent_this_month_minor = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
+    spent_this_month_minor = models.BigIntegerField(
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="What the customer spent in `spent_month`; it counts in that month only (0 after it).",
+    )
+    spent_month = models.CharField(
+        max_length=7,
+        default=this_month,
+        validators=[RegexValidator(rf"^{MONTH.pattern}\Z", "Enter a month as YYYY-MM.")],
+        help_text="The month (YYYY-MM, in BUDGET_TIMEZONE) the spending belongs to.",
+    )
     # JSON lists rather than ArrayField so that the SQLite quick start works too.
     preferences = models.JSONField(default=list, blank=True, validators=[validate_tags])
     allergies = models.JSONField(
@@ -112,8 +123,8 @@ class Customer(models.Model):
 
     @property
     def remaining_limit_minor(self) -> int:
-        """What is left of the monthly limit; never negative, even when spending went over it."""
-        return max(0, self.monthly_limit_minor - self.spent_this_month_minor)
+        """What is left of this month's limit; never negative, even when spending went over it."""
+        return remaining(self.monthly_limit_minor, self.spent_this_month_minor, self.spent_month)
 
 
 class SessionStatus(models.TextChoices):
@@ -131,6 +142,7 @@ PROFILE_FIELDS = (
     "currency",
     "monthly_limit_minor",
     "spent_this_month_minor",
+    "spent_month",
     "preferences",
     "allergies",
     "diets",

@@ -1,20 +1,22 @@
 """Customers' accounts and profiles: API tokens, the profile (read-through cached), its updates and the demo
 customers. Other apps reach these functions through `customers.services`."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from customers import cache, selectors
+from customers import cache, selectors, spending
 from customers.cache import get_or_load
 from customers.catalog import vocabulary
 from customers.data import (
     ApiUser,
     CustomerProfile,
     DemoCustomer,
+    SpendingImportResult,
 )
 from customers.database import database_required
 from customers.demo import DEMO_CUSTOMERS
@@ -23,6 +25,7 @@ from customers.errors import (
     InvalidInput,
 )
 from customers.models import PROFILE_FIELDS, ChatSession, Customer
+from customers.spending_import import import_file as spending_import_file
 
 _TOKEN_MAX_LENGTH = Token._meta.get_field("key").max_length
 _UPDATABLE_FIELDS = frozenset(PROFILE_FIELDS)
@@ -34,11 +37,19 @@ _TAG_FIELDS = frozenset({"preferences", "allergies", "diets", "dietary_notes"})
 
 
 @database_required
-def api_user_get_by_token(*, key: str) -> ApiUser | None:
-    """The active user owning API token `key` (cached), or None for an unknown key or an inactive user."""
+def api_user_get_by_token(*, key: str, before_lookup: Callable[[], None] | None = None) -> ApiUser | None:
+    """The active user owning API token `key` (cached), or None for an unknown key or an inactive user (cached
+    as absent for CUSTOMER_CACHE_MISSING_TTL). `before_lookup()` runs only when the database must be asked (the
+    caller's limit on lookups: its error propagates, and nothing is cached)."""
     if not key or len(key) > _TOKEN_MAX_LENGTH:
         return None  # no DRF token looks like this: spare the cache and the database
-    return get_or_load(cache.API_USER, cache.token_digest(key), lambda: selectors.api_user(key=key))
+
+    def lookup() -> ApiUser | None:
+        if before_lookup is not None:
+            before_lookup()
+        return selectors.api_user(key=key)
+
+    return get_or_load(cache.API_USER, cache.token_digest(key), lookup)
 
 
 # --- customers --------------------------------------------------------------------------------------------
@@ -88,6 +99,8 @@ def customer_update(*, customer_id: int, **fields: object) -> CustomerProfile:
         customer = Customer.objects.select_for_update().select_related("user").filter(pk=customer_id).first()
         if customer is None:
             raise CustomerNotFound(f"customer {customer_id} not found")
+        if "spent_this_month_minor" in fields and "spent_month" not in fields:
+            fields = {**fields, "spent_month": spending.this_month()}  # a spending given alone is this month's
         for name, value in fields.items():
             setattr(customer, name, _normalized_tags(value, name) if name in _TAG_FIELDS else value)
         try:
@@ -98,6 +111,15 @@ def customer_update(*, customer_id: int, **fields: object) -> CustomerProfile:
         # The post_save receiver drops the cached entries on commit.
         customer.save(update_fields=[*fields, "updated_at"])
     return selectors.profile_of(customer)
+
+
+@database_required
+def spending_import(*, path: str | Path) -> SpendingImportResult:
+    """Record what customers spent per month from a JSON Lines file of `{username, month: "YYYY-MM", spent}`:
+    validated whole (SpendingImportError names the first bad row and field; nothing is written then), then each
+    customer's latest month written unless their spending belongs to a later one. Idempotent; cached profiles are
+    dropped on commit."""
+    return spending_import_file(path)
 
 
 @database_required

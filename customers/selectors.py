@@ -4,6 +4,7 @@ from uuid import UUID
 
 from rest_framework.authtoken.models import Token
 
+from customers import spending
 from customers.data import ApiUser, CustomerProfile, PastSessionSummary, SessionAccess, SessionInfo
 from customers.models import ChatSession, Customer, SessionStatus
 
@@ -39,7 +40,7 @@ def profile_of(customer: Customer) -> CustomerProfile:
         preferred_language=customer.preferred_language,
         currency=customer.currency,
         monthly_limit_minor=customer.monthly_limit_minor,
-        spent_this_month_minor=customer.spent_this_month_minor,
+        spent_this_month_minor=spending.spent_now(customer.spent_this_month_minor, customer.spent_month),
         remaining_limit_minor=customer.remaining_limit_minor,
         preferences=tuple(customer.preferences),
         allergies=tuple(customer.allergies),

@@ -41,6 +41,7 @@ from customers.data import (
     SessionAccess,
     SessionInfo,
     SessionPage,
+    SpendingImportResult,
     StatedRequest,
     TurnCatalog,
     TurnFacts,
@@ -58,6 +59,7 @@ from customers.errors import (
     RecommendationNotFound,
     SessionEnded,
     SessionNotFound,
+    SpendingImportError,
     TooManyOpenSessions,
 )
 from customers.ports import (
@@ -74,6 +76,7 @@ from customers.profiles import (
     customer_profile_get,
     customer_update,
     demo_customers_seed,
+    spending_import,
 )
 from customers.sessions import (
     session_access_get,
@@ -122,6 +125,8 @@ __all__ = [
     "SessionInfo",
     "SessionNotFound",
     "SessionPage",
+    "SpendingImportError",
+    "SpendingImportResult",
     "StatedRequest",
     "TooManyOpenSessions",
     "TranscriptLine",
@@ -157,6 +162,7 @@ __all__ = [
     "session_record_activity",
     "session_transcript_archive",
     "session_transcript_get",
+    "spending_import",
     "transcript_purge_expired",
     "turn_facts_get",
 ]

@@ -1,7 +1,7 @@
 """Chat sessions: opening, access (cached), activity, ending, deletion, the turn's one read and the opt-in
 transcript archive. Other apps reach these functions through `customers.services`."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -213,16 +213,13 @@ def session_list_idle(*, before: datetime, limit: int = 500) -> Sequence[Session
 
 
 @database_required
-def turn_facts_get(
-    *, customer_id: int, session_id: UUID, past_limit: int, admit: Callable[[], None] | None = None
-) -> TurnFacts:
+def turn_facts_get(*, customer_id: int, session_id: UUID, past_limit: int) -> TurnFacts:
     """What a turn in the customer's session needs of `customers`, with one cache round trip when warm (one MGET of
     the session's access, the profile and the past summaries); each miss is loaded through the read-through cache.
 
-    Raises SessionNotFound if the session is absent or another customer's, then SessionEnded if it is not open.
-    Then `admit()` runs, if given (the caller's admission check; its error propagates), before any profile or summary
-    is loaded from the database, so a refused turn costs the database no more than its access. Then CustomerNotFound
-    if the customer is gone. `past_limit` summaries at most, newest first, without the turn's own session; 0: none.
+    Raises SessionNotFound if the session is absent or another customer's, then SessionEnded if it is not open,
+    then CustomerNotFound if the customer is gone.
+    `past_limit` summaries at most, newest first, without the turn's own session; 0: none.
     """
     cached_summaries = 0 < past_limit < _SUMMARIES_CACHED
     entries: list[tuple[cache.CacheSpec, object]] = [(cache.SESSION_ACCESS, session_id), (cache.CUSTOMER, customer_id)]
@@ -235,8 +232,6 @@ def turn_facts_get(
         raise SessionNotFound(f"session {session_id} not found")
     if access.status != SessionStatus.OPEN:
         raise SessionEnded(f"session {session_id} has ended")
-    if admit is not None:
-        admit()
     if profile is cache.MISS:
         profile = cache.load(cache.CUSTOMER, customer_id, lambda: selectors.customer_profile(customer_id=customer_id))
     if profile is None:

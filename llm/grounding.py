@@ -49,13 +49,17 @@ from typing import Any
 from uuid import uuid4
 
 from llm.data import NO_CONSTRAINTS, Candidate, Card, CardItem, Checks, Constraints, Message, TurnContext
-from llm.text_guard import TextGuard
+from llm.text_guard import TextGuard, fold
 
 log = logging.getLogger(__name__)
 
 DROPPED: Counter[str] = Counter()  # dropped proposals of this process, by reason code (for metrics)
 MAX_REASON_CHARS = 200
-MIN_NAME_CHARS = 3  # shorter names (or parts of names) are not looked for in the text: too many false hits
+# The shortest variant looked for in the text: a name, or its part before a parenthesis, from 2 characters (a
+# two-syllable Korean dish: 족발, 순대, 수육); the part in a parenthesis (a translation or a note: "1시간", "2인")
+# from 3. Measured on the demo catalog: evals/short_names.py, docs/decisions/0032-text-guard-normalised-names.md.
+MIN_NAME_CHARS = 2
+MIN_NOTE_CHARS = 3
 MAX_NOTED_TAGS = 10
 MAX_TAG_CHARS = 40
 
@@ -147,7 +151,7 @@ def _verdict(
         return "excluded"
     if bound.kinds and candidate.kind not in bound.kinds:
         return "kind"
-    if _fold(candidate.name) in {_fold(name) for name in context.disliked}:
+    if fold(candidate.name) in {fold(name) for name in context.disliked}:
         return "rated_down"
     return ""
 
@@ -234,31 +238,29 @@ def neutral_reason(language: str) -> str:
 
 
 def avoid_names(context: TurnContext, dropped: Sequence[str], kept: Sequence[Card] = ()) -> tuple[str, ...]:
-    """The name variants the reply must not carry: whole names, the part before a parenthesis and the part in it,
-    each at least MIN_NAME_CHARS long and not part of a kept card's name."""
-    kept_names = [_fold(card.item.name) for card in kept]
+    """The name variants the reply must not carry, folded (`text_guard.fold`): whole names and the part before a
+    parenthesis (at least MIN_NAME_CHARS long), the part in it (at least MIN_NOTE_CHARS), none part of a kept card's
+    name."""
+    kept_names = [fold(card.item.name) for card in kept]
     found: dict[str, None] = {}
     for name in (*context.avoid_names, *context.disliked, *dropped):
-        for variant in _variants(name):
-            if len(variant) >= MIN_NAME_CHARS and not any(variant in kept_name for kept_name in kept_names):
+        for variant, least in _variants(name):
+            if len(variant) >= least and not any(variant in kept_name for kept_name in kept_names):
                 found[variant] = None
     return tuple(found)
 
 
-def _variants(name: str) -> list[str]:
-    folded = _fold(name)
-    variants = [folded]
+def _variants(name: str) -> list[tuple[str, int]]:
+    """The name's variants, each with the fewest characters it is looked for with."""
+    folded = fold(name)
+    variants = [(folded, MIN_NAME_CHARS)]
     if match := _PAREN.search(folded):
-        variants += [folded[: match.start()].strip(), match.group(1).strip()]
-    return [variant for variant in variants if variant]
-
-
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().split())
+        variants += [(folded[: match.start()].strip(), MIN_NAME_CHARS), (match.group(1).strip(), MIN_NOTE_CHARS)]
+    return [(variant, least) for variant, least in variants if variant]
 
 
 def _names_in(text: str, names: Sequence[str]) -> bool:
-    folded = _fold(text)
+    folded = fold(text)
     return any(name in folded for name in names)
 
 

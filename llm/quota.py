@@ -2,6 +2,7 @@
 token quota (prompt + completion tokens per UTC day), and the other requests per minute (a sliding window too). If
 Redis cannot answer, nothing is admitted (fail closed)."""
 
+import hashlib
 import math
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -71,6 +72,24 @@ def request_admit(client: redis.Redis, cfg: LLMSettings, *, customer_id: int, sc
     call = store.THROTTLE.call(
         (requests_key(customer_id, scope),), (uuid4().hex, cfg.requests_per_minute, _WINDOW_SECONDS * 1000)
     )
+    status, wait_ms = store.run(client, call)
+    if status == b"requests":
+        raise RequestRateLimited(retry_after=max(1, math.ceil(wait_ms / 1000)))
+
+
+def attempts_key(scope: str, ident: str) -> str:
+    """The counter of `ident`'s attempts in `scope`; `ident` (an address, a username) is kept as a digest only."""
+    digest = hashlib.sha256(f"{scope}\0{ident}".encode()).hexdigest()[:32]
+    return f"attempts:{{{scope}:{digest}}}"
+
+
+def attempt_admit(client: redis.Redis, *, scope: str, ident: str, limit: int, window_seconds: int) -> None:
+    """Count one attempt of `ident` in `scope` within a sliding window of `window_seconds`, or raise
+    RequestRateLimited with `retry_after` once `limit` attempts are in it (0: no limit, and no round trip). One round
+    trip (the THROTTLE script); StoreUnavailable if Redis cannot answer."""
+    if limit <= 0:
+        return
+    call = store.THROTTLE.call((attempts_key(scope, ident),), (uuid4().hex, limit, window_seconds * 1000))
     status, wait_ms = store.run(client, call)
     if status == b"requests":
         raise RequestRateLimited(retry_after=max(1, math.ceil(wait_ms / 1000)))

@@ -102,6 +102,7 @@ __all__ = [
     "Usage",
     "Vocabulary",
     # functions
+    "attempt_admit",
     "cards_decode",
     "cards_encode",
     "constraints_set",
@@ -169,6 +170,13 @@ def request_admit(*, customer_id: int, scope: str = "api") -> None:
     THROTTLE_REQUESTS_PER_MINUTE in `scope` (shared by every process through Redis, one round trip; nothing when the
     setting is 0). Raises RequestRateLimited with retry_after; StoreUnavailable if Redis is down."""
     quota.request_admit(sync_client(), get_settings(), customer_id=customer_id, scope=scope)
+
+
+def attempt_admit(*, scope: str, ident: str, limit: int, window_seconds: int) -> None:
+    """Count one attempt of `ident` (a client address, a username) in `scope` (what is attempted: a token lookup,
+    an admin login) within a sliding window shared by every process; raises RequestRateLimited with retry_after
+    once `limit` are in it (0: no limit). One round trip; StoreUnavailable if Redis is down."""
+    quota.attempt_admit(sync_client(), scope=scope, ident=ident, limit=limit, window_seconds=window_seconds)
 
 
 def turn_answered(*, session_id: UUID, idempotency_key: str, text: str | None) -> bool:

@@ -1,8 +1,12 @@
 """The text guard of a reply (llm/grounding.py decides the names): a `TextGuard` releases the reply's text as it
 streams and never releases a name it must avoid.
 
-The names are given as `grounding.avoid_names` writes them (casefolded, whitespace runs as one space) and looked for
-so in the text. Everything is released at once but the text's longest tail that is the beginning of a name, held
+The names are given as `fold` writes them (`grounding.avoid_names` folds them) and looked for so in the text:
+each character NFKC-normalised (full-width letters as ASCII) and casefolded, format characters (zero-width spaces and
+joiners, soft hyphens) and markdown's emphasis and code marks (`*`, `_`, `~`, backtick) left out, each run of
+whitespace one space. Character by character, so that a text folds the same whether it comes whole or in pieces.
+
+Everything is released at once but the text's longest tail that is the beginning of a name, held
 until it either completes one or stops matching: the first piece that cannot start a name goes out as it comes.
 That takes the set of the names' prefixes, built once per reply at the first streamed piece; a text read whole
 (`release(..., final=True)` with all of it) holds nothing back and needs none. Each piece is scanned with the held
@@ -16,11 +20,14 @@ before it, so no name forms across the cut. Released in pieces or whole, a text 
 """
 
 import re
+import unicodedata
+from functools import cache
 
 _END_MARKS = ".!?\u3002\uff01\uff1f"
 _CLOSERS = "\"')]"
 _SENTENCE_END = re.compile(rf"(?:[{re.escape(_END_MARKS)}]+[{re.escape(_CLOSERS)}]*\s+|\n+)")
 CUT_MARK = "\u2026"
+_MARKUP = frozenset("*_~`")  # markdown emphasis and code marks, which a model may put inside a name
 
 
 class TextGuard:
@@ -107,22 +114,35 @@ class TextGuard:
             self._open = _ends_open(self._open, text)
 
 
+def fold(text: str) -> str:
+    """`text` as the names are written and looked for (see the module's docstring), without outer spaces."""
+    return _folded(text)[0].strip()
+
+
 def _folded(text: str) -> tuple[str, list[int]]:
-    """`text` as the names are written (casefolded, each run of whitespace one space), and for each of its
-    characters the index in `text` it comes from."""
+    """`text` folded (see the module's docstring), and for each of its characters the index in `text` it comes
+    from."""
     chars: list[str] = []
     origin: list[int] = []
     space = False
     for i, char in enumerate(text):
-        if char.isspace():
-            if space:
-                continue
-            space, char = True, " "
-        else:
-            space, char = False, char.casefold()
-        chars.append(char)
-        origin.extend([i] * len(char))
+        for part in _fold_char(char):
+            if part.isspace():
+                if space:
+                    continue
+                space, part = True, " "
+            else:
+                space = False
+            chars.append(part)
+            origin.append(i)
     return "".join(chars), origin
+
+
+@cache
+def _fold_char(char: str) -> str:
+    if char in _MARKUP or unicodedata.category(char) == "Cf":
+        return ""
+    return unicodedata.normalize("NFKC", char).casefold()
 
 
 def _first_hit(folded: str, names: tuple[str, ...]) -> tuple[int, int] | None:

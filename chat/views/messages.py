@@ -8,6 +8,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -82,12 +83,13 @@ class SessionMessagesApi(CustomerApi):
         examples=[OpenApiExample("a message", value={"content": "Any dinner ideas for tonight?"}, request_only=True)],
     )
     def post(self, request: Request, session_id: UUID) -> Response | StreamingHttpResponse:
-        content = self.validated_body(self.MessageCreateInput)["content"]
-        if len(content) > settings.CHAT_MAX_MESSAGE_CHARS:
-            raise ChatError(
-                "message_too_long", f"The message is longer than {settings.CHAT_MAX_MESSAGE_CHARS} characters."
-            )
-        key = _idempotency_key(request)
+        with _counted_when_refused(self.customer_id):
+            content = self.validated_body(self.MessageCreateInput)["content"]
+            if len(content) > settings.CHAT_MAX_MESSAGE_CHARS:
+                raise ChatError(
+                    "message_too_long", f"The message is longer than {settings.CHAT_MAX_MESSAGE_CHARS} characters."
+                )
+            key = _idempotency_key(request)
         if request.accepted_renderer.media_type == sse.CONTENT_TYPE:
             context = turns.turn_prepare(
                 customer_id=self.customer_id, session_id=session_id, idempotency_key=key, text=content
@@ -138,9 +140,10 @@ class SessionRegenerateApi(CustomerApi):
         examples=[OpenApiExample("replace reply 2", value={"seq": 2}, request_only=True)],
     )
     def post(self, request: Request, session_id: UUID) -> Response:
-        data = self.validated_body(self.RegenerateInput)
-        expected = _expected_seq(request, data.get("seq"))
-        key = _idempotency_key(request)
+        with _counted_when_refused(self.customer_id):
+            data = self.validated_body(self.RegenerateInput)
+            expected = _expected_seq(request, data.get("seq"))
+            key = _idempotency_key(request)
         with _model_failures_explained(session_id):
             turn = turns.turn_regenerate(
                 customer_id=self.customer_id, session_id=session_id, idempotency_key=key, expected_seq=expected
@@ -170,6 +173,17 @@ def _idempotency_key(request: Request) -> str | None:
     if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise serializers.ValidationError({"Idempotency-Key": ["Must be 1 to 128 visible ASCII characters."]})
     return key
+
+
+@contextmanager
+def _counted_when_refused(customer_id: int) -> Iterator[None]:
+    """A turn request refused for its body or headers counts one turn all the same: a stream of bad requests
+    spends the turn rate like a stream of turns, then answers 429."""
+    try:
+        yield
+    except (APIException, ChatError):
+        turns.turn_attempt_count(customer_id=customer_id)
+        raise
 
 
 @contextmanager

@@ -42,6 +42,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 from django.db.models.lookups import Contains, Exact
 
+from customers import spending
 from customers.catalog import items, vocabulary
 from customers.catalog.terms import HANGUL, terms
 from customers.data import Candidate, Constraints
@@ -217,6 +218,7 @@ def facts(*, customer_id: int, tastes: int = 0) -> Facts | None:
             "currency",
             "monthly_limit_minor",
             "spent_this_month_minor",
+            "spent_month",
             *annotations,
         )
         .first()
@@ -238,7 +240,9 @@ def facts(*, customer_id: int, tastes: int = 0) -> Facts | None:
             allergen_mask=vocabulary.allergen_mask(row["allergies"]),
             diet_mask=vocabulary.diet_mask(row["diets"]),
             currency=row["currency"],
-            remaining_minor=max(0, row["monthly_limit_minor"] - row["spent_this_month_minor"]),
+            remaining_minor=spending.remaining(
+                row["monthly_limit_minor"], row["spent_this_month_minor"], row["spent_month"]
+            ),
             rated_down=tuple(json_array(row["rated_down"])),
         ),
         home_area=row["home_area"],

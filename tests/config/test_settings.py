@@ -46,6 +46,8 @@ def test_debug_off_without_a_secret_key_refuses_to_start():
         ({"DATABASE_URL": "mysql://root@localhost/x"}, "DATABASE_URL must be a postgres:// URL"),
         ({"LLM_CONTEXT_BUDGET": "1000", "LLM_REPLY_RESERVE": "1000"}, "LLM_REPLY_RESERVE must be smaller"),
         ({"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https"}, "SECURE_PROXY_SSL_HEADER must be a header name"),
+        ({"BUDGET_TIMEZONE": "Asia/Busan"}, "BUDGET_TIMEZONE must be an IANA time zone"),
+        ({"BUDGET_TIMEZONE": "../etc/passwd"}, "BUDGET_TIMEZONE must be an IANA time zone"),
     ],
 )
 def test_bad_environment_fails_at_start_naming_the_variable(env, message):

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers import cache, ports, services
+from customers import cache, ports, services, spending
 from customers.models import ChatSession, Customer
 from customers.ports import LiveTranscript, SessionAdminActions, TranscriptLine
 
@@ -283,3 +283,47 @@ def test_renaming_a_user_in_the_admin_drops_their_cached_profile_after_commit(
         response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert services.customer_profile_get(customer_id=alice.customer_id).username == "alice.kim"
+
+
+def _spending_form(**changes):
+    form = {
+        "display_name": "Bob Park",
+        "preferred_language": "en",
+        "currency": "KRW",
+        "monthly_limit_minor": "300000",
+        "spent_this_month_minor": "280000",
+        "preferences": "[]",
+        "allergies": ["crustacean", "mollusc"],
+    }
+    return {**form, **changes}
+
+
+def test_the_admin_edits_the_spending_of_this_month_and_drops_the_cached_profile(
+    admin_client, bob, django_capture_on_commit_callbacks
+):
+    last = "2000-01"
+    Customer.objects.filter(pk=bob.customer_id).update(spent_month=last)
+    page = admin_client.get(_change_url("customer", bob.customer_id)).content.decode()
+    assert 'name="spent_month"' in page
+    assert 'value="2000-01"' in page
+    assert services.customer_profile_get(customer_id=bob.customer_id).remaining_limit_minor == 300_000  # a new month
+
+    with django_capture_on_commit_callbacks(execute=True):  # another field: the spending keeps its month
+        response = admin_client.post(_change_url("customer", bob.customer_id), _spending_form(spent_month=last))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Customer.objects.get(pk=bob.customer_id).spent_month == last
+
+    with django_capture_on_commit_callbacks(execute=True):  # the spending typed in: this month's
+        response = admin_client.post(
+            _change_url("customer", bob.customer_id), _spending_form(spent_month=last, spent_this_month_minor="70000")
+        )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Customer.objects.get(pk=bob.customer_id).spent_month == spending.this_month()
+    assert services.customer_profile_get(customer_id=bob.customer_id).remaining_limit_minor == 230_000
+
+
+def test_the_admin_refuses_a_spending_month_that_has_not_begun_or_is_malformed(admin_client, bob):
+    for month in ("2999-01", "2026-13"):
+        response = admin_client.post(_change_url("customer", bob.customer_id), _spending_form(spent_month=month))
+        assert response.status_code == 200
+        assert "spent_month" in response.context["adminform"].form.errors

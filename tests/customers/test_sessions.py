@@ -284,31 +284,3 @@ def test_a_turn_read_answers_not_found_before_ended_and_loads_no_profile_for_eit
         services.turn_facts_get(customer_id=alice.customer_id, session_id=uuid4(), past_limit=3)
     assert not is_cached(cache.CUSTOMER, alice.customer_id)
     assert not is_cached(cache.CUSTOMER, bob.customer_id)
-
-
-def test_a_turn_read_admits_after_the_access_check_and_before_loading_anything_else(
-    alice, bob, django_assert_num_queries
-):
-    session = services.session_open(customer_id=alice.customer_id)
-    admitted = []
-    with pytest.raises(SessionNotFound):
-        services.turn_facts_get(
-            customer_id=bob.customer_id, session_id=session.session_id, past_limit=3, admit=lambda: admitted.append(1)
-        )
-    assert admitted == []
-
-    class Refused(Exception):
-        pass
-
-    def refuse() -> None:
-        raise Refused
-
-    with django_assert_num_queries(0), pytest.raises(Refused):  # the access is cached: nothing is loaded
-        services.turn_facts_get(
-            customer_id=alice.customer_id, session_id=session.session_id, past_limit=3, admit=refuse
-        )
-    assert not is_cached(cache.CUSTOMER, alice.customer_id)
-    services.turn_facts_get(
-        customer_id=alice.customer_id, session_id=session.session_id, past_limit=3, admit=lambda: admitted.append(1)
-    )
-    assert admitted == [1]

@@ -241,7 +241,8 @@ def test_a_killed_worker_is_replaced_by_the_uvicorn_master(app_server_factory):
 
 
 def test_readyz_is_503_while_the_apps_redis_is_down_and_logs_are_json(app_server_factory, private_redis):
-    app = app_server_factory({"REDIS_URL": private_redis.url(db=0)})
+    # Every hit checks: a process otherwise reuses its last answer for a second (tests/chat/test_limits.py).
+    app = app_server_factory({"REDIS_URL": private_redis.url(db=0), "READYZ_CACHE_SECONDS": "0"})
     assert app.get("/readyz").status == 200
 
     private_redis.stop()

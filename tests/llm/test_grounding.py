@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from llm import grounding
 from llm.grounding import Grounder
-from llm.text_guard import TextGuard
+from llm.text_guard import TextGuard, fold
 from tests.llm.contexts import ALICE_CANDIDATES, alice, candidate
 
 SATAY = candidate("satay", "Peanut Satay Bar", allergens=("peanut",))
@@ -168,13 +168,17 @@ def test_parts_of_a_bilingual_name_are_avoided_too():
 
 PEANUT_BAR = replace(_context(SALAD), avoid_names=("Peanut Satay Bar",))
 BILINGUAL = "매운 땅콩소스 비빔면 (Spicy Peanut-Sauce Noodles)"
-CAST = replace(_context(SALAD), avoid_names=("Peanut Satay Bar", BILINGUAL, "St. Mary's Kitchen", "Mapo Steak House"))
+JOKBAL = "족발 (Braised Pork Trotters)"
+CAST = replace(
+    _context(SALAD), avoid_names=("Peanut Satay Bar", BILINGUAL, "St. Mary's Kitchen", "Mapo Steak House", JOKBAL)
+)
 SALAD_HEAD = {"recommendations": _propose("salad")}
 
 
 def _unfolded_names(context, text):
-    """The names to avoid (any variant) that `text` carries, casefolded and with its whitespace runs as one space."""
-    folded = " ".join(text.casefold().split())
+    """The names to avoid (any variant) that `text` carries, folded as the guard folds (NFKC, casefolded, format
+    characters and markdown marks left out, whitespace runs as one space)."""
+    folded = fold(text)
     return [name for name in grounding.avoid_names(context, ()) if name in folded]
 
 
@@ -242,8 +246,15 @@ def test_a_name_that_would_run_on_from_released_text_across_a_cut_is_left_out_to
     assert grounder.redacted == 2
 
 
+def _wide(text):
+    """`text` in full-width forms (U+FF01 to U+FF5E), which NFKC folds back."""
+    return "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char for char in text)
+
+
+WIDE_PEANUT = _wide("Peanut")
 FRAGMENTS = (
-    "Peanut Satay Bar", "PEANUT satay  bar", "Pea", "nut", "Satay", "Spicy Peanut-Sauce Noodles",
+    "Peanut Satay Bar", "PEANUT satay  bar", "Pea", "nut", "Satay", "\u200b", "**", WIDE_PEANUT, "족발", "족",
+    "Spicy Peanut-Sauce Noodles",
     "매운 땅콩소스 비빔면", "땅콩", "(", "St.", "Mary's Kitchen", "Mapo", "Steak House", "Green Bowl", "Try", "the",
     "좋아요", "ß", ".", "!", "。", "\u2026", '"', ")", " ", "  ", "\n", "\n\n",
 )  # fmt: skip
@@ -270,3 +281,43 @@ def test_only_a_streamed_piece_builds_the_prefix_set():
     streamed = TextGuard(grounding.avoid_names(CAST, ()))
     assert streamed.release("Try the Pea", final=False) == "Try the "
     assert streamed._prefixes is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Try the Braised\u200b Pork Trotters tonight. Bye.",  # a zero-width space inside the name
+        f"Try the {_wide('Braised Pork Trotters')} tonight. Bye.",  # full-width letters
+        "Try the **braised pork** trotters tonight. Bye.",  # markdown emphasis
+        "Try the _Braised_ `Pork` ~~Trotters~~ tonight. Bye.",
+        "Try the Braised\u00adPork\u2060 Trotters tonight. Bye.",  # a soft hyphen is no space: no name
+        "오늘은 족발을 드셔 보세요. Bye.",  # a two-syllable Korean name
+        "오늘은 족\u200b발 어때요? Bye.",
+        "순대도 맛있어요. Bye.",
+        "수육 한 접시 어때요? Bye.",
+    ],
+)
+def test_a_name_disguised_by_unicode_or_markup_or_two_syllables_long_never_shows(text):
+    context = replace(_context(SALAD), avoid_names=(JOKBAL, "순대 (blood sausage)", "수육 (boiled pork slices)"))
+    deltas, grounder = _guarded_deltas(context, list(text))
+    shown = "".join(deltas)
+    assert shown == _guarded(context, SALAD_HEAD, [text])[0]
+    if "\u00ad" in text:  # "braisedpork": not the name, released as written
+        assert shown.startswith(text)
+        assert grounder.redacted == 0
+        return
+    assert grounder.redacted == 1
+    for word in ("Braised", _wide("Braised"), "braised", "Trotters", "족", "순대", "수육"):
+        assert word not in shown
+    assert "Bye." in shown
+
+
+def test_short_korean_names_are_avoided_but_short_notes_in_parentheses_are_not():
+    context = replace(_context(SALAD), avoid_names=("순대 (blood sausage)", "하늘 버스 (2인)", _wide("X")))
+    assert grounding.avoid_names(context, ()) == (
+        "순대 (blood sausage)",
+        "순대",
+        "blood sausage",
+        "하늘 버스 (2인)",
+        "하늘 버스",
+    )

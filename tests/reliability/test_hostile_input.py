@@ -12,6 +12,7 @@ history in place between cases.
 
 import http.client
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -36,6 +37,9 @@ CANARY = "hostile-canary-7f3a"  # in every hostile text that could be stored, lo
 BOB_CANARY = "bob-private-canary-51c2"
 NO_SESSION = "0b9c5a4e-2f6d-4c8e-9a1b-3d5e7f9a1c2e"
 CACHE_PREFIX = b"cb:"  # customers' read-through cache (CACHE_KEY_PREFIX): reads may fill it, that is no write
+# The counters of attempts, which a refused request moves by design: a turn request refused for its body or session
+# counts one turn (`quota:{c}:turns`), a token looked up in the database counts against its address (`attempts:`).
+ATTEMPT_COUNTERS = re.compile(rb"quota:\{[0-9]+\}:turns|attempts:")
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 
 
@@ -250,7 +254,7 @@ class World:
         return {
             key: (self.store.dump(key), self.store.pttl(key))
             for key in self.store.scan_iter(count=1000)
-            if not key.startswith(CACHE_PREFIX)
+            if not key.startswith(CACHE_PREFIX) and not ATTEMPT_COUNTERS.match(key)
         }
 
     def database_state(self) -> dict[str, list[tuple]]:
@@ -294,6 +298,8 @@ def world(django_db_setup, django_db_blocker, _fake_openai_server, tmp_path_fact
             env = {
                 **APP_TEST_ENV,
                 "THROTTLE_REQUESTS_PER_MINUTE": "0",  # many requests of two customers within the minute
+                "THROTTLE_TURNS_PER_MINUTE": "100000",  # each refused turn request counts one turn
+                "THROTTLE_TOKEN_LOOKUPS_PER_MINUTE": "0",  # many forged tokens from the loopback address
                 "DATABASE_URL": database_url,
                 "REDIS_URL": private_redis.url(db=0),
                 "OPENAI_BASE_URL": _fake_openai_server.base_url,
