@@ -68,6 +68,7 @@ class ReplyReader:
         self._structured = structured
         self._on_head = on_head  # called once with the members before "reply" (None: a plain-text answer)
         self.head: dict[str, Any] | None = None
+        self.answer: Any = None  # the whole answer decoded, once `finish` read it as JSON
         self._mode = "start"  # start -> plain | seek -> reply | whole
         self._head = ""  # what arrived before the reply text started
         self._raw: list[str] = []
@@ -107,6 +108,7 @@ class ReplyReader:
             if finish_reason == "length" and self._emitted:
                 return self.emitted, None  # cut off by the token limit: keep what the model wrote
             raise LLMBadResponse("The model's structured answer is not valid JSON.") from exc
+        self.answer = answer
         if not isinstance(answer, dict) or not isinstance(answer.get("reply"), str):
             raise LLMBadResponse('The model\'s structured answer has no "reply".')
         text = self.emitted if self._mode == "reply" else _replace_lone_surrogates(answer["reply"])

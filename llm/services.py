@@ -14,6 +14,7 @@ from llm import closing, quota, store, streams, tokens, turns, window
 from llm.conf import get_settings
 from llm.data import (
     MOODS,
+    USAGE_SOURCES,
     Candidate,
     Card,
     CardItem,
@@ -39,6 +40,7 @@ from llm.errors import (
     LLMBadResponse,
     LLMError,
     LLMRateLimited,
+    LLMRejected,
     LLMTimeout,
     LLMUnavailable,
     MessageTooLong,
@@ -59,6 +61,7 @@ T = TypeVar("T")
 __all__ = [
     # data
     "MOODS",
+    "USAGE_SOURCES",
     "Candidate",
     "Card",
     "CardItem",
@@ -75,6 +78,7 @@ __all__ = [
     "LLMBadResponse",
     "LLMError",
     "LLMRateLimited",
+    "LLMRejected",
     "LLMTimeout",
     "LLMUnavailable",
     "Message",
