@@ -5,6 +5,8 @@ character: the reader hands them to `on_head` then, so the cards are settled, an
 carry known, before the first delta (llm/grounding.py).
 
 Servers that ignore response_format (some OpenAI-compatible ones do) answer plain text; the reader passes it through.
+A raw control character inside a string (a newline, which llama.cpp's grammars let small models write) is read as
+itself, as the streaming decoder reads it, instead of making the whole answer invalid.
 """
 
 import json
@@ -44,7 +46,7 @@ RESPONSE_FORMAT = {
 }
 
 _MAX_SEEK = 8192  # past this many characters without the reply starting, the answer is read whole at the end
-_DECODER = json.JSONDecoder()
+_DECODER = json.JSONDecoder(strict=False)
 _SPACE = re.compile(r"\s*")
 
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
@@ -103,7 +105,7 @@ class ReplyReader:
             self._settle_head(self._whole_head())
         raw = "".join(self._raw)
         try:
-            answer = json.loads(raw)
+            answer = json.loads(raw, strict=False)
         except ValueError as exc:
             if finish_reason == "length" and self._emitted:
                 return self.emitted, None  # cut off by the token limit: keep what the model wrote
@@ -151,7 +153,7 @@ class ReplyReader:
 
     def _whole_head(self) -> dict[str, Any] | None:
         try:
-            answer = json.loads("".join(self._raw))
+            answer = json.loads("".join(self._raw), strict=False)
         except ValueError:
             return {}
         return {k: v for k, v in answer.items() if k != "reply"} if isinstance(answer, dict) else {}

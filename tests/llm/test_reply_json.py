@@ -182,3 +182,15 @@ def test_a_reply_cut_by_the_token_limit_keeps_what_was_written():
 def test_unusable_answers_are_bad_responses(pieces, finish_reason):
     with pytest.raises(LLMBadResponse):
         _read(pieces, finish_reason=finish_reason)
+
+
+@pytest.mark.parametrize("split", [1, 7, 40])
+def test_a_raw_newline_inside_strings_is_read_as_itself(split):
+    # llama-cpp-python's grammar-constrained output can carry one; strict JSON would refuse the whole answer.
+    answer = '{"mood": "happy", "recommendations": [{"item_id": "a", "reason": "Good\nfood"}], "reply": "Try it.\n"}'
+    heads = []
+    reader = ReplyReader(structured=True, on_head=heads.append)
+    text = reader.feed(answer[:split]) + reader.feed(answer[split:])
+    assert reader.finish("stop") == ("Try it.\n", "happy")
+    assert text == "Try it.\n"
+    assert heads == [{"mood": "happy", "recommendations": [{"item_id": "a", "reason": "Good\nfood"}]}]
