@@ -352,12 +352,8 @@ def report(result: Mapping[str, Any]) -> str:
                 f" cards={len(step['cards'])} dropped={len(step['dropped'])} usage={step['usage_source']}"
             )
     lines += [f"  {name}: {'yes' if ok else 'NO'}" for name, ok in result["verdicts"].items()]
-    for label, run in result.get("labelled", {}).items():
-        s = run["summary"]
-        lines.append(
-            f"  labelled set, {label}: {s['requests']} requests, errors {s['errors']}, cards {s['cards']},"
-            f" violations {s['violations']}, hit@3 {s['hit_at_3']}, nDCG@3 {s['ndcg_at_3']}, {run['seconds']} s"
-        )
+    if "labelled" in result:
+        lines.append(labelled.side_by_side(result["labelled"]))
     return "\n".join(lines)
 
 

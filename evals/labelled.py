@@ -126,3 +126,25 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "empty_set_without_cards": sum(1 for row in empty_rows if not row["ranked"]),
         "rated_down_checked": sum(1 for row in rows if row.get("rated_down")),
     }
+
+
+# The figures of a run compared side by side (a model's beside the offline provider's): summary key, label.
+COMPARED = (
+    ("requests", "requests"),
+    ("errors", "errors (not 200/201)"),
+    ("cards", "cards"),
+    ("violations", "rule violations"),
+    ("grounding", "grounding (cards that are catalog items)"),
+    ("hit_at_3", "hit@3"),
+    ("ndcg_at_3", "nDCG@3"),
+    ("empty_set_without_cards", "no cards when nothing is acceptable"),
+)
+
+
+def side_by_side(runs: Mapping[str, Mapping[str, Any]]) -> str:
+    """A table of the COMPARED figures of each run (`{label: labelled.run(...)}`), one column per run."""
+    lines = [f"{'labelled set':<42}" + "".join(f"{label:>22}" for label in runs)]
+    for key, label in COMPARED:
+        lines.append(f"{label:<42}" + "".join(f"{run['summary'][key]!s:>22}" for run in runs.values()))
+    lines.append(f"{'seconds':<42}" + "".join(f"{run['seconds']!s:>22}" for run in runs.values()))
+    return "\n".join(lines)

@@ -3,7 +3,8 @@ fake OpenAI server; one table of metrics with their targets, and evals/results/l
 missed. See docs/eval.md.
 
 With OPENAI_API_KEY or OPENAI_BASE_URL in the environment, the labelled set runs against that model (LLM_MODEL
-names it) instead of the offline provider; the adversarial run always uses the fake server.
+names it), and again with the offline provider on a fresh database, the two side by side; the adversarial run always
+uses the fake server.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from evals import adversarial, labelled, oracle
 from evals.env import PROJECT_ROOT, RESULTS_DIR, FakeModel, app_server, prepared_database
 
 HIT_AT_3_TARGET = 0.8
+MODEL_REQUEST_TIMEOUT = 300.0  # seconds a turn may take with a model (a small one on a CPU is slow)
 
 
 def _model_env() -> tuple[dict[str, str], str]:
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     with prepared_database() as tokens:
         with app_server(**model_env) as api:
+            api.timeout = MODEL_REQUEST_TIMEOUT if model_env else api.timeout
             result["labelled"] = labelled.run(api, tokens, catalog)
         if args.skip_adversarial:
             result["adversarial"] = {"summary": {"turns": 0, "errors": 0, "reached": 0}, "turns": []}
@@ -125,12 +128,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with FakeModel() as fake, app_server(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="eval-fake-key") as api:
                 result["adversarial"] = adversarial.run(api, tokens, fake, catalog)
+    if model_env:
+        with prepared_database() as tokens, app_server() as api:
+            result["labelled_offline"] = labelled.run(api, tokens, catalog)
     result["seconds"] = round(time.monotonic() - started, 1)
     result["targets"] = targets(result)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / "latest.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(result))
+    if "labelled_offline" in result:
+        print(labelled.side_by_side({"model": result["labelled"], "offline": result["labelled_offline"]}))
     print(f"{result['seconds']} s; details in {path.relative_to(PROJECT_ROOT)}")
     return 1 if any(row["met"] is False for row in result["targets"]) else 0
 
