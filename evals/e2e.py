@@ -84,6 +84,7 @@ def model_server(python: str) -> Iterator[str]:
         "llama_cpp.server",
         *("--model", str(model_file(python)), "--model_alias", MODEL),
         *("--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(CONTEXT)),
+        *("--n_threads", str(os.cpu_count() or 1)),  # its default is half the cores
         # A summary asked for while a reply streams must not cut that reply short.
         *("--interrupt_requests", "false"),
     ]

@@ -163,6 +163,7 @@ class OpenAIProvider:
         if grounder:
             rest = grounder.finish(rest)
             text = grounder.text
+        _not_empty(text)
         if rest:
             yield rest
         yield Completion(
@@ -188,6 +189,7 @@ class OpenAIProvider:
         if grounder:
             grounder.finish(text)  # read whole: no text is held back
             text = grounder.text
+        _not_empty(text)
         return Completion(
             text=text,
             mood=mood,
@@ -302,6 +304,11 @@ def _refusal(exc: Exception) -> refusals.Refusal | None:
     if not isinstance(exc, openai.APIStatusError):
         return None
     return refusals.refusal_of(exc.status_code, exc.body)
+
+
+def _not_empty(text: str) -> None:
+    if not text.strip():
+        raise LLMBadResponse("The model's reply was empty.")
 
 
 def _schema_valid(request: ModelRequest, reader: ReplyReader) -> bool | None:

@@ -114,9 +114,7 @@ class ReplyReader:
         if not isinstance(answer, dict) or not isinstance(answer.get("reply"), str):
             raise LLMBadResponse('The model\'s structured answer has no "reply".')
         text = self.emitted if self._mode == "reply" else _replace_lone_surrogates(answer["reply"])
-        if not text.strip():
-            raise LLMBadResponse("The model's reply was empty.")
-        return text, _mood(answer.get("mood"))
+        return text, _mood(answer.get("mood"))  # possibly empty: the caller decides (a reply's Grounder repairs it)
 
     def _advance(self, chunk: str) -> str:
         if self._mode == "plain":

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import openai
 import pytest
 
-from llm import client, prompts
+from llm import client, grounding, prompts
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
 from llm.providers import ModelRequest, get_provider
 from llm.reply_json import RESPONSE_FORMAT
@@ -66,6 +66,12 @@ def test_plain_text_is_the_reply_when_the_server_ignores_the_format(fake):
     fake.script(Reply("Try bibimbap tonight."))
     completion = get_provider().complete(_request())
     assert (completion.text, completion.mood) == ("Try bibimbap tonight.", None)
+
+
+def test_an_empty_reply_is_answered_with_the_sentence_of_the_cards(fake):
+    fake.script(JSONReply({"mood": "tired", "recommendations": [], "reply": ""}))
+    completion = get_provider().complete(_request())
+    assert (completion.text, completion.mood) == (grounding.repair_text(alice(), ()), "tired")
 
 
 def test_a_structured_answer_without_a_reply_is_a_bad_response(fake):

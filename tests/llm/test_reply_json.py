@@ -173,7 +173,6 @@ def test_a_reply_cut_by_the_token_limit_keeps_what_was_written():
         (['{"mood": null, "reply": "cut'], "stop"),  # invalid JSON without the token limit as the excuse
         (['{"mood": "happy"}'], "stop"),  # no reply
         (['{"mood": "happy", "reply": 5}'], "stop"),  # a reply that is not a string
-        (['{"mood": "happy", "reply": "  "}'], "stop"),  # an empty reply
         (["   "], "stop"),  # nothing at all
         ([], "length"),
         (['{"mood": null, "reply": "a \\q b"}'], "stop"),  # an invalid escape
@@ -194,3 +193,7 @@ def test_a_raw_newline_inside_strings_is_read_as_itself(split):
     assert reader.finish("stop") == ("Try it.\n", "happy")
     assert text == "Try it.\n"
     assert heads == [{"mood": "happy", "recommendations": [{"item_id": "a", "reason": "Good\nfood"}]}]
+
+
+def test_an_empty_reply_is_read_as_such_for_the_caller_to_judge():
+    assert _read(['{"mood": "happy", "reply": "  "}'], finish_reason="stop")[1:] == ("  ", "happy")
