@@ -43,8 +43,13 @@ def judge(turn: Turn, rules: oracle.Rules, catalog: Mapping[str, oracle.Item]) -
     }
 
 
-def run(api: Api, tokens: Mapping[str, str], catalog: Mapping[str, oracle.Item]) -> dict[str, Any]:
+def run(
+    api: Api, tokens: Mapping[str, str], catalog: Mapping[str, oracle.Item], *, limit: int | None = None
+) -> dict[str, Any]:
+    """The labelled set (`limit` of its requests, spread evenly over it, when given), then the rated-down pass."""
     requests = load_requests()
+    if limit is not None and limit < len(requests):
+        requests = [requests[i * len(requests) // limit] for i in range(limit)]
     clients = {name: api.as_customer(token) for name, token in tokens.items()}
     profiles = {name: client.me() for name, client in clients.items()}
     rules = {name: oracle.Rules.from_profile(profile) for name, profile in profiles.items()}

@@ -109,6 +109,9 @@ def _git(*args: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.run", description=__doc__.splitlines()[0])
     parser.add_argument("--skip-adversarial", action="store_true", help="the labelled set only")
+    parser.add_argument(
+        "--requests", type=int, help="only N requests of the labelled set, spread evenly (a slow model)"
+    )
     args = parser.parse_args(argv)
     catalog = oracle.load_catalog()
     model_env, model_label = _model_env()
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     with prepared_database() as tokens:
         with app_server(**model_env) as api:
             api.timeout = MODEL_REQUEST_TIMEOUT if model_env else api.timeout
-            result["labelled"] = labelled.run(api, tokens, catalog)
+            result["labelled"] = labelled.run(api, tokens, catalog, limit=args.requests)
         if args.skip_adversarial:
             result["adversarial"] = {"summary": {"turns": 0, "errors": 0, "reached": 0}, "turns": []}
             result["adversarial_skipped"] = True
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 result["adversarial"] = adversarial.run(api, tokens, fake, catalog)
     if model_env:
         with prepared_database() as tokens, app_server() as api:
-            result["labelled_offline"] = labelled.run(api, tokens, catalog)
+            result["labelled_offline"] = labelled.run(api, tokens, catalog, limit=args.requests)
     result["seconds"] = round(time.monotonic() - started, 1)
     result["targets"] = targets(result)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
