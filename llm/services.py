@@ -277,7 +277,8 @@ def tokenizer_preload() -> None:
 
 
 def llm_check() -> CheckResult:
-    """Verify the tokenizer loads offline and the configured endpoint answers (or the offline provider)."""
+    """Verify the tokenizer loads offline and the configured endpoint completes a turn's requests, in one piece and
+    streamed (or the offline provider); each step with its verdict (llm/check.py)."""
     from llm import check  # the check loads the openai SDK; the rest of llm must not need it to start
 
     return check.run()
