@@ -260,6 +260,7 @@ class OpenAIProvider:
                 "cause": type(cause).__name__ if cause else type(error).__name__,
                 "status": getattr(cause, "status_code", None),
                 "reason": getattr(error, "reason", None),  # a refusal's: one of llm.refusals' fixed phrases
+                "detail": error.detail,  # ours, never the server's text (translate_error, llm/reply_json.py)
                 "duration_ms": round((time.monotonic() - started) * 1000),
             },
         )
