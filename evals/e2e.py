@@ -340,9 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_labelled:
             result["labelled"] = {}
             for label, env in (("model", model_env), ("offline", {})):
-                with prepared_database() as tokens, app_server(**env) as api:
+                log = RESULTS_DIR / f"e2e-app-labelled-{label}.log"
+                with prepared_database() as tokens, app_server(log, **env) as api:
                     api.timeout = REQUEST_SECONDS
                     result["labelled"][label] = labelled.run(api, tokens, catalog, limit=args.labelled_requests)
+                result["labelled"][label]["model_call_failures"] = _failures(log)
     result["seconds"] = round(time.monotonic() - began, 1)
     path = RESULTS_DIR / "e2e.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
