@@ -159,7 +159,9 @@ def fill(client: redis.Redis, session_id: UUID, size: int, rng: random.Random) -
         token = uuid4().hex
         user = message("user", seq, sentence_text(rng, cfg.model), cfg.model)
         reply = message("assistant", seq + 1, sentence_text(rng, cfg.model), cfg.model)
-        turn = Turn(user_message=user, assistant_message=reply, mood=None, usage=Usage(0, 0), provider="bench")
+        turn = Turn(
+            user_message=user, assistant_message=reply, mood=None, usage=Usage(0, 0, "counted"), provider="bench"
+        )
         calls += [
             store.lock_try_call(keys.lock, token=token, hold_seconds=60, grace_seconds=2),
             store.begin_call(keys, cfg, token=token, user=user, tail_budget=1, tail_limit=1, idem=None),

@@ -24,6 +24,7 @@ TURN_PROBLEMS = (
     "turn_in_progress",
     "idempotency_conflict",
     "llm_bad_response",
+    "llm_rejected",
     "llm_unavailable",
     "llm_timeout",
 )
@@ -102,7 +103,7 @@ SSE_EXAMPLE = (
     '"created_at":"2026-11-26T09:00:00Z","tokens":9},"assistant_message":{"id":"m-2","seq":2,'
     '"role":"assistant","content":"Hello Alice! How about a spicy tofu stew tonight?",'
     '"created_at":"2026-11-26T09:00:02Z","tokens":18},"mood":null,'
-    '"usage":{"prompt_tokens":412,"completion_tokens":14},"provider":"openai"}\n\n'
+    '"usage":{"prompt_tokens":412,"completion_tokens":14,"source":"server"},"provider":"openai"}\n\n'
 )
 
 SSE_RESPONSE = OpenApiResponse(

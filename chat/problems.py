@@ -80,6 +80,13 @@ PROBLEMS: dict[str, ProblemType] = {
         fixed=True,
         model_failure=True,
     ),
+    "llm_rejected": ProblemType(
+        502,
+        "Model server refused the request",
+        "The model server refused the request.",
+        model_failure=True,
+        example="The model server refused the request (HTTP 400: the prompt does not fit the model's context).",
+    ),
     "llm_unavailable": ProblemType(
         503,
         "Model unavailable",
@@ -109,5 +116,5 @@ def example_detail(code: str) -> str:
     """A typical detail of `code`, for the schema."""
     problem = PROBLEMS[code]
     if problem.model_failure:
-        return MESSAGE_SAVED.format(detail=problem.detail, retry_hint=API_RETRY_HINT)
+        return MESSAGE_SAVED.format(detail=problem.example or problem.detail, retry_hint=API_RETRY_HINT)
     return problem.example or problem.detail or problem.title

@@ -14,7 +14,7 @@ from typing import Any
 from rest_framework import serializers
 
 from customers.services import CustomerProfile
-from llm.services import MOODS, Constraints
+from llm.services import MOODS, USAGE_SOURCES, Constraints
 
 ROLES = ("user", "assistant")
 MOOD_SOURCES = ("user", "inferred")
@@ -165,6 +165,11 @@ class MoodOut(serializers.Serializer):
 class UsageOut(serializers.Serializer):
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
+    source = serializers.ChoiceField(
+        USAGE_SOURCES,
+        help_text="How the counts were obtained: `server`, as the model server reported them; `counted`, with the "
+        "tokenizer here (the offline provider, a server that sent no usage, a reply cut short).",
+    )
 
 
 def dataclass_out(kind: type, name: str) -> type[serializers.Serializer]:

@@ -20,6 +20,7 @@ from config.env import (
     env_str,
     env_timezone,
 )
+from llm import structured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV_FILE_READ = env_file_load(BASE_DIR / ".env")
@@ -144,6 +145,8 @@ LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2, minimum=0, maximum=10)
 LLM_MAX_RETRY_AFTER = env_float("LLM_MAX_RETRY_AFTER", 10.0, minimum=0, maximum=120)
 LLM_CONTEXT_BUDGET = env_int("LLM_CONTEXT_BUDGET", 3000, minimum=256)
 LLM_REPLY_RESERVE = env_int("LLM_REPLY_RESERVE", 512, minimum=16)
+# How a reply asks for its JSON object: negotiated per endpoint and model (auto), or one shape (llm/structured.py).
+LLM_STRUCTURED_OUTPUT = env_choice("LLM_STRUCTURED_OUTPUT", structured.AUTO, structured.SETTINGS)
 if LLM_REPLY_RESERVE >= LLM_CONTEXT_BUDGET:
     raise ImproperlyConfigured("LLM_REPLY_RESERVE must be smaller than LLM_CONTEXT_BUDGET")
 

@@ -143,8 +143,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def app_server(**env_overrides: str) -> Iterator[Api]:
-    """The app under uvicorn, one worker, as `make run` serves it; its API client once /healthz answers."""
+def app_server(log_path: Path | None = None, **env_overrides: str) -> Iterator[Api]:
+    """The app under uvicorn, one worker, as `make run` serves it; its API client once /healthz answers. Its log is
+    kept in `log_path` when given (JSON lines: no message text, as always), else dropped."""
     port = _free_port()
     command = [
         str(Path(sys.executable).with_name("uvicorn")),
@@ -152,7 +153,7 @@ def app_server(**env_overrides: str) -> Iterator[Api]:
         *("--host", "127.0.0.1", "--port", str(port)),
         *("--no-access-log", "--lifespan", "off", "--log-level", "warning"),
     ]
-    with tempfile.TemporaryFile("w+") as log:
+    with log_path.open("w+") if log_path else tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
@@ -250,6 +251,7 @@ class Turn:
     streamed_text: str = ""
     error: Any = None
     events: list[str] = field(default_factory=list)
+    first_delta_seconds: float | None = None  # over SSE: from sending to the first delta event
 
     @property
     def reply_text(self) -> str:
@@ -269,12 +271,13 @@ class Turn:
 class Api:
     host = "127.0.0.1"
 
-    def __init__(self, port: int, token: str = "") -> None:
+    def __init__(self, port: int, token: str = "", timeout: float = REQUEST_TIMEOUT) -> None:
         self.port = port
         self.token = token
+        self.timeout = timeout  # seconds a request may take (a model on a CPU answers slowly)
 
     def as_customer(self, token: str) -> Api:
-        return Api(self.port, token)
+        return Api(self.port, token, self.timeout)
 
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -284,7 +287,7 @@ class Api:
         return headers
 
     def call(self, method: str, path: str, payload: object = None) -> Response:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             body = None if payload is None else json.dumps(payload)
             conn.request(method, path, body=body, headers=self._headers())
@@ -310,7 +313,8 @@ class Api:
             data = response.json() if response.body else None
             ok = response.status in (200, 201)
             return Turn(response.status, data if ok else None, error=None if ok else data)
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        began = time.monotonic()
         try:
             conn.request(
                 "POST",
@@ -321,7 +325,7 @@ class Api:
             response = conn.getresponse()
             if response.status != 200:
                 return Turn(response.status, None, error=response.read().decode(errors="replace"))
-            return _read_events(response)
+            return _read_events(response, began)
         finally:
             conn.close()
 
@@ -329,7 +333,7 @@ class Api:
         return self.call("POST", f"/api/v1/recommendations/{recommendation_id}/feedback", {"rating": rating})
 
 
-def _read_events(response: http.client.HTTPResponse) -> Turn:
+def _read_events(response: http.client.HTTPResponse, began: float) -> Turn:
     turn = Turn(200, None)
     event, data = "", []
     for raw in response:
@@ -342,6 +346,8 @@ def _read_events(response: http.client.HTTPResponse) -> Turn:
             payload = json.loads("\n".join(data)) if data else None
             turn.events.append(event)
             if event == "delta" and isinstance(payload, dict):
+                if turn.first_delta_seconds is None:
+                    turn.first_delta_seconds = round(time.monotonic() - began, 3)
                 turn.streamed_text += str(payload.get("text", ""))
             elif event == "done":
                 turn.turn = payload

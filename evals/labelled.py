@@ -56,10 +56,18 @@ def judge(
 
 
 def run(
-    api: Api, tokens: Mapping[str, str], catalog: Mapping[str, oracle.Item], *, path: Path = REQUESTS_PATH
+    api: Api,
+    tokens: Mapping[str, str],
+    catalog: Mapping[str, oracle.Item],
+    *,
+    path: Path = REQUESTS_PATH,
+    limit: int | None = None,
 ) -> dict[str, Any]:
-    """The requests of `path` through the API; the rated-down pass after those of the project's own set."""
+    """The requests of `path` (`limit` of them, spread evenly over it, when given) through the API; the rated-down
+    pass after those of the project's own set."""
     requests = load_requests(path)
+    if limit is not None and limit < len(requests):
+        requests = [requests[i * len(requests) // limit] for i in range(limit)]
     clients = {name: api.as_customer(token) for name, token in tokens.items()}
     profiles = {name: client.me() for name, client in clients.items()}
     rules = {name: oracle.Rules.from_profile(profile) for name, profile in profiles.items()}
@@ -130,7 +138,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "requests": len(rows),
         "over_sse": sum(1 for row in rows if row["stream"]),
-        "errors": sum(1 for row in rows if row["status"] not in (200, 201)),
+        # A streamed send that failed answers 200 and ends with an `error` event: an error all the same.
+        "errors": sum(1 for row in rows if row["status"] not in (200, 201) or "error" in row),
         "providers": dict(Counter(str(row["provider"]) for row in rows)),
         "cards": cards,
         "violations": len(broken),
@@ -151,3 +160,25 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "empty_set_with_cards": sum(1 for row in empty_rows if row["ranked"]),
         "rated_down_checked": sum(1 for row in rows if row.get("rated_down")),
     }
+
+
+# The figures of a run compared side by side (a model's beside the offline provider's): summary key, label.
+COMPARED = (
+    ("requests", "requests"),
+    ("errors", "errors (a problem, or an error event)"),
+    ("cards", "cards"),
+    ("violations", "rule violations"),
+    ("grounding", "grounding (cards that are catalog items)"),
+    ("hit_at_3", "hit@3"),
+    ("ndcg_at_3", "nDCG@3"),
+    ("empty_set_without_cards", "no cards when nothing is acceptable"),
+)
+
+
+def side_by_side(runs: Mapping[str, Mapping[str, Any]]) -> str:
+    """A table of the COMPARED figures of each run (`{label: labelled.run(...)}`), one column per run."""
+    lines = [f"{'labelled set':<42}" + "".join(f"{label:>22}" for label in runs)]
+    for key, label in COMPARED:
+        lines.append(f"{label:<42}" + "".join(f"{run['summary'][key]!s:>22}" for run in runs.values()))
+    lines.append(f"{'seconds':<42}" + "".join(f"{run['seconds']!s:>22}" for run in runs.values()))
+    return "\n".join(lines)

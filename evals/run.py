@@ -3,7 +3,8 @@ fake OpenAI server; one table of metrics with their targets, and evals/results/l
 missed. See docs/eval.md.
 
 With OPENAI_API_KEY or OPENAI_BASE_URL in the environment, the labelled set runs against that model (LLM_MODEL
-names it) instead of the offline provider; the adversarial run always uses the fake server.
+names it), and again with the offline provider on a fresh database, the two side by side; the adversarial run always
+uses the fake server.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from evals.env import PROJECT_ROOT, RESULTS_DIR, FakeModel, app_server, prepared
 
 HIT_AT_3_TARGET = 0.85
 EMPTY_SET_WITH_CARDS_TARGET = 2  # requests with an empty acceptable set that got cards, at most
+MODEL_REQUEST_TIMEOUT = 300.0  # seconds a turn may take with a model (a small one on a CPU is slow)
 
 
 def _model_env() -> tuple[dict[str, str], str]:
-    """The labelled run's model: the one the environment names, else the offline provider."""
-    names = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LLM_MODEL")
-    env = {name: os.environ[name] for name in names if os.environ.get(name)}
+    """The labelled run's model: the one the environment names (with the LLM_* and TURN_* settings it gives, e.g.
+    longer timeouts for a slow model), else the offline provider."""
+    names = [name for name in os.environ if name.startswith(("LLM_", "TURN_"))]
+    env = {name: os.environ[name] for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", *names) if os.environ.get(name)}
     if "OPENAI_API_KEY" in env or "OPENAI_BASE_URL" in env:
         where = env.get("OPENAI_BASE_URL", "the OpenAI API")
         return env, f"model {env.get('LLM_MODEL', '(default)')} at {where}"
@@ -161,6 +164,9 @@ def _git(*args: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.run", description=__doc__.splitlines()[0])
     parser.add_argument("--skip-adversarial", action="store_true", help="the labelled set only")
+    parser.add_argument(
+        "--requests", type=int, help="only N requests of the labelled set, spread evenly (a slow model)"
+    )
     args = parser.parse_args(argv)
     catalog = oracle.load_catalog()
     model_env, model_label = _model_env()
@@ -172,22 +178,29 @@ def main(argv: list[str] | None = None) -> int:
     }
     with prepared_database() as tokens:
         with app_server(**model_env) as api:
-            # The held-out split first: the labelled run rates items down, which would change what it finds.
-            if labelled.HELDOUT_PATH.exists():
+            api.timeout = MODEL_REQUEST_TIMEOUT if model_env else api.timeout
+            # The held-out split first: the labelled run rates items down, which would change what it finds. With
+            # a model (slow on a CPU) the labelled set alone, as --requests bounds it.
+            if labelled.HELDOUT_PATH.exists() and not model_env:
                 result["heldout"] = labelled.run(api, tokens, catalog, path=labelled.HELDOUT_PATH)
-            result["labelled"] = labelled.run(api, tokens, catalog)
+            result["labelled"] = labelled.run(api, tokens, catalog, limit=args.requests)
         if args.skip_adversarial:
             result["adversarial"] = {"summary": {"turns": 0, "errors": 0, "reached": 0}, "turns": []}
             result["adversarial_skipped"] = True
         else:
             with FakeModel() as fake, app_server(OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="eval-fake-key") as api:
                 result["adversarial"] = adversarial.run(api, tokens, fake, catalog)
+    if model_env:
+        with prepared_database() as tokens, app_server() as api:
+            result["labelled_offline"] = labelled.run(api, tokens, catalog, limit=args.requests)
     result["seconds"] = round(time.monotonic() - started, 1)
     result["targets"] = targets(result)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / "latest.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(result))
+    if "labelled_offline" in result:
+        print(labelled.side_by_side({"model": result["labelled"], "offline": result["labelled_offline"]}))
     print(f"{result['seconds']} s; details in {path.relative_to(PROJECT_ROOT)}")
     return 1 if any(row["met"] is False for row in result["targets"]) else 0
 

@@ -6,16 +6,23 @@ llm.errors type, raised `from` the SDK's exception when there is one:
 - LLMTimeout: no answer, or no next piece of a stream, within LLM_READ_TIMEOUT (LLM_CONNECT_TIMEOUT to connect).
 - LLMRateLimited(retry_after): 429 once the retries are spent, or at once when Retry-After exceeds
   LLM_MAX_RETRY_AFTER.
-- LLMUnavailable: connection refused or dropped (before or during a stream), 5xx, an error event inside a stream,
-  and 401/403/404: a wrong key, base URL or model name is a configuration fault, not a bad answer.
-- LLMBadResponse: any other 4xx (the endpoint refused the request), a body or stream chunk that is not JSON, an
-  answer without a finish reason (a stream that ended before finishing), an empty answer, or a structured reply
-  without "reply".
+- LLMRejected(status, reason): the server refused the request (llm/refusals.py: a 4xx such as 400 or 422, or a 500
+  that is a validation error of the request), with a short reason of ours, never the server's text.
+- LLMUnavailable: connection refused or dropped (before or during a stream), any other 5xx, an error event inside a
+  stream, 408 and 409, and 401/403/404: a wrong key, base URL or model name is a configuration fault, not a bad
+  answer.
+- LLMBadResponse: a body or stream chunk that is not JSON, an answer without a finish reason (a stream that ended
+  before finishing), an empty answer, or a structured reply without "reply".
 
-Retries cover 429, 500, 502, 503, 504 and connection errors: at most LLM_MAX_RETRIES, after the server's
+A reply asks for its structured output in the shape llm/structured.py keeps for the endpoint and model; a refusal of
+that shape is asked again at once in the next shape (no wait, no retry spent). Retries cover 429, 500, 502, 503, 504
+and connection errors, never a refusal (it would be refused again): at most LLM_MAX_RETRIES, after the server's
 Retry-After or an exponential backoff with jitter, never waiting longer than LLM_MAX_RETRY_AFTER. Timeouts are not
 retried (the slow request may still be running and another try would double the wait), and a stream is never
 retried once a delta was yielded. The SDK's own retries are off.
+
+A server that sends no usage (llama-cpp-python's ignores `stream_options.include_usage`) has it counted here with the
+tokenizer; the Completion's usage says which (`source`).
 """
 
 import asyncio
@@ -36,17 +43,16 @@ from urllib.parse import urlsplit
 import httpx2
 import openai
 
-from llm import grounding, tokens, transport
+from llm import grounding, refusals, structured, transport
 from llm.conf import LLMSettings, get_settings
 from llm.data import NO_CONSTRAINTS, Usage
-from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
-from llm.providers import Completion, ModelRequest
-from llm.reply_json import RESPONSE_FORMAT, ReplyReader
+from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
+from llm.providers import Completion, ModelRequest, counted_usage
+from llm.reply_json import ReplyReader
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-CONFIGURATION_STATUSES = frozenset({401, 403, 404})
 BACKOFF_SECONDS = 0.5  # the first retry's wait without Retry-After; doubles with each further retry
 NO_API_KEY = "not-needed"  # servers such as Ollama take no key, but the SDK refuses to start without one
 
@@ -97,36 +103,30 @@ class OpenAIProvider:
         except _SDK_ERRORS as exc:
             raise translate_error(exc) from exc
 
-    def probe(self) -> str:
-        """Ask for a one-token completion, without retries, and return its finish reason: whether the endpoint
-        answers for the configured model at all. Raises only llm.errors types."""
-        request = ModelRequest(messages=({"role": "user", "content": "Say OK."},), purpose="summary", max_tokens=1)
-        try:
-            response = _sync_client(self._endpoint).chat.completions.create(
-                **request_body(self._cfg, request, stream=False)
-            )
-        except _SDK_ERRORS as exc:
-            raise translate_error(exc) from exc
-        if not response.choices or response.choices[0].finish_reason is None:
-            raise LLMBadResponse("The model's answer ended before it was finished.")
-        return response.choices[0].finish_reason
-
     def _complete(self, request: ModelRequest) -> Completion:
-        content = transport.encode(request_body(self._cfg, request, stream=False))
+        mode = self._mode(request)
+        body = request_body(self._cfg, request, stream=False, mode=mode)
+        content = transport.encode(body)
         attempt = 0
         while True:
             try:
                 answer = transport.complete(_sync_client(self._endpoint), content)
-                return self._completion(request, answer)
+                return self._completion(request, body, answer)
             except _SDK_ERRORS as exc:
-                delay = self._retry_delay(exc, attempt, request)
-                if delay is None:
+                then = self._next_try(exc, attempt, request, mode)
+                if then is None:
                     raise translate_error(exc) from exc
-            time.sleep(delay)
+            if then.mode != mode:
+                mode, body = then.mode, request_body(self._cfg, request, stream=False, mode=then.mode)
+                content = transport.encode(body)
+                continue
+            time.sleep(then.delay)
             attempt += 1
 
     async def _stream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
-        content = transport.encode(request_body(self._cfg, request, stream=True))
+        mode = self._mode(request)
+        body = request_body(self._cfg, request, stream=True, mode=mode)
+        content = transport.encode(body)
         attempt = 0
         while True:
             grounder = _grounder(request)
@@ -147,10 +147,14 @@ class OpenAIProvider:
                         finish_reason = choice.get("finish_reason") or finish_reason
                 break
             except _SDK_ERRORS as exc:
-                delay = None if reader.emitted else self._retry_delay(exc, attempt, request)
-                if delay is None:
+                then = None if reader.emitted else self._next_try(exc, attempt, request, mode)
+                if then is None:
                     raise translate_error(exc) from exc
-            await asyncio.sleep(delay)
+            if then.mode != mode:
+                mode, body = then.mode, request_body(self._cfg, request, stream=True, mode=then.mode)
+                content = transport.encode(body)
+                continue
+            await asyncio.sleep(then.delay)
             attempt += 1
         if finish_reason is None:
             raise LLMBadResponse("The model's answer ended before it was finished.")
@@ -159,18 +163,20 @@ class OpenAIProvider:
         if grounder:
             rest = grounder.finish(rest)
             text = grounder.text
+        _not_empty(text)
         if rest:
             yield rest
         yield Completion(
             text=text,
             mood=mood,
-            usage=self._usage(usage, request, text),
+            usage=self._usage(usage, body, text),
             finish_reason=finish_reason,
             cards=grounder.cards if grounder else (),
             noted=grounder.noted if grounder else NO_CONSTRAINTS,
+            schema_valid=_schema_valid(request, reader),
         )
 
-    def _completion(self, request: ModelRequest, answer: dict[str, Any]) -> Completion:
+    def _completion(self, request: ModelRequest, body: dict[str, Any], answer: dict[str, Any]) -> Completion:
         choice = transport.first_choice(answer)
         if choice is None:
             raise LLMBadResponse("The model's answer has no choices.")
@@ -184,25 +190,45 @@ class OpenAIProvider:
         if grounder:
             grounder.finish(text)  # read whole: no text is held back
             text = grounder.text
+        _not_empty(text)
         return Completion(
             text=text,
             mood=mood,
-            usage=self._usage(transport.usage_of(answer), request, text),
+            usage=self._usage(transport.usage_of(answer), body, text),
             finish_reason=finish_reason,
             cards=grounder.cards if grounder else (),
             noted=grounder.noted if grounder else NO_CONSTRAINTS,
+            schema_valid=_schema_valid(request, reader),
         )
 
-    def _usage(self, usage: tuple[int, int] | None, request: ModelRequest, text: str) -> Usage:
+    def _usage(self, usage: tuple[int, int] | None, body: dict[str, Any], text: str) -> Usage:
         if usage is not None:
-            return Usage(prompt_tokens=usage[0], completion_tokens=usage[1])
-        # Some compatible servers send no usage (not even with stream_options.include_usage): estimate it the way
-        # OpenAI bills, so quotas and session counters still move.
-        model = self._cfg.model
-        return Usage(
-            prompt_tokens=tokens.count_request(request.messages, model=model),
-            completion_tokens=tokens.count_text(text, model=model),
-        )
+            return Usage(prompt_tokens=usage[0], completion_tokens=usage[1], source="server")
+        # Some compatible servers send no usage (not even with stream_options.include_usage): count it the way OpenAI
+        # bills, so quotas and session counters still move.
+        return counted_usage(body["messages"], text, model=self._cfg.model)
+
+    def _mode(self, request: ModelRequest) -> str | None:
+        """The structured-output shape of a reply request (None: plain text is asked for)."""
+        if request.purpose != "reply":
+            return None
+        cfg = self._cfg
+        return structured.mode_for(cfg.structured_output, cfg.base_url, cfg.model)
+
+    def _next_try(self, exc: Exception, attempt: int, request: ModelRequest, mode: str | None) -> "_Try | None":
+        """What follows the failure `exc`: the next structured-output shape at once (its shape refused, under auto),
+        the same request after a delay (retryable), or None to give up."""
+        refusal = _refusal(exc)
+        if refusal is not None:
+            cfg = self._cfg
+            following = (
+                structured.fall_back(cfg.structured_output, cfg.base_url, cfg.model, mode)
+                if refusal.shape and mode is not None
+                else None
+            )
+            return None if following is None else _Try(following, 0.0)
+        delay = self._retry_delay(exc, attempt, request)
+        return None if delay is None else _Try(mode, delay)
 
     def _retry_delay(self, exc: Exception, attempt: int, request: ModelRequest) -> float | None:
         """Seconds to wait before another try after `exc`, or None to give up."""
@@ -235,6 +261,8 @@ class OpenAIProvider:
                 "error": error.code,
                 "cause": type(cause).__name__ if cause else type(error).__name__,
                 "status": getattr(cause, "status_code", None),
+                "reason": getattr(error, "reason", None),  # a refusal's: one of llm.refusals' fixed phrases
+                "detail": error.detail,  # ours, never the server's text (translate_error, llm/reply_json.py)
                 "duration_ms": round((time.monotonic() - started) * 1000),
             },
         )
@@ -248,6 +276,9 @@ class OpenAIProvider:
                 "finish_reason": completion.finish_reason,
                 "prompt_tokens": completion.usage.prompt_tokens,
                 "completion_tokens": completion.usage.completion_tokens,
+                "usage_source": completion.usage.source,
+                "structured_output": self._mode(request),
+                "schema_valid": completion.schema_valid,
                 "duration_ms": round((time.monotonic() - started) * 1000),
             },
         )
@@ -264,15 +295,39 @@ def _reader(request: ModelRequest, grounder: grounding.Grounder | None) -> Reply
     return ReplyReader(structured=request.purpose == "reply", on_head=grounder.settle if grounder else None)
 
 
-def request_body(cfg: LLMSettings, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
-    """The chat completion parameters of `request`: structured output for a reply, plain text otherwise."""
+@dataclass(frozen=True, slots=True)
+class _Try:
+    """Another request after a failure: in structured-output shape `mode`, after `delay` seconds."""
+
+    mode: str | None
+    delay: float
+
+
+def _refusal(exc: Exception) -> refusals.Refusal | None:
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    return refusals.refusal_of(exc.status_code, exc.body)
+
+
+def _not_empty(text: str) -> None:
+    if not text.strip():
+        raise LLMBadResponse("The model's reply was empty.")
+
+
+def _schema_valid(request: ModelRequest, reader: ReplyReader) -> bool | None:
+    return structured.conforms(reader.answer) if request.purpose == "reply" else None
+
+
+def request_body(cfg: LLMSettings, request: ModelRequest, *, stream: bool, mode: str | None = None) -> dict[str, Any]:
+    """The chat completion parameters of `request`: for a reply, structured output in shape `mode`
+    (llm/structured.py); plain text otherwise."""
     body: dict[str, Any] = {
         "model": cfg.model,
         "messages": list(request.messages),
         max_tokens_parameter(cfg.base_url): request.max_tokens,
     }
-    if request.purpose == "reply":
-        body["response_format"] = RESPONSE_FORMAT
+    if mode is not None:
+        structured.shape(body, mode)
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -294,9 +349,9 @@ def translate_error(exc: Exception) -> LLMError:
     if isinstance(exc, openai.RateLimitError):
         return LLMRateLimited("The model provider is rate limiting us.", retry_after=_retry_after(exc))
     if isinstance(exc, openai.APIStatusError):
-        if exc.status_code >= 500 or exc.status_code in CONFIGURATION_STATUSES:
-            return LLMUnavailable(f"The model endpoint answered HTTP {exc.status_code}.")
-        return LLMBadResponse(f"The model endpoint refused the request (HTTP {exc.status_code}).")
+        if (refusal := _refusal(exc)) is not None:
+            return LLMRejected(status=refusal.status, reason=refusal.reason)
+        return LLMUnavailable(f"The model endpoint answered HTTP {exc.status_code}.")
     if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
         return LLMUnavailable("The model endpoint could not be reached or dropped the connection.")
     if isinstance(exc, openai.APIResponseValidationError | ValueError):

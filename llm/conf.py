@@ -35,6 +35,7 @@ class LLMSettings:
     daily_token_quota: int = 200_000
     recommendations_max: int = 3
     stream_coalesce_seconds: float = 0.0  # SSE_COALESCE_MS: deltas of a streamed turn coalesced per window (streams.py)
+    structured_output: str = "auto"  # LLM_STRUCTURED_OUTPUT: one of llm.structured.SETTINGS
 
     @property
     def provider(self) -> str:
@@ -68,4 +69,5 @@ def get_settings() -> LLMSettings:
         daily_token_quota=settings.DAILY_TOKEN_QUOTA,
         recommendations_max=settings.RECOMMENDATIONS_MAX,
         stream_coalesce_seconds=settings.SSE_COALESCE_MS / 1000,
+        structured_output=settings.LLM_STRUCTURED_OUTPUT,
     )

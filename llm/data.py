@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 MOODS = ("happy", "excited", "calm", "neutral", "tired", "sad", "anxious", "stressed", "angry")
+# How a call's token counts were obtained: "server", as the model server reported them; "counted", here with the
+# tokenizer (the offline provider, a server that sent no usage, a reply cut short).
+USAGE_SOURCES = ("server", "counted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,7 @@ class Mood:
 class Usage:
     prompt_tokens: int
     completion_tokens: int
+    source: str  # one of USAGE_SOURCES
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ class LLMError(Exception):
 
 
 class ModelError(LLMError):
-    """The model call failed (the base of the four below)."""
+    """The model call failed (the base of the five below)."""
 
     code = "llm_unavailable"
 
@@ -62,9 +62,26 @@ class LLMUnavailable(ModelError):
 
 
 class LLMBadResponse(ModelError):
-    """The endpoint refused the request (another 4xx), or its answer was not usable."""
+    """The endpoint's answer was not usable."""
 
     code = "llm_bad_response"
+
+
+class LLMRejected(ModelError):
+    """The server refused the request (llm/refusals.py): its HTTP `status` and a short `reason` of ours, never the
+    server's own text."""
+
+    code = "llm_rejected"
+
+    def __init__(self, detail: str = "", *, status: int = 0, reason: str = "", messages_added: int = 0) -> None:
+        super().__init__(
+            detail or f"The model server refused the request (HTTP {status}: {reason}).", messages_added=messages_added
+        )
+        self.status = status
+        self.reason = reason
+
+    def _fields(self) -> dict[str, Any]:
+        return {"status": self.status, "reason": self.reason}
 
 
 class StoreUnavailable(LLMError):

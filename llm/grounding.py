@@ -310,7 +310,7 @@ class Grounder:
         """What is left to show once the reply text ends with `rest`, and the repair if anything was left out."""
         self.settle(None)
         out = self._take(rest, final=True)
-        if self.redacted:
+        if self.redacted or not self.text.strip():  # also a reply with no text at all (a small model's)
             log.info("reply text repaired", extra={"sentences_left_out": self.redacted, "whole_text": self._blind})
             piece = ("\n\n" if self.text.strip() else "") + repair_text(self._context, self.cards)
             self._out.append(piece)

@@ -15,13 +15,13 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from llm import grounding, tokens
+from llm import grounding
 from llm import rules as rule_words
 from llm.candidates import ALLERGENS_NOT_DECLARED
 from llm.conf import LLMSettings, get_settings
-from llm.data import NO_CONSTRAINTS, Card, ShownItem, TurnContext, Usage
+from llm.data import NO_CONSTRAINTS, Card, ShownItem, TurnContext
 from llm.prompts import format_money
-from llm.providers import Completion, ModelRequest
+from llm.providers import Completion, ModelRequest, counted_usage
 
 MAX_SUMMARY_CHARS = 600
 MAX_POINT_CHARS = 80  # one customer message's first sentence, in a summary
@@ -85,10 +85,7 @@ class OfflineProvider:
             text, mood = extractive_summary(request.previous_summary, request.transcript), None
             if request.purpose == "summary" and request.context and request.context.shown:
                 text = f"{text} {shown_sentence(request.context.shown)}"
-        usage = Usage(
-            prompt_tokens=tokens.count_request(request.messages, model=self._model),
-            completion_tokens=tokens.count_text(text, model=self._model),
-        )
+        usage = counted_usage(request.messages, text, model=self._model)
         return Completion(text=text, mood=mood, usage=usage, finish_reason="stop", cards=cards)
 
     async def astream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:

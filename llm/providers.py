@@ -4,10 +4,11 @@ deterministic offline provider), selected by settings.
 Implementations live in llm/client.py (openai) and llm/offline.py.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from llm import tokens
 from llm.conf import get_settings
 from llm.data import NO_CONSTRAINTS, Card, Constraints, TurnContext, Usage
 
@@ -42,6 +43,18 @@ class Completion:
     finish_reason: str
     cards: tuple[Card, ...] = ()  # purpose "reply": the proposals that passed every check (llm/grounding.py)
     noted: Constraints = NO_CONSTRAINTS  # purpose "reply": what the model noted that tightens the rules (validated)
+    # Purpose "reply" from a model: whether its answer was a JSON object of the reply's schema (llm/structured.py);
+    # None for other purposes and for the offline provider.
+    schema_valid: bool | None = None
+
+
+def counted_usage(messages: Sequence[dict[str, str]], text: str, *, model: str) -> Usage:
+    """The usage of answering `messages` with `text`, counted with `model`'s tokenizer the way OpenAI bills."""
+    return Usage(
+        prompt_tokens=tokens.count_request(tuple(messages), model=model),
+        completion_tokens=tokens.count_text(text, model=model),
+        source="counted",
+    )
 
 
 class Provider(Protocol):

@@ -5,6 +5,8 @@ character: the reader hands them to `on_head` then, so the cards are settled, an
 carry known, before the first delta (llm/grounding.py).
 
 Servers that ignore response_format (some OpenAI-compatible ones do) answer plain text; the reader passes it through.
+A raw control character inside a string (a newline, which llama.cpp's grammars let small models write) is read as
+itself, as the streaming decoder reads it, instead of making the whole answer invalid.
 """
 
 import json
@@ -56,7 +58,7 @@ RESPONSE_FORMAT = {
 }
 
 _MAX_SEEK = 8192  # past this many characters without the reply starting, the answer is read whole at the end
-_DECODER = json.JSONDecoder()
+_DECODER = json.JSONDecoder(strict=False)
 _SPACE = re.compile(r"\s*")
 
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
@@ -80,6 +82,7 @@ class ReplyReader:
         self._structured = structured
         self._on_head = on_head  # called once with the members before "reply" (None: a plain-text answer)
         self.head: dict[str, Any] | None = None
+        self.answer: Any = None  # the whole answer decoded, once `finish` read it as JSON
         self._mode = "start"  # start -> plain | seek -> reply | whole
         self._head = ""  # what arrived before the reply text started
         self._raw: list[str] = []
@@ -114,17 +117,16 @@ class ReplyReader:
             self._settle_head(self._whole_head())
         raw = "".join(self._raw)
         try:
-            answer = json.loads(raw)
+            answer = json.loads(raw, strict=False)
         except ValueError as exc:
             if finish_reason == "length" and self._emitted:
                 return self.emitted, None  # cut off by the token limit: keep what the model wrote
             raise LLMBadResponse("The model's structured answer is not valid JSON.") from exc
+        self.answer = answer
         if not isinstance(answer, dict) or not isinstance(answer.get("reply"), str):
             raise LLMBadResponse('The model\'s structured answer has no "reply".')
         text = self.emitted if self._mode == "reply" else _replace_lone_surrogates(answer["reply"])
-        if not text.strip():
-            raise LLMBadResponse("The model's reply was empty.")
-        return text, _mood(answer.get("mood"))
+        return text, _mood(answer.get("mood"))  # possibly empty: the caller decides (a reply's Grounder repairs it)
 
     def _advance(self, chunk: str) -> str:
         if self._mode == "plain":
@@ -161,7 +163,7 @@ class ReplyReader:
 
     def _whole_head(self) -> dict[str, Any] | None:
         try:
-            answer = json.loads("".join(self._raw))
+            answer = json.loads("".join(self._raw), strict=False)
         except ValueError:
             return {}
         return {k: v for k, v in answer.items() if k != "reply"} if isinstance(answer, dict) else {}

@@ -16,6 +16,7 @@ from llm.conf import get_settings
 from llm.data import (
     MOODS,
     NO_CONSTRAINTS,
+    USAGE_SOURCES,
     Candidate,
     Card,
     CardItem,
@@ -43,6 +44,7 @@ from llm.errors import (
     LLMBadResponse,
     LLMError,
     LLMRateLimited,
+    LLMRejected,
     LLMTimeout,
     LLMUnavailable,
     MessageTooLong,
@@ -64,6 +66,7 @@ __all__ = [
     # data
     "MOODS",
     "NO_CONSTRAINTS",
+    "USAGE_SOURCES",
     "Candidate",
     "Card",
     "CardItem",
@@ -81,6 +84,7 @@ __all__ = [
     "LLMBadResponse",
     "LLMError",
     "LLMRateLimited",
+    "LLMRejected",
     "LLMTimeout",
     "LLMUnavailable",
     "Message",
@@ -350,7 +354,8 @@ def tokenizer_preload() -> None:
 
 
 def llm_check() -> CheckResult:
-    """Verify the tokenizer loads offline and the configured endpoint answers (or the offline provider)."""
+    """Verify the tokenizer loads offline and the configured endpoint completes a turn's requests, in one piece and
+    streamed (or the offline provider); each step with its verdict (llm/check.py)."""
     from llm import check  # the check loads the openai SDK; the rest of llm must not need it to start
 
     return check.run()

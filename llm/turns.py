@@ -131,7 +131,7 @@ def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow
         completion = yield Ask(provider, window.reply_request(ask.context, ask.cfg, win, begun.mood), deltas=stream)
     except Interrupted as stop:
         if stop.text:  # keep what the customer may have seen, marked as interrupted
-            usage = Usage(win.prompt_tokens, tokens.count_text(stop.text, model=ask.cfg.model))
+            usage = Usage(win.prompt_tokens, tokens.count_text(stop.text, model=ask.cfg.model), "counted")
             _, calls = _finish_calls(ask, lease, begun, stop.text, usage, spent, provider, None, interrupted=True)
             yield from store.round_trip(calls, durable=True)
         raise

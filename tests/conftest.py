@@ -12,6 +12,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from llm import structured
 from tests.fakes.openai import FakeOpenAI
 from tests.people import ALICE, BOB, CHARLIE
 
@@ -55,12 +56,15 @@ def _fake_openai_server():
 
 @pytest.fixture
 def fake_openai(_fake_openai_server, settings):
-    """The fake OpenAI server, reset for this test, with the project's client pointed at it."""
+    """The fake OpenAI server, reset for this test, with the project's client pointed at it. The structured-output
+    shapes kept for an endpoint are forgotten around it, as in a new process."""
     _fake_openai_server.reset()
+    structured.forget()
     settings.OPENAI_BASE_URL = _fake_openai_server.base_url
     settings.OPENAI_API_KEY = "test-key"
     yield _fake_openai_server
     _fake_openai_server.reset()
+    structured.forget()
 
 
 @pytest.fixture

@@ -191,6 +191,7 @@ class SessionEndApi(CustomerApi):
                 "session_ended",
                 "unsupported_media_type",
                 "llm_bad_response",
+                "llm_rejected",
                 "llm_unavailable",
                 "llm_timeout",
             ),

@@ -133,7 +133,11 @@ def turn_after_mood(turn: Turn) -> str:
     fields = {
         "user_message": _message_fields(turn.user_message),
         "assistant_message": _message_fields(turn.assistant_message),
-        "usage": {"prompt_tokens": turn.usage.prompt_tokens, "completion_tokens": turn.usage.completion_tokens},
+        "usage": {
+            "prompt_tokens": turn.usage.prompt_tokens,
+            "completion_tokens": turn.usage.completion_tokens,
+            "source": turn.usage.source,
+        },
         "provider": turn.provider,
         "messages_added": turn.messages_added,
         "constraints": constraints_fields(turn.constraints),
@@ -152,7 +156,8 @@ def decode_turn(raw: bytes | str) -> Turn:
         user_message=_message(fields["user_message"]),
         assistant_message=_message(fields["assistant_message"]),
         mood=_mood(fields["mood"]),
-        usage=Usage(**fields["usage"]),
+        # Records stored before the source was kept (it is not known then): a model's counts as the server's.
+        usage=Usage(**{"source": "server" if fields["provider"] == "openai" else "counted", **fields["usage"]}),
         provider=fields["provider"],
         messages_added=fields.get("messages_added", 0),  # absent from records stored before it was kept
         constraints=constraints_of(fields.get("constraints") or {}),

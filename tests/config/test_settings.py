@@ -43,6 +43,10 @@ def test_debug_off_without_a_secret_key_refuses_to_start():
     ("env", "message"),
     [
         ({"LLM_READ_TIMEOUT": "forever"}, "LLM_READ_TIMEOUT must be a number"),
+        (
+            {"LLM_STRUCTURED_OUTPUT": "xml"},
+            "LLM_STRUCTURED_OUTPUT must be one of auto, json_schema, json_object, prompt",
+        ),
         ({"DATABASE_URL": "mysql://root@localhost/x"}, "DATABASE_URL must be a postgres:// URL"),
         ({"LLM_CONTEXT_BUDGET": "1000", "LLM_REPLY_RESERVE": "1000"}, "LLM_REPLY_RESERVE must be smaller"),
         ({"SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto: https"}, "SECURE_PROXY_SSL_HEADER must be a header name"),

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import openai
 import pytest
 
-from llm import client, prompts
-from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
+from llm import client, grounding, prompts
+from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
 from llm.providers import ModelRequest, get_provider
 from llm.reply_json import RESPONSE_FORMAT
 from tests.fakes.openai import Fault, JSONReply, Reply
@@ -66,6 +66,12 @@ def test_plain_text_is_the_reply_when_the_server_ignores_the_format(fake):
     fake.script(Reply("Try bibimbap tonight."))
     completion = get_provider().complete(_request())
     assert (completion.text, completion.mood) == ("Try bibimbap tonight.", None)
+
+
+def test_an_empty_reply_is_answered_with_the_sentence_of_the_cards(fake):
+    fake.script(JSONReply({"mood": "tired", "recommendations": [], "reply": ""}))
+    completion = get_provider().complete(_request())
+    assert (completion.text, completion.mood) == (grounding.repair_text(alice(), ()), "tired")
 
 
 def test_a_structured_answer_without_a_reply_is_a_bad_response(fake):
@@ -133,7 +139,7 @@ def test_a_success_after_one_503_is_returned(fake):
 
 @pytest.mark.parametrize(
     ("status", "error_type"),
-    [(400, LLMBadResponse), (422, LLMBadResponse), (401, LLMUnavailable), (403, LLMUnavailable), (404, LLMUnavailable)],
+    [(400, LLMRejected), (422, LLMRejected), (401, LLMUnavailable), (403, LLMUnavailable), (404, LLMUnavailable)],
 )
 def test_other_client_errors_are_not_retried(fake, status, error_type):
     fake.script(Fault.status(status))
@@ -191,12 +197,9 @@ def test_logs_carry_ids_and_counts_never_text_or_keys(fake, caplog):
         assert secret not in logged
 
 
-def test_list_models_and_probe_reach_the_endpoint(fake):
-    provider = get_provider()
-    assert provider.list_models() == ("fake-model",)
-    assert provider.probe() == "stop"
-    assert [(r.method, r.path) for r in fake.requests] == [("GET", "/v1/models"), ("POST", "/v1/chat/completions")]
-    assert fake.requests[1].body["max_tokens"] == 1
+def test_list_models_reaches_the_endpoint(fake):
+    assert get_provider().list_models() == ("fake-model",)
+    assert [(r.method, r.path) for r in fake.requests] == [("GET", "/v1/models")]
 
 
 @pytest.mark.parametrize(

@@ -146,6 +146,17 @@ def test_a_name_split_across_deltas_is_still_caught():
     assert shown.endswith("조건에 맞는 추천은 Green Bowl입니다.")  # alice prefers Korean
 
 
+@pytest.mark.parametrize(
+    ("proposed", "sentence"),
+    [(("salad",), "조건에 맞는 추천은 Green Bowl입니다."), ((), "지금은 조건에 맞는 추천이 없어요.")],
+)
+def test_a_reply_without_text_is_the_sentence_of_the_kept_cards(proposed, sentence):
+    # A small model may fill the schema with an empty "reply": the turn still answers, from what the code knows.
+    shown, grounder = _guarded(_context(SALAD), {"recommendations": _propose(*proposed)}, ["", " "])
+    assert shown == grounder.text == f" {sentence}"
+    assert _ids(grounder.cards) == list(proposed)
+
+
 def test_without_names_to_avoid_the_text_streams_through_unchanged():
     shown, grounder = _guarded(_context(SALAD), {"recommendations": _propose("salad")}, ["Green ", "Bowl!"])
     assert shown == "Green Bowl!"

@@ -177,7 +177,6 @@ def test_a_reply_cut_by_the_token_limit_keeps_what_was_written():
         (['{"mood": null, "reply": "cut'], "stop"),  # invalid JSON without the token limit as the excuse
         (['{"mood": "happy"}'], "stop"),  # no reply
         (['{"mood": "happy", "reply": 5}'], "stop"),  # a reply that is not a string
-        (['{"mood": "happy", "reply": "  "}'], "stop"),  # an empty reply
         (["   "], "stop"),  # nothing at all
         ([], "length"),
         (['{"mood": null, "reply": "a \\q b"}'], "stop"),  # an invalid escape
@@ -186,3 +185,19 @@ def test_a_reply_cut_by_the_token_limit_keeps_what_was_written():
 def test_unusable_answers_are_bad_responses(pieces, finish_reason):
     with pytest.raises(LLMBadResponse):
         _read(pieces, finish_reason=finish_reason)
+
+
+@pytest.mark.parametrize("split", [1, 7, 40])
+def test_a_raw_newline_inside_strings_is_read_as_itself(split):
+    # llama-cpp-python's grammar-constrained output can carry one; strict JSON would refuse the whole answer.
+    answer = '{"mood": "happy", "recommendations": [{"item_id": "a", "reason": "Good\nfood"}], "reply": "Try it.\n"}'
+    heads = []
+    reader = ReplyReader(structured=True, on_head=heads.append)
+    text = reader.feed(answer[:split]) + reader.feed(answer[split:])
+    assert reader.finish("stop") == ("Try it.\n", "happy")
+    assert text == "Try it.\n"
+    assert heads == [{"mood": "happy", "recommendations": [{"item_id": "a", "reason": "Good\nfood"}]}]
+
+
+def test_an_empty_reply_is_read_as_such_for_the_caller_to_judge():
+    assert _read(['{"mood": "happy", "reply": "  "}'], finish_reason="stop")[1:] == ("  ", "happy")

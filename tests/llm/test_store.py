@@ -34,7 +34,7 @@ def _begin(keys, cfg, lease, user: Message | None, *, budget: int = 10_000, idem
 
 def _finish_call(keys, cfg, lease, begun: store.Begun, text: str, *, idem=None, mood=None) -> store.Call:
     reply = _message("assistant", text, seq=begun.replaced_seq or begun.user_seq + 1)
-    turn = Turn(begun.tail[-1], reply, None, Usage(1, 1), "offline")
+    turn = Turn(begun.tail[-1], reply, None, Usage(1, 1, "server"), "offline")
     return store.finish_call(
         keys, cfg, token=lease.token, turn=turn, replace=bool(begun.replaced_seq), inferred_mood=mood, idem=idem
     )

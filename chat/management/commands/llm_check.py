@@ -4,7 +4,11 @@ from llm import services as llm
 
 
 class Command(BaseCommand):
-    help = "Check the model side: the tokenizer loads offline and the configured endpoint answers (exit 1 if not)."
+    help = (
+        "Check the model side: the tokenizer loads offline and the configured endpoint completes a turn's requests, "
+        "in one piece and streamed, reporting the structured-output shape, streamed usage and the time to the first "
+        "reply text (exit 1 if a step fails)."
+    )
 
     def handle(self, *args, **options):
         result = llm.llm_check()

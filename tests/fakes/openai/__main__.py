@@ -12,6 +12,7 @@ from types import FrameType
 from tests.fakes.openai.items import DEFAULT_MODEL
 from tests.fakes.openai.recommend import recommending_responder
 from tests.fakes.openai.server import FakeOpenAI
+from tests.fakes.openai.wire import REFUSALS
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -30,6 +31,17 @@ def main(argv: Iterable[str] | None = None) -> int:
         help="answer reply requests as a grounded model: the structured reply proposing the first two candidates",
     )
     parser.add_argument("--model", action="append", dest="models", help="model name for GET /v1/models (repeatable)")
+    parser.add_argument(
+        "--refuse",
+        choices=sorted(REFUSALS),
+        help="refuse requests with that response_format as real servers do (json_schema: as llama-cpp-python's)",
+    )
+    parser.add_argument(
+        "--no-stream-usage",
+        dest="stream_usage",
+        action="store_false",
+        help="send no usage in streams, whatever stream_options asks (as llama-cpp-python's server)",
+    )
     args = parser.parse_args(None if argv is None else list(argv))
 
     stop = threading.Event()
@@ -47,6 +59,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         stream_tokens_per_second=args.stream_tokens_per_second,
         stream_duration=args.stream_duration,
         responder=recommending_responder if args.recommend else None,
+        refuse=args.refuse,
+        stream_usage=args.stream_usage,
     )
     with fake:
         print(f"PORT={fake.port}", flush=True)

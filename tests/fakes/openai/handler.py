@@ -18,7 +18,7 @@ from tests.fakes.openai.faults import FaultsMixin
 from tests.fakes.openai.items import Fault, Item, Reply, ToolCallReply, item_from_spec
 from tests.fakes.openai.log import ReceivedRequest
 from tests.fakes.openai.streaming import StreamingMixin
-from tests.fakes.openai.wire import error_body, usage
+from tests.fakes.openai.wire import REFUSALS, error_body, refusal, usage
 
 if TYPE_CHECKING:
     from tests.fakes.openai.server import FakeOpenAI
@@ -178,10 +178,17 @@ class Handler(StreamingMixin, FaultsMixin, BaseHTTPRequestHandler):
             self._send_json(200, fake._config())
         elif path == "/_fake/config" and self.command in ("GET", "POST"):
             if self.command == "POST":
-                known = ("latency", "stream_tokens_per_second", "stream_duration")
+                known = ("latency", "stream_tokens_per_second", "stream_duration", "refuse", "stream_usage")
                 if not isinstance(body, dict) or set(body) - set(known):
                     self._send_error(400, f"config must be an object with keys among {known}")
                     return
+                if body.get("refuse") not in (None, *REFUSALS):
+                    self._send_error(400, f"refuse must be null or one of {sorted(REFUSALS)}")
+                    return
+                if "refuse" in body:
+                    fake.refuse = body["refuse"]
+                if "stream_usage" in body:
+                    fake.stream_usage = bool(body["stream_usage"])
                 # Every key present is set; null clears a knob (latency null means no latency).
                 if "latency" in body:
                     fake.latency = float(body["latency"] or 0.0)
@@ -198,6 +205,10 @@ class Handler(StreamingMixin, FaultsMixin, BaseHTTPRequestHandler):
         fake = self.fake
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             self._send_error(400, "'messages' is a required property.")
+            return
+        refused = refusal(fake.refuse, body)
+        if refused is not None:  # before the script: a real server refuses before it generates anything
+            self._send_json(*refused)
             return
         item = fake._next_item(body)
         if isinstance(item, Fault) and item.kind == "delay":

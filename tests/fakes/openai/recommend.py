@@ -2,7 +2,7 @@
 the recommending turn (`python -m tests.fakes.openai --recommend`, or `FakeOpenAI(responder=recommending_responder)`).
 
 It reads the `<candidates>` block of the request's messages (one `- item_id: <id> | <name> | ...` line per item, as
-llm/candidates.py renders it) and answers the structured reply of llm/reply_json.py: a mood, the first
+llm/candidates.py renders it) and answers the structured reply of llm/reply_json.py: a mood, no rule noted, the first
 `PROPOSED` candidates' ids with a short reason, and a short reply text that names them. A request without candidates
 (a plain chat request, or an empty block) gets no recommendations and a reply that says so.
 """
@@ -38,11 +38,13 @@ def short_name(name: str) -> str:
 
 
 def recommending_answer(body: dict[str, Any]) -> dict[str, Any]:
-    """The structured answer to `body`: {"mood", "recommendations": [{"item_id", "reason"}], "reply"}."""
+    """The structured answer to `body`, every member of the schema in its order: {"mood", "noted" (none: the fake
+    notes no rule), "recommendations": [{"item_id", "reason"}], "reply"}."""
     chosen = offered(body)[:PROPOSED]
     names = " or ".join(short_name(name) for _, name in chosen)
     return {
         "mood": MOOD,
+        "noted": None,
         "recommendations": [{"item_id": item_id, "reason": REASON} for item_id, _ in chosen],
         "reply": f"Try {names}." if chosen else NOTHING_TEXT,
     }

@@ -12,6 +12,7 @@ from typing import Any, Self
 from tests.fakes.openai.handler import Server
 from tests.fakes.openai.items import DEFAULT_MODEL, Fault, Item, Reply, Responder, ToolCallReply, default_responder
 from tests.fakes.openai.log import ReceivedRequest
+from tests.fakes.openai.wire import REFUSALS, Refuse
 
 
 class FakeOpenAI:
@@ -23,6 +24,12 @@ class FakeOpenAI:
     ``chunks`` are stretched to ``round(rate * duration)`` tokens by cycling their words. An item's
     own ``delay`` adds to ``latency``; its ``chunk_delay``, when set, wins over the rate. ``responder`` answers
     once the script is empty (default: a fixed text); ``reset()`` returns to it.
+
+    Other servers' ways (knobs too): ``refuse`` refuses requests carrying a ``response_format`` before any
+    scripted item is used, as real servers do (``"json_schema"``: that type only, as llama-cpp-python's server
+    does; ``"response_format"``: any, as a server that does not know the parameter; see ``wire.REFUSALS``);
+    ``stream_usage=False`` ignores ``stream_options.include_usage`` (llama-cpp-python's server sends no usage in a
+    stream).
     """
 
     def __init__(
@@ -35,14 +42,18 @@ class FakeOpenAI:
         stream_tokens_per_second: float | None = None,
         stream_duration: float | None = None,
         responder: Responder | None = None,
+        refuse: Refuse | None = None,
+        stream_usage: bool = True,
     ) -> None:
         self.host = host
         self.models = list(models)
         self._requested_port = port
-        self._initial_knobs = (latency, stream_tokens_per_second, stream_duration)
+        self._initial_knobs = (latency, stream_tokens_per_second, stream_duration, refuse, stream_usage)
         self.latency = latency
         self.stream_tokens_per_second = stream_tokens_per_second
         self.stream_duration = stream_duration
+        self.refuse = refuse
+        self.stream_usage = stream_usage
 
         self._lock = threading.Lock()
         self._logged = threading.Condition(self._lock)
@@ -145,8 +156,16 @@ class FakeOpenAI:
         latency: float | None = None,
         stream_tokens_per_second: float | None = None,
         stream_duration: float | None = None,
+        refuse: Refuse | None = None,
+        stream_usage: bool | None = None,
     ) -> None:
         """Set the given knobs (None leaves one unchanged; set the attribute to clear it)."""
+        if refuse is not None and refuse not in REFUSALS:
+            raise ValueError(f"refuse must be one of {sorted(REFUSALS)}")
+        if refuse is not None:
+            self.refuse = refuse
+        if stream_usage is not None:
+            self.stream_usage = stream_usage
         if latency is not None:
             self.latency = latency
         if stream_tokens_per_second is not None:
@@ -175,7 +194,9 @@ class FakeOpenAI:
             self._script.clear()
             self._requests.clear()
         self._responder = self._initial_responder
-        self.latency, self.stream_tokens_per_second, self.stream_duration = self._initial_knobs
+        (self.latency, self.stream_tokens_per_second, self.stream_duration, self.refuse, self.stream_usage) = (
+            self._initial_knobs
+        )
 
     # -- request log -------------------------------------------------------------------------
 
@@ -234,5 +255,7 @@ class FakeOpenAI:
             "latency": self.latency,
             "stream_tokens_per_second": self.stream_tokens_per_second,
             "stream_duration": self.stream_duration,
+            "refuse": self.refuse,
+            "stream_usage": self.stream_usage,
             "models": self.models,
         }

@@ -122,7 +122,7 @@ class StreamingMixin:
         created = int(time.time())
         model = body.get("model") or self.fake.models[0]
         options = body.get("stream_options")
-        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        include_usage = self.fake.stream_usage and isinstance(options, dict) and bool(options.get("include_usage"))
 
         def chunk(delta: dict[str, Any] | None, finish_reason: str | None = None) -> dict[str, Any]:
             obj: dict[str, Any] = {

@@ -1,10 +1,11 @@
-"""What answers carry, plain or streamed: deterministic token counts, usage, and OpenAI-shaped error bodies."""
+"""What answers carry, plain or streamed: deterministic token counts, usage, OpenAI-shaped error bodies, and the
+refusals of servers that do not take every `response_format`."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 _TOKEN_RE = re.compile(r"\s*\S+")
 
@@ -55,3 +56,46 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 
 def format_seconds(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+
+
+Refuse = Literal["json_schema", "response_format"]
+
+# llama-cpp-python's server (0.3.36) validates `response_format.type` against "text" and "json_object", and its error
+# handler answers the validation error as a 500 with pydantic's errors and the route as the message (as it answered
+# `python -m llama_cpp.server`, but for the path of its installation).
+LLAMA_CPP_PYTHON_MESSAGE = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': '%s', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n"
+    '  File "site-packages/llama_cpp/server/app.py", line 376, in create_chat_completion\n'
+    "    POST /v1/chat/completions"
+)
+# What OpenAI answers a parameter it does not know: a server without structured output says the same.
+UNKNOWN_PARAMETER_MESSAGE = "Unrecognized request argument supplied: response_format"
+
+
+def _refuse_json_schema(body: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    kind = (body.get("response_format") or {}).get("type")
+    if kind in (None, "text", "json_object"):
+        return None
+    message = LLAMA_CPP_PYTHON_MESSAGE % kind
+    return 500, {"error": {"message": message, "type": "internal_server_error", "param": None, "code": None}}
+
+
+def _refuse_response_format(body: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    if "response_format" not in body:
+        return None
+    refused = error_body(400, UNKNOWN_PARAMETER_MESSAGE)
+    refused["error"]["param"] = "response_format"
+    return 400, refused
+
+
+REFUSALS: dict[str, Callable[[Mapping[str, Any]], tuple[int, dict[str, Any]] | None]] = {
+    "json_schema": _refuse_json_schema,
+    "response_format": _refuse_response_format,
+}
+
+
+def refusal(refuse: Refuse | None, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """The status and error body with which a server refusing `refuse` answers `body`; None when it takes it."""
+    return None if refuse is None else REFUSALS[refuse](body)
