@@ -42,6 +42,10 @@ _TAG_WORDS: dict[str, tuple[str, ...]] = {
     "drinks": ("bar",),
     "booze": ("bar",),
     "술": ("bar",),
+    "술집": ("bar",),
+    "bar": ("bar",),
+    "bars": ("bar",),
+    "pubs": ("bar",),
     "korean": ("korean", "한식"),
     "한식": ("korean", "한식"),
     "chinese": ("chinese", "중식"),
@@ -147,11 +151,22 @@ _KO_CAP_AFTER = re.compile(
     r"한도|짜리\s*이하|미만으로|언더|정도\s*(?:까지|이하|로))"
 )
 _KO_CAP_BEFORE = re.compile(r"(?:예산|최대|최고|많아야|한도)\s*(?:은|는|이|가|:)?\s*$")
-_EN_AMOUNT = re.compile(r"(?<![\w.])(?:₩|krw\s*)?\s*(\d[\d,]*(?:\.\d+)?)\s*(k\b|thousand\b)?\s*(?:won\b|krw\b|₩)?")
+# English number words count only before "thousand" ("under ten thousand won"), never alone ("under one roof").
+_EN_NUMBER_WORDS = {
+    **{"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9},
+    **{"ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50},
+}
+_EN_AMOUNT = re.compile(
+    r"(?<![\w.])(?:₩|krw\s*)?\s*(\d[\d,]*(?:\.\d+)?|(?:" + "|".join(_EN_NUMBER_WORDS) + r")(?=\s+thousand\b))"
+    r"\s*(k\b|thousand\b)?\s*(?:won\b|krw\b|₩)?"
+)
 _EN_CAP_BEFORE = re.compile(
     r"(?:under|below|less\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|not\s+more\s+than|within|"
-    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about))?|spend(?:\s+only)?|<|≤|under\s+about)\s*:?\s*$"
+    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about))?|spend(?:\s+only)?|<|≤|under\s+about|"
+    r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
+    r"only\s+spend|can\s+(?:only\s+)?spend)\s*:?\s*$"
 )
+_PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
 _EN_CAP_AFTER = re.compile(r"^\s*(?:or\s+(?:less|under|below|cheaper)|max\b|tops\b|at\s+most|budget|or\s+so\s+max)")
 
 # --- what a request is --------------------------------------------------------------------------------------------
@@ -229,8 +244,20 @@ _ASKING = re.compile(
     r"추천|어디|먹|가고|갈\s*만|할\s*만|갈까|할까|없을까|있을까|있나요|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
 )
 _NON_FOOD = re.compile(
-    r"(?:\bnot|\bno)\s+(?:food|a\s+restaurant|restaurants)\b|\bnon-?food\b|"
-    r"(?:음식|먹는\s*거|먹을\s*거|먹는\s*곳|밥|식당|맛집)\s*(?:은|는)?\s*(?:말고|빼고|말구|아니고|제외)"
+    r"(?:\bnot|\bno)\s+(?:food|a\s+restaurant|restaurants|to\s+eat|eating)\b|\bnon-?food\b|"
+    r"(?:don'?t|do\s+not|won'?t)\s+(?:want|need)\s+to\s+eat\b|"
+    r"(?:음식|먹는\s*거|먹을\s*거|먹는\s*곳|밥|식당|맛집|먹는\s*건|먹을\s*건)\s*(?:은|는)?\s*"
+    r"(?:말고|빼고|말구|아니고|제외|됐고|됐어|필요\s*없)"
+)
+# Words that ask for a kind without food ("activity only", "놀 거리", "볼거리", "장소만"): they state it unless the
+# message also asks for something to eat ("볼거리 많은 시장에서 먹을 거").
+_NON_FOOD_ONLY = re.compile(
+    r"\b(?:activit(?:y|ies)|places?|things\s+to\s+do)\s+only\b|\bonly\s+(?:activit(?:y|ies)|places?)\b|"
+    r"놀\s*거리|볼\s*거리|장소만|구경\s*할\s*(?:곳|데|만한)|할\s*거리"
+)
+_FOOD_ASKED = re.compile(
+    r"\beat\b|\beating\b|\bfood\b|\brestaurants?\b|\bdinner\b|\blunch\b|\bbreakfast\b|\bsnacks?\b|"
+    r"먹|음식|식당|맛집|밥|저녁|점심|아침|간식"
 )
 _WORD = re.compile(r"[\w']+")
 _LETTER = re.compile(r"[a-z0-9\uac00-\ud7a3]")  # a word of jamo alone (ㅎㅎ, ㅋㅋ) is laughter
@@ -257,10 +284,14 @@ def read(text: str) -> StatedRequest:
             spans.append((start + mention.cue_start, start + mention.cue_end))
     cap, price_spans = _price_cap(folded)
     spans += price_spans
+    if cap is not None:  # "1인당 2만원", "per person": how the cap counts, not a search word
+        spans += [match.span() for match in _PER_PERSON.finditer(folded)]
     kinds: tuple[str, ...] = ()
     if match := _NON_FOOD.search(folded):
         kinds = NON_FOOD_KINDS
         spans.append(match.span())
+    elif (match := _NON_FOOD_ONLY.search(folded)) and not _FOOD_ASKED.search(folded):
+        kinds = NON_FOOD_KINDS
     query = _without(folded, spans)
     words = [word for word in search_terms([query]) if word not in _SMALL_TALK and _LETTER.search(word)]
     explicit = bool(_ASKING.search(query))
@@ -318,18 +349,28 @@ def _clauses(text: str) -> Iterable[tuple[int, int]]:
     yield start, len(text)
 
 
+def _normalized(table: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """`table` keyed as the vocabulary's terms are matched ("raw fish" -> "rawfish")."""
+    return {vocabulary.normalize_term(word): meaning for word, meaning in table.items()}
+
+
+_DIET_KEYS = _normalized(_EXTRA_DIET_WORDS)
+_ALLERGEN_KEYS = _normalized(_EXTRA_ALLERGEN_WORDS)
+_TAG_KEYS = _normalized(_TAG_WORDS)
+
+
 def _lookup(word: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
     key = vocabulary.normalize_term(word)
-    if key in _EXTRA_DIET_WORDS:
-        return (), _EXTRA_DIET_WORDS[key], ()
+    if key in _DIET_KEYS:
+        return (), _DIET_KEYS[key], ()
     if key in vocabulary.DIET_TERMS:
         return (), vocabulary.DIET_TERMS[key], ()
     if key in vocabulary.ALLERGEN_TERMS:
         return vocabulary.ALLERGEN_TERMS[key], (), ()
-    if key in _EXTRA_ALLERGEN_WORDS:
-        return _EXTRA_ALLERGEN_WORDS[key], (), ()
-    if key in _TAG_WORDS:
-        return (), (), _TAG_WORDS[key]
+    if key in _ALLERGEN_KEYS:
+        return _ALLERGEN_KEYS[key], (), ()
+    if key in _TAG_KEYS:
+        return (), (), _TAG_KEYS[key]
     return None
 
 
@@ -500,6 +541,8 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
 
 
 def _number(raw: str) -> float | None:
+    if raw in _EN_NUMBER_WORDS:
+        return float(_EN_NUMBER_WORDS[raw])
     try:
         return float(raw.replace(",", ""))
     except ValueError:
