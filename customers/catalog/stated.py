@@ -150,6 +150,11 @@ _KO_CAP_AFTER = re.compile(
     r"^\s*(?:으로|로|에|의)?\s*(?:이하|이내|안쪽|아래|미만|까지|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지|넘으면|선에서|"
     r"한도|짜리\s*이하|미만으로|언더|정도\s*(?:까지|이하|로))"
 )
+# "만원 넘는 건 싫어요", "2만원 초과는 안 돼요": what costs more is ruled out.
+_KO_CAP_OVER = re.compile(
+    r"^\s*(?:을|를|이|가)?\s*(?:넘는|넘어가는|넘어서는|초과|이상)\s*(?:은|는|건|거|것은?|곳은?|데는?)?\s*"
+    r"(?:싫|안\s*(?:돼|되|됨|먹|가)|빼|말고|제외|부담|노노|별로|못|무리)"
+)
 _KO_CAP_BEFORE = re.compile(r"(?:예산|최대|최고|많아야|한도)\s*(?:은|는|이|가|:)?\s*$")
 # English number words count only before "thousand" ("under ten thousand won"), never alone ("under one roof").
 _EN_NUMBER_WORDS = {
@@ -164,10 +169,13 @@ _EN_CAP_BEFORE = re.compile(
     r"(?:under|below|less\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|not\s+more\s+than|within|"
     r"cheaper\s+than|budget(?:\s+(?:is|of|around|about))?|spend(?:\s+only)?|<|≤|under\s+about|"
     r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
-    r"only\s+spend|can\s+(?:only\s+)?spend)\s*:?\s*$"
+    r"only\s+spend|can\s+(?:only\s+)?spend|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
+    r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above))\s*:?\s*$"
 )
 _PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
-_EN_CAP_AFTER = re.compile(r"^\s*(?:or\s+(?:less|under|below|cheaper)|max\b|tops\b|at\s+most|budget|or\s+so\s+max)")
+_EN_CAP_AFTER = re.compile(
+    r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|max\b|tops\b|at\s+most|budget|or\s+so\s+max)"
+)
 
 # --- what a request is --------------------------------------------------------------------------------------------
 # Words of small talk, thanks, greetings and questions about the service: a message made only of these (and of
@@ -251,6 +259,30 @@ _NON_FOOD = re.compile(
 )
 # Words that ask for a kind without food ("activity only", "놀 거리", "볼거리", "장소만"): they state it unless the
 # message also asks for something to eat ("볼거리 많은 시장에서 먹을 거").
+_FOOD_ONLY = re.compile(
+    r"\bfood\s+only\b|\b(?:only|just)\s+(?:food|restaurants|dishes)\b|"
+    r"\bnot\s+(?:an?\s+)?(?:activit(?:y|ies)|place\s+to\s+go)\b|\bno\s+activities\b|"
+    r"음식만|먹을\s*(?:거|것)만|식당만|맛집만|(?:놀\s*거리|볼\s*거리|활동|체험|액티비티)\s*(?:는|은)?\s*(?:말고|빼고|아니고)"
+)
+# A word that asks for the mild side: it rules spicy out.
+_MILD = re.compile(r"\bmild\b|순한\s*맛|순한|순하게")
+# A word ruled out as itself when no code or listed tag covers it: a Korean noun right before 빼고, 말고, 제외,
+# 없이, 없는, 안 들어간 ("김치 빼고"), an English one after "no", "without", "except", "skip the", "hold the".
+_KO_ITSELF = re.compile(
+    r"(?<![\w])([\uac00-\ud7a3]{2,})\s*(?=빼|말고|제외|없이|없는|안\s*들어|들어가지\s*않|넣지\s*말)"
+)
+_EN_ITSELF = re.compile(
+    r"\b(?:no|without|except|excluding|skip\s+the|hold\s+the|avoid)\s+([a-z][a-z-]{2,})\b(?!\s+(?:than|more|longer))"
+)
+_NOT_ITSELF = frozenset(
+    (
+        *("problem", "problems", "worries", "worry", "idea", "thanks", "rush", "preference", "need", "matter", "way"),
+        *("one", "more", "less", "longer", "pressure", "plans", "plan", "clue", "big", "doubt", "limit", "budget"),
+        *("hurry", "time", "reason", "offense", "kidding", "joke", "and", "the", "please", "any", "kind", "other"),
+        *("food", "restaurant", "restaurants", "activity", "activities", "eating", "eat", "place", "places", "fuss"),
+        *("다른", "이거", "그거", "저거", "음식", "식당", "맛집", "먹는", "먹을", "오늘", "이번", "그냥", "아무거나"),
+    )
+)
 _NON_FOOD_ONLY = re.compile(
     r"\b(?:activit(?:y|ies)|places?|things\s+to\s+do)\s+only\b|\bonly\s+(?:activit(?:y|ies)|places?)\b|"
     r"놀\s*거리|볼\s*거리|장소만|구경\s*할\s*(?:곳|데|만한)|할\s*거리"
@@ -290,8 +322,17 @@ def read(text: str) -> StatedRequest:
     if match := _NON_FOOD.search(folded):
         kinds = NON_FOOD_KINDS
         spans.append(match.span())
+    elif match := _FOOD_ONLY.search(folded):
+        kinds = FOOD_KINDS
+        spans.append(match.span())
     elif (match := _NON_FOOD_ONLY.search(folded)) and not _FOOD_ASKED.search(folded):
         kinds = NON_FOOD_KINDS
+    if match := _MILD.search(folded):
+        tags.update(dict.fromkeys(_TAG_WORDS["spicy"]))
+        spans.append(match.span())
+    for word, span in _words_ruled_out(folded, spans):
+        tags[word] = None
+        spans.append(span)
     query = _without(folded, spans)
     words = [word for word in search_terms([query]) if word not in _SMALL_TALK and _LETTER.search(word)]
     explicit = bool(_ASKING.search(query))
@@ -492,6 +533,25 @@ def _with_cue(mention: _Mention, cue_start: int, cue_end: int) -> _Mention:
     return _Mention(mention.start, mention.end, mention.meaning, mention.diet, cue_start, cue_end)
 
 
+def _words_ruled_out(text: str, spans: list[tuple[int, int]]) -> Iterable[tuple[str, tuple[int, int]]]:
+    """The words `text` rules out as themselves (outside the statements already read), each with its span."""
+    taken = [range(start, end) for start, end in spans]
+    for pattern in (_KO_ITSELF, _EN_ITSELF):
+        for match in pattern.finditer(text):
+            word = _particle_free(match.group(1))
+            if word in _NOT_ITSELF or _lookup(word) is not None or any(match.start(1) in span for span in taken):
+                continue
+            if not _NOT_ME.search(_sentence_of(text, match.start(), match.end())):
+                yield word, match.span(1)
+
+
+def _particle_free(word: str) -> str:
+    for particle in _PARTICLES:
+        if HANGUL.match(word) and word.endswith(particle) and len(word) - len(particle) >= 2:
+            return word[: -len(particle)]
+    return word
+
+
 # --- price caps -----------------------------------------------------------------------------------------------------
 
 
@@ -511,7 +571,7 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
         if band:  # 2만원대: from 20,000 up to below 30,000
             step = 10 ** (len(str(value)) - len(str(value).rstrip("0")))
             caps.append(value + step - 1)
-        elif cap := _KO_CAP_AFTER.match(after):
+        elif cap := (_KO_CAP_AFTER.match(after) or _KO_CAP_OVER.match(after)):
             caps.append(value - 1 if "미만" in cap.group() else value)
             spans.append((match.end(), match.end() + cap.end()))
         elif cue := (_KO_CAP_BEFORE.search(before) or _EN_CAP_BEFORE.search(before)):

@@ -275,6 +275,39 @@ CASES: list[tuple[str, dict]] = [
     ("치즈 많은 피자", {"asks": True}),
     ("땅콩 들어간 거 좋아해요", {"asks": True}),
     ("no worries, spicy is fine", {"asks": True}),
+    # --- caps stated by ruling out what costs more ---
+    ("I don't want to spend more than 15,000 won", {"p": 15000}),
+    ("can't pay over 20k", {"p": 20000}),
+    ("15,000 won and under", {"p": 15000}),
+    ("a price limit of 12,000 won", {"p": 12000}),
+    ("만원 넘는 건 싫어요", {"p": 10000}),
+    ("2만원 초과는 안 돼요", {"p": 20000}),
+    ("3만원 이상은 부담돼요", {"p": 30000}),
+    # --- near misses: more than an amount, wanted ---
+    ("I want to spend more than 20,000 won on a nice dinner", {"asks": True}),
+    ("만원 넘는 코스 요리", {"asks": True}),
+    # --- mild: a positive word that rules out spicy ---
+    ("something mild for lunch", {"t": SPICY, "asks": True}),
+    ("순한 맛으로 추천해줘", {"t": SPICY, "asks": True}),
+    # --- food only ---
+    ("food only, no activities", {"k": stated.FOOD_KINDS, "asks": True}),
+    ("just food please, dinner", {"k": stated.FOOD_KINDS, "asks": True}),
+    ("음식만 추천해줘", {"k": stated.FOOD_KINDS, "asks": True}),
+    ("놀 거리 말고 먹을 거", {"k": stated.FOOD_KINDS, "asks": True}),
+    ("not an activity, somewhere to eat", {"k": stated.FOOD_KINDS, "asks": True}),
+    # --- a word ruled out as itself (no code or listed tag covers it) ---
+    ("김치 빼고 한식", {"t": ("김치",), "asks": True}),
+    ("오이 안 들어간 거", {"t": ("오이",)}),
+    ("버섯은 빼주세요", {"t": ("버섯",)}),
+    ("without kimchi please", {"t": ("kimchi",)}),
+    ("no mushrooms, dinner?", {"t": ("mushrooms",), "asks": True}),
+    ("skip the onions", {"t": ("onions",)}),
+    # --- near misses: "no" that rules nothing out ---
+    ("no worries, dinner ideas?", {"asks": True}),
+    ("no idea what to eat tonight", {"asks": True}),
+    ("no rush, a cafe for later", {"asks": True}),
+    ("다른 거 말고 그냥 추천", {"asks": True}),
+    ("이거 말고 다른 거", {"asks": True}),
 ]
 
 FIELDS = {"a": "allergens", "d": "diets", "p": "max_price", "t": "exclude_tags", "k": "kinds"}
