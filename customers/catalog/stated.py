@@ -141,14 +141,15 @@ _CLAUSES = re.compile(r"[.!?;\n\u3002\uff01\uff1f]+|\bbut\b|\bhowever\b|\bthough
 _KO_DIGITS = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "칠": 7, "팔": 8, "구": 9}
 _KO_UNITS = {"십": 10, "백": 100, "천": 1000}
 _KO_AMOUNT = re.compile(
-    r"(?<![\w.])((?:\d[\d,]*(?:\.\d+)?|[일이삼사오육칠팔구])?\s*만\s*(?:(?:\d+|[일이삼사오육칠팔구])?\s*천)?"
+    r"(?<![\w.])((?:\d[\d,]*(?:\.\d+)?|[일이삼사오육칠팔구십백]{1,4})?\s*만\s*(?:(?:\d+|[일이삼사오육칠팔구])?\s*천)?"
     r"(?:\s*(?:\d+|[일이삼사오육칠팔구])?\s*백)?"
     r"|(?:\d+|[일이삼사오육칠팔구])?\s*천(?:\s*(?:\d+|[일이삼사오육칠팔구])?\s*백)?"
     r"|\d[\d,]*)\s*(원|₩)?\s*(대)?"
 )
 _KO_CAP_AFTER = re.compile(
     r"^\s*(?:으로|로|에|의)?\s*(?:이하|이내|안쪽|아래|미만|까지|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지|넘으면|선에서|"
-    r"한도|짜리\s*이하|미만으로|언더|정도\s*(?:까지|이하|로))"
+    r"한도|짜리\s*이하|미만으로|언더|정도\s*(?:까지|이하|로|예산|한도)|예산|"
+    r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능))"
 )
 # "만원 넘는 건 싫어요", "2만원 초과는 안 돼요": what costs more is ruled out.
 _KO_CAP_OVER = re.compile(
@@ -167,14 +168,14 @@ _EN_AMOUNT = re.compile(
 )
 _EN_CAP_BEFORE = re.compile(
     r"(?:under|below|less\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|not\s+more\s+than|within|"
-    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about))?|spend(?:\s+only)?|<|≤|under\s+about|"
+    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about|roughly|only|just)){0,2}|spend(?:\s+only)?|<|≤|under\s+about|"
     r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
     r"only\s+spend|can\s+(?:only\s+)?spend|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
     r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above))\s*:?\s*$"
 )
 _PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
 _EN_CAP_AFTER = re.compile(
-    r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|max\b|tops\b|at\s+most|budget|or\s+so\s+max)"
+    r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+my\s+(?:limit|max|budget|cap)\b|max\b|tops\b|at\s+most|budget|or\s+so\s+max)"
 )
 
 # --- what a request is --------------------------------------------------------------------------------------------
@@ -252,10 +253,13 @@ _ASKING = re.compile(
     r"추천|어디|먹|가고|갈\s*만|할\s*만|갈까|할까|없을까|있을까|있나요|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
 )
 _NON_FOOD = re.compile(
-    r"(?:\bnot|\bno)\s+(?:food|a\s+restaurant|restaurants|to\s+eat|eating)\b|\bnon-?food\b|"
-    r"(?:don'?t|do\s+not|won'?t)\s+(?:want|need)\s+to\s+eat\b|"
-    r"(?:음식|먹는\s*거|먹을\s*거|먹는\s*곳|밥|식당|맛집|먹는\s*건|먹을\s*건)\s*(?:은|는)?\s*"
-    r"(?:말고|빼고|말구|아니고|제외|됐고|됐어|필요\s*없)"
+    r"(?:(?<!\bcan\s)(?<!\bdo\s)(?<!\bcould\s)(?<!\bmust\s)\bnot|\bno|\bwithout|\bskip|\binstead\s+of|\brather\s+than|\bother\s+than|\banything\s+but)\s+"
+    r"(?:(?:a|an|any|the|looking\s+to|going\s+to|to)\s+)?(?:food|restaurants?|eat|eating|dining|meals?|eatery)\b|"
+    r"\bnon-?food\b|(?:don'?t|do\s+not|won'?t)\s+(?:want|need)\s+to\s+eat\b|"
+    r"\balready\s+(?:ate|eaten|had\s+(?:lunch|dinner|a\s+meal))\b|\b(?:ate|eaten)\s+already\b|\bi'?m\s+full\b|"
+    r"(?:음식|먹는\s*(?:거|것|곳|건)|먹을\s*(?:거|것|건)|먹거리|밥집|밥|식당|맛집|식사)\s*(?:은|는)?\s*"
+    r"(?:말고|빼고|말구|아니고|아닌|제외|됐고|됐어|필요\s*없)|"
+    r"(?:밥|식사|점심|저녁)\s*(?:은|는|을|를)?\s*(?:이미\s*|벌써\s*)?먹었(?:어|고|는데|음|습니다)|배불러|배부른데|배불러서"
 )
 # Words that ask for a kind without food ("activity only", "놀 거리", "볼거리", "장소만"): they state it unless the
 # message also asks for something to eat ("볼거리 많은 시장에서 먹을 거").

@@ -308,6 +308,37 @@ CASES: list[tuple[str, dict]] = [
     ("no rush, a cafe for later", {"asks": True}),
     ("다른 거 말고 그냥 추천", {"asks": True}),
     ("이거 말고 다른 거", {"asks": True}),
+    # --- caps told as what there is to spend ---
+    ("I have 15,000 won to spend", {"p": 15000}),
+    ("20k is my limit", {"p": 20000}),
+    ("my budget is about 15k", {"p": 15000}),
+    ("2만원 정도 예산", {"p": 20000}),
+    ("2만원으로 먹을 수 있는 저녁", {"p": 20000, "asks": True}),
+    ("만원으로 해결할 점심", {"p": 10000, "asks": True}),
+    ("십만원 이하 선물", {"p": 100000, "asks": True}),
+    ("삼십만원 이하", {"p": 300000}),
+    # --- near misses ---
+    ("I have 2 kids, a family activity", {"asks": True}),
+    ("만원의 행복 같은 곳", {"asks": True}),
+    # --- more ways to say "not food" ---
+    ("something to do instead of eating", {"k": NON_FOOD, "asks": True}),
+    ("not looking to eat, somewhere to go", {"k": NON_FOOD, "asks": True}),
+    ("I already ate, something to do", {"k": NON_FOOD, "asks": True}),
+    ("activities rather than food", {"k": NON_FOOD, "asks": True}),
+    ("something other than food", {"k": NON_FOOD, "asks": True}),
+    ("no dining, a walk", {"k": NON_FOOD, "asks": True}),
+    ("without food, somewhere fun", {"k": NON_FOOD, "asks": True}),
+    ("밥 먹었어요, 놀 곳", {"k": NON_FOOD, "asks": True}),
+    ("배불러요 산책할 곳", {"k": NON_FOOD, "asks": True}),
+    ("먹거리 말고 갈 데", {"k": NON_FOOD, "asks": True}),
+    ("음식 아닌 거 추천", {"k": NON_FOOD, "asks": True}),
+    ("식사 말고 구경", {"k": NON_FOOD, "asks": True}),
+    ("밥집 말고 갈 만한 곳", {"k": NON_FOOD, "asks": True}),
+    # --- near misses: eating is what is asked ---
+    ("there's nothing to eat at home, dinner?", {"asks": True}),
+    ("어제 먹었던 곳 말고 새로운 식당", {"asks": True}),
+    ("not hungry yet but lunch later", {"asks": True}),
+    ("I do not eat pork, dinner?", {"a": ("pork",), "asks": True}),
 ]
 
 FIELDS = {"a": "allergens", "d": "diets", "p": "max_price", "t": "exclude_tags", "k": "kinds"}
