@@ -244,13 +244,52 @@ _SMALL_TALK = frozenset(
         ),
         *("됐습니다", "충분해요", "충분해", "정말", "진짜", "너무", "많이", "최고", "최고야", "좋네요", "좋다"),
         *("잘가", "잘가요", "바이", "하이", "헬로", "ㅎㅎ", "ㅋㅋ", "굿", "굿굿"),
+        # Talk about the bot itself, pleasantries and laughter.
+        *(
+            "re",
+            "ll",
+            "ve",
+            "d",
+            "m",
+            "t",
+            "great",
+            "joke",
+            "jokes",
+            "time",
+            "made",
+            "built",
+            "robot",
+            "human",
+            "real",
+            "meet",
+            "tomorrow",
+            "lol",
+        ),
+        *("haha", "hahaha", "lmao", "never", "mind", "languages", "language", "speak", "talk", "english", "korean"),
+        *("funny", "smart", "kind", "sweet", "tonight's", "morning's", "fun", "chat", "chatting", "bored", "hmm"),
+        *("반갑습니다", "반가워요", "잘자", "잘자요", "자", "자요", "수고했어", "수고했어요", "로봇", "로봇이야"),
+        *("알았어", "알았어요", "아니", "아니요", "괜찮", "한국어", "영어", "할", "줄", "알아", "알아요", "하루"),
+        *(
+            "보내세요",
+            "좋은",
+            "재밌다",
+            "재밌어",
+            "농담",
+            "심심해",
+            "챗봇",
+            "사람",
+            "사람이야",
+            "내일",
+            "봐요",
+            "ㅋㅋㅋ",
+        ),
     )
 )
 # A request: a verb of asking, or a question word that looks for something.
 _ASKING = re.compile(
     r"recommend|suggest|\bfind\b|looking\s+for|\bwant\b|\bwhere\b|what\s+should|any\s+(?:ideas|suggestions)|"
     r"\bplace\b|\bplaces\b|somewhere|something|\bfood\b|음식|\beat\b|\bgo\b|\bvisit\b|\bdinner\b|\blunch\b|\bbreakfast\b|"
-    r"추천|어디|먹|가고|갈\s*만|할\s*만|갈까|할까|없을까|있을까|있나요|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
+    r"추천|어디|먹|가고|갈\s*만|할\s*만|(?:할|갈|놀|볼)\s*(?:거|것|곳|데)|갈까|할까|없을까|있을까|있나요|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
 )
 _NON_FOOD = re.compile(
     r"(?:(?<!\bcan\s)(?<!\bdo\s)(?<!\bcould\s)(?<!\bmust\s)\bnot|\bno|\bwithout|\bskip|\binstead\s+of|\brather\s+than|\bother\s+than|\banything\s+but)\s+"
@@ -291,6 +330,8 @@ _NON_FOOD_ONLY = re.compile(
     r"\b(?:activit(?:y|ies)|places?|things\s+to\s+do)\s+only\b|\bonly\s+(?:activit(?:y|ies)|places?)\b|"
     r"놀\s*거리|볼\s*거리|장소만|구경\s*할\s*(?:곳|데|만한)|할\s*거리"
 )
+_PLACE_WORD = re.compile(r"\bplaces?\b|장소")
+_ACTIVITY_WORD = re.compile(r"\bactivit(?:y|ies)\b|체험|액티비티|클래스|\bclass(?:es)?\b")
 _FOOD_ASKED = re.compile(
     r"\beat\b|\beating\b|\bfood\b|\brestaurants?\b|\bdinner\b|\blunch\b|\bbreakfast\b|\bsnacks?\b|"
     r"먹|음식|식당|맛집|밥|저녁|점심|아침|간식"
@@ -324,13 +365,13 @@ def read(text: str) -> StatedRequest:
         spans += [match.span() for match in _PER_PERSON.finditer(folded)]
     kinds: tuple[str, ...] = ()
     if match := _NON_FOOD.search(folded):
-        kinds = NON_FOOD_KINDS
+        kinds = _non_food_kinds(folded)
         spans.append(match.span())
     elif match := _FOOD_ONLY.search(folded):
         kinds = FOOD_KINDS
         spans.append(match.span())
     elif (match := _NON_FOOD_ONLY.search(folded)) and not _FOOD_ASKED.search(folded):
-        kinds = NON_FOOD_KINDS
+        kinds = _non_food_kinds(folded)
     if match := _MILD.search(folded):
         tags.update(dict.fromkeys(_TAG_WORDS["spicy"]))
         spans.append(match.span())
@@ -352,6 +393,15 @@ def read(text: str) -> StatedRequest:
         query=" ".join(query.split()),
         explicit=explicit,
     )
+
+
+def _non_food_kinds(text: str) -> tuple[str, ...]:
+    """The kinds a message that rules food out asks for: a place ("just a place, not food", "장소"), an activity
+    ("an activity", "체험"), or either when it names neither or both."""
+    place, activity = bool(_PLACE_WORD.search(text)), bool(_ACTIVITY_WORD.search(text))
+    if place != activity:
+        return ("place",) if place else ("activity",)
+    return NON_FOOD_KINDS
 
 
 def tighten(base: Constraints, more: Constraints) -> Constraints:
