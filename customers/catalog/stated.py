@@ -36,6 +36,8 @@ _TAG_WORDS: dict[str, tuple[str, ...]] = {
     "매운맛": ("spicy", "매운맛"),
     "매운거": ("spicy", "매운맛"),
     "맵지": ("spicy", "매운맛"),
+    "맵게": ("spicy", "매운맛"),
+    "spice": ("spicy", "매운맛"),
     "mala": ("mala",),
     "마라": ("mala",),
     "alcohol": ("bar",),
@@ -64,6 +66,7 @@ _TAG_WORDS: dict[str, tuple[str, ...]] = {
     "카페": ("cafe", "카페"),
     "fried": ("fried", "튀김"),
     "튀김": ("fried", "튀김"),
+    "튀긴": ("fried", "튀김"),
     "raw fish": ("sushi", "스시"),
     "sushi": ("sushi", "스시"),
     "회": ("sushi", "스시"),
@@ -114,14 +117,16 @@ _NEG_BEFORE = re.compile(
     r"can\s+not\s+(?:eat|have)|don'?t\s+(?:eat|want|like|do|have)|do\s+not\s+(?:eat|want|like)|won'?t\s+eat|"
     r"doesn'?t\s+eat|never\s+eat|no|not|non|without|avoid\w*|except|excluding|exclude|hate|skip|hold\s+the|"
     r"free\s+of|nothing(?:\s+with)?|anything\s+but|rather\s+not|stay\s+away\s+from|keep\s+away\s+from|sensitive\s+to|"
-    r"react\s+to|no\s+more)"
-    r"(?:\s+(?:to|any|anything|with|of|eat|eating|have|having|the|a|an|some|too|very|so))*\s*$"
+    r"react\s+to|no\s+more|zero|not\s+a\s+fan\s+of|can'?t\s+stand|not\s+in\s+the\s+mood\s+for|sick\s+of|tired\s+of)"
+    r"(?:\s+(?:to|any|anything|with|of|eat|eating|have|having|the|a|an|some|too|very|so))*[\s-]*$"
 )
-_NEG_AFTER_EN = re.compile(r"^\s*(?:-?\s*free\b|allerg\w*|intoleran\w*|-?less\b|is\s+a\s+no)")
+_NEG_AFTER_EN = re.compile(
+    r"^\s*(?:-?\s*free\b|allerg\w*|intoleran\w*|-?less\b|(?:is|are)\s+(?:a\s+)?(?:no|not\s+for\s+me)\b)"
+)
 _NEG_AFTER_KO = re.compile(
-    r"^\s*(?:에|이|가|은|는|을|를|도|만|류|류는|류를|류도)?\s*"
+    r"^\s*(?:에|이|가|은|는|을|를|도|만|류|류는|류를|류도)?\s*(?:(?:음식|요리|거|것|건|걸|게)\s*(?:은|는|을|를|이|가|도)?\s*)?"
     r"(?:알레르기|알러지|알레르|못\s*먹|못\s*드|빼|없이|없는|없게|말고|제외|안\s*(?:먹|들어|넣|돼|되|좋)|"
-    r"들어가지\s*않|들어가지\s*않|넣지\s*말|넣지\s*않|싫|금지|피해|피하|먹으면\s*안|먹지\s*않|먹지\s*못|먹지\s*말|"
+    r"들어가지\s*않|들어가지\s*않|넣지\s*말|넣지\s*않|싫|별로|금지|피해|피하|먹으면\s*안|먹지\s*않|먹지\s*못|먹지\s*말|"
     r"않|노노|no\b|x\b|프리|free\b)"
 )
 _NEG_BEFORE_KO = re.compile(r"(?:안|덜|노|무|non)\s*$")
@@ -147,7 +152,7 @@ _KO_AMOUNT = re.compile(
     r"|\d[\d,]*)\s*(원|₩)?\s*(대)?"
 )
 _KO_CAP_AFTER = re.compile(
-    r"^\s*(?:으로|로|에|의)?\s*(?:이하|이내|안쪽|아래|미만|까지|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지|넘으면|선에서|"
+    r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지|넘으면|선에서|"
     r"한도|짜리\s*이하|미만으로|언더|정도\s*(?:까지|이하|로|예산|한도)|예산|"
     r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능))"
 )
@@ -170,12 +175,12 @@ _EN_CAP_BEFORE = re.compile(
     r"(?:under|below|less\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|not\s+more\s+than|within|"
     r"cheaper\s+than|budget(?:\s+(?:is|of|around|about|roughly|only|just)){0,2}|spend(?:\s+only)?|<|≤|under\s+about|"
     r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
-    r"only\s+spend|can\s+(?:only\s+)?spend|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
+    r"only\s+spend|can\s+(?:only\s+)?spend|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
     r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above))\s*:?\s*$"
 )
 _PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
 _EN_CAP_AFTER = re.compile(
-    r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+my\s+(?:limit|max|budget|cap)\b|max\b|tops\b|at\s+most|budget|or\s+so\s+max)"
+    r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+(?:my|the)\s+(?:limit|max|maximum|budget|cap)\b|max\b|tops\b|at\s+most|budget|or\s+so\s+max)"
 )
 
 # --- what a request is --------------------------------------------------------------------------------------------

@@ -370,6 +370,35 @@ CASES: list[tuple[str, dict]] = [
     ("a place with nice people and jazz", {"asks": True}),
     ("good coffee please", {"asks": True}),
     ("맛있는 거 할 줄 아는 집", {"asks": True}),
+    # --- caps with a particle or 안 before the verb ---
+    ("만원 안 넘게", {"p": 10000}),
+    ("만원 안 넘는 걸로 점심", {"p": 10000, "asks": True}),
+    ("만원을 넘지 않게", {"p": 10000}),
+    ("2만원이 넘지 않는 저녁", {"p": 20000, "asks": True}),
+    ("만원은 넘지 않았으면", {"p": 10000}),
+    ("cap it at 15k", {"p": 15000}),
+    ("15k is the max", {"p": 15000}),
+    # --- near misses ---
+    ("만원이 넘는 코스도 괜찮아요", {"asks": True}),
+    ("the max fun for a day", {"asks": True}),
+    # --- more exclusion forms ---
+    ("튀긴 거 말고", {"t": ("fried", "튀김")}),
+    ("zero spice please", {"t": SPICY}),
+    ("spice-free dinner", {"t": SPICY, "asks": True}),
+    ("non-spicy lunch", {"t": SPICY, "asks": True}),
+    ("덜 맵게", {"t": SPICY}),
+    ("매운 걸 못 먹어", {"t": SPICY}),
+    ("매운 건 싫어", {"t": SPICY}),
+    ("매운 음식은 별로", {"t": SPICY}),
+    ("not a fan of spicy", {"t": SPICY}),
+    ("I can't stand spicy food", {"t": SPICY}),
+    ("noodles are a no", {"t": ("noodles",)}),
+    ("not in the mood for noodles", {"t": ("noodles",)}),
+    ("국수는 별로", {"t": ("noodles", "국수")}),
+    # --- near misses ---
+    ("a fan of spicy food", {"asks": True}),
+    ("매운 음식 좋아해요", {"asks": True}),
+    ("in the mood for noodles", {"asks": True}),
 ]
 
 FIELDS = {"a": "allergens", "d": "diets", "p": "max_price", "t": "exclude_tags", "k": "kinds"}
