@@ -300,8 +300,10 @@ _NON_FOOD = re.compile(
     r"(?:(?<!\bcan\s)(?<!\bdo\s)(?<!\bcould\s)(?<!\bmust\s)\bnot|\bno|\bwithout|\bskip|\binstead\s+of|\brather\s+than|\bother\s+than|\banything\s+but)\s+"
     r"(?:(?:a|an|any|the|looking\s+to|going\s+to|to)\s+)?(?:food|restaurants?|eat|eating|dining|meals?|eatery)\b|"
     r"\bnon-?food\b|(?:don'?t|do\s+not|won'?t)\s+(?:want|need)\s+to\s+eat\b|"
+    r"(?:(?:don'?t|do\s+not)\s+(?:want|need)|no\s+need\s+for)\s+(?:any\s+|a\s+)?(?:food|restaurants?|meal)\b|"
     r"\balready\s+(?:ate|eaten|had\s+(?:lunch|dinner|a\s+meal))\b|\b(?:ate|eaten)\s+already\b|\bi'?m\s+full\b|"
-    r"(?:음식|먹는\s*(?:거|것|곳|건)|먹을\s*(?:거|것|건)|먹거리|밥집|밥|식당|맛집|식사)\s*(?:은|는)?\s*"
+    r"(?:음식점|음식|먹는\s*(?:거|것|곳|건|데)|먹을\s*(?:거|것|건|데)|먹거리|밥집|밥|식당|맛집|식사|레스토랑)\s*"
+    r"(?:은|는|이|가)?\s*"
     r"(?:말고|빼고|말구|아니고|아닌|제외|됐고|됐어|필요\s*없)|"
     r"(?:밥|식사|점심|저녁)\s*(?:은|는|을|를)?\s*(?:이미\s*|벌써\s*)?먹었(?:어|고|는데|음|습니다)|배불러|배부른데|배불러서"
 )
@@ -333,8 +335,10 @@ _NOT_ITSELF = frozenset(
 )
 _NON_FOOD_ONLY = re.compile(
     r"\b(?:activit(?:y|ies)|places?|things\s+to\s+do)\s+only\b|\bonly\s+(?:activit(?:y|ies)|places?)\b|"
-    r"놀\s*거리|볼\s*거리|장소만|구경\s*할\s*(?:곳|데|만한)|할\s*거리"
+    r"놀\s*거리|볼\s*거리|장소만|구경\s*할\s*(?:곳|데|만한)|할\s*거리|\bnot\s+hungry\b|배\s*(?:안|않)\s*고파|"
+    r"배고프지\s*않|\b(?:just\s+(?:a\s+)?gifts?|gifts?\s+only|only\s+(?:a\s+)?gifts?)\b|선물만|기념품만"
 )
+_PRODUCT_WORD = re.compile(r"\bgifts?\b|\bsouvenirs?\b|\bto\s+buy\b|선물|기념품|살\s*(?:거|것|만한)")
 _PLACE_WORD = re.compile(r"\bplaces?\b|장소")
 _ACTIVITY_WORD = re.compile(r"\bactivit(?:y|ies)\b|체험|액티비티|클래스|\bclass(?:es)?\b")
 _FOOD_ASKED = re.compile(
@@ -401,8 +405,11 @@ def read(text: str) -> StatedRequest:
 
 
 def _non_food_kinds(text: str) -> tuple[str, ...]:
-    """The kinds a message that rules food out asks for: a place ("just a place, not food", "장소"), an activity
-    ("an activity", "체험"), or either when it names neither or both."""
+    """The kinds a message that rules food out asks for: a thing to buy ("a gift, not food", "선물만"), a place
+    ("just a place, not food", "장소"), an activity ("an activity", "체험"), or either of the last two when it names
+    neither or both."""
+    if _PRODUCT_WORD.search(text):
+        return ("product",)
     place, activity = bool(_PLACE_WORD.search(text)), bool(_ACTIVITY_WORD.search(text))
     if place != activity:
         return ("place",) if place else ("activity",)

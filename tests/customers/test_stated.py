@@ -399,6 +399,20 @@ CASES: list[tuple[str, dict]] = [
     ("a fan of spicy food", {"asks": True}),
     ("매운 음식 좋아해요", {"asks": True}),
     ("in the mood for noodles", {"asks": True}),
+    # --- more ways to rule food out, and a thing to buy ---
+    ("I don't need food, somewhere to relax", {"k": NON_FOOD, "asks": True}),
+    ("no need for a restaurant, something to do", {"k": NON_FOOD, "asks": True}),
+    ("음식점 말고 갈 만한 데", {"k": NON_FOOD, "asks": True}),
+    ("음식이 아닌 걸로 추천", {"k": NON_FOOD, "asks": True}),
+    ("먹을 데 말고 놀 데", {"k": NON_FOOD, "asks": True}),
+    ("I'm not hungry, somewhere to walk", {"k": NON_FOOD, "asks": True}),
+    ("배 안 고파요, 산책할 곳", {"k": NON_FOOD, "asks": True}),
+    ("a gift to buy, not food", {"k": ("product",), "asks": True}),
+    ("선물만 추천해줘", {"k": ("product",), "asks": True}),
+    ("just a gift for a friend", {"k": ("product",), "asks": True}),
+    # --- near misses ---
+    ("a gift and then dinner", {"asks": True}),
+    ("선물 받은 기념으로 저녁", {"asks": True}),
 ]
 
 FIELDS = {"a": "allergens", "d": "diets", "p": "max_price", "t": "exclude_tags", "k": "kinds"}
