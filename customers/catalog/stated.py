@@ -279,8 +279,8 @@ _SMALL_TALK = frozenset(
             "tomorrow",
             "lol",
         ),
-        *("haha", "hahaha", "lmao", "never", "mind", "languages", "language", "speak", "talk", "english", "korean"),
-        *("funny", "smart", "kind", "sweet", "tonight's", "morning's", "fun", "chat", "chatting", "bored", "hmm"),
+        *("haha", "hahaha", "lmao", "never", "mind", "languages", "language", "speak", "talk", "english"),
+        *("funny", "smart", "kind", "tonight's", "morning's", "fun", "chat", "chatting", "bored", "hmm"),
         *("반갑습니다", "반가워요", "잘자", "잘자요", "자", "자요", "수고했어", "수고했어요", "로봇", "로봇이야"),
         *("알았어", "알았어요", "아니", "아니요", "괜찮", "한국어", "영어", "할", "줄", "알아", "알아요", "하루"),
         *(
@@ -297,13 +297,47 @@ _SMALL_TALK = frozenset(
             "봐요",
             "ㅋㅋㅋ",
         ),
+        # The customer's own account, the service, the weather, a meal or a visit already had.
+        *("budget", "left", "month", "change", "settings", "setting", "profile", "data", "delete", "account", "spent"),
+        *("rain", "raining", "tomorrow", "yesterday", "going", "earlier", "saying", "delicious", "went", "privacy"),
+        *(
+            "내",
+            "예산",
+            "얼마",
+            "남았어",
+            "남았어요",
+            "정보",
+            "설정",
+            "바꾸고",
+            "싶어요",
+            "삭제",
+            "삭제해줘",
+            "이번",
+            "달",
+        ),
+        *(
+            "썼어",
+            "썼어요",
+            "앱",
+            "써요",
+            "비",
+            "와",
+            "와요",
+            "어제",
+            "거기",
+            "갔는데",
+            "좋았어요",
+            "좋았어",
+            "맛있었어요",
+        ),
+        *("맛있었어", "감사해요", "그냥", "인사", "왔어요", "먹었습니다", "먹었어요", "잘먹었습니다"),
     )
 )
 # A request: a verb of asking, or a question word that looks for something.
 _ASKING = re.compile(
     r"recommend|suggest|\bfind\b|looking\s+for|\bwant\b|\bwhere\b|what\s+should|any\s+(?:ideas|suggestions)|"
     r"\bplace\b|\bplaces\b|somewhere|something|\bfood\b|음식|\beat\b|\bgo\b|\bvisit\b|\bdinner\b|\blunch\b|\bbreakfast\b|"
-    r"추천|어디|먹|가고|갈\s*만|할\s*만|(?:할|갈|놀|볼)\s*(?:거|것|곳|데)|갈까|할까|없을까|있을까|있나요|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
+    r"추천|어디|먹(?!었)|가고|갈\s*만|할\s*만|(?:할|갈|놀|볼)\s*(?:거|것|곳|데)|갈까|할까|없을까|있을까|있나요|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
 )
 _NON_FOOD = re.compile(
     r"(?:(?<!\bcan\s)(?<!\bdo\s)(?<!\bcould\s)(?<!\bmust\s)\bnot|\bno|\bwithout|\bskip|\binstead\s+of|\brather\s+than|\bother\s+than|\banything\s+but)\s+"

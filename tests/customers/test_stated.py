@@ -413,6 +413,26 @@ CASES: list[tuple[str, dict]] = [
     # --- near misses ---
     ("a gift and then dinner", {"asks": True}),
     ("선물 받은 기념으로 저녁", {"asks": True}),
+    # --- about the customer's account or the service, the weather, a meal already had: asks for nothing ---
+    ("What's my budget?", {"asks": False}),
+    ("how much do I have left this month?", {"asks": False}),
+    ("can I change my settings?", {"asks": False}),
+    ("delete my data", {"asks": False}),
+    ("내 예산 얼마 남았어?", {"asks": False}),
+    ("이번 달 얼마 썼어?", {"asks": False}),
+    ("내 정보 삭제해줘", {"asks": False}),
+    ("Is it going to rain tomorrow?", {"asks": False}),
+    ("내일 비 와?", {"asks": False}),
+    ("just saying hi", {"asks": False}),
+    ("thanks for the help earlier", {"asks": False}),
+    ("that was delicious, thanks!", {"asks": False}),
+    ("잘 먹었습니다", {"asks": False}),
+    ("맛있었어요 감사해요", {"asks": False}),
+    ("어제 거기 갔는데 좋았어요", {"asks": False}),
+    # --- near misses: the same words in a request ---
+    ("a budget dinner", {"asks": True}),
+    ("something for a rainy day", {"asks": True}),
+    ("뭐 먹을까", {"asks": True}),
 ]
 
 FIELDS = {"a": "allergens", "d": "diets", "p": "max_price", "t": "exclude_tags", "k": "kinds"}
