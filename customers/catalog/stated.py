@@ -2,16 +2,25 @@
 recommendation, whether it asks for anything at all, and the text left to search once those are taken out.
 
 One pure function, `read`, in Korean and English. A vocabulary word counts as a constraint only in a statement form:
-negation or exclusion before it ("allergic to", "can't eat", "no", "without", "avoid", "not"), or after it
-("알레르기", "못 먹어요", "빼고", "없이", "말고", "제외", "안 먹어요", "-free", "allergy"); words joined to a stated one
-by "and", "or", a comma, "랑", "하고", "이나" share its statement ("no pork or beef", "새우랑 게 빼고"). A diet word
-states the diet unless it is negated ("I'm not vegan"). "I love sesame" states nothing. A clause that says the
+negation, exclusion or dislike before it ("allergic to", "can't eat", "no", "without", "avoid", "not", "not a fan of",
+"can't stand"), or after it ("알레르기", "못 먹어요", "빼고", "없이", "없는", "안 들어간", "말고", "제외", "싫어요",
+"별로", "-free", "allergy", "are a no"); words joined to a stated one by "and", "or", a comma, "랑", "하고", "이나"
+share its statement ("no pork or beef", "새우랑 게 빼고"). A word no code or listed tag covers is ruled out as itself in
+those forms ("김치 빼고", "without kimchi"; never "no worries", "이거 말고"). A diet word states the diet unless it is
+negated ("I'm not vegan"); "mild", "순한 맛" rule spicy out. "I love sesame" states nothing. A clause that says the
 speaker is not concerned ("my friend is allergic to shrimp but I'm not") states nothing. Every word of a statement
 leaves the search text: a constraint never becomes a search term.
 
-Price caps: an amount with a cap word ("under 15,000 won", "at most 10000", "15k or less", "budget 20,000", "만원
-이하", "2만원 안쪽", "오천원 이내", "최대 1만 5천원") is the most an item may cost; "2만원대" is below 30,000; "미만"
-and "less than" exclude the amount itself. Korean number words (오천, 만, 이만, 만오천, 1만 5천, 1.5만) are read.
+Price caps: an amount with a cap word ("under 15,000 won", "at most 10000", "15k or less", "20,000 won tops", "budget
+20,000", "I have 15,000 won to spend", "nothing over 20k", "만원 이하", "2만원 안쪽", "오천원 이내", "최대 1만 5천원",
+"만원을 넘지 않게", "만원 넘는 건 싫어요", "2만원으로 해결") is the most an item may cost; "2만원대" is below 30,000;
+"미만" and "less than" exclude the amount itself. Korean number words (오천, 만, 이만, 십만, 만오천, 1만 5천, 1.5만) and
+English ones before "thousand" are read.
+
+Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
+asks for a place or an activity, narrowed to the one it names ("just a place", "체험") or to a thing to buy ("a gift,
+not food"); "activity only", "놀 거리", "볼거리", "장소만" do too unless the message also asks for food; "food only",
+"음식만", "놀 거리 말고 먹을 거" ask for food.
 """
 
 import re
@@ -36,12 +45,18 @@ _TAG_WORDS: dict[str, tuple[str, ...]] = {
     "매운맛": ("spicy", "매운맛"),
     "매운거": ("spicy", "매운맛"),
     "맵지": ("spicy", "매운맛"),
+    "맵게": ("spicy", "매운맛"),
+    "spice": ("spicy", "매운맛"),
     "mala": ("mala",),
     "마라": ("mala",),
     "alcohol": ("bar",),
     "drinks": ("bar",),
     "booze": ("bar",),
     "술": ("bar",),
+    "술집": ("bar",),
+    "bar": ("bar",),
+    "bars": ("bar",),
+    "pubs": ("bar",),
     "korean": ("korean", "한식"),
     "한식": ("korean", "한식"),
     "chinese": ("chinese", "중식"),
@@ -60,6 +75,7 @@ _TAG_WORDS: dict[str, tuple[str, ...]] = {
     "카페": ("cafe", "카페"),
     "fried": ("fried", "튀김"),
     "튀김": ("fried", "튀김"),
+    "튀긴": ("fried", "튀김"),
     "raw fish": ("sushi", "스시"),
     "sushi": ("sushi", "스시"),
     "회": ("sushi", "스시"),
@@ -110,14 +126,16 @@ _NEG_BEFORE = re.compile(
     r"can\s+not\s+(?:eat|have)|don'?t\s+(?:eat|want|like|do|have)|do\s+not\s+(?:eat|want|like)|won'?t\s+eat|"
     r"doesn'?t\s+eat|never\s+eat|no|not|non|without|avoid\w*|except|excluding|exclude|hate|skip|hold\s+the|"
     r"free\s+of|nothing(?:\s+with)?|anything\s+but|rather\s+not|stay\s+away\s+from|keep\s+away\s+from|sensitive\s+to|"
-    r"react\s+to|no\s+more)"
-    r"(?:\s+(?:to|any|anything|with|of|eat|eating|have|having|the|a|an|some|too|very|so))*\s*$"
+    r"react\s+to|no\s+more|zero|not\s+a\s+fan\s+of|can'?t\s+stand|not\s+in\s+the\s+mood\s+for|sick\s+of|tired\s+of)"
+    r"(?:\s+(?:to|any|anything|with|of|eat|eating|have|having|the|a|an|some|too|very|so))*[\s-]*$"
 )
-_NEG_AFTER_EN = re.compile(r"^\s*(?:-?\s*free\b|allerg\w*|intoleran\w*|-?less\b|is\s+a\s+no)")
+_NEG_AFTER_EN = re.compile(
+    r"^\s*(?:-?\s*free\b|allerg\w*|intoleran\w*|-?less\b|(?:is|are)\s+(?:a\s+)?(?:no|not\s+for\s+me)\b)"
+)
 _NEG_AFTER_KO = re.compile(
-    r"^\s*(?:에|이|가|은|는|을|를|도|만|류|류는|류를|류도)?\s*"
+    r"^\s*(?:에|이|가|은|는|을|를|도|만|류|류는|류를|류도)?\s*(?:(?:음식|요리|거|것|건|걸|게)\s*(?:은|는|을|를|이|가|도)?\s*)?"
     r"(?:알레르기|알러지|알레르|못\s*먹|못\s*드|빼|없이|없는|없게|말고|제외|안\s*(?:먹|들어|넣|돼|되|좋)|"
-    r"들어가지\s*않|들어가지\s*않|넣지\s*말|넣지\s*않|싫|금지|피해|피하|먹으면\s*안|먹지\s*않|먹지\s*못|먹지\s*말|"
+    r"들어가지\s*않|들어가지\s*않|넣지\s*말|넣지\s*않|싫|별로|금지|피해|피하|먹으면\s*안|먹지\s*않|먹지\s*못|먹지\s*말|"
     r"않|노노|no\b|x\b|프리|free\b)"
 )
 _NEG_BEFORE_KO = re.compile(r"(?:안|덜|노|무|non)\s*$")
@@ -137,22 +155,42 @@ _CLAUSES = re.compile(r"[.!?;\n\u3002\uff01\uff1f]+|\bbut\b|\bhowever\b|\bthough
 _KO_DIGITS = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "칠": 7, "팔": 8, "구": 9}
 _KO_UNITS = {"십": 10, "백": 100, "천": 1000}
 _KO_AMOUNT = re.compile(
-    r"(?<![\w.])((?:\d[\d,]*(?:\.\d+)?|[일이삼사오육칠팔구])?\s*만\s*(?:(?:\d+|[일이삼사오육칠팔구])?\s*천)?"
+    r"(?<![\w.])((?:\d[\d,]*(?:\.\d+)?|[일이삼사오육칠팔구십백]{1,4})?\s*만\s*(?:(?:\d+|[일이삼사오육칠팔구])?\s*천)?"
     r"(?:\s*(?:\d+|[일이삼사오육칠팔구])?\s*백)?"
     r"|(?:\d+|[일이삼사오육칠팔구])?\s*천(?:\s*(?:\d+|[일이삼사오육칠팔구])?\s*백)?"
     r"|\d[\d,]*)\s*(원|₩)?\s*(대)?"
 )
 _KO_CAP_AFTER = re.compile(
-    r"^\s*(?:으로|로|에|의)?\s*(?:이하|이내|안쪽|아래|미만|까지|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지|넘으면|선에서|"
-    r"한도|짜리\s*이하|미만으로|언더|정도\s*(?:까지|이하|로))"
+    r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지|넘으면|선에서|"
+    r"한도|짜리\s*이하|미만으로|언더|정도\s*(?:까지|이하|로|예산|한도)|예산|"
+    r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능))"
+)
+# "만원 넘는 건 싫어요", "2만원 초과는 안 돼요": what costs more is ruled out.
+_KO_CAP_OVER = re.compile(
+    r"^\s*(?:을|를|이|가)?\s*(?:넘는|넘어가는|넘어서는|초과|이상)\s*(?:은|는|건|거|것은?|곳은?|데는?)?\s*"
+    r"(?:싫|안\s*(?:돼|되|됨|먹|가)|빼|말고|제외|부담|노노|별로|못|무리)"
 )
 _KO_CAP_BEFORE = re.compile(r"(?:예산|최대|최고|많아야|한도)\s*(?:은|는|이|가|:)?\s*$")
-_EN_AMOUNT = re.compile(r"(?<![\w.])(?:₩|krw\s*)?\s*(\d[\d,]*(?:\.\d+)?)\s*(k\b|thousand\b)?\s*(?:won\b|krw\b|₩)?")
+# English number words count only before "thousand" ("under ten thousand won"), never alone ("under one roof").
+_EN_NUMBER_WORDS = {
+    **{"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9},
+    **{"ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50},
+}
+_EN_AMOUNT = re.compile(
+    r"(?<![\w.])(?:₩|krw\s*)?\s*(\d[\d,]*(?:\.\d+)?|(?:" + "|".join(_EN_NUMBER_WORDS) + r")(?=\s+thousand\b))"
+    r"\s*(k\b|thousand\b)?\s*(?:won\b|krw\b|₩)?"
+)
 _EN_CAP_BEFORE = re.compile(
     r"(?:under|below|less\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|not\s+more\s+than|within|"
-    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about))?|spend(?:\s+only)?|<|≤|under\s+about)\s*:?\s*$"
+    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about|roughly|only|just)){0,2}|spend(?:\s+only)?|<|≤|under\s+about|"
+    r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
+    r"only\s+spend|can\s+(?:only\s+)?spend|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
+    r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above))\s*:?\s*$"
 )
-_EN_CAP_AFTER = re.compile(r"^\s*(?:or\s+(?:less|under|below|cheaper)|max\b|tops\b|at\s+most|budget|or\s+so\s+max)")
+_PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
+_EN_CAP_AFTER = re.compile(
+    r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+(?:my|the)\s+(?:limit|max|maximum|budget|cap)\b|max\b|tops\b|at\s+most|budget|or\s+so\s+max)"
+)
 
 # --- what a request is --------------------------------------------------------------------------------------------
 # Words of small talk, thanks, greetings and questions about the service: a message made only of these (and of
@@ -220,17 +258,135 @@ _SMALL_TALK = frozenset(
         ),
         *("됐습니다", "충분해요", "충분해", "정말", "진짜", "너무", "많이", "최고", "최고야", "좋네요", "좋다"),
         *("잘가", "잘가요", "바이", "하이", "헬로", "ㅎㅎ", "ㅋㅋ", "굿", "굿굿"),
+        # Talk about the bot itself, pleasantries and laughter.
+        *(
+            "re",
+            "ll",
+            "ve",
+            "d",
+            "m",
+            "t",
+            "great",
+            "joke",
+            "jokes",
+            "time",
+            "made",
+            "built",
+            "robot",
+            "human",
+            "real",
+            "meet",
+            "tomorrow",
+            "lol",
+        ),
+        *("haha", "hahaha", "lmao", "never", "mind", "languages", "language", "speak", "talk", "english"),
+        *("funny", "smart", "kind", "tonight's", "morning's", "fun", "chat", "chatting", "bored", "hmm"),
+        *("반갑습니다", "반가워요", "잘자", "잘자요", "자", "자요", "수고했어", "수고했어요", "로봇", "로봇이야"),
+        *("알았어", "알았어요", "아니", "아니요", "괜찮", "한국어", "영어", "할", "줄", "알아", "알아요", "하루"),
+        *(
+            "보내세요",
+            "좋은",
+            "재밌다",
+            "재밌어",
+            "농담",
+            "심심해",
+            "챗봇",
+            "사람",
+            "사람이야",
+            "내일",
+            "봐요",
+            "ㅋㅋㅋ",
+        ),
+        # The customer's own account, the service, the weather, a meal or a visit already had.
+        *("budget", "left", "month", "change", "settings", "setting", "profile", "data", "delete", "account", "spent"),
+        *("rain", "raining", "tomorrow", "yesterday", "going", "earlier", "saying", "delicious", "went", "privacy"),
+        *(
+            "내",
+            "예산",
+            "얼마",
+            "남았어",
+            "남았어요",
+            "정보",
+            "설정",
+            "바꾸고",
+            "싶어요",
+            "삭제",
+            "삭제해줘",
+            "이번",
+            "달",
+        ),
+        *(
+            "썼어",
+            "썼어요",
+            "앱",
+            "써요",
+            "비",
+            "와",
+            "와요",
+            "어제",
+            "거기",
+            "갔는데",
+            "좋았어요",
+            "좋았어",
+            "맛있었어요",
+        ),
+        *("맛있었어", "감사해요", "그냥", "인사", "왔어요", "먹었습니다", "먹었어요", "잘먹었습니다"),
     )
 )
 # A request: a verb of asking, or a question word that looks for something.
 _ASKING = re.compile(
     r"recommend|suggest|\bfind\b|looking\s+for|\bwant\b|\bwhere\b|what\s+should|any\s+(?:ideas|suggestions)|"
     r"\bplace\b|\bplaces\b|somewhere|something|\bfood\b|음식|\beat\b|\bgo\b|\bvisit\b|\bdinner\b|\blunch\b|\bbreakfast\b|"
-    r"추천|어디|먹|가고|갈\s*만|할\s*만|갈까|할까|없을까|있을까|있나요|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
+    r"추천|어디|먹(?!었)|가고|갈\s*만|할\s*만|(?:할|갈|놀|볼)\s*(?:거|것|곳|데)|갈까|할까|없을까|있을까|있나요|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
 )
 _NON_FOOD = re.compile(
-    r"(?:\bnot|\bno)\s+(?:food|a\s+restaurant|restaurants)\b|\bnon-?food\b|"
-    r"(?:음식|먹는\s*거|먹을\s*거|먹는\s*곳|밥|식당|맛집)\s*(?:은|는)?\s*(?:말고|빼고|말구|아니고|제외)"
+    r"(?:(?<!\bcan\s)(?<!\bdo\s)(?<!\bcould\s)(?<!\bmust\s)\bnot|\bno|\bwithout|\bskip|\binstead\s+of|\brather\s+than|\bother\s+than|\banything\s+but)\s+"
+    r"(?:(?:a|an|any|the|looking\s+to|going\s+to|to)\s+)?(?:food|restaurants?|eat|eating|dining|meals?|eatery)\b|"
+    r"\bnon-?food\b|(?:don'?t|do\s+not|won'?t)\s+(?:want|need)\s+to\s+eat\b|"
+    r"(?:(?:don'?t|do\s+not)\s+(?:want|need)|no\s+need\s+for)\s+(?:any\s+|a\s+)?(?:food|restaurants?|meal)\b|"
+    r"\balready\s+(?:ate|eaten|had\s+(?:lunch|dinner|a\s+meal))\b|\b(?:ate|eaten)\s+already\b|\bi'?m\s+full\b|"
+    r"(?:음식점|음식|먹는\s*(?:거|것|곳|건|데)|먹을\s*(?:거|것|건|데)|먹거리|밥집|밥|식당|맛집|식사|레스토랑)\s*"
+    r"(?:은|는|이|가)?\s*"
+    r"(?:말고|빼고|말구|아니고|아닌|제외|됐고|됐어|필요\s*없)|"
+    r"(?:밥|식사|점심|저녁)\s*(?:은|는|을|를)?\s*(?:이미\s*|벌써\s*)?먹었(?:어|고|는데|음|습니다)|배불러|배부른데|배불러서"
+)
+# Words that ask for a kind without food ("activity only", "놀 거리", "볼거리", "장소만"): they state it unless the
+# message also asks for something to eat ("볼거리 많은 시장에서 먹을 거").
+_FOOD_ONLY = re.compile(
+    r"\bfood\s+only\b|\b(?:only|just)\s+(?:food|restaurants|dishes)\b|"
+    r"\bnot\s+(?:an?\s+)?(?:activit(?:y|ies)|place\s+to\s+go)\b|\bno\s+activities\b|"
+    r"음식만|먹을\s*(?:거|것)만|식당만|맛집만|(?:놀\s*거리|볼\s*거리|활동|체험|액티비티)\s*(?:는|은)?\s*(?:말고|빼고|아니고)"
+)
+# A word that asks for the mild side: it rules spicy out.
+_MILD = re.compile(r"\bmild\b|순한\s*맛|순한|순하게")
+# A word ruled out as itself when no code or listed tag covers it: a Korean noun right before 빼고, 말고, 제외,
+# 없이, 없는, 안 들어간 ("김치 빼고"), an English one after "no", "without", "except", "skip the", "hold the".
+_KO_ITSELF = re.compile(
+    r"(?<![\w])([\uac00-\ud7a3]{2,})\s*(?=빼|말고|제외|없이|없는|안\s*들어|들어가지\s*않|넣지\s*말)"
+)
+_EN_ITSELF = re.compile(
+    r"\b(?:no|without|except|excluding|skip\s+the|hold\s+the|avoid)\s+([a-z][a-z-]{2,})\b(?!\s+(?:than|more|longer))"
+)
+_NOT_ITSELF = frozenset(
+    (
+        *("problem", "problems", "worries", "worry", "idea", "thanks", "rush", "preference", "need", "matter", "way"),
+        *("one", "more", "less", "longer", "pressure", "plans", "plan", "clue", "big", "doubt", "limit", "budget"),
+        *("hurry", "time", "reason", "offense", "kidding", "joke", "and", "the", "please", "any", "kind", "other"),
+        *("food", "restaurant", "restaurants", "activity", "activities", "eating", "eat", "place", "places", "fuss"),
+        *("다른", "이거", "그거", "저거", "음식", "식당", "맛집", "먹는", "먹을", "오늘", "이번", "그냥", "아무거나"),
+    )
+)
+_NON_FOOD_ONLY = re.compile(
+    r"\b(?:activit(?:y|ies)|places?|things\s+to\s+do)\s+only\b|\bonly\s+(?:activit(?:y|ies)|places?)\b|"
+    r"놀\s*거리|볼\s*거리|장소만|구경\s*할\s*(?:곳|데|만한)|할\s*거리|\bnot\s+hungry\b|배\s*(?:안|않)\s*고파|"
+    r"배고프지\s*않|\b(?:just\s+(?:a\s+)?gifts?|gifts?\s+only|only\s+(?:a\s+)?gifts?)\b|선물만|기념품만"
+)
+_PRODUCT_WORD = re.compile(r"\bgifts?\b|\bsouvenirs?\b|\bto\s+buy\b|선물|기념품|살\s*(?:거|것|만한)")
+_PLACE_WORD = re.compile(r"\bplaces?\b|장소")
+_ACTIVITY_WORD = re.compile(r"\bactivit(?:y|ies)\b|체험|액티비티|클래스|\bclass(?:es)?\b")
+_FOOD_ASKED = re.compile(
+    r"\beat\b|\beating\b|\bfood\b|\brestaurants?\b|\bdinner\b|\blunch\b|\bbreakfast\b|\bsnacks?\b|"
+    r"먹|음식|식당|맛집|밥|저녁|점심|아침|간식"
 )
 _WORD = re.compile(r"[\w']+")
 _LETTER = re.compile(r"[a-z0-9\uac00-\ud7a3]")  # a word of jamo alone (ㅎㅎ, ㅋㅋ) is laughter
@@ -257,10 +413,23 @@ def read(text: str) -> StatedRequest:
             spans.append((start + mention.cue_start, start + mention.cue_end))
     cap, price_spans = _price_cap(folded)
     spans += price_spans
+    if cap is not None:  # "1인당 2만원", "per person": how the cap counts, not a search word
+        spans += [match.span() for match in _PER_PERSON.finditer(folded)]
     kinds: tuple[str, ...] = ()
     if match := _NON_FOOD.search(folded):
-        kinds = NON_FOOD_KINDS
+        kinds = _non_food_kinds(folded)
         spans.append(match.span())
+    elif match := _FOOD_ONLY.search(folded):
+        kinds = FOOD_KINDS
+        spans.append(match.span())
+    elif (match := _NON_FOOD_ONLY.search(folded)) and not _FOOD_ASKED.search(folded):
+        kinds = _non_food_kinds(folded)
+    if match := _MILD.search(folded):
+        tags.update(dict.fromkeys(_TAG_WORDS["spicy"]))
+        spans.append(match.span())
+    for word, span in _words_ruled_out(folded, spans):
+        tags[word] = None
+        spans.append(span)
     query = _without(folded, spans)
     words = [word for word in search_terms([query]) if word not in _SMALL_TALK and _LETTER.search(word)]
     explicit = bool(_ASKING.search(query))
@@ -276,6 +445,18 @@ def read(text: str) -> StatedRequest:
         query=" ".join(query.split()),
         explicit=explicit,
     )
+
+
+def _non_food_kinds(text: str) -> tuple[str, ...]:
+    """The kinds a message that rules food out asks for: a thing to buy ("a gift, not food", "선물만"), a place
+    ("just a place, not food", "장소"), an activity ("an activity", "체험"), or either of the last two when it names
+    neither or both."""
+    if _PRODUCT_WORD.search(text):
+        return ("product",)
+    place, activity = bool(_PLACE_WORD.search(text)), bool(_ACTIVITY_WORD.search(text))
+    if place != activity:
+        return ("place",) if place else ("activity",)
+    return NON_FOOD_KINDS
 
 
 def tighten(base: Constraints, more: Constraints) -> Constraints:
@@ -318,18 +499,28 @@ def _clauses(text: str) -> Iterable[tuple[int, int]]:
     yield start, len(text)
 
 
+def _normalized(table: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """`table` keyed as the vocabulary's terms are matched ("raw fish" -> "rawfish")."""
+    return {vocabulary.normalize_term(word): meaning for word, meaning in table.items()}
+
+
+_DIET_KEYS = _normalized(_EXTRA_DIET_WORDS)
+_ALLERGEN_KEYS = _normalized(_EXTRA_ALLERGEN_WORDS)
+_TAG_KEYS = _normalized(_TAG_WORDS)
+
+
 def _lookup(word: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
     key = vocabulary.normalize_term(word)
-    if key in _EXTRA_DIET_WORDS:
-        return (), _EXTRA_DIET_WORDS[key], ()
+    if key in _DIET_KEYS:
+        return (), _DIET_KEYS[key], ()
     if key in vocabulary.DIET_TERMS:
         return (), vocabulary.DIET_TERMS[key], ()
     if key in vocabulary.ALLERGEN_TERMS:
         return vocabulary.ALLERGEN_TERMS[key], (), ()
-    if key in _EXTRA_ALLERGEN_WORDS:
-        return _EXTRA_ALLERGEN_WORDS[key], (), ()
-    if key in _TAG_WORDS:
-        return (), (), _TAG_WORDS[key]
+    if key in _ALLERGEN_KEYS:
+        return _ALLERGEN_KEYS[key], (), ()
+    if key in _TAG_KEYS:
+        return (), (), _TAG_KEYS[key]
     return None
 
 
@@ -451,6 +642,25 @@ def _with_cue(mention: _Mention, cue_start: int, cue_end: int) -> _Mention:
     return _Mention(mention.start, mention.end, mention.meaning, mention.diet, cue_start, cue_end)
 
 
+def _words_ruled_out(text: str, spans: list[tuple[int, int]]) -> Iterable[tuple[str, tuple[int, int]]]:
+    """The words `text` rules out as themselves (outside the statements already read), each with its span."""
+    taken = [range(start, end) for start, end in spans]
+    for pattern in (_KO_ITSELF, _EN_ITSELF):
+        for match in pattern.finditer(text):
+            word = _particle_free(match.group(1))
+            if word in _NOT_ITSELF or _lookup(word) is not None or any(match.start(1) in span for span in taken):
+                continue
+            if not _NOT_ME.search(_sentence_of(text, match.start(), match.end())):
+                yield word, match.span(1)
+
+
+def _particle_free(word: str) -> str:
+    for particle in _PARTICLES:
+        if HANGUL.match(word) and word.endswith(particle) and len(word) - len(particle) >= 2:
+            return word[: -len(particle)]
+    return word
+
+
 # --- price caps -----------------------------------------------------------------------------------------------------
 
 
@@ -470,7 +680,7 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
         if band:  # 2만원대: from 20,000 up to below 30,000
             step = 10 ** (len(str(value)) - len(str(value).rstrip("0")))
             caps.append(value + step - 1)
-        elif cap := _KO_CAP_AFTER.match(after):
+        elif cap := (_KO_CAP_AFTER.match(after) or _KO_CAP_OVER.match(after)):
             caps.append(value - 1 if "미만" in cap.group() else value)
             spans.append((match.end(), match.end() + cap.end()))
         elif cue := (_KO_CAP_BEFORE.search(before) or _EN_CAP_BEFORE.search(before)):
@@ -500,6 +710,8 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
 
 
 def _number(raw: str) -> float | None:
+    if raw in _EN_NUMBER_WORDS:
+        return float(_EN_NUMBER_WORDS[raw])
     try:
         return float(raw.replace(",", ""))
     except ValueError:
