@@ -66,7 +66,8 @@ def stream_contents(client: openai.OpenAI, request: list[dict[str, Any]]) -> lis
 def test_it_proposes_the_first_two_candidates_and_names_them(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     answer = complete(client, messages())
 
-    assert list(answer) == ["mood", "noted", "recommendations", "reply"]  # the schema's order: the reply text comes last
+    # The schema's order: the reply text comes last.
+    assert list(answer) == ["mood", "noted", "recommendations", "reply"]
     assert answer["mood"] in MOODS
     assert answer["recommendations"] == [
         {"item_id": "mapo-tteok", "reason": REASON},
@@ -76,7 +77,8 @@ def test_it_proposes_the_first_two_candidates_and_names_them(fake: FakeOpenAI, c
 
 
 def test_without_candidates_it_recommends_nothing(fake: FakeOpenAI, client: openai.OpenAI) -> None:
-    assert complete(client, messages(candidates=())) == {"mood": "happy", "noted": None, "recommendations": [], "reply": NOTHING_TEXT}
+    nothing = {"mood": "happy", "noted": None, "recommendations": [], "reply": NOTHING_TEXT}
+    assert complete(client, messages(candidates=())) == nothing
     assert complete(client, [REQUEST])["recommendations"] == []  # no block at all: a plain chat request
 
 
