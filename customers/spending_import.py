@@ -12,14 +12,13 @@ customers' rows are locked while they are compared and written, and their cached
 Memory: every valid row, a small tuple each (one per customer and month in the file).
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from customers import cache, spending
+from customers import cache, jsonlines, spending
 from customers.data import SpendingImportResult
 from customers.errors import SpendingImportError
 from customers.models import Customer
@@ -112,20 +111,8 @@ def _lines(path: str | Path):
         handle = Path(path).open(encoding="utf-8")  # noqa: SIM115 - closed by the `with` below
     except OSError as exc:
         raise SpendingImportError(0, "file", f"cannot read it ({exc.strerror or type(exc).__name__})") from None
-    number = 0
     with handle:
         try:
-            for line in iter(lambda: handle.readline(MAX_LINE_CHARS + 1), ""):
-                if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
-                    raise SpendingImportError(number + 1, "row", f"a line longer than {MAX_LINE_CHARS} characters")
-                text = line.strip().lstrip("\ufeff")
-                if not text:
-                    continue
-                number += 1
-                try:
-                    yield number, json.loads(text)
-                except (json.JSONDecodeError, RecursionError) as exc:
-                    reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-                    raise SpendingImportError(number, "json", f"malformed JSON ({reason})") from None
+            yield from jsonlines.rows(handle, error=SpendingImportError, max_chars=MAX_LINE_CHARS)
         except UnicodeDecodeError:
             raise SpendingImportError(0, "file", "not UTF-8 text") from None

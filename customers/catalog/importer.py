@@ -23,6 +23,7 @@ from typing import IO, Any
 from django.db import transaction
 from django.utils import timezone
 
+from customers import jsonlines
 from customers.catalog import items
 from customers.data import CatalogImportResult, CatalogImportWarning
 from customers.errors import CatalogImportError
@@ -32,7 +33,7 @@ BATCH_SIZE = 1000
 CHUNK_CHARS = 1 << 20
 MAX_LINE_CHARS = 64 * 1024  # far above the largest valid row (2,000-character description and all)
 _WHITESPACE = " \t\r\n"
-_TOO_DEEP = "malformed JSON (nested too deeply)"
+_TOO_DEEP = jsonlines.TOO_DEEP
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _MODEL_FIELDS = CATALOG_ITEM_FIELDS
 _DERIVED = ("mentions", "allergen_mask", "diet_mask", "keywords")
@@ -249,7 +250,7 @@ def _rows(path: str | Path) -> Iterator[tuple[int, object]]:
             if first == "[":
                 yield from _array_rows(handle)
             elif first:
-                yield from _lines_rows(handle)
+                yield from jsonlines.rows(handle, error=CatalogImportError, max_chars=MAX_LINE_CHARS)
         except UnicodeDecodeError:
             raise CatalogImportError(0, "file", "not UTF-8 text") from None
 
@@ -263,23 +264,6 @@ def _first_character(handle: IO[str]) -> str:
         if char and char != "[":
             handle.seek(0)
         return char
-
-
-def _lines_rows(handle: IO[str]) -> Iterator[tuple[int, object]]:
-    number = 0
-    for line in iter(lambda: handle.readline(MAX_LINE_CHARS + 1), ""):
-        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
-            raise CatalogImportError(number + 1, "row", f"a line longer than {MAX_LINE_CHARS} characters")
-        text = line.strip().lstrip("\ufeff")
-        if not text:
-            continue
-        number += 1
-        try:
-            yield number, json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CatalogImportError(number, "json", f"malformed JSON ({exc.msg})") from None
-        except RecursionError:
-            raise CatalogImportError(number, "json", _TOO_DEEP) from None
 
 
 def _array_rows(handle: IO[str]) -> Iterator[tuple[int, object]]:
