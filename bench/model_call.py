@@ -47,6 +47,12 @@ def _settings(base_url: str) -> Any:
         turn_lock_ttl_seconds=10,
         turn_lock_wait_seconds=10,
         turn_deadline_seconds=60,
+        turns_per_minute=20,
+        requests_per_minute=120,
+        daily_token_quota=200_000,
+        recommendations_max=3,
+        stream_coalesce_seconds=0.0,
+        structured_output="auto",
     )
 
 

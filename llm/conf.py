@@ -1,5 +1,7 @@
 """The llm app's view of the project settings, read once into a frozen dataclass.
 
+The defaults are config/settings.py's; this module only reads them.
+
 This module and `llm.apps` are the only places in `llm` that import Django.
 """
 
@@ -29,13 +31,12 @@ class LLMSettings:
     turn_lock_ttl_seconds: float
     turn_lock_wait_seconds: float
     turn_deadline_seconds: float
-    # Defaults keep hand-built settings (tests of other modules) valid; get_settings always passes them.
-    turns_per_minute: int = 20
-    requests_per_minute: int = 120  # the requests that are not turns; 0: no limit
-    daily_token_quota: int = 200_000
-    recommendations_max: int = 3
-    stream_coalesce_seconds: float = 0.0  # SSE_COALESCE_MS: deltas of a streamed turn coalesced per window (streams.py)
-    structured_output: str = "auto"  # LLM_STRUCTURED_OUTPUT: one of llm.structured.SETTINGS
+    turns_per_minute: int
+    requests_per_minute: int  # the requests that are not turns; 0: no limit
+    daily_token_quota: int
+    recommendations_max: int
+    stream_coalesce_seconds: float  # deltas of a streamed turn coalesced per window (streams.py)
+    structured_output: str  # one of llm.structured.SETTINGS
 
     @property
     def provider(self) -> str:
