@@ -9,12 +9,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from customers.catalog.vocabulary import ALLERGENS, DIETS
+from customers.catalog.vocabulary import ALLERGENS, CURRENCY_CODE, DIETS
 from customers.catalog.vocabulary import unknown as vocabulary_unknown
 from customers.spending import MONTH, remaining, this_month
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
+
+
+validate_currency = RegexValidator(CURRENCY_CODE, "Enter an ISO 4217 code such as KRW or USD.")
 
 
 def validate_tags(value: object) -> None:
@@ -71,7 +74,7 @@ class Customer(models.Model):
     currency = models.CharField(
         max_length=3,
         default="KRW",
-        validators=[RegexValidator(r"^[A-Z]{3}\Z", "Enter an ISO 4217 code such as KRW or USD.")],
+        validators=[validate_currency],
     )
     monthly_limit_minor = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
     spent_this_month_minor = models.BigIntegerField(
@@ -238,7 +241,7 @@ class CatalogItem(models.Model):
     currency = models.CharField(
         max_length=3,
         default="KRW",
-        validators=[RegexValidator(r"^[A-Z]{3}\Z", "Enter an ISO 4217 code such as KRW or USD.")],
+        validators=[validate_currency],
     )
     tags = models.JSONField(default=list, blank=True, validators=[validate_tags])
     allergens = models.JSONField(

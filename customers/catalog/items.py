@@ -34,7 +34,7 @@ MAX_TAGS = 20
 MAX_TAG = 40
 MAX_PRICE = 10**15  # far above any real price, well inside a 64-bit column
 _EXTERNAL_ID = re.compile(r"[\x21-\x7e]{1,64}\Z")
-_CURRENCY = re.compile(r"[A-Z]{3}\Z")
+_CURRENCY = re.compile(vocabulary.CURRENCY_CODE)
 
 
 class RowError(ValueError):

@@ -35,6 +35,9 @@ ALLERGENS: tuple[str, ...] = (
 )
 DIETS: tuple[str, ...] = ("vegetarian", "vegan", "halal", "gluten_free")
 
+# An ISO 4217 currency code, for the profile, the catalog and the import alike.
+CURRENCY_CODE = r"^[A-Z]{3}\Z"
+
 ALLERGEN_BITS: dict[str, int] = {code: 1 << i for i, code in enumerate(ALLERGENS)}
 DIET_BITS: dict[str, int] = {code: 1 << i for i, code in enumerate(DIETS)}
 
