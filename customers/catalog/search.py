@@ -334,7 +334,8 @@ def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
     are \w only, so quoting them suffices."""
     terms = []
     for word in words:
-        if not prefix:
+        if not prefix or (len(word) == 1 and HANGUL.match(word)):
+            # One Korean syllable (회, 전, 빵) is a word only whole: as a prefix it would meet half the catalog.
             terms.append(f"'{word}'")
         elif HANGUL.search(word):
             terms.append(f"'{word}':*")

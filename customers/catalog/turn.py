@@ -29,6 +29,7 @@ the names and the ranked restaurants' passing dishes as queries of their own.
 """
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from django.db import connection
 from django.db.models import IntegerField, QuerySet
@@ -60,7 +61,10 @@ def read(
     names: tuple[str, ...] = ()
     asks = said.asks
     if wanted is not None:
-        eligible, judged = search.eligible(rules), search.judged(rules)
+        # The kinds a request looks for without stating them ("lunch?", "somewhere to walk") rank alone; what else
+        # its words meet is not ruled out by them (no name to avoid, no reason that nothing fits).
+        ranked_rules = replace(rules, kinds=said.looks_for) if said.looks_for else rules
+        eligible, judged = search.eligible(ranked_rules), search.judged(rules)
         if connection.vendor == "postgresql":
             ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(eligible, judged, wanted, rules)
         else:
