@@ -19,7 +19,8 @@ join the profile's masks; the price at most the stated cap; none of the excluded
 words); the kind one of those asked for (a restaurant's dishes are judged by every rule but the kind).
 
 Ranking, among the eligible items that match something (the request's words, the customer's preference tags, the tags
-of items they liked, or an area the request names; nothing matched means no candidates), the sum of:
+of items they liked, an area the request names, or their home area when the request names nothing; nothing matched
+means no candidates), the sum of:
   3 x the share of the request's words the item matches (words match as prefixes, so 매운 finds 매운맛; Korean
       particles are cut off: 떡볶이를 is 떡볶이; on PostgreSQL a Korean word of 3 or more characters also matches
       inside a compound, through the trigram index: 떡볶이 in 즉석떡볶이);
@@ -297,7 +298,7 @@ def request_of(found: Facts, *, text: str, limit: int) -> Request | None:
     words = tuple(terms([text], drop_areas=True))
     preference = tuple(terms(found.preferences))
     liked = tuple(terms(found.liked_tags))
-    if not (words or preference or liked or named_area):
+    if not (words or preference or liked or named_area or found.home_area):
         return None
     return Request(words, preference, liked, named_area, found.home_area, pool=limit * POOL_FACTOR)
 
@@ -369,6 +370,9 @@ def matched_sql(
         subsets.append((*_matches(tastes, prefix=False), None, SUBSET_TASTES))
     if named_area:
         subsets.append(("TRUE", [], named_area, SUBSET_TASTES))
+    elif not request and wanted.home_area:
+        # A request that names nothing ("lunch under 12k?", "뭐 먹지?"): anything near home, tastes first.
+        subsets.append(("TRUE", [], wanted.home_area, SUBSET_TASTES))
     # `rows` compiled once (compiling a query per subset cost milliseconds a call); the SQL ends with its WHERE
     # clause, to which each subset adds its own terms.
     base = rows.order_by().values(*columns).extra(where=["TRUE"])
@@ -502,6 +506,8 @@ def simple_match(wanted: Request) -> Q:
         match |= Q(keywords__contains=word) | Q(description__icontains=word)
     if wanted.named_area:
         match |= Q(area=wanted.named_area)
+    elif not wanted.words and wanted.home_area:
+        match |= Q(area=wanted.home_area)
     return match
 
 

@@ -161,7 +161,7 @@ _KO_AMOUNT = re.compile(
     r"|\d[\d,]*)\s*(원|₩)?\s*(대)?"
 )
 _KO_CAP_AFTER = re.compile(
-    r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지|넘으면|선에서|"
+    r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지\s*(?:않는|않게|않을|않은)?\s*(?:선\s*(?:에서|으로|까지)?)?|넘으면|선에서|"
     r"한도|짜리\s*이하|미만으로|언더|선\s*(?:으로|까지|이하|안)|정도\s*(?:까지|이하|로|예산|한도)|예산|"
     r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능))"
 )
@@ -486,7 +486,8 @@ def read(text: str) -> StatedRequest:
             exclude_tags=tuple(tags),
             kinds=kinds,
         ),
-        asks=bool(words) or explicit,
+        # A cap with a kind looked for asks even in no other words ("under 10k, a quick bite").
+        asks=bool(words) or explicit or (cap is not None and bool(looks_for)),
         query=" ".join(query.split()),
         explicit=explicit,
         looks_for=looks_for,

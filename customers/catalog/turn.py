@@ -35,7 +35,7 @@ from django.db import connection
 from django.db.models import IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
 
-from customers.catalog import search, stated
+from customers.catalog import search, stated, vocabulary
 from customers.data import NO_CONSTRAINTS, Candidate, Constraints, TurnCatalog
 from customers.models import CatalogItem
 
@@ -75,8 +75,14 @@ def read(
             found_ruled_out = 0
             for _, keywords, description in rows:
                 found_ruled_out = max(found_ruled_out, search.asked_in(f"{keywords} {description.casefold()}", wanted))
-        if search.nothing_fits(wanted, found_eligible, found_ruled_out):
+        if search.nothing_fits(wanted, found_eligible, found_ruled_out) or _names_a_ruled_out_allergen(wanted, rules):
             ranked = []  # what it names is better matched by items the rules keep out: nothing fits, no stand-ins
+        elif wanted.words and not (
+            found_eligible or found_ruled_out or wanted.named_area or binding.kinds or said.looks_for
+        ):
+            # Its words meet nothing in the catalog ("skiing", "스키장") and it names no area or kind: nothing fits,
+            # and no stand-in from the customer's tastes is offered.
+            ranked = []
         elif wanted.words and not found_eligible and not said.explicit:
             # It names nothing the catalog has and asks in no words of asking ("what time is it?"): it asks for
             # nothing. One that asks ("뭐 먹지?") is answered from the customer's tastes.
@@ -90,6 +96,18 @@ def read(
         stated=said.constraints,
         asks=asks,
     )
+
+
+def _names_a_ruled_out_allergen(wanted: search.Request, rules: search.RuleFacts) -> bool:
+    """Whether the request asks by name for an allergen the customer's rules keep out ("peanut butter smoothie" for
+    a peanut allergy): whatever else it names, nothing fits."""
+    words = wanted.words
+    named = [
+        word
+        for i, word in enumerate(words)  # not a diet's word: "gluten free" asks for no gluten
+        if i + 1 == len(words) or vocabulary.normalize_term(word + words[i + 1]) not in vocabulary.DIET_TERMS
+    ]
+    return bool(vocabulary.allergen_mask(vocabulary.allergen_codes(named)) & rules.allergen_mask)
 
 
 def _ranked_and_missed(
