@@ -19,8 +19,8 @@ join the profile's masks; the price at most the stated cap; none of the excluded
 words); the kind one of those asked for (a restaurant's dishes are judged by every rule but the kind).
 
 Ranking, among the eligible items that match something (the request's words, the customer's preference tags, the tags
-of items they liked, an area the request names, or their home area when the request names nothing; nothing matched
-means no candidates), the sum of:
+of items they liked, an area the request names, or their home area when a request that binds names nothing; nothing
+matched means no candidates), the sum of:
   3 x the share of the request's words the item matches (words match as prefixes, so 매운 finds 매운맛; Korean
       particles are cut off: 떡볶이를 is 떡볶이; on PostgreSQL a Korean word of 3 or more characters also matches
       inside a compound, through the trigram index: 떡볶이 in 즉석떡볶이);
@@ -112,6 +112,8 @@ class Request:
     named_area: str | None
     home_area: str
     pool: int  # ranked rows wanted before the diversity cut
+    # A request that names nothing but binds (a kind looked for, a cap: "lunch under 12k?"): anything near home too.
+    near_home: bool = False
 
 
 def eligible(rules: RuleFacts) -> QuerySet[CatalogItem]:
@@ -291,16 +293,18 @@ def json_array(value: object) -> list:
     return value or []
 
 
-def request_of(found: Facts, *, text: str, limit: int) -> Request | None:
+def request_of(found: Facts, *, text: str, limit: int, near_home: bool = False) -> Request | None:
     """What ranking `text` (a request's search text, its statements taken out: `stated.read(...).query`) for the
-    customer matches; None when nothing would (no candidates then)."""
+    customer matches; None when nothing would (no candidates then). With `near_home`, a text that names nothing
+    also meets anything in the customer's home area."""
     named_area = vocabulary.area_named_in(text)
     words = tuple(terms([text], drop_areas=True))
     preference = tuple(terms(found.preferences))
     liked = tuple(terms(found.liked_tags))
-    if not (words or preference or liked or named_area or found.home_area):
+    near_home = near_home and not words and not named_area and bool(found.home_area)
+    if not (words or preference or liked or named_area or near_home):
         return None
-    return Request(words, preference, liked, named_area, found.home_area, pool=limit * POOL_FACTOR)
+    return Request(words, preference, liked, named_area, found.home_area, limit * POOL_FACTOR, near_home)
 
 
 def asked_sql(wanted: Request) -> tuple[str, list[object]]:
@@ -370,9 +374,10 @@ def matched_sql(
         subsets.append((*_matches(tastes, prefix=False), None, SUBSET_TASTES))
     if named_area:
         subsets.append(("TRUE", [], named_area, SUBSET_TASTES))
-    elif not request and wanted.home_area:
-        # A request that names nothing ("lunch under 12k?", "뭐 먹지?"): anything near home, tastes first.
+    elif wanted.near_home:
         subsets.append(("TRUE", [], wanted.home_area, SUBSET_TASTES))
+    if not subsets:  # nothing to meet (the names to avoid of a request that only ranks near home)
+        subsets.append(("FALSE", [], None, 1))
     # `rows` compiled once (compiling a query per subset cost milliseconds a call); the SQL ends with its WHERE
     # clause, to which each subset adds its own terms.
     base = rows.order_by().values(*columns).extra(where=["TRUE"])
@@ -506,9 +511,9 @@ def simple_match(wanted: Request) -> Q:
         match |= Q(keywords__contains=word) | Q(description__icontains=word)
     if wanted.named_area:
         match |= Q(area=wanted.named_area)
-    elif not wanted.words and wanted.home_area:
+    elif wanted.near_home:
         match |= Q(area=wanted.home_area)
-    return match
+    return match if match else Q(pk__in=())  # an empty Q() would match every row
 
 
 def _share(words: Sequence[str], text: str) -> float:

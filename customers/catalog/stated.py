@@ -486,8 +486,9 @@ def read(text: str) -> StatedRequest:
             exclude_tags=tuple(tags),
             kinds=kinds,
         ),
-        # A cap with a kind looked for asks even in no other words ("under 10k, a quick bite").
-        asks=bool(words) or explicit or (cap is not None and bool(looks_for)),
+        # A kind stated, or a cap with a kind looked for, asks even in no other words ("activity only", "under 10k,
+        # a quick bite").
+        asks=bool(words) or explicit or bool(kinds) or (cap is not None and bool(looks_for)),
         query=" ".join(query.split()),
         explicit=explicit,
         looks_for=looks_for,

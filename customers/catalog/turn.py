@@ -56,7 +56,8 @@ def read(
     binding = stated.tighten(constraints, said.constraints)
     rules = search.bound(found.rules, binding)
     limit = max(1, min(limit, search.MAX_LIMIT))
-    wanted = search.request_of(found, text=said.query, limit=limit) if said.asks else None
+    binds = bool(said.looks_for or binding.kinds or binding.max_price is not None)
+    wanted = search.request_of(found, text=said.query, limit=limit, near_home=binds) if said.asks else None
     ranked: list[Candidate] = []
     names: tuple[str, ...] = ()
     asks = said.asks
@@ -69,7 +70,7 @@ def read(
             ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(eligible, judged, wanted, rules)
         else:
             ranked, found_eligible = search.ranked_simple(eligible, wanted, rules)
-            missed = judged.filter(search.simple_match(wanted), missed=True).order_by("name")
+            missed = judged.filter(search.simple_match(_near(wanted)), missed=True).order_by("name")
             rows = missed.values_list("name", "keywords", "description")[: AVOID * 2]
             names = tuple(dict.fromkeys(name for name, _, _ in rows))[:AVOID]
             found_ruled_out = 0
@@ -98,6 +99,11 @@ def read(
     )
 
 
+def _near(wanted: search.Request) -> search.Request:
+    """What the names to avoid are looked for by: the request's own search, not the whole home area it may rank."""
+    return replace(wanted, near_home=False)
+
+
 def _names_a_ruled_out_allergen(wanted: search.Request, rules: search.RuleFacts) -> bool:
     """Whether the request asks by name for an allergen the customer's rules keep out ("peanut butter smoothie" for
     a peanut allergy): whatever else it names, nothing fits."""
@@ -120,7 +126,7 @@ def _ranked_and_missed(
     (`search.asked_sql`). The items met are read once (a CTE used three times)."""
     asked, asked_params = search.asked_sql(wanted)
     met_rows = judged.annotate(asked=RawSQL(asked, asked_params, output_field=IntegerField()))  # noqa: S611
-    met_sql, met_params = search.matched_sql(met_rows, wanted, columns=("name", "missed", "asked"))
+    met_sql, met_params = search.matched_sql(met_rows, _near(wanted), columns=("name", "missed", "asked"))
     ranked_sql, ranked_params = search.ranked_sql(eligible, wanted, rules)
     with connection.cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.
