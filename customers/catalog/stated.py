@@ -188,6 +188,11 @@ _EN_CAP_BEFORE = re.compile(
     r"only\s+spend|can\s+(?:only\s+)?spend|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
     r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed))\s*:?\s*$"
 )
+# What a bare number before these counts is not money ("within 5 minutes", "at most 2 hours", "under 3 people").
+_NOT_MONEY = re.compile(
+    r"^\s*(?:minutes?|mins?|hours?|hrs?|people|persons?|kids|km|kilomet\w+|miles?|steps|days?|years?|nights?|%)"
+)
+_CURRENCY = re.compile(r"won|krw|₩")
 _PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
 _EN_CAP_AFTER = re.compile(
     r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+(?:my|the)\s+(?:limit|max|maximum|budget|cap)\b|"
@@ -336,6 +341,7 @@ _SMALL_TALK = frozenset(
         # Pronouns and questions about the service itself.
         *("이", "그", "저", "너", "나", "서비스", "거예요", "거에요", "사용", "사용법", "방법", "질문", "궁금해"),
         *("궁금해요", "물어볼게", "물어볼게요", "어떻게", "쓰는", "써", "you're", "youre", "u", "ur", "bye-bye"),
+        *("tips", "tip"),
     )
 )
 # A request: a verb of asking, or a question word that looks for something.
@@ -411,7 +417,10 @@ _MEAL = re.compile(
     r"\b(?:eat|eating|hungry|lunch|dinner|breakfast|brunch|meal|bite|supper)\b|먹(?!었)|점심|식사|밥|맛집|식당|배고|야식|"
     r"(?:저녁|아침)\s*(?:으로|메뉴|식사|뭐|추천|거리|은|는|$|\?)"
 )
-_NOT_A_MEAL = re.compile(r"\btours?\b|\bclass(?:es)?\b|\bmarkets?\b|투어|클래스|시장|체험|\bactivit(?:y|ies)\b")
+_NOT_A_MEAL = re.compile(
+    r"\btours?\b|\bclass(?:es)?\b|\bmarkets?\b|투어|클래스|시장|체험|\bactivit(?:y|ies)\b|"
+    r"먹었|\bate\b|\beaten\b|\bhad\s+(?:lunch|dinner|breakfast)\b"  # a meal had is no meal asked for
+)
 MEAL_KINDS = ("restaurant", "dish")
 # Talk about the service's languages ("do you speak Korean?"): a language named there is no cuisine asked for.
 _LANGUAGE_TALK = re.compile(
@@ -747,6 +756,8 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
             value *= 1000
         value = int(value)
         before, after = text[: match.start()], text[match.end() :]
+        if _NOT_MONEY.match(after) or not (match.group(2) or value >= 1000 or _CURRENCY.search(match.group())):
+            continue  # a count, a distance or a time; or a small bare number, never a price in won
         cue = _EN_CAP_BEFORE.search(before)
         if cue:
             caps.append(value - 1 if "less" in cue.group() or cue.group().strip() == "<" else value)
