@@ -26,7 +26,8 @@ matched means no candidates), the sum of:
       inside a compound, through the trigram index: 떡볶이 in 즉석떡볶이);
   on PostgreSQL also 1 x ts_rank over the 'simple' full-text vector (name and tags weigh more than the description);
   1 when it matches a preference tag, 0.5 when it matches a tag of an item they liked;
-  3 when it is in the area the request names ("in Mapo", "해운대에서"), else 1 when it is in their home area.
+  3 when it is in the area the request names ("in Mapo", "해운대에서"), else 1 when it is in their home area (3 for
+      a request that names nothing but binds: "lunch under 12k?").
 On PostgreSQL the ranked matches are bounded subsets (see `matched_sql`), so a call costs about the same at
 1,000 items as at 100,000. The ranking yields a pool POOL_FACTOR times larger than `limit`, for the turn's
 diversity cut (customers/catalog/turn.py).
@@ -420,7 +421,8 @@ def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request, rules: RuleFacts) -
             score_params += [*params, weight]
     if focus:
         score_parts.append(f"(CASE WHEN {area} = %s THEN %s ELSE 0 END)")
-        score_params += [focus, W_NAMED_AREA if named_area else W_HOME_AREA]
+        # A request that names nothing but binds ("lunch?") is for near home above all, as one naming its area.
+        score_params += [focus, W_NAMED_AREA if named_area or wanted.near_home else W_HOME_AREA]
     columns = ", ".join(f"customers_catalogitem.{name}" for name in _COLUMNS)
     dishes, dishes_params = _dishes_sql(rules)
     # Constant fragments only: every value is a bound parameter.
@@ -489,7 +491,7 @@ def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request, rules: RuleFacts
         if named_area:
             score += W_NAMED_AREA if row["area"] == named_area else 0
         elif wanted.home_area and row["area"] == wanted.home_area:
-            score += W_HOME_AREA
+            score += W_NAMED_AREA if wanted.near_home else W_HOME_AREA
         scored.append((score, row))
     scored.sort(key=lambda pair: -pair[0])  # stable: ties keep id order
     best = scored[: wanted.pool]
