@@ -163,7 +163,8 @@ _KO_AMOUNT = re.compile(
 _KO_CAP_AFTER = re.compile(
     r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지\s*(?:않는|않게|않을|않은)?\s*(?:선\s*(?:에서|으로|까지)?)?|넘으면|선에서|"
     r"한도|짜리\s*이하|미만으로|언더|선\s*(?:으로|까지|이하|안)|정도\s*(?:까지|이하|로|예산|한도)|예산|"
-    r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능))"
+    r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능|뭐|뭘|먹|점심|저녁|할\s*만|갈\s*만)|"
+    r"밖에\s*(?:없\w*|안\s*남\w*)|(?:만\s*)?있(?:어요|어|는데|으니|습니다))"
 )
 # "만원 넘는 건 싫어요", "2만원 초과는 안 돼요": what costs more is ruled out.
 _KO_CAP_OVER = re.compile(
@@ -183,7 +184,8 @@ _EN_AMOUNT = re.compile(
 _EN_CAP_BEFORE = re.compile(
     r"(?:under|below|less\s+than|at\s+most|max(?:imum)?\.?(?:\s+of)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
     r"within(?:\s+(?:a|my|the|about))?|(?:not|without|never)\s+(?:exceeding|going\s+over)|"
-    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about|roughly|only|just)){0,2}|spend(?:\s+only)?|<|≤|under\s+about|"
+    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about|roughly|only|just)){0,2}|spend(?:\s+only)?|<=?|≤|under\s+about|"
+    r"keep\s+it\s+(?:to|at)|(?:i\s+)?(?:have|'ve\s+got|got)(?:\s+(?:about|around|just))?|sub-?|"
     r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
     r"only\s+spend|can\s+(?:only\s+)?spend|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
     r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed))\s*:?\s*$"
@@ -196,7 +198,7 @@ _CURRENCY = re.compile(r"won|krw|₩")
 _PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
 _EN_CAP_AFTER = re.compile(
     r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+(?:my|the)\s+(?:limit|max|maximum|budget|cap)\b|"
-    r"max\b|tops\b|at\s+most|budget|limit\b|cap\b|or\s+so\s+max)"
+    r"max\b|tops\b|at\s+(?:the\s+)?most|budget|limit\b|cap\b|or\s+so\s+max|or\s+lower\b|left\b)"
 )
 
 # --- what a request is --------------------------------------------------------------------------------------------
@@ -397,7 +399,8 @@ _NON_FOOD_ONLY = re.compile(
 # nothing of it.
 _NON_FOOD_HINT = re.compile(
     r"\b(?:walk|walks|walking|stroll|strolling|hike|hikes|hiking|sightseeing)\b|산책|걷기|걸을|하이킹|등산|"
-    r"\b(?:(?:some)?things?|anything|stuff)\s+(?:fun\s+)?to\s+do\b|\bfun\s+to\s+do\b|놀\s*(?:곳|데|만한)|체험|액티비티|"
+    r"\b(?:(?:some)?things?|anything|stuff)\s+(?:fun\s+)?to\s+(?:do|see)\b|\bfun\s+to\s+do\b|\bsights\b|"
+    r"놀\s*(?:곳|데|만한)|놀러|나들이|구경|관광|체험|액티비티|"
     r"\bactivit(?:y|ies)\b|\bgifts?\b|\bsouvenirs?\b|\bpresents?\s+for\b|\bto\s+buy\b|\bshopping\b|"
     r"선물|기념품|(?:살|사\s*갈)\s*(?:거|것|만한)|뭐\s*사지|살까"
 )
@@ -502,6 +505,17 @@ def read(text: str) -> StatedRequest:
         explicit=explicit,
         looks_for=looks_for,
     )
+
+
+def allergens_named(words: Iterable[str]) -> tuple[str, ...]:
+    """The allergen codes that search words name, each word as itself ("삼겹살" is pork, "peanut" peanut): what a
+    request asks for by name, not what it states."""
+    found: dict[str, None] = {}
+    for word in words:
+        meaning = _lookup(word)
+        if meaning is not None:
+            found.update(dict.fromkeys(meaning[0]))
+    return tuple(found)
 
 
 def _non_food_kinds(text: str) -> tuple[str, ...]:

@@ -76,18 +76,18 @@ def read(
             found_ruled_out = 0
             for _, keywords, description in rows:
                 found_ruled_out = max(found_ruled_out, search.asked_in(f"{keywords} {description.casefold()}", wanted))
-        if search.nothing_fits(wanted, found_eligible, found_ruled_out) or _names_a_ruled_out_allergen(wanted, rules):
+        if search.nothing_fits(wanted, found_eligible, found_ruled_out) or _names_what_is_kept_out(wanted, rules):
             ranked = []  # what it names is better matched by items the rules keep out: nothing fits, no stand-ins
+        elif wanted.words and not found_eligible and not said.explicit:
+            # It names nothing the catalog has and asks in no words of asking ("what time is it?"): it asks for
+            # nothing. One that asks ("뭐 먹지?") is answered from the customer's tastes, unless what follows.
+            ranked, asks = [], False
         elif wanted.words and not (
             found_eligible or found_ruled_out or wanted.named_area or binding.kinds or said.looks_for
         ):
             # Its words meet nothing in the catalog ("skiing", "스키장") and it names no area or kind: nothing fits,
             # and no stand-in from the customer's tastes is offered.
             ranked = []
-        elif wanted.words and not found_eligible and not said.explicit:
-            # It names nothing the catalog has and asks in no words of asking ("what time is it?"): it asks for
-            # nothing. One that asks ("뭐 먹지?") is answered from the customer's tastes.
-            ranked, asks = [], False
     return TurnCatalog(
         candidates=diverse(ranked, limit),
         avoid_names=names,
@@ -104,16 +104,29 @@ def _near(wanted: search.Request) -> search.Request:
     return replace(wanted, near_home=False)
 
 
-def _names_a_ruled_out_allergen(wanted: search.Request, rules: search.RuleFacts) -> bool:
-    """Whether the request asks by name for an allergen the customer's rules keep out ("peanut butter smoothie" for
-    a peanut allergy): whatever else it names, nothing fits."""
+# What each diet keeps out, as allergen codes a request may name ("삼겹살" for a vegetarian).
+_KEPT_OUT_BY_DIET = {
+    "vegetarian": ("pork", "beef", "chicken", "fish", "crustacean", "mollusc"),
+    "vegan": ("pork", "beef", "chicken", "fish", "crustacean", "mollusc", "milk", "egg"),
+    "halal": ("pork",),
+}
+
+
+def _names_what_is_kept_out(wanted: search.Request, rules: search.RuleFacts) -> bool:
+    """Whether the request asks by name for what the customer's rules keep out: an allergen of theirs ("peanut
+    butter smoothie" for a peanut allergy), or meat for a vegetarian ("삼겹살 맛집"), every code of a word kept out.
+    Whatever else it names, nothing fits."""
     words = wanted.words
     named = [
         word
         for i, word in enumerate(words)  # not a diet's word: "gluten free" asks for no gluten
         if i + 1 == len(words) or vocabulary.normalize_term(word + words[i + 1]) not in vocabulary.DIET_TERMS
     ]
-    return bool(vocabulary.allergen_mask(vocabulary.allergen_codes(named)) & rules.allergen_mask)
+    diets = vocabulary.codes_of_mask(rules.diet_mask, vocabulary.DIETS)
+    kept_out = {*vocabulary.codes_of_mask(rules.allergen_mask, vocabulary.ALLERGENS)}
+    kept_out.update(code for diet in diets for code in _KEPT_OUT_BY_DIET.get(diet, ()))
+    # A word kept out as a whole: "고기" (meat) still fits when only pork is ruled out.
+    return any((codes := stated.allergens_named([word])) and kept_out.issuperset(codes) for word in named)
 
 
 def _ranked_and_missed(

@@ -322,15 +322,21 @@ def test_a_request_that_names_nothing_ranks_the_kind_it_looks_for_near_home(alic
     assert all(c.kind == "product" for c in gift)
 
 
-def test_a_request_for_what_the_catalog_lacks_or_the_rules_keep_out_gets_no_stand_in(alice, charlie, demo_catalog):
+def test_a_request_for_what_the_catalog_lacks_or_the_rules_keep_out_gets_no_stand_in(
+    make_customer, alice, charlie, demo_catalog
+):
     skiing = services.catalog_turn_read(customer_id=charlie.customer_id, text="Where can I go skiing?", limit=5)
     assert skiing.asks
     assert skiing.candidates == ()
     assert candidates(customer_id=alice.customer_id, text="스키장 가고 싶어") == ()
     assert candidates(customer_id=alice.customer_id, text="Peanut butter smoothie spot?") == ()  # her allergy
+    vera = make_customer("vera", home_area="Seoul, Gangnam-gu", monthly_limit_minor=100_000, diets=["vegetarian"])
+    assert candidates(customer_id=vera.customer_id, text="삼겹살 맛집 알려줘") == ()  # meat for a vegetarian
+    assert candidates(customer_id=charlie.customer_id, text="삼겹살 맛집 알려줘")  # no diet: it fits
     # near misses: a word of the catalog's, and an allergen stated away ("gluten-free" for charlie's wheat)
     assert candidates(customer_id=charlie.customer_id, text="Gluten-free bread or a dessert")
     assert candidates(customer_id=alice.customer_id, text="Where can I get a good bowl of gukbap?")
+    assert candidates(customer_id=alice.customer_id, text="돼지고기 빼고 고기 먹고 싶어")  # meat, but for pork
 
 
 def test_candidates_are_diverse(alice, demo_catalog):
