@@ -20,7 +20,9 @@ English ones before "thousand" are read.
 Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
 asks for a place or an activity, narrowed to the one it names ("just a place", "체험") or to a thing to buy ("a gift,
 not food"); "activity only", "놀 거리", "볼거리", "장소만" do too unless the message also asks for food; "food only",
-"음식만", "놀 거리 말고 먹을 거" ask for food.
+"음식만", "놀 거리 말고 먹을 거" ask for food. A kind pointed to without being stated ("lunch?", "somewhere to walk",
+"a gift", "산책할 곳") is `looks_for`: this turn ranks it alone, and no constraint is kept. Remarks ("재밌네요") and
+talk about the service ("do you speak Korean?") ask for nothing.
 """
 
 import re
@@ -483,12 +485,11 @@ def read(text: str) -> StatedRequest:
     ]
     # A cap may carry the asking ("7천원으로 먹을 수 있는 거"): its words count as asking though they leave the search.
     explicit = bool(_ASKING.search(query)) or any(_ASKING.search(folded, start, end) for start, end in price_spans)
-    looks_for: tuple[str, ...] = ()
-    if kinds:
-        pass  # stated: they bind already
-    elif _NON_FOOD_HINT.search(folded) and not _FOOD_ASKED.search(folded):
+    looks_for: tuple[str, ...] = ()  # none when kinds are stated: those bind already
+    hint = not kinds and _NON_FOOD_HINT.search(folded)
+    if hint and not _FOOD_ASKED.search(folded):
         looks_for = _non_food_kinds(folded)
-    elif _MEAL.search(folded) and not _NOT_A_MEAL.search(folded) and not _NON_FOOD_HINT.search(folded):
+    elif not kinds and not hint and _MEAL.search(folded) and not _NOT_A_MEAL.search(folded):
         looks_for = MEAL_KINDS
     return StatedRequest(
         constraints=Constraints(

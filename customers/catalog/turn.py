@@ -23,7 +23,10 @@ On PostgreSQL, two statements (one when there is nothing to search):
 
 What the message states (`stated.read`: allergies, diets, exclusions, a cap, kinds) is read first, in code, and
 binds with the session's constraints (`search.bound`); its search text is what is left once the statements are
-taken out. A message that asks for nothing has no ranking and no names.
+taken out. A message that asks for nothing has no ranking and no names. The kinds it looks for without stating them
+(`looks_for`: food for "lunch?") narrow this turn's ranking alone; a request that names nothing but binds ranks near
+home. Nothing fits, and no stand-in is offered, when its words meet nothing in the catalog, or name what the rules
+keep out whole.
 SQLite (the quick start's fallback) answers the same with its simple matching (`search.simple_match`): the ranking,
 the names and the ranked restaurants' passing dishes as queries of their own.
 """
