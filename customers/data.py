@@ -155,6 +155,9 @@ class StatedRequest:
     asks: bool
     query: str
     explicit: bool = False  # it asks in so many words ("recommend", "where", "뭐 먹지"), not only by naming things
+    # The kinds the turn ranks alone when the message states none: food for a meal ("lunch?", "뭐 먹지"), a place or
+    # an activity for a walk or things to do, a product for a gift. A hint for this turn, never a constraint.
+    looks_for: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

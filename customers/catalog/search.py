@@ -19,13 +19,15 @@ join the profile's masks; the price at most the stated cap; none of the excluded
 words); the kind one of those asked for (a restaurant's dishes are judged by every rule but the kind).
 
 Ranking, among the eligible items that match something (the request's words, the customer's preference tags, the tags
-of items they liked, or an area the request names; nothing matched means no candidates), the sum of:
+of items they liked, an area the request names, or their home area when a request that binds names nothing; nothing
+matched means no candidates), the sum of:
   3 x the share of the request's words the item matches (words match as prefixes, so 매운 finds 매운맛; Korean
       particles are cut off: 떡볶이를 is 떡볶이; on PostgreSQL a Korean word of 3 or more characters also matches
       inside a compound, through the trigram index: 떡볶이 in 즉석떡볶이);
   on PostgreSQL also 1 x ts_rank over the 'simple' full-text vector (name and tags weigh more than the description);
   1 when it matches a preference tag, 0.5 when it matches a tag of an item they liked;
-  3 when it is in the area the request names ("in Mapo", "해운대에서"), else 1 when it is in their home area.
+  3 when it is in the area the request names ("in Mapo", "해운대에서"), else 1 when it is in their home area (3 for
+      a request that names nothing but binds: "lunch under 12k?").
 On PostgreSQL the ranked matches are bounded subsets (see `matched_sql`), so a call costs about the same at
 1,000 items as at 100,000. The ranking yields a pool POOL_FACTOR times larger than `limit`, for the turn's
 diversity cut (customers/catalog/turn.py).
@@ -111,6 +113,8 @@ class Request:
     named_area: str | None
     home_area: str
     pool: int  # ranked rows wanted before the diversity cut
+    # A request that names nothing but binds (a kind looked for, a cap: "lunch under 12k?"): anything near home too.
+    near_home: bool = False
 
 
 def eligible(rules: RuleFacts) -> QuerySet[CatalogItem]:
@@ -290,16 +294,18 @@ def json_array(value: object) -> list:
     return value or []
 
 
-def request_of(found: Facts, *, text: str, limit: int) -> Request | None:
+def request_of(found: Facts, *, text: str, limit: int, near_home: bool = False) -> Request | None:
     """What ranking `text` (a request's search text, its statements taken out: `stated.read(...).query`) for the
-    customer matches; None when nothing would (no candidates then)."""
+    customer matches; None when nothing would (no candidates then). With `near_home`, a text that names nothing
+    also meets anything in the customer's home area."""
     named_area = vocabulary.area_named_in(text)
     words = tuple(terms([text], drop_areas=True))
     preference = tuple(terms(found.preferences))
     liked = tuple(terms(found.liked_tags))
-    if not (words or preference or liked or named_area):
+    near_home = near_home and not words and not named_area and bool(found.home_area)
+    if not (words or preference or liked or named_area or near_home):
         return None
-    return Request(words, preference, liked, named_area, found.home_area, pool=limit * POOL_FACTOR)
+    return Request(words, preference, liked, named_area, found.home_area, limit * POOL_FACTOR, near_home)
 
 
 def asked_sql(wanted: Request) -> tuple[str, list[object]]:
@@ -334,7 +340,8 @@ def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
     are \w only, so quoting them suffices."""
     terms = []
     for word in words:
-        if not prefix:
+        if not prefix or (len(word) == 1 and HANGUL.match(word)):
+            # One Korean syllable (회, 전, 빵) is a word only whole: as a prefix it would meet half the catalog.
             terms.append(f"'{word}'")
         elif HANGUL.search(word):
             terms.append(f"'{word}':*")
@@ -368,6 +375,10 @@ def matched_sql(
         subsets.append((*_matches(tastes, prefix=False), None, SUBSET_TASTES))
     if named_area:
         subsets.append(("TRUE", [], named_area, SUBSET_TASTES))
+    elif wanted.near_home:
+        subsets.append(("TRUE", [], wanted.home_area, SUBSET_TASTES))
+    if not subsets:  # nothing to meet (the names to avoid of a request that only ranks near home)
+        subsets.append(("FALSE", [], None, 1))
     # `rows` compiled once (compiling a query per subset cost milliseconds a call); the SQL ends with its WHERE
     # clause, to which each subset adds its own terms.
     base = rows.order_by().values(*columns).extra(where=["TRUE"])
@@ -410,7 +421,8 @@ def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request, rules: RuleFacts) -
             score_params += [*params, weight]
     if focus:
         score_parts.append(f"(CASE WHEN {area} = %s THEN %s ELSE 0 END)")
-        score_params += [focus, W_NAMED_AREA if named_area else W_HOME_AREA]
+        # A request that names nothing but binds ("lunch?") is for near home above all, as one naming its area.
+        score_params += [focus, W_NAMED_AREA if named_area or wanted.near_home else W_HOME_AREA]
     columns = ", ".join(f"customers_catalogitem.{name}" for name in _COLUMNS)
     dishes, dishes_params = _dishes_sql(rules)
     # Constant fragments only: every value is a bound parameter.
@@ -479,7 +491,7 @@ def ranked_simple(rows: QuerySet[CatalogItem], wanted: Request, rules: RuleFacts
         if named_area:
             score += W_NAMED_AREA if row["area"] == named_area else 0
         elif wanted.home_area and row["area"] == wanted.home_area:
-            score += W_HOME_AREA
+            score += W_NAMED_AREA if wanted.near_home else W_HOME_AREA
         scored.append((score, row))
     scored.sort(key=lambda pair: -pair[0])  # stable: ties keep id order
     best = scored[: wanted.pool]
@@ -501,7 +513,9 @@ def simple_match(wanted: Request) -> Q:
         match |= Q(keywords__contains=word) | Q(description__icontains=word)
     if wanted.named_area:
         match |= Q(area=wanted.named_area)
-    return match
+    elif wanted.near_home:
+        match |= Q(area=wanted.home_area)
+    return match if match else Q(pk__in=())  # an empty Q() would match every row
 
 
 def _share(words: Sequence[str], text: str) -> float:

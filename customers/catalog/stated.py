@@ -20,7 +20,9 @@ English ones before "thousand" are read.
 Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
 asks for a place or an activity, narrowed to the one it names ("just a place", "체험") or to a thing to buy ("a gift,
 not food"); "activity only", "놀 거리", "볼거리", "장소만" do too unless the message also asks for food; "food only",
-"음식만", "놀 거리 말고 먹을 거" ask for food.
+"음식만", "놀 거리 말고 먹을 거" ask for food. A kind pointed to without being stated ("lunch?", "somewhere to walk",
+"a gift", "산책할 곳") is `looks_for`: this turn ranks it alone, and no constraint is kept. Remarks ("재밌네요") and
+talk about the service ("do you speak Korean?") ask for nothing.
 """
 
 import re
@@ -155,15 +157,16 @@ _CLAUSES = re.compile(r"[.!?;\n\u3002\uff01\uff1f]+|\bbut\b|\bhowever\b|\bthough
 _KO_DIGITS = {"일": 1, "이": 2, "삼": 3, "사": 4, "오": 5, "육": 6, "칠": 7, "팔": 8, "구": 9}
 _KO_UNITS = {"십": 10, "백": 100, "천": 1000}
 _KO_AMOUNT = re.compile(
-    r"(?<![\w.])((?:\d[\d,]*(?:\.\d+)?|[일이삼사오육칠팔구십백]{1,4})?\s*만\s*(?:(?:\d+|[일이삼사오육칠팔구])?\s*천)?"
+    r"(?<![\w.])((?:\d[\d,]*(?:\.\d+)?|[일이삼사오육칠팔구십백]{1,4})?\s*만\s*(?:(?:\d+|[일이삼사오육칠팔구])?\s*천|\d{1,4}(?![\d,]))?"
     r"(?:\s*(?:\d+|[일이삼사오육칠팔구])?\s*백)?"
     r"|(?:\d+|[일이삼사오육칠팔구])?\s*천(?:\s*(?:\d+|[일이삼사오육칠팔구])?\s*백)?"
     r"|\d[\d,]*)\s*(원|₩)?\s*(대)?"
 )
 _KO_CAP_AFTER = re.compile(
-    r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지|넘으면|선에서|"
-    r"한도|짜리\s*이하|미만으로|언더|정도\s*(?:까지|이하|로|예산|한도)|예산|"
-    r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능))"
+    r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지\s*(?:않는|않게|않을|않은)?\s*(?:선\s*(?:에서|으로|까지)?)?|넘으면|선에서|"
+    r"한도|짜리\s*이하|미만으로|언더|선\s*(?:으로|까지|이하|안)|정도\s*(?:까지|이하|로|예산|한도)|예산|"
+    r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능|뭐|뭘|먹|점심|저녁|할\s*만|갈\s*만)|"
+    r"밖에\s*(?:없\w*|안\s*남\w*)|(?:만\s*)?있(?:어요|어|는데|으니|습니다))"
 )
 # "만원 넘는 건 싫어요", "2만원 초과는 안 돼요": what costs more is ruled out.
 _KO_CAP_OVER = re.compile(
@@ -181,15 +184,23 @@ _EN_AMOUNT = re.compile(
     r"\s*(k\b|thousand\b)?\s*(?:won\b|krw\b|₩)?"
 )
 _EN_CAP_BEFORE = re.compile(
-    r"(?:under|below|less\s+than|at\s+most|max(?:imum)?|up\s+to|no\s+more\s+than|not\s+more\s+than|within|"
-    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about|roughly|only|just)){0,2}|spend(?:\s+only)?|<|≤|under\s+about|"
+    r"(?:under|below|less\s+than|at\s+most|max(?:imum)?\.?(?:\s+of)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
+    r"within(?:\s+(?:a|my|the|about))?|(?:not|without|never)\s+(?:exceeding|going\s+over)|"
+    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about|roughly|only|just)){0,2}|spend(?:\s+only)?|<=?|≤|under\s+about|"
+    r"keep\s+it\s+(?:to|at)|(?:i\s+)?(?:have|'ve\s+got|got)(?:\s+(?:about|around|just))?|sub-?|"
     r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
     r"only\s+spend|can\s+(?:only\s+)?spend|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
-    r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above))\s*:?\s*$"
+    r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed))\s*:?\s*$"
 )
+# What a bare number before these counts is not money ("within 5 minutes", "at most 2 hours", "under 3 people").
+_NOT_MONEY = re.compile(
+    r"^\s*(?:minutes?|mins?|hours?|hrs?|people|persons?|kids|km|kilomet\w+|miles?|steps|days?|years?|nights?|%)"
+)
+_CURRENCY = re.compile(r"won|krw|₩")
 _PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
 _EN_CAP_AFTER = re.compile(
-    r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+(?:my|the)\s+(?:limit|max|maximum|budget|cap)\b|max\b|tops\b|at\s+most|budget|or\s+so\s+max)"
+    r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+(?:my|the)\s+(?:limit|max|maximum|budget|cap)\b|"
+    r"max\b|tops\b|at\s+(?:the\s+)?most|budget|limit\b|cap\b|or\s+so\s+max|or\s+lower\b|left\b)"
 )
 
 # --- what a request is --------------------------------------------------------------------------------------------
@@ -331,6 +342,10 @@ _SMALL_TALK = frozenset(
             "맛있었어요",
         ),
         *("맛있었어", "감사해요", "그냥", "인사", "왔어요", "먹었습니다", "먹었어요", "잘먹었습니다"),
+        # Pronouns and questions about the service itself.
+        *("이", "그", "저", "너", "나", "서비스", "거예요", "거에요", "사용", "사용법", "방법", "질문", "궁금해"),
+        *("궁금해요", "물어볼게", "물어볼게요", "어떻게", "쓰는", "써", "you're", "youre", "u", "ur", "bye-bye"),
+        *("tips", "tip"),
     )
 )
 # A request: a verb of asking, or a question word that looks for something.
@@ -381,13 +396,44 @@ _NON_FOOD_ONLY = re.compile(
     r"놀\s*거리|볼\s*거리|장소만|구경\s*할\s*(?:곳|데|만한)|할\s*거리|\bnot\s+hungry\b|배\s*(?:안|않)\s*고파|"
     r"배고프지\s*않|\b(?:just\s+(?:a\s+)?gifts?|gifts?\s+only|only\s+(?:a\s+)?gifts?)\b|선물만|기념품만"
 )
-_PRODUCT_WORD = re.compile(r"\bgifts?\b|\bsouvenirs?\b|\bto\s+buy\b|선물|기념품|살\s*(?:거|것|만한)")
+# Words that ask for something other than food without stating a kind ("somewhere to walk", "a gift", "체험"): the
+# turn ranks that kind alone (`StatedRequest.looks_for`) unless the message also asks for food; the session keeps
+# nothing of it.
+_NON_FOOD_HINT = re.compile(
+    r"\b(?:walk|walks|walking|stroll|strolling|hike|hikes|hiking|sightseeing)\b|산책|걷기|걸을|하이킹|등산|"
+    r"\b(?:(?:some)?things?|anything|stuff)\s+(?:fun\s+)?to\s+(?:do|see)\b|\bfun\s+to\s+do\b|\bsights\b|"
+    r"놀\s*(?:곳|데|만한)|놀러|나들이|구경|관광|체험|액티비티|"
+    r"\bactivit(?:y|ies)\b|\bgifts?\b|\bsouvenirs?\b|\bpresents?\s+for\b|\bto\s+buy\b|\bshopping\b|"
+    r"선물|기념품|(?:살|사\s*갈)\s*(?:거|것|만한)|뭐\s*사지|살까"
+)
+_PRODUCT_WORD = re.compile(
+    r"\bgifts?\b|\bsouvenirs?\b|\bpresents?\s+for\b|\bto\s+buy\b|\bshopping\b|선물|기념품|(?:살|사\s*갈)\s*(?:거|것|만한)|"
+    r"뭐\s*사지|살까"
+)
 _PLACE_WORD = re.compile(r"\bplaces?\b|장소")
-_ACTIVITY_WORD = re.compile(r"\bactivit(?:y|ies)\b|체험|액티비티|클래스|\bclass(?:es)?\b")
+_ACTIVITY_WORD = re.compile(r"\bactivit(?:y|ies)\b|체험|액티비티|클래스|\bclass(?:es)?\b|활동")
 _FOOD_ASKED = re.compile(
     r"\beat\b|\beating\b|\bfood\b|\brestaurants?\b|\bdinner\b|\blunch\b|\bbreakfast\b|\bsnacks?\b|"
-    r"먹|음식|식당|맛집|밥|저녁|점심|아침|간식"
+    r"\b(?:cafes?|coffee|desserts?|bakery|brunch|drinks?)\b|먹|음식|식당|맛집|밥|저녁|점심|아침|간식|카페|커피|디저트|빵|브런치"
 )
+# A request for something to eat: the turn ranks restaurants and dishes alone (`StatedRequest.food`). 저녁 and 아침
+# are also the evening and the morning ("저녁에 산책"): they count only as a meal.
+_MEAL = re.compile(
+    r"\b(?:eat|eating|hungry|lunch|dinner|breakfast|brunch|meal|bite|supper)\b|먹(?!었)|점심|식사|밥|맛집|식당|배고|야식|"
+    r"(?:저녁|아침)\s*(?:으로|메뉴|식사|뭐|추천|거리|은|는|$|\?)"
+)
+_NOT_A_MEAL = re.compile(
+    r"\btours?\b|\bclass(?:es)?\b|\bmarkets?\b|투어|클래스|시장|체험|\bactivit(?:y|ies)\b|"
+    r"먹었|\bate\b|\beaten\b|\bhad\s+(?:lunch|dinner|breakfast)\b"  # a meal had is no meal asked for
+)
+MEAL_KINDS = ("restaurant", "dish")
+# Talk about the service's languages ("do you speak Korean?"): a language named there is no cuisine asked for.
+_LANGUAGE_TALK = re.compile(
+    r"\b(?:speak|speaks|speaking|understand|talk\s+in|reply\s+in|write\s+in)\s+(?:korean|english|japanese|chinese)\b|"
+    r"한국어|영어|일본어|중국어"
+)
+# A Korean word in a polite or exclaiming ending ("재밌네요", "물어볼게요", "감사합니다"): a remark, no name.
+_REMARK_ENDING = re.compile(r"[\uac00-\ud7a3](?:네요|군요|구나|게요|습니다|어요|아요|예요|에요|해요|세요|을게|ㄹ게)$")
 _WORD = re.compile(r"[\w']+")
 _LETTER = re.compile(r"[a-z0-9\uac00-\ud7a3]")  # a word of jamo alone (ㅎㅎ, ㅋㅋ) is laughter
 _SENTENCE_END = re.compile(r"[.!?;\n\u3002\uff01\uff1f]+")
@@ -430,9 +476,21 @@ def read(text: str) -> StatedRequest:
     for word, span in _words_ruled_out(folded, spans):
         tags[word] = None
         spans.append(span)
+    spans += [match.span() for match in _LANGUAGE_TALK.finditer(folded)]
     query = _without(folded, spans)
-    words = [word for word in search_terms([query]) if word not in _SMALL_TALK and _LETTER.search(word)]
-    explicit = bool(_ASKING.search(query))
+    words = [
+        word
+        for word in search_terms([query])
+        if word not in _SMALL_TALK and _LETTER.search(word) and not _REMARK_ENDING.search(word)
+    ]
+    # A cap may carry the asking ("7천원으로 먹을 수 있는 거"): its words count as asking though they leave the search.
+    explicit = bool(_ASKING.search(query)) or any(_ASKING.search(folded, start, end) for start, end in price_spans)
+    looks_for: tuple[str, ...] = ()  # none when kinds are stated: those bind already
+    hint = not kinds and _NON_FOOD_HINT.search(folded)
+    if hint and not _FOOD_ASKED.search(folded):
+        looks_for = _non_food_kinds(folded)
+    elif not kinds and not hint and _MEAL.search(folded) and not _NOT_A_MEAL.search(folded):
+        looks_for = MEAL_KINDS
     return StatedRequest(
         constraints=Constraints(
             allergens=tuple(code for code in vocabulary.ALLERGENS if code in allergens),
@@ -441,10 +499,24 @@ def read(text: str) -> StatedRequest:
             exclude_tags=tuple(tags),
             kinds=kinds,
         ),
-        asks=bool(words) or explicit,
+        # A kind stated, or a cap with a kind looked for, asks even in no other words ("activity only", "under 10k,
+        # a quick bite").
+        asks=bool(words) or explicit or bool(kinds) or (cap is not None and bool(looks_for)),
         query=" ".join(query.split()),
         explicit=explicit,
+        looks_for=looks_for,
     )
+
+
+def allergens_named(words: Iterable[str]) -> tuple[str, ...]:
+    """The allergen codes that search words name, each word as itself ("삼겹살" is pork, "peanut" peanut): what a
+    request asks for by name, not what it states."""
+    found: dict[str, None] = {}
+    for word in words:
+        meaning = _lookup(word)
+        if meaning is not None:
+            found.update(dict.fromkeys(meaning[0]))
+    return tuple(found)
 
 
 def _non_food_kinds(text: str) -> tuple[str, ...]:
@@ -699,6 +771,8 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
             value *= 1000
         value = int(value)
         before, after = text[: match.start()], text[match.end() :]
+        if _NOT_MONEY.match(after) or not (match.group(2) or value >= 1000 or _CURRENCY.search(match.group())):
+            continue  # a count, a distance or a time; or a small bare number, never a price in won
         cue = _EN_CAP_BEFORE.search(before)
         if cue:
             caps.append(value - 1 if "less" in cue.group() or cue.group().strip() == "<" else value)

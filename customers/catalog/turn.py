@@ -23,18 +23,22 @@ On PostgreSQL, two statements (one when there is nothing to search):
 
 What the message states (`stated.read`: allergies, diets, exclusions, a cap, kinds) is read first, in code, and
 binds with the session's constraints (`search.bound`); its search text is what is left once the statements are
-taken out. A message that asks for nothing has no ranking and no names.
+taken out. A message that asks for nothing has no ranking and no names. The kinds it looks for without stating them
+(`looks_for`: food for "lunch?") narrow this turn's ranking alone; a request that names nothing but binds ranks near
+home. Nothing fits, and no stand-in is offered, when its words meet nothing in the catalog, or name what the rules
+keep out whole.
 SQLite (the quick start's fallback) answers the same with its simple matching (`search.simple_match`): the ranking,
 the names and the ranked restaurants' passing dishes as queries of their own.
 """
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from django.db import connection
 from django.db.models import IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
 
-from customers.catalog import search, stated
+from customers.catalog import search, stated, vocabulary
 from customers.data import NO_CONSTRAINTS, Candidate, Constraints, TurnCatalog
 from customers.models import CatalogItem
 
@@ -55,28 +59,38 @@ def read(
     binding = stated.tighten(constraints, said.constraints)
     rules = search.bound(found.rules, binding)
     limit = max(1, min(limit, search.MAX_LIMIT))
-    wanted = search.request_of(found, text=said.query, limit=limit) if said.asks else None
+    binds = bool(said.looks_for or binding.kinds or binding.max_price is not None)
+    wanted = search.request_of(found, text=said.query, limit=limit, near_home=binds) if said.asks else None
     ranked: list[Candidate] = []
     names: tuple[str, ...] = ()
     asks = said.asks
     if wanted is not None:
-        eligible, judged = search.eligible(rules), search.judged(rules)
+        # The kinds a request looks for without stating them ("lunch?", "somewhere to walk") rank alone; what else
+        # its words meet is not ruled out by them (no name to avoid, no reason that nothing fits).
+        ranked_rules = replace(rules, kinds=said.looks_for) if said.looks_for else rules
+        eligible, judged = search.eligible(ranked_rules), search.judged(rules)
         if connection.vendor == "postgresql":
             ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(eligible, judged, wanted, rules)
         else:
             ranked, found_eligible = search.ranked_simple(eligible, wanted, rules)
-            missed = judged.filter(search.simple_match(wanted), missed=True).order_by("name")
+            missed = judged.filter(search.simple_match(_near(wanted)), missed=True).order_by("name")
             rows = missed.values_list("name", "keywords", "description")[: AVOID * 2]
             names = tuple(dict.fromkeys(name for name, _, _ in rows))[:AVOID]
             found_ruled_out = 0
             for _, keywords, description in rows:
                 found_ruled_out = max(found_ruled_out, search.asked_in(f"{keywords} {description.casefold()}", wanted))
-        if search.nothing_fits(wanted, found_eligible, found_ruled_out):
+        if search.nothing_fits(wanted, found_eligible, found_ruled_out) or _names_what_is_kept_out(wanted, rules):
             ranked = []  # what it names is better matched by items the rules keep out: nothing fits, no stand-ins
         elif wanted.words and not found_eligible and not said.explicit:
             # It names nothing the catalog has and asks in no words of asking ("what time is it?"): it asks for
-            # nothing. One that asks ("뭐 먹지?") is answered from the customer's tastes.
+            # nothing. One that asks ("뭐 먹지?") is answered from the customer's tastes, unless what follows.
             ranked, asks = [], False
+        elif wanted.words and not (
+            found_eligible or found_ruled_out or wanted.named_area or binding.kinds or said.looks_for
+        ):
+            # Its words meet nothing in the catalog ("skiing", "스키장") and it names no area or kind: nothing fits,
+            # and no stand-in from the customer's tastes is offered.
+            ranked = []
     return TurnCatalog(
         candidates=diverse(ranked, limit),
         avoid_names=names,
@@ -86,6 +100,36 @@ def read(
         stated=said.constraints,
         asks=asks,
     )
+
+
+def _near(wanted: search.Request) -> search.Request:
+    """What the names to avoid are looked for by: the request's own search, not the whole home area it may rank."""
+    return replace(wanted, near_home=False)
+
+
+# What each diet keeps out, as allergen codes a request may name ("삼겹살" for a vegetarian).
+_KEPT_OUT_BY_DIET = {
+    "vegetarian": ("pork", "beef", "chicken", "fish", "crustacean", "mollusc"),
+    "vegan": ("pork", "beef", "chicken", "fish", "crustacean", "mollusc", "milk", "egg"),
+    "halal": ("pork",),
+}
+
+
+def _names_what_is_kept_out(wanted: search.Request, rules: search.RuleFacts) -> bool:
+    """Whether the request asks by name for what the customer's rules keep out: an allergen of theirs ("peanut
+    butter smoothie" for a peanut allergy), or meat for a vegetarian ("삼겹살 맛집"), every code of a word kept out.
+    Whatever else it names, nothing fits."""
+    words = wanted.words
+    named = [
+        word
+        for i, word in enumerate(words)  # not a diet's word: "gluten free" asks for no gluten
+        if i + 1 == len(words) or vocabulary.normalize_term(word + words[i + 1]) not in vocabulary.DIET_TERMS
+    ]
+    diets = vocabulary.codes_of_mask(rules.diet_mask, vocabulary.DIETS)
+    kept_out = {*vocabulary.codes_of_mask(rules.allergen_mask, vocabulary.ALLERGENS)}
+    kept_out.update(code for diet in diets for code in _KEPT_OUT_BY_DIET.get(diet, ()))
+    # A word kept out as a whole: "고기" (meat) still fits when only pork is ruled out.
+    return any((codes := stated.allergens_named([word])) and kept_out.issuperset(codes) for word in named)
 
 
 def _ranked_and_missed(
@@ -98,7 +142,7 @@ def _ranked_and_missed(
     (`search.asked_sql`). The items met are read once (a CTE used three times)."""
     asked, asked_params = search.asked_sql(wanted)
     met_rows = judged.annotate(asked=RawSQL(asked, asked_params, output_field=IntegerField()))  # noqa: S611
-    met_sql, met_params = search.matched_sql(met_rows, wanted, columns=("name", "missed", "asked"))
+    met_sql, met_params = search.matched_sql(met_rows, _near(wanted), columns=("name", "missed", "asked"))
     ranked_sql, ranked_params = search.ranked_sql(eligible, wanted, rules)
     with connection.cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.

@@ -307,6 +307,38 @@ def test_the_ranking_follows_the_request_and_the_area(bob, charlie, demo_catalog
     assert all({"vegan", "비건"} & set(c.tags) for c in vegan[:3])
 
 
+def test_a_request_that_names_nothing_ranks_the_kind_it_looks_for_near_home(alice, bob, demo_catalog):
+    lunch = services.catalog_turn_read(customer_id=bob.customer_id, text="lunch under 12k?", limit=8)
+    assert lunch.candidates
+    assert all(c.kind in ("restaurant", "dish") for c in lunch.candidates)
+    assert all(c.price_minor is None or c.price_minor <= 12000 for c in lunch.candidates)
+    assert lunch.candidates[0].area == "Busan, Haeundae-gu"  # near home, though bob's tastes are elsewhere too
+    assert lunch.constraints.kinds == ()  # looked for this turn, never kept as the session's
+    walk = candidates(customer_id=alice.customer_id, text="somewhere to walk this evening")
+    assert walk
+    assert all(c.kind in ("activity", "place") for c in walk)
+    gift = candidates(customer_id=alice.customer_id, text="친구 선물 뭐 사지?")
+    assert gift
+    assert all(c.kind == "product" for c in gift)
+
+
+def test_a_request_for_what_the_catalog_lacks_or_the_rules_keep_out_gets_no_stand_in(
+    make_customer, alice, charlie, demo_catalog
+):
+    skiing = services.catalog_turn_read(customer_id=charlie.customer_id, text="Where can I go skiing?", limit=5)
+    assert skiing.asks
+    assert skiing.candidates == ()
+    assert candidates(customer_id=alice.customer_id, text="스키장 가고 싶어") == ()
+    assert candidates(customer_id=alice.customer_id, text="Peanut butter smoothie spot?") == ()  # her allergy
+    vera = make_customer("vera", home_area="Seoul, Gangnam-gu", monthly_limit_minor=100_000, diets=["vegetarian"])
+    assert candidates(customer_id=vera.customer_id, text="삼겹살 맛집 알려줘") == ()  # meat for a vegetarian
+    assert candidates(customer_id=charlie.customer_id, text="삼겹살 맛집 알려줘")  # no diet: it fits
+    # near misses: a word of the catalog's, and an allergen stated away ("gluten-free" for charlie's wheat)
+    assert candidates(customer_id=charlie.customer_id, text="Gluten-free bread or a dessert")
+    assert candidates(customer_id=alice.customer_id, text="Where can I get a good bowl of gukbap?")
+    assert candidates(customer_id=alice.customer_id, text="돼지고기 빼고 고기 먹고 싶어")  # meat, but for pork
+
+
 def test_candidates_are_diverse(alice, demo_catalog):
     found = candidates(customer_id=alice.customer_id, text="spicy korean", limit=10)
     venues = [c.external_id.split(":")[0] for c in found]

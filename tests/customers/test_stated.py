@@ -11,7 +11,8 @@ from customers.catalog import stated, vocabulary
 SPICY = ("spicy", "매운맛")
 NON_FOOD = ("activity", "place")
 
-# (message, expected): expected keys are a(llergens), d(iets), p(rice cap), t(ags), k(inds), asks.
+# (message, expected): expected keys are a(llergens), d(iets), p(rice cap), t(ags), k(inds), asks, and l(ooks for:
+# the kinds the turn ranks alone, checked where the row gives it).
 CASES: list[tuple[str, dict]] = [
     # --- the four requests ---
     ("새우 알레르기가 있어요. 저녁 뭐 먹지?", {"a": ("crustacean",), "asks": True}),
@@ -433,6 +434,72 @@ CASES: list[tuple[str, dict]] = [
     ("a budget dinner", {"asks": True}),
     ("something for a rainy day", {"asks": True}),
     ("뭐 먹을까", {"asks": True}),
+    # --- caps in more forms ---
+    ("1만5000원 이하 점심", {"p": 15000, "asks": True}),
+    ("maximum of 10,000 won", {"p": 10000}),
+    ("max. 12,000 won for dinner", {"p": 12000, "asks": True}),
+    ("within a 15k budget, lunch", {"p": 15000, "asks": True}),
+    ("not exceeding 9000 won please", {"p": 9000}),
+    ("10k limit, dinner", {"p": 10000, "asks": True}),
+    ("I don't want to exceed 20,000 won", {"p": 20000}),
+    ("2만원 선으로 저녁", {"p": 20000, "asks": True}),
+    ("2만원 넘지 않는 선에서 저녁 추천", {"p": 20000, "asks": True}),
+    ("7천원으로 먹을 수 있는 거", {"p": 7000, "asks": True}),
+    ("under ten thousand won, a quick bite", {"p": 10000, "asks": True}),
+    ("만원대로 점심 먹을 만한 거 있어?", {"p": 19999, "asks": True}),
+    ("1.5만 이하로 저녁 먹을 곳", {"p": 15000, "asks": True}),
+    ("만 오천원 안쪽으로 매운 거", {"p": 15000, "asks": True}),
+    ("Dinner, no more than 9,000 won please", {"p": 9000, "asks": True}),
+    ("cheap, below 8000, something sweet", {"p": 8000, "asks": True}),
+    ("lunch under 12k?", {"p": 12000, "asks": True}),
+    ("만원밖에 없어요, 점심 뭐 먹지", {"p": 10000, "asks": True}),
+    ("2만원 있는데 저녁 추천", {"p": 20000, "asks": True}),
+    ("만원으로 뭐 먹을까", {"p": 10000, "asks": True}),
+    ("<=10000 won", {"p": 10000}),
+    ("15k at the most", {"p": 15000}),
+    ("keep it to 12,000 won", {"p": 12000}),
+    ("12k or lower", {"p": 12000}),
+    ("I have 15,000 won, lunch?", {"p": 15000, "asks": True}),
+    ("I've got 12k left for dinner", {"p": 12000, "asks": True}),
+    ("sub-10k lunch", {"p": 10000, "asks": True}),
+    # near misses: a count, a time, a distance or a gift's price is no cap
+    ("I have 2 kids, somewhere fun", {}),
+    ("집에 강아지 2마리 있어요", {}),
+    ("within 5 minutes walk", {"l": NON_FOOD}),
+    ("at most 2 hours, something fun", {}),
+    ("a table for under 3 people", {}),
+    ("I walked 10,000 steps today", {}),
+    ("2만원 선물 추천", {"l": ("product",)}),
+    # --- kinds looked for without being stated: ranked alone for the turn, never a constraint ---
+    ("somewhere to walk this evening", {"l": NON_FOOD, "asks": True}),
+    ("산책할 곳 추천해 줘", {"l": NON_FOOD, "asks": True}),
+    ("a product to buy as a souvenir from Busan", {"l": ("product",), "asks": True}),
+    ("주말에 놀러 갈 곳", {"l": NON_FOOD, "asks": True}),
+    ("things to see in Mapo", {"l": NON_FOOD, "asks": True}),
+    ("친구 선물 뭐 사지?", {"l": ("product",), "asks": True}),
+    ("gift ideas for a friend who likes yoga", {"l": ("product",), "asks": True}),
+    ("삼만원 미만으로 할 수 있는 체험 활동", {"p": 29999, "l": ("activity",), "asks": True}),
+    ("lunch for two?", {"l": ("restaurant", "dish"), "asks": True}),
+    ("점심 뭐 먹지?", {"l": ("restaurant", "dish"), "asks": True}),
+    # near misses: food asked beside the walk, a meal already had, a market tour, an evening
+    ("산책하고 저녁 먹을 곳", {"l": ()}),
+    ("저녁에 산책", {"l": ()}),
+    ("I already had lunch, anything fun?", {"k": NON_FOOD, "l": ()}),
+    ("a food tour of the market", {"l": ()}),
+    ("발 마사지 받을 곳", {"l": ()}),
+    ("a cafe within walking distance", {"l": ()}),
+    # --- asks for nothing: remarks, talk about the service ---
+    ("Good morning!", {"asks": False}),
+    ("이 서비스는 어떻게 쓰는 거예요?", {"asks": False}),
+    ("ㅋㅋ 재밌네요", {"asks": False}),
+    ("Do you speak Korean?", {"asks": False}),
+    ("감사합니다, 다음에 또 물어볼게요", {"asks": False}),
+    ("너 이름이 뭐야?", {"asks": False}),
+    ("ok cool, bye", {"asks": False}),
+    ("thanks a lot, that was helpful", {"asks": False}),
+    # near misses: the same words in a request
+    ("Korean food near me?", {"asks": True}),
+    ("한국어 메뉴 있는 식당", {"asks": True}),
 ]
 
 FIELDS = {"a": "allergens", "d": "diets", "p": "max_price", "t": "exclude_tags", "k": "kinds"}
@@ -455,6 +522,8 @@ def test_read(text, expected):
     assert got == want
     if "asks" in expected:
         assert found.asks is expected["asks"]
+    if "l" in expected:
+        assert found.looks_for == expected["l"]
     # A word stated as a constraint never becomes a search term.
     left = stated.search_terms([found.query])
     for code in found.constraints.allergens:
