@@ -61,7 +61,8 @@ def test_a_stated_allergy_binds_the_next_session_while_pending_and_until_decline
 
     declined = client.post(f"/api/v1/me/proposals/{proposal['id']}/decline")
     assert declined.status_code == 200, declined.content
-    assert declined.json()["proposals"] == [] and declined.json()["allergies"] == ["peanut"]
+    assert declined.json()["proposals"] == []
+    assert declined.json()["allergies"] == ["peanut"]
     free = send(client, second, KIMBAP)
     assert any(has(card["item"]["external_id"], "sesame") for card in free["recommendations"])
     # The first session's own constraint still holds it there, and it is not proposed again from that session.
@@ -83,14 +84,16 @@ def test_accepting_moves_the_code_into_the_profile_and_the_cache_serves_it(alice
     assert accepted.json()["allergies"] == ["peanut", "sesame"]
     assert accepted.json()["proposals"] == []
     me = client.get("/api/v1/me").json()
-    assert me["allergies"] == ["peanut", "sesame"] and me["proposals"] == []
+    assert me["allergies"] == ["peanut", "sesame"]
+    assert me["proposals"] == []
     assert customers.customer_profile_get(customer_id=alice.customer_id).allergies == ("peanut", "sesame")
     again = client.post(f"/api/v1/me/proposals/{proposal['id']}/decline")
     assert_problem(again, 409, "already_decided")
     assert client.get("/api/v1/me").json()["allergies"] == ["peanut", "sesame"]
     [change] = ProfileChange.objects.filter(customer_id=alice.customer_id, action="accept")
     assert (change.source, change.changed_by_id) == ("customer", alice.user_id)
-    assert change.before["allergies"] == ["peanut"] and change.after["allergies"] == ["peanut", "sesame"]
+    assert change.before["allergies"] == ["peanut"]
+    assert change.after["allergies"] == ["peanut", "sesame"]
     # Stated once more, a code of the profile is not proposed again.
     send(client, session_id, SESAME)
     assert proposals(client) == []
