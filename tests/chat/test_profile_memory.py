@@ -195,3 +195,25 @@ def test_the_session_summary_records_what_was_stated(alice, api, open_session):
     ended = client.post(f"/api/v1/sessions/{session_id}/end")
     assert ended.status_code == 200, ended.content
     assert "never these allergens: sesame" in ended.json()["summary"]
+
+
+def test_a_pending_allergy_keeps_its_items_out_of_the_candidate_block_of_another_session(
+    alice, api, open_session, fake_openai
+):
+    def make(items):
+        proposals = [{"item_id": item_id, "reason": "fits"} for item_id, _ in items[:3]]
+        return {"mood": None, "noted": None, "recommendations": proposals, "reply": "Here you go."}
+
+    answering(fake_openai, make)
+    client = api(alice)
+    send(client, open_session(alice), SESAME)
+    second = open_session(alice)
+    send(client, second, "매운 저녁 추천해 주세요")
+    asked = [r for r in fake_openai.requests if "<candidates>" in r.body["messages"][0]["content"]][-1]
+    assert offered(asked.body)
+    assert not any(has(item_id, "sesame") for item_id, _ in offered(asked.body))
+    [proposal] = proposals(client)
+    client.post(f"/api/v1/me/proposals/{proposal['id']}/decline")
+    send(client, second, "매운 저녁 추천해 주세요")
+    asked = [r for r in fake_openai.requests if "<candidates>" in r.body["messages"][0]["content"]][-1]
+    assert any(has(item_id, "sesame") for item_id, _ in offered(asked.body))
