@@ -9,6 +9,7 @@ import pytest
 
 from customers import services as customers
 from customers.models import Customer, ProfileChange, ProfileProposal
+from llm.prompts import PENDING_LABEL
 from tests.chat.support import answering, assert_problem, offered
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -124,7 +125,7 @@ def test_a_diet_the_model_notes_becomes_a_proposal(bob, api, open_session, fake_
     send(client, open_session(bob), "Dinner in Haeundae?")
     [_, *_, later] = [r for r in fake_openai.requests if "<candidates>" in r.body["messages"][0]["content"]]
     system = later.body["messages"][0]["content"]
-    assert "Awaiting the customer's confirmation in their profile (binding until declined): diets: vegan" in system
+    assert f"{PENDING_LABEL}: diets: vegan" in system
     for item_id, _ in offered(later.body):
         row = CATALOG[item_id]
         assert not row.get("food", row["kind"] in ("restaurant", "dish")) or "vegan" in row.get("diets", [])
