@@ -44,6 +44,7 @@ def proposals(client) -> list[dict]:
 def test_a_stated_allergy_binds_the_next_session_while_pending_and_until_declined(alice, api, open_session):
     client = api(alice)
     first = open_session(alice)
+    assert proposals(client) == []  # cached now: the turn's proposal must drop the entry
     said = send(client, first, SESAME)
     assert "sesame: 알레르기(으)로 여길게요. 프로필에서 확인해 주세요." in said["assistant_message"]["content"]
     [proposal] = proposals(client)
