@@ -101,32 +101,27 @@ def turn_catalog_read(
 def proposable(
     context: TurnContext, stated: Constraints, *, declined: Constraints = NO_CONSTRAINTS
 ) -> tuple[tuple[str, str], ...]:
-    """The (kind, code) allergies and diets of `stated` to propose for the customer's profile: not in the profile,
-    not pending already (`context.pending`), not declined from this session. customers checks the same in the
-    statement that writes them; this spares the statement when there is nothing new."""
+    """The (kind, code) allergies and diets of `stated` to propose for the customer's profile: none of the
+    profile's, none `declined` from this session (customers checks both again in the statement that writes them,
+    and writes a code pending already no second time)."""
     facts = context.customer
-    allergies = [c for c in stated.allergens if c not in {*facts.allergies, *context.pending.allergens}]
-    diets = [c for c in stated.diets if c not in {*facts.diets, *context.pending.diets}]
     return (
-        *(("allergy", c) for c in allergies if c not in declined.allergens),
-        *(("diet", c) for c in diets if c not in declined.diets),
+        *(("allergy", c) for c in stated.allergens if c not in {*facts.allergies, *declined.allergens}),
+        *(("diet", c) for c in stated.diets if c not in {*facts.diets, *declined.diets}),
     )
 
 
 def turn_proposed(context: TurnContext, after: Constraints) -> tuple[tuple[str, str], ...]:
     """The (kind, code) allergies and diets a turn proposes for the customer's profile: what its message stated
-    (`context.stated`) and what the model noted (in the session's constraints `after` the turn, not before it),
-    but none of the profile's, nor a noted one pending already. Empty for a turn that states nothing: its
-    recording then costs no statement more."""
+    (`context.stated`) and what the model noted (in the session's constraints `after` the turn, neither in them
+    before it nor pending already), none of the profile's. Empty for a turn that states nothing: its recording then
+    costs no statement more."""
+    before = context.constraints.tightened(context.pending)
     noted = Constraints(
-        allergens=tuple(
-            c for c in after.allergens if c not in {*context.constraints.allergens, *context.pending.allergens}
-        ),
-        diets=tuple(c for c in after.diets if c not in {*context.constraints.diets, *context.pending.diets}),
+        allergens=tuple(c for c in after.allergens if c not in before.allergens),
+        diets=tuple(c for c in after.diets if c not in before.diets),
     )
-    stated = context.stated.tightened(noted)
-    unpending = replace(context, pending=NO_CONSTRAINTS)
-    return proposable(unpending, Constraints(allergens=stated.allergens, diets=stated.diets))
+    return proposable(context, context.stated.tightened(noted))
 
 
 def constraint_fields(constraints: object) -> dict[str, object]:
