@@ -10,7 +10,16 @@ from uuid import UUID
 from django.conf import settings
 
 from customers import services as customers
-from llm.services import Candidate, Constraints, CustomerFacts, PastSummary, ShownItem, TurnContext, Vocabulary
+from llm.services import (
+    NO_CONSTRAINTS,
+    Candidate,
+    Constraints,
+    CustomerFacts,
+    PastSummary,
+    ShownItem,
+    TurnContext,
+    Vocabulary,
+)
 
 # The profile fields a prompt may see: those `llm.CustomerFacts` declares, taken by name from the customer's profile
 # (never the username, the spending so far or the timestamps).
@@ -46,12 +55,19 @@ def _context_of(facts: customers.TurnFacts) -> TurnContext:
 
 
 def turn_catalog_read(
-    context: TurnContext, *, customer_id: int, text: str, constraints: Constraints | None = None
+    context: TurnContext,
+    *,
+    customer_id: int,
+    text: str,
+    constraints: Constraints | None = None,
+    session_id: UUID | None = None,
 ) -> TurnContext:
     """`context` with the turn's catalog side, read live (two SQL statements): the candidates for `text` (best
-    first, each meeting the customer's rules, the session's `constraints` and what `text` states; none when nothing
-    fits or it asks for nothing), the names the reply must not carry, what the customer rated lately, and the
-    constraints (the session's with the message's, and the message's alone, which the turn keeps with the session).
+    first, each meeting the customer's rules, their pending profile proposals, the session's `constraints` and what
+    `text` states; none when nothing fits or it asks for nothing), the names the reply must not carry, what the
+    customer rated lately, the constraints (the session's with the message's, and the message's alone, which the
+    turn keeps with the session), and the pending allergies and diets (those proposed before, and what the message
+    states that the profile lacks: `proposable`).
     The turn's first database work when every other read came from the cache: it raises DatabaseUnavailable while
     the database is down."""
     found = customers.catalog_turn_read(
@@ -60,6 +76,13 @@ def turn_catalog_read(
         limit=settings.RECOMMENDATION_CANDIDATES,
         tastes=TASTES,
         constraints=customers.Constraints(**constraint_fields(constraints or Constraints())),
+        session_id=session_id,
+    )
+    stated = Constraints(**constraint_fields(found.stated))
+    new = proposable(context, stated, declined=Constraints(**constraint_fields(found.declined)))
+    pending = Constraints(
+        allergens=tuple(dict.fromkeys((*found.pending.allergens, *(c for k, c in new if k == "allergy")))),
+        diets=tuple(dict.fromkeys((*found.pending.diets, *(c for k, c in new if k == "diet")))),
     )
     return replace(
         context,
@@ -68,10 +91,37 @@ def turn_catalog_read(
         liked=found.liked,
         disliked=found.disliked,
         constraints=Constraints(**constraint_fields(found.constraints)),
-        stated=Constraints(**constraint_fields(found.stated)),
+        stated=stated,
         asks=found.asks,
         vocabulary=VOCABULARY,
+        pending=pending,
     )
+
+
+def proposable(
+    context: TurnContext, stated: Constraints, *, declined: Constraints = NO_CONSTRAINTS
+) -> tuple[tuple[str, str], ...]:
+    """The (kind, code) allergies and diets of `stated` to propose for the customer's profile: none of the
+    profile's, none `declined` from this session (customers checks both again in the statement that writes them,
+    and writes a code pending already no second time)."""
+    facts = context.customer
+    return (
+        *(("allergy", c) for c in stated.allergens if c not in {*facts.allergies, *declined.allergens}),
+        *(("diet", c) for c in stated.diets if c not in {*facts.diets, *declined.diets}),
+    )
+
+
+def turn_proposed(context: TurnContext, after: Constraints) -> tuple[tuple[str, str], ...]:
+    """The (kind, code) allergies and diets a turn proposes for the customer's profile: what its message stated
+    (`context.stated`) and what the model noted (in the session's constraints `after` the turn, neither in them
+    before it nor pending already), none of the profile's. Empty for a turn that states nothing: its recording then
+    costs no statement more."""
+    before = context.constraints.tightened(context.pending)
+    noted = Constraints(
+        allergens=tuple(c for c in after.allergens if c not in before.allergens),
+        diets=tuple(c for c in after.diets if c not in before.diets),
+    )
+    return proposable(context, context.stated.tightened(noted))
 
 
 def constraint_fields(constraints: object) -> dict[str, object]:

@@ -64,6 +64,12 @@ PROBLEMS: dict[str, ProblemType] = {
         "The session's last message is no longer the one this regenerate expected; nothing was changed.",
         fixed=True,
     ),
+    "already_decided": ProblemType(
+        409,
+        "Already decided",
+        "This profile proposal was accepted or declined already; nothing was changed.",
+        example="This proposal was declined already.",
+    ),
     "message_too_long": ProblemType(413, "Message too long", example="The message is longer than 4000 characters."),
     "unsupported_media_type": ProblemType(
         415, "Unsupported media type", example='Unsupported media type "text/plain" in request.'

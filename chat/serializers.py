@@ -253,6 +253,38 @@ class SessionPageOut(serializers.Serializer):
 
 
 ProfileOut = dataclass_out(CustomerProfile, "ProfileOut")
+PROPOSAL_KINDS = ("allergy", "diet")
+
+
+class ProposalOut(serializers.Serializer):
+    """Reads a `customers.services.ProfileProposal`."""
+
+    id = serializers.UUIDField(
+        source="proposal_id", help_text="POST /api/v1/me/proposals/{id}/accept or .../decline decides it."
+    )
+    kind = serializers.ChoiceField(PROPOSAL_KINDS)
+    code = serializers.CharField(help_text="An allergen code (kind `allergy`) or a diet code (kind `diet`).")
+    session_id = serializers.UUIDField(
+        allow_null=True, help_text="The session it was stated in; null once that session is deleted."
+    )
+    stated_at = serializers.DateTimeField()
+
+
+class MeOut(ProfileOut):
+    """Reads a `customers.services.CustomerMe`: the profile's fields, then the pending proposals."""
+
+    proposals = ProposalOut(
+        many=True,
+        help_text="Allergies and diets you stated in a chat, awaiting your confirmation, oldest first: they bind "
+        "every session of yours until you decline them.",
+    )
+
+    def to_representation(self, instance):
+        proposal = _bound(ProposalOut)
+        return {
+            **_bound(ProfileOut).to_representation(instance.profile),
+            "proposals": [proposal.to_representation(item) for item in instance.proposals],
+        }
 
 
 def rendered(kind: type[serializers.Serializer], instance: object) -> dict[str, Any]:

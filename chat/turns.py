@@ -20,7 +20,7 @@ from uuid import UUID
 from asgiref.sync import sync_to_async
 
 from chat import recommendations
-from chat.context import constraint_fields, turn_catalog_read, turn_context_read
+from chat.context import constraint_fields, turn_catalog_read, turn_context_read, turn_proposed
 from chat.errors import ChatError
 from customers import services as customers
 from customers.services import DatabaseUnavailable, SessionNotFound
@@ -62,7 +62,9 @@ def turn_prepare(
     # The reads above may have come from the cache alone, and the activity recorded after the reply needs the
     # database: this read, never cached, comes before anything of the turn is written to Redis or sent to the
     # model, so that a turn the database could not record is refused first.
-    context = turn_catalog_read(context, customer_id=customer_id, text=request, constraints=stored)
+    context = turn_catalog_read(
+        context, customer_id=customer_id, text=request, constraints=stored, session_id=session_id
+    )
     customers.database_connection_release()  # the reads are done; the model call can take minutes
     return context
 
@@ -165,6 +167,7 @@ def _finish(
                 customer_id=context.customer_id,
                 constraints=customers.Constraints(**constraint_fields(turn.constraints)),
                 maybe_recorded=turn.recording_owed,
+                proposed=turn_proposed(context, turn.constraints),
             )
         except DatabaseUnavailable as exc:
             logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})

@@ -8,6 +8,8 @@ app_name = "chat"
 
 urlpatterns = [
     path("me", views.MeApi.as_view(), name="me"),
+    path("me/proposals/<uuid:proposal_id>/accept", views.ProposalAcceptApi.as_view(), name="proposal-accept"),
+    path("me/proposals/<uuid:proposal_id>/decline", views.ProposalDeclineApi.as_view(), name="proposal-decline"),
     path("sessions", views.SessionListCreateApi.as_view(), name="sessions"),
     path("sessions/<uuid:session_id>", views.SessionDetailApi.as_view(), name="session"),
     path("sessions/<uuid:session_id>/messages", views.SessionMessagesApi.as_view(), name="session-messages"),

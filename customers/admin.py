@@ -1,19 +1,30 @@
 """Admin of customers and chat sessions, with the live transcript of open sessions through `customers.ports`."""
 
+import json
 import logging
 from collections.abc import Callable
 from uuid import UUID
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from customers import archive, services
+from customers import archive, memory, services
 from customers.admin_catalog import CustomerCodesForm
-from customers.models import ChatSession, Customer, SessionStatus
+from customers.models import (
+    ChangeSource,
+    ChatSession,
+    Customer,
+    ProfileChange,
+    ProfileProposal,
+    ProposalStatus,
+    SessionStatus,
+)
 from customers.ports import LiveTranscript, SessionAdminActions, TranscriptLine, session_admin_actions
 
 logger = logging.getLogger(__name__)
@@ -37,8 +48,69 @@ class CustomerAdmin(admin.ModelAdmin):
     search_fields = ("display_name", "user__username")
     list_filter = ("preferred_language", "home_area", "created_at")
     raw_id_fields = ("user",)
-    readonly_fields = ("remaining_limit", "created_at", "updated_at")
+    readonly_fields = ("remaining_limit", "created_at", "updated_at", "pending_proposals", "change_history")
     actions = ("drop_cache_entries",)
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: forms.ModelForm, change: bool) -> None:
+        """Save, and record a change of the dietary profile as made by staff (who, when, before, after)."""
+        with transaction.atomic():
+            stored = Customer.objects.select_for_update().filter(pk=obj.pk).first() if change else None
+            super().save_model(request, obj, form, change)
+            if stored is None:
+                return
+            changed = [name for name in memory.EDITABLE_FIELDS if getattr(stored, name) != getattr(obj, name)]
+            if changed:
+                memory.change_record(
+                    customer_id=obj.pk,
+                    by_user_id=request.user.pk,
+                    source=ChangeSource.STAFF,
+                    action="edit",
+                    before={name: getattr(stored, name) for name in changed},
+                    after={name: getattr(obj, name) for name in changed},
+                )
+
+    @admin.display(description="pending proposals")
+    def pending_proposals(self, obj: Customer) -> str | SafeString:
+        if obj.pk is None:
+            return "none"
+        pending = ProfileProposal.objects.filter(customer=obj, status=ProposalStatus.PENDING).order_by("stated_at")
+        if not pending:
+            return "none"
+        rows = format_html_join(
+            "",
+            "<li>{} {} (stated {})</li>",
+            ((p.get_kind_display(), p.code, f"{p.stated_at:%Y-%m-%d %H:%M}") for p in pending),
+        )
+        url = (
+            reverse("admin:customers_profileproposal_changelist")
+            + f"?customer__id__exact={obj.pk}&status__exact=pending"
+        )
+        return format_html('<ul>{}</ul><a href="{}">Accept or decline them</a> (recorded as staff).', rows, url)
+
+    @admin.display(description="change history")
+    def change_history(self, obj: Customer) -> str | SafeString:
+        changes = ProfileChange.objects.filter(customer=obj).select_related("changed_by").order_by("-changed_at")[:50]
+        if obj.pk is None or not changes:
+            return "none"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{c.changed_at:%Y-%m-%d %H:%M:%S}",
+                    f"{c.get_source_display()} ({c.changed_by.get_username() if c.changed_by else 'unknown'})",
+                    c.action,
+                    json.dumps(c.before, ensure_ascii=False),
+                    json.dumps(c.after, ensure_ascii=False),
+                )
+                for c in changes
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>when</th><th>who</th><th>what</th><th>before</th><th>after</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Customer | None = None) -> tuple[str, ...]:
         # Cached lookups by user id assume a customer keeps its user.
@@ -58,6 +130,45 @@ class CustomerAdmin(admin.ModelAdmin):
         for customer_id in customer_ids:
             services.customer_cache_drop(customer_id=customer_id)
         self.message_user(request, f"Dropped the cache entries of {len(customer_ids)} customer(s).", messages.SUCCESS)
+
+
+@admin.register(ProfileProposal)
+class ProfileProposalAdmin(admin.ModelAdmin):
+    """Proposals are made by turns and decided by the customer or, here, by staff on their behalf (recorded so)."""
+
+    list_display = ("customer", "kind", "code", "status", "stated_at", "decided_at", "decided_by")
+    list_select_related = ("customer", "decided_by")
+    list_filter = ("status", "kind")
+    search_fields = ("customer__display_name", "customer__user__username", "code")
+    ordering = ("-stated_at",)
+    readonly_fields = ("customer", "kind", "code", "session", "stated_at", "status", "decided_at", "decided_by")
+    actions = ("accept", "decline")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Accept (as staff): the code joins the profile", permissions=["change"])
+    def accept(self, request: HttpRequest, queryset: QuerySet[ProfileProposal]) -> None:
+        self._decide(request, queryset, services.profile_proposal_accept, "Accepted")
+
+    @admin.action(description="Decline (as staff)", permissions=["change"])
+    def decline(self, request: HttpRequest, queryset: QuerySet[ProfileProposal]) -> None:
+        self._decide(request, queryset, services.profile_proposal_decline, "Declined")
+
+    def _decide(
+        self, request: HttpRequest, queryset: QuerySet[ProfileProposal], decide: Callable[..., object], done: str
+    ) -> None:
+        decided = skipped = 0
+        for proposal_id in queryset.values_list("pk", flat=True):
+            try:
+                decide(customer_id=None, proposal_id=proposal_id, by_user_id=request.user.pk, staff=True)
+            except (services.ProposalDecided, services.ProposalNotFound):
+                skipped += 1
+            else:
+                decided += 1
+        self.message_user(request, f"{done} {decided} proposal(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} were decided already.", messages.WARNING)
 
 
 @admin.register(ChatSession)

@@ -41,7 +41,7 @@ from redis.exceptions import ResponseError as RedisResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from customers import spending
-from customers.data import ApiUser, CustomerProfile, PastSessionSummary, SessionAccess
+from customers.data import ApiUser, CustomerProfile, PastSessionSummary, ProfileProposal, SessionAccess
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ CUSTOMER_OF_USER = CacheSpec("customer-of-user:v1", int)  # ident: user id
 CUSTOMER = CacheSpec("customer:v3", CustomerProfile, until=spending.month_ends_at)
 SESSION_ACCESS = CacheSpec("session-access:v1", SessionAccess)  # ident: session id
 PAST_SUMMARIES = CacheSpec("past-summaries:v1", PastSessionSummary, many=True)  # ident: customer id
+PROPOSALS = CacheSpec("proposals:v1", ProfileProposal, many=True)  # ident: customer id; pending ones only
 
 
 def token_digest(token: str) -> str:

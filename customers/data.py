@@ -45,6 +45,25 @@ class CustomerProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileProposal:
+    """An allergy or diet the customer stated in a session, pending their confirmation (it binds meanwhile)."""
+
+    proposal_id: UUID
+    kind: str  # "allergy" | "diet"
+    code: str
+    session_id: UUID | None  # None once that session is deleted
+    stated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMe:
+    """What `GET /api/v1/me` shows: the profile and the pending proposals, oldest first."""
+
+    profile: CustomerProfile
+    proposals: tuple[ProfileProposal, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SessionAccess:
     """The cached facts needed on every turn: who owns a session and whether it is still open."""
 
@@ -261,3 +280,7 @@ class TurnCatalog:
     constraints: Constraints = NO_CONSTRAINTS  # the session's, with what the message states: what bound the search
     stated: Constraints = NO_CONSTRAINTS  # what the message itself states (to be kept with the session)
     asks: bool = True  # whether the message asks for anything (a greeting, thanks or small talk does not)
+    # The customer's pending profile proposals (they bound the search like the profile's codes), and the codes
+    # declined from this session (never proposed from it again), read live with the customer's facts.
+    pending: Constraints = NO_CONSTRAINTS
+    declined: Constraints = NO_CONSTRAINTS

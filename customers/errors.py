@@ -32,9 +32,13 @@ class DatabaseUnavailable(CustomersError):
 
 
 class InvalidInput(CustomersError, ValueError):
-    """A service got an unknown field or an invalid value; nothing was written."""
+    """A service got an unknown field or an invalid value; nothing was written. `field` names it when known."""
 
     code = "invalid_request"
+
+    def __init__(self, message: str = "", *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class RecommendationNotFound(CustomersError):
@@ -62,3 +66,15 @@ class CatalogImportError(FileRowError):
 
 class SpendingImportError(FileRowError):
     """A spending file that breaks the contract (customers/spending_import.py)."""
+
+
+class ProposalNotFound(CustomersError):
+    """No such profile proposal, or another customer's: callers cannot tell the two apart."""
+
+    code = "not_found"
+
+
+class ProposalDecided(CustomersError):
+    """The profile proposal was accepted or declined already; nothing was changed."""
+
+    code = "already_decided"

@@ -352,3 +352,86 @@ class Recommendation(models.Model):
 
     def __str__(self) -> str:
         return f"Recommendation {self.id}"
+
+
+# --- profile memory --------------------------------------------------------------------------------------------
+
+
+class ProposalKind(models.TextChoices):
+    ALLERGY = "allergy", "Allergy"
+    DIET = "diet", "Diet"
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+
+
+class ProfileProposal(models.Model):
+    """An allergy or diet the customer stated in a session (their words or the model's `noted`), proposed for their
+    profile. While pending it binds every session of theirs; accepting moves the code into the profile, declining
+    drops it. At most one pending proposal per (customer, kind, code): the partial unique constraint, which the
+    turn's INSERT ... ON CONFLICT DO NOTHING relies on under concurrency."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="proposals")
+    kind = models.CharField(max_length=8, choices=ProposalKind.choices)
+    code = models.CharField(max_length=32)
+    session = models.ForeignKey(ChatSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    stated_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=8, choices=ProposalStatus.choices, default=ProposalStatus.PENDING)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "kind", "code"],
+                condition=Q(status="pending"),
+                name="proposal_one_pending_per_code",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=ProposalKind.values), name="proposal_kind_known"),
+            models.CheckConstraint(condition=Q(status__in=ProposalStatus.values), name="proposal_status_known"),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_at__isnull=False), name="proposal_decided_has_time"
+            ),
+        ]
+        indexes = [
+            # A session's declined codes are not proposed again from it (the turn's INSERT looks them up).
+            models.Index(
+                fields=["session", "kind", "code"], condition=Q(status="declined"), name="proposal_declined_in_session"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.code} ({self.status})"
+
+
+class ChangeSource(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    STAFF = "staff", "Staff"
+
+
+class ProfileChange(models.Model):
+    """One change of a customer's allergies, diets, dietary notes or preferences: who made it (the customer through
+    the API, or staff), when, and the fields before and after (only the fields that changed)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="profile_changes")
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=8, choices=ChangeSource.choices)
+    # What moved it: "edit" (PATCH /me or the admin's form), "accept" or "decline" of a proposal.
+    action = models.CharField(max_length=16)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["customer", "-changed_at"], name="profile_change_customer_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.source} at {self.changed_at:%Y-%m-%d %H:%M}"

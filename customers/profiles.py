@@ -3,17 +3,19 @@ customers. Other apps reach these functions through `customers.services`."""
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from customers import cache, selectors, spending
+from customers import cache, memory, selectors, spending
 from customers.cache import get_or_load
 from customers.catalog import vocabulary
 from customers.data import (
     ApiUser,
+    CustomerMe,
     CustomerProfile,
     DemoCustomer,
     SpendingImportResult,
@@ -24,7 +26,7 @@ from customers.errors import (
     CustomerNotFound,
     InvalidInput,
 )
-from customers.models import PROFILE_FIELDS, ChatSession, Customer
+from customers.models import PROFILE_FIELDS, ChangeSource, ChatSession, Customer
 from customers.spending_import import import_file as spending_import_file
 
 _TOKEN_MAX_LENGTH = Token._meta.get_field("key").max_length
@@ -84,6 +86,68 @@ def customer_profile_get(*, customer_id: int) -> CustomerProfile:
 
 
 @database_required
+def customer_me_get(*, customer_id: int) -> CustomerMe:
+    """The customer's profile and pending profile proposals (both read-through cached: one cache round trip when
+    warm). Raises CustomerNotFound."""
+    profile, proposals = cache.get_many([(cache.CUSTOMER, customer_id), (cache.PROPOSALS, customer_id)])
+    if profile is cache.MISS:
+        profile = cache.load(cache.CUSTOMER, customer_id, lambda: selectors.customer_profile(customer_id=customer_id))
+    if profile is None:
+        raise CustomerNotFound(f"customer {customer_id} not found")
+    if proposals is cache.MISS:
+        proposals = cache.load(cache.PROPOSALS, customer_id, lambda: memory.proposals_pending(customer_id=customer_id))
+    return CustomerMe(profile=profile, proposals=proposals or ())
+
+
+@database_required
+def customer_profile_edit(*, customer_id: int, changes: dict[str, object], by_user_id: int | None = None) -> CustomerMe:
+    """The customer's own edit of their allergies, diets, dietary notes and preferences (each a list of strings,
+    replaced whole): allergies and diets read through the vocabulary (codes, or what people write: "땅콩",
+    "shellfish", "채식"), entries that map to no code kept as unverified dietary notes; recorded as a profile
+    change by the customer (`by_user_id`). Raises InvalidInput naming the field (any other field, the monthly limit
+    and the spending included: nothing is written then), CustomerNotFound."""
+    memory.profile_edit(customer_id=customer_id, changes=changes, by_user_id=by_user_id)
+    return _me_fresh(customer_id)
+
+
+@database_required
+def profile_proposal_accept(
+    *, customer_id: int | None, proposal_id: UUID, by_user_id: int | None = None, staff: bool = False
+) -> CustomerMe:
+    """Accept a pending proposal: its code joins the profile (the cached profile is dropped on commit); recorded as
+    a profile change by the customer, or by staff (`staff`, `customer_id` None: whoever's it is). Raises
+    ProposalNotFound (absent or another customer's), ProposalDecided."""
+    profile = memory.proposal_decide(
+        customer_id=customer_id, proposal_id=proposal_id, accept=True, by_user_id=by_user_id, source=_source(staff)
+    )
+    return _me_fresh(profile.customer_id)
+
+
+@database_required
+def profile_proposal_decline(
+    *, customer_id: int | None, proposal_id: UUID, by_user_id: int | None = None, staff: bool = False
+) -> CustomerMe:
+    """Decline a pending proposal: it stops binding (but where a session's own constraints hold its code) and is
+    not proposed again from its session. As `profile_proposal_accept` otherwise."""
+    profile = memory.proposal_decide(
+        customer_id=customer_id, proposal_id=proposal_id, accept=False, by_user_id=by_user_id, source=_source(staff)
+    )
+    return _me_fresh(profile.customer_id)
+
+
+def _source(staff: bool) -> str:
+    return ChangeSource.STAFF if staff else ChangeSource.CUSTOMER
+
+
+def _me_fresh(customer_id: int) -> CustomerMe:
+    """The profile and pending proposals as just committed (not from the cache, whose entries are being dropped)."""
+    profile = selectors.customer_profile(customer_id=customer_id)
+    if profile is None:
+        raise CustomerNotFound(f"customer {customer_id} not found")
+    return CustomerMe(profile=profile, proposals=memory.proposals_pending(customer_id=customer_id))
+
+
+@database_required
 def customer_update(*, customer_id: int, **fields: object) -> CustomerProfile:
     """Change profile fields (validated); cached entries are dropped once the transaction commits.
 
@@ -125,7 +189,11 @@ def spending_import(*, path: str | Path) -> SpendingImportResult:
 @database_required
 def customer_cache_drop(*, customer_id: int) -> None:
     """Drop every cached entry of the customer (after the current transaction commits)."""
-    entries: list[tuple[cache.CacheSpec, object]] = [(cache.CUSTOMER, customer_id), (cache.PAST_SUMMARIES, customer_id)]
+    entries: list[tuple[cache.CacheSpec, object]] = [
+        (cache.CUSTOMER, customer_id),
+        (cache.PAST_SUMMARIES, customer_id),
+        (cache.PROPOSALS, customer_id),
+    ]
     user_id = Customer.objects.filter(pk=customer_id).values_list("user_id", flat=True).first()
     if user_id is not None:
         entries.append((cache.CUSTOMER_OF_USER, user_id))

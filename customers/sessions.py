@@ -2,6 +2,7 @@
 transcript archive. Other apps reach these functions through `customers.services`."""
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from uuid import UUID
 
@@ -10,7 +11,7 @@ from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from customers import archive, cache, selectors
+from customers import archive, cache, memory, selectors
 from customers.cache import get_or_load
 from customers.catalog import recommendations as catalog_recommendations
 from customers.catalog import search
@@ -115,6 +116,7 @@ def session_record_activity(
     customer_id: int | None = None,
     constraints: Constraints = NO_CONSTRAINTS,
     maybe_recorded: bool = False,
+    proposed: Sequence[tuple[str, str]] = (),
 ) -> tuple[UUID, ...]:
     """Add to the session's counters atomically (one UPDATE) and move its last activity time forward to `at`.
 
@@ -130,12 +132,20 @@ def session_record_activity(
 
     `maybe_recorded`: an earlier attempt at this recording failed without telling whether its commit happened (the
     connection dropped). Rows of `shown` found then say it did: nothing is written again, and their ids are returned.
+
+    `proposed`: the (kind, code) allergies and diets the turn stated ("allergy" or "diet" and a code), proposed for
+    the customer's profile in the same transaction, one statement more (customers/memory.py `proposals_insert`:
+    once per code, even under concurrency; not a code of the profile, nor one declined from this session). A turn
+    that states nothing costs nothing more.
     """
     changes = _activity_changes(messages_added, prompt_tokens, completion_tokens, mood, at)
     rows = ChatSession.objects.filter(pk=session_id)
     if not shown:
-        if not rows.update(**changes):
-            raise SessionNotFound(f"session {session_id} not found")
+        with transaction.atomic() if proposed else nullcontext():
+            if not rows.update(**changes):
+                raise SessionNotFound(f"session {session_id} not found")
+            if proposed:
+                memory.proposals_insert(session_id=session_id, proposed=proposed)
         return ()
     if customer_id is None:
         raise InvalidInput("the customer whose rules the cards must meet")
@@ -147,13 +157,16 @@ def session_record_activity(
         found = search.facts(customer_id=customer_id)
         if found is None:
             raise CustomerNotFound(f"customer {customer_id} not found")
-        return catalog_recommendations.insert(
+        recorded = catalog_recommendations.insert(
             shown=[(external_id, reason) for _, external_id, reason in shown],
             ids=[recommendation_id for recommendation_id, _, _ in shown],
             session_id=session_id,
             rules=search.bound(found.rules, constraints),
             activity=(rows, changes),
         )
+        if proposed:
+            memory.proposals_insert(session_id=session_id, proposed=proposed)
+        return recorded
 
 
 def _activity_changes(

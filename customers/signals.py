@@ -33,6 +33,7 @@ def _customer_deleted(*, instance: Customer, **kwargs: object) -> None:
         (cache.CUSTOMER, instance.pk),
         (cache.CUSTOMER_OF_USER, instance.user_id),
         (cache.PAST_SUMMARIES, instance.pk),
+        (cache.PROPOSALS, instance.pk),
     ]
     cache.invalidate_on_commit(entries + _token_entries(instance.user_id))
 

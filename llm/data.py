@@ -136,11 +136,15 @@ class TurnContext:
     stated: Constraints = NO_CONSTRAINTS
     asks: bool = True
     vocabulary: Vocabulary = Vocabulary()
+    # The allergies and diets awaiting the customer's confirmation in their profile (stated in this or another
+    # session): they bind like the profile's, and the reply says they are treated so until the customer decides.
+    pending: Constraints = NO_CONSTRAINTS
 
     def rules(self) -> Constraints:
-        """The profile's allergies and diets with the session's constraints: what a card is checked against."""
+        """The profile's allergies and diets, the pending ones and the session's constraints: what a card is checked
+        against."""
         profile = Constraints(allergens=self.customer.allergies, diets=self.customer.diets)
-        return profile.tightened(self.constraints)
+        return profile.tightened(self.pending).tightened(self.constraints)
 
 
 # --- outputs ----------------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ the same checks as a model's proposals, llm/grounding.py), say which of them dec
 declared": only a customer with no allergy is shown one) and mention the remaining budget, or say plainly that
 nothing fits and which rules ruled it out. A message that asks for nothing gets no card. The request itself is never
 quoted back. Fold and summary
-answers are extractive (the first sentence of each customer message, and what was recommended and how it was rated).
+answers are extractive (the first sentence of each customer message, what was recommended and how it was rated, and
+the rules the customer stated). Allergies and diets awaiting the customer's confirmation in their profile are said
+to be treated as such ("I'll treat sesame as an allergy; confirm it in your profile").
 """
 
 import asyncio
@@ -20,7 +22,7 @@ from llm import rules as rule_words
 from llm.candidates import ALLERGENS_NOT_DECLARED
 from llm.conf import LLMSettings, get_settings
 from llm.data import NO_CONSTRAINTS, Card, ShownItem, TurnContext
-from llm.prompts import format_money
+from llm.prompts import format_money, stated_line
 from llm.providers import Completion, ModelRequest, counted_usage
 
 MAX_SUMMARY_CHARS = 600
@@ -85,6 +87,8 @@ class OfflineProvider:
             text, mood = extractive_summary(request.previous_summary, request.transcript), None
             if request.purpose == "summary" and request.context and request.context.shown:
                 text = f"{text} {shown_sentence(request.context.shown)}"
+            if request.purpose == "summary" and request.context and (stated := stated_line(request.context)):
+                text = f"{text} Stated in this session: {stated}."
         usage = counted_usage(request.messages, text, model=self._model)
         return Completion(text=text, mood=mood, usage=usage, finish_reason="stop", cards=cards)
 
@@ -126,6 +130,9 @@ class _Phrases:
     greeting: str
     moods: dict[str, str]
     noted: str
+    pending: str
+    pending_allergies: str
+    pending_diets: str
     picks: str
     budget: str
     nothing_asked: str
@@ -144,6 +151,8 @@ def _reply_text(context: TurnContext, mood: str, cards: Sequence[Card]) -> str:
     if context.stated != NO_CONSTRAINTS:
         said = replace(context, customer=replace(facts, allergies=(), diets=()), constraints=context.stated)
         parts.append(phrases.noted.format(rules=rule_words.rules_named(said, money=format_money, budget=False)))
+    if sentence := _pending_sentence(context, phrases, korean):
+        parts.append(sentence)
     if cards:
         parts.append(phrases.picks.format(names=", ".join(card.item.name for card in cards)))
         if undeclared := _allergens_not_declared(context, cards):
@@ -153,6 +162,17 @@ def _reply_text(context: TurnContext, mood: str, cards: Sequence[Card]) -> str:
         parts.append(phrases.nothing_asked)
     parts.append(phrases.label)
     return " ".join(parts)
+
+
+def _pending_sentence(context: TurnContext, phrases: _Phrases, korean: bool) -> str:
+    """That the allergies and diets awaiting the customer's confirmation are treated as such meanwhile; "" if none."""
+    pending, facts = context.pending, []
+    if pending.allergens:
+        facts.append(phrases.pending_allergies.format(codes=", ".join(c.replace("_", " ") for c in pending.allergens)))
+    if pending.diets:
+        words = ", ".join(rule_words.diet_word(code, korean=korean) for code in pending.diets)
+        facts.append(phrases.pending_diets.format(codes=words))
+    return phrases.pending.format(facts=" / ".join(facts) if korean else " and ".join(facts)) if facts else ""
 
 
 def _before_label(text: str, sentence: str) -> str:
@@ -218,6 +238,9 @@ _ENGLISH = _Phrases(
     greeting="Hi {name}!",
     moods=_MOOD_SENTENCES,
     noted="Noted for this conversation: {rules}.",
+    pending="I'll treat {facts}; confirm it in your profile.",
+    pending_allergies="{codes} as an allergy",
+    pending_diets="{codes} as your diet",
     picks="My picks: {names}.",
     budget="You have {budget} left this month.",
     nothing_asked="Tell me whenever you'd like a recommendation.",
@@ -228,6 +251,9 @@ _KOREAN = _Phrases(
     greeting="{name}님, 안녕하세요!",
     moods=_MOOD_SENTENCES_KO,
     noted="이번 대화에서 지킬게요: {rules}.",
+    pending="{facts}(으)로 여길게요. 프로필에서 확인해 주세요.",
+    pending_allergies="{codes}: 알레르기",
+    pending_diets="{codes}: 식단",
     picks="추천드려요: {names}.",
     budget="이번 달 남은 예산은 {budget}이에요.",
     nothing_asked="추천이 필요하시면 언제든 말씀해 주세요.",

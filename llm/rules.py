@@ -15,6 +15,11 @@ _DIET_WORDS["gluten_free"] = ("gluten-free", "글루텐 프리")
 _KIND_WORDS = {"restaurant": "식당", "dish": "요리", "product": "상품", "activity": "활동", "place": "장소"}
 
 
+def diet_word(code: str, *, korean: bool) -> str:
+    """A diet code in words, in English or Korean."""
+    return _DIET_WORDS.get(code, (code, code))[int(korean)]
+
+
 def rules_named(context: TurnContext, *, money: Callable[[int, str], str], budget: bool = True) -> str:
     """The customer's rules in words (codes, caps, tags and kinds, never an item): what a reply says ruled
     everything out, with `budget` the remaining monthly limit last. In the customer's language."""
@@ -26,7 +31,7 @@ def rules_named(context: TurnContext, *, money: Callable[[int, str], str], budge
         allergens = ", ".join(code.replace("_", " ") for code in rules.allergens)
         parts.append(f"{allergens} 제외" if korean else f"no {allergens}")
     if rules.diets:
-        parts.append(" ".join(_DIET_WORDS.get(code, (code, code))[int(korean)] for code in rules.diets))
+        parts.append(" ".join(diet_word(code, korean=korean) for code in rules.diets))
     if rules.max_price is not None:
         cap = money(rules.max_price, facts.currency)
         parts.append(f"{cap} 이하" if korean else f"at most {cap}")

@@ -319,6 +319,8 @@ def session_summarize(*, session_id: UUID, context: TurnContext) -> SessionSumma
     provider = get_provider()
     if not conversation.messages and not conversation.rolling_summary:
         return SessionSummary(text="", final_mood=final_mood, provider=provider.name)
+    # What the customer stated in the session goes into its summary, so later sessions know it.
+    context = replace(context, constraints=conversation.constraints)
     request = window.summary_request(
         context, cfg, rolling_summary=conversation.rolling_summary, messages=conversation.messages
     )

@@ -255,5 +255,9 @@ def _summary_payload(
 ) -> tuple[dict[str, str], ...]:
     language = context.customer.preferred_language
     return prompts.summary_messages(
-        transcript=transcript, rolling_summary=rolling_summary, language=language, shown=context.shown
+        transcript=transcript,
+        rolling_summary=rolling_summary,
+        language=language,
+        shown=context.shown,
+        stated=prompts.stated_line(context),
     )

@@ -31,6 +31,10 @@ KINDS = {
         r'WITH activity AS \(UPDATE "customers_chatsession" SET "message_count" = .* INSERT INTO '
         r"customers_recommendation .* JOIN \(SELECT .* FROM \"customers_catalogitem\" WHERE ",
     ),
+    "proposals": (
+        "the allergies and diets the turn stated, proposed for the customer's profile (customers/memory.py)",
+        r"WITH v \(id, kind, code\) AS \(VALUES .*\) INSERT INTO customers_profileproposal ",
+    ),
 }
 
 

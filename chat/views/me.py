@@ -1,20 +1,136 @@
-from drf_spectacular.utils import extend_schema
+from uuid import UUID
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat.openapi import AUTH_PROBLEMS, RETRY_AFTER, problem_responses
-from chat.serializers import ProfileOut, rendered
+from chat.openapi import AUTH_PROBLEMS, RETRY_AFTER, SESSION_PROBLEMS, problem_responses
+from chat.serializers import EmptyInput, MeOut, StrictCharField, StrictInputSerializer, rendered
 from chat.views.base import CustomerApi
 from customers import services as customers
+from customers.services import InvalidInput
+
+# Profile fields a customer sees but only staff change: refused by name, never ignored.
+STAFF_ONLY = (
+    "monthly_limit_minor",
+    "spent_this_month_minor",
+    "remaining_limit_minor",
+    "currency",
+    "display_name",
+    "birth_year",
+    "home_area",
+    "preferred_language",
+    "username",
+    "proposals",
+    "updated_at",
+)
+MAX_ENTRIES = 20
+MAX_ENTRY_CHARS = 40
+
+
+def _entries(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=StrictCharField(max_length=MAX_ENTRY_CHARS),
+        max_length=MAX_ENTRIES,
+        required=False,
+        help_text=help_text,
+    )
 
 
 class MeApi(CustomerApi):
+    class ProfileEditInput(StrictInputSerializer):
+        allergies = _entries(
+            "Replaces your allergies: allergen codes or words (`땅콩`, `peanuts`, `shellfish`); a word that maps to "
+            "no code is kept as an unverified dietary note."
+        )
+        diets = _entries("Replaces your diets: diet codes or words (`채식`, `vegan`); the rest as above.")
+        dietary_notes = _entries("Replaces your dietary notes (unverified: no rule can check them).")
+        preferences = _entries("Replaces your preferences (tags such as `spicy`, `jazz`).")
+
+        def to_internal_value(self, data):
+            if isinstance(data, dict) and (refused := [name for name in data if name in STAFF_ONLY]):
+                raise serializers.ValidationError({name: ["Customers cannot change this field."] for name in refused})
+            return super().to_internal_value(data)
+
     @extend_schema(
         operation_id="me_retrieve",
-        summary="The caller's profile",
+        summary="The caller's profile, with the profile proposals awaiting their decision",
         tags=["me"],
         parameters=[RETRY_AFTER],
-        responses={200: ProfileOut, **problem_responses(*AUTH_PROBLEMS, "service_unavailable", "throttled")},
+        responses={200: MeOut, **problem_responses(*AUTH_PROBLEMS, "service_unavailable", "throttled")},
     )
     def get(self, request: Request) -> Response:
-        return Response(rendered(ProfileOut, customers.customer_profile_get(customer_id=self.customer_id)))
+        return Response(rendered(MeOut, customers.customer_me_get(customer_id=self.customer_id)))
+
+    @extend_schema(
+        operation_id="me_partial_update",
+        summary="Edit your allergies, diets, dietary notes and preferences (never the limit or the spending)",
+        tags=["me"],
+        parameters=[RETRY_AFTER],
+        request=ProfileEditInput,
+        responses={
+            200: MeOut,
+            **problem_responses(
+                *AUTH_PROBLEMS, "invalid_request", "unsupported_media_type", "service_unavailable", "throttled"
+            ),
+        },
+        examples=[
+            OpenApiExample("an edit", value={"allergies": ["peanut", "새우"], "diets": ["채식"]}, request_only=True)
+        ],
+    )
+    def patch(self, request: Request) -> Response:
+        body = self.validated_body(self.ProfileEditInput)
+        try:
+            me = customers.customer_profile_edit(customer_id=self.customer_id, changes=body, by_user_id=request.user.pk)
+        except InvalidInput as exc:  # named by the field, as the input's own errors are
+            raise serializers.ValidationError({exc.field or "non_field_errors": [str(exc)]}) from exc
+        return Response(rendered(MeOut, me))
+
+
+class ProposalDecisionApi(CustomerApi):
+    """Accept or decline one of the caller's pending profile proposals; another customer's answers 404."""
+
+    accept = True
+
+    def post(self, request: Request, proposal_id: UUID) -> Response:
+        self.validated_body(EmptyInput)
+        decide = customers.profile_proposal_accept if self.accept else customers.profile_proposal_decline
+        me = decide(customer_id=self.customer_id, proposal_id=proposal_id, by_user_id=request.user.pk)
+        return Response(rendered(MeOut, me))
+
+
+_DECISION_RESPONSES = {
+    200: MeOut,
+    **problem_responses(*SESSION_PROBLEMS, "invalid_request", "already_decided", "unsupported_media_type"),
+}
+
+
+class ProposalAcceptApi(ProposalDecisionApi):
+    accept = True
+
+    @extend_schema(
+        operation_id="me_proposal_accept",
+        summary="Accept a profile proposal: its code joins your profile",
+        tags=["me"],
+        parameters=[RETRY_AFTER],
+        request=None,
+        responses=_DECISION_RESPONSES,
+    )
+    def post(self, request: Request, proposal_id: UUID) -> Response:
+        return super().post(request, proposal_id)
+
+
+class ProposalDeclineApi(ProposalDecisionApi):
+    accept = False
+
+    @extend_schema(
+        operation_id="me_proposal_decline",
+        summary="Decline a profile proposal: it stops binding (except where a session's own constraints hold it)",
+        tags=["me"],
+        parameters=[RETRY_AFTER],
+        request=None,
+        responses=_DECISION_RESPONSES,
+    )
+    def post(self, request: Request, proposal_id: UUID) -> Response:
+        return super().post(request, proposal_id)

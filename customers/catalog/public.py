@@ -52,7 +52,13 @@ def request_read(*, text: str) -> StatedRequest:
 
 @database_required
 def catalog_turn_read(
-    *, customer_id: int, text: str, limit: int = 8, tastes: int = 3, constraints: Constraints = NO_CONSTRAINTS
+    *,
+    customer_id: int,
+    text: str,
+    limit: int = 8,
+    tastes: int = 3,
+    constraints: Constraints = NO_CONSTRAINTS,
+    session_id: UUID | None = None,
 ) -> TurnCatalog:
     """The catalog side of a chat turn for the customer's message `text`, read live (never cached): at most `limit`
     candidates, best first, every one meeting the customer's hard rules (active, none of their allergens, declared
@@ -62,9 +68,17 @@ def catalog_turn_read(
     session's `constraints` with what `text` states (`request_read`), possibly none (none when it asks for nothing);
     the names of the items failing them among those the turn's search meets (200 at most, none without anything to
     search: what a reply's text must never name); the names of the items they rated up and down lately (`tastes` a
-    side at most). Two SQL statements on PostgreSQL at any catalog size (customers/catalog/turn.py). Raises
-    CustomerNotFound."""
-    found = catalog_turn.read(customer_id=customer_id, text=text, limit=limit, tastes=tastes, constraints=constraints)
+    side at most). The customer's pending profile proposals bind like their profile's codes and are returned
+    (`pending`), with the codes declined from `session_id` (`declined`). Two SQL statements on PostgreSQL at any
+    catalog size (customers/catalog/turn.py). Raises CustomerNotFound."""
+    found = catalog_turn.read(
+        customer_id=customer_id,
+        text=text,
+        limit=limit,
+        tastes=tastes,
+        constraints=constraints,
+        session_id=session_id,
+    )
     if found is None:
         raise CustomerNotFound(f"customer {customer_id} not found")
     return found

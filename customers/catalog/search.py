@@ -37,6 +37,7 @@ import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from uuid import UUID
 
 from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet, TextField, Value
@@ -48,7 +49,7 @@ from customers import spending
 from customers.catalog import items, vocabulary
 from customers.catalog.terms import HANGUL, terms
 from customers.data import Candidate, Constraints
-from customers.models import CatalogItem, Customer, ItemKind, Rating
+from customers.models import CatalogItem, ChatSession, Customer, ItemKind, ProposalKind, Rating
 
 MAX_LIMIT = 50
 POOL_FACTOR = 5
@@ -101,6 +102,10 @@ class Facts:
     liked_tags: tuple[str, ...]
     liked_names: tuple[str, ...] = ()  # rated up lately, newest first (with `facts(tastes=...)`)
     disliked_names: tuple[str, ...] = ()
+    # The customer's pending profile proposals (they bind: in `rules`' masks already), and the codes declined from
+    # the session `facts(session_id=...)` names: (kind, code) pairs, kind "allergy" or "diet".
+    pending: tuple[tuple[str, str], ...] = ()
+    declined: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,16 +206,21 @@ def _dishes_sql(rules: RuleFacts) -> tuple[str, list[object]]:
     return sql, list(params)
 
 
-def facts(*, customer_id: int, tastes: int = 0) -> Facts | None:
+def facts(*, customer_id: int, tastes: int = 0, session_id: UUID | None = None) -> Facts | None:
     """The customer's rule facts, home area, preferences and liked tags in one query, or None if no such customer.
+    Their pending profile proposals bind as the profile's codes do (safety first: until the customer declines).
     With `tastes`, the same query also names the items they rated up and down lately, at most `tastes` a side
-    (newest first, from their latest 4 x `tastes` ratings)."""
+    (newest first, from their latest 4 x `tastes` ratings); with `session_id`, the codes declined from it."""
     annotations = {
         "liked": RawSQL(_json_rows(_LIKED_SQL), (LIKED_ITEMS,)),  # noqa: S611 - constant SQL, parameters bound
         "rated_down": RawSQL(_json_rows(_RATED_DOWN_SQL), ()),  # noqa: S611 - as above
+        "pending": RawSQL(_json_rows(_PENDING_SQL), ()),  # noqa: S611 - as above
     }
     if tastes > 0:
         annotations["tastes"] = RawSQL(_json_rows(_TASTES_SQL), (tastes * 4,))  # noqa: S611 - as above
+    if session_id is not None:
+        session = ChatSession._meta.pk.get_db_prep_value(session_id, connection)
+        annotations["declined"] = RawSQL(_json_rows(_DECLINED_SQL), (session,))  # noqa: S611 - as above
     row = (
         Customer.objects.filter(pk=customer_id)
         .annotate(**annotations)
@@ -238,11 +248,12 @@ def facts(*, customer_id: int, tastes: int = 0) -> Facts | None:
         side = liked if rating == Rating.UP else disliked
         if len(side) < tastes:
             side[name] = None
+    pending = _kind_codes(row["pending"])
     return Facts(
         rules=RuleFacts(
             customer_id=customer_id,
-            allergen_mask=vocabulary.allergen_mask(row["allergies"]),
-            diet_mask=vocabulary.diet_mask(row["diets"]),
+            allergen_mask=vocabulary.allergen_mask([*row["allergies"], *_codes(pending, ProposalKind.ALLERGY)]),
+            diet_mask=vocabulary.diet_mask([*row["diets"], *_codes(pending, ProposalKind.DIET)]),
             currency=row["currency"],
             remaining_minor=spending.remaining(
                 row["monthly_limit_minor"], row["spent_this_month_minor"], row["spent_month"]
@@ -254,7 +265,19 @@ def facts(*, customer_id: int, tastes: int = 0) -> Facts | None:
         liked_tags=liked_tags,
         liked_names=tuple(liked),
         disliked_names=tuple(disliked),
+        pending=pending,
+        declined=_kind_codes(row.get("declined")),
     )
+
+
+def _kind_codes(value: object) -> tuple[tuple[str, str], ...]:
+    """`kind:code` strings (the proposals' subqueries) as (kind, code) pairs, in their order, once each."""
+    pairs = (tuple(text.split(":", 1)) for text in json_array(value) if isinstance(text, str) and ":" in text)
+    return tuple(dict.fromkeys(pairs))
+
+
+def _codes(pairs: Iterable[tuple[str, str]], kind: str) -> list[str]:
+    return [code for pair_kind, code in pairs if pair_kind == kind]
 
 
 # Subqueries of the customer row (`facts`), each a JSON array of its rows, newest first: the tags of the latest items
@@ -275,6 +298,17 @@ _TASTES_SQL = (
 )
 
 
+# The customer's pending proposals, and the codes declined from one session, as "kind:code" strings (oldest first).
+_PENDING_SQL = (
+    "SELECT {kind_code} AS value, p.stated_at AS rated_at FROM customers_profileproposal p "
+    "WHERE p.customer_id = customers_customer.id AND p.status = 'pending'"
+)
+_DECLINED_SQL = (
+    "SELECT {kind_code} AS value, p.stated_at AS rated_at FROM customers_profileproposal p "
+    "WHERE p.session_id = %s AND p.status = 'declined' AND p.customer_id = customers_customer.id"
+)
+
+
 def _json_rows(subquery: str) -> str:
     """`subquery`'s values (its `value` column) as one JSON array, in its order."""
     if connection.vendor == "postgresql":
@@ -282,9 +316,11 @@ def _json_rows(subquery: str) -> str:
             "jsonb_build_array(r.rating, i.name)",
             "COALESCE(jsonb_agg(t.value ORDER BY t.rated_at DESC), '[]')",
         )
+        kind_code = "p.kind || ':' || p.code"
     else:
         rows, array = "json_array(r.rating, i.name)", "json_group_array(json(t.value))"
-    return " ".join(("SELECT", array, "FROM (", subquery.format(pair=rows), ") AS t"))
+        kind_code = "json_quote(p.kind || ':' || p.code)"
+    return " ".join(("SELECT", array, "FROM (", subquery.format(pair=rows, kind_code=kind_code), ") AS t"))
 
 
 def json_array(value: object) -> list:

@@ -33,6 +33,7 @@ the names and the ranked restaurants' passing dishes as queries of their own.
 
 from collections.abc import Iterable
 from dataclasses import replace
+from uuid import UUID
 
 from django.db import connection
 from django.db.models import IntegerField, QuerySet
@@ -40,19 +41,26 @@ from django.db.models.expressions import RawSQL
 
 from customers.catalog import search, stated, vocabulary
 from customers.data import NO_CONSTRAINTS, Candidate, Constraints, TurnCatalog
-from customers.models import CatalogItem
+from customers.models import CatalogItem, ProposalKind
 
 AVOID = 200  # names to avoid at most: the text check's list
 MAX_PER_VENUE = 2
 
 
 def read(
-    *, customer_id: int, text: str, limit: int, tastes: int, constraints: Constraints = NO_CONSTRAINTS
+    *,
+    customer_id: int,
+    text: str,
+    limit: int,
+    tastes: int,
+    constraints: Constraints = NO_CONSTRAINTS,
+    session_id: UUID | None = None,
 ) -> TurnCatalog | None:
-    """The turn's catalog side for the customer's message `text`, bound by the session's `constraints` and by what
-    `text` states (read in code, `stated.read`); None when there is no such customer. A message that asks for
-    nothing has no candidates and no names."""
-    found = search.facts(customer_id=customer_id, tastes=tastes)
+    """The turn's catalog side for the customer's message `text`, bound by the session's `constraints`, by what
+    `text` states (read in code, `stated.read`) and by the customer's pending profile proposals; None when there is
+    no such customer. A message that asks for nothing has no candidates and no names. With `session_id`, the codes
+    declined from that session too."""
+    found = search.facts(customer_id=customer_id, tastes=tastes, session_id=session_id)
     if found is None:
         return None
     said = stated.read(text)
@@ -99,6 +107,17 @@ def read(
         constraints=binding,
         stated=said.constraints,
         asks=asks,
+        pending=_as_constraints(found.pending),
+        declined=_as_constraints(found.declined),
+    )
+
+
+def _as_constraints(pairs: Iterable[tuple[str, str]]) -> Constraints:
+    """(kind, code) pairs of profile proposals as allergen and diet codes."""
+    pairs = tuple(pairs)
+    return Constraints(
+        allergens=tuple(code for kind, code in pairs if kind == ProposalKind.ALLERGY),
+        diets=tuple(code for kind, code in pairs if kind == ProposalKind.DIET),
     )
 
 

@@ -3,9 +3,12 @@ processes, and a database outage around a turn. Data is committed (transactional
 
 import http.client
 import json
+import threading
 
 import pytest
+from django.db import connection, transaction
 
+from customers.models import ProfileProposal
 from tests.fakes.openai import Reply
 from tests.harness.api import auth, open_session, send, wait_for
 from tests.harness.app_server import database_address, database_url_for_tests
@@ -91,3 +94,36 @@ def test_a_database_outage_fails_a_turn_before_the_model_even_when_every_read_is
 
     proxy.restore()
     assert wait_for(lambda: send(server, alice, cold, "Back again").status == 201, timeout=15)
+
+
+def test_two_turns_stating_the_same_allergy_at_once_in_two_sessions_make_one_proposal(alice, app_server_factory):
+    """Two processes, two sessions, one code: both turns reach their INSERT of the proposal while the table refuses
+    writes (EXCLUSIVE allows the turns' reads), then race when it is released. The pending (customer, kind, code)
+    unique constraint and ON CONFLICT DO NOTHING leave one proposal; both turns succeed."""
+    server = app_server_factory(workers=2)
+    sessions = [open_session(server, alice), open_session(server, alice)]
+    answers: list[int] = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE customers_profileproposal IN EXCLUSIVE MODE")
+        turns = [
+            threading.Thread(target=lambda s=s: answers.append(send(server, alice, s, "참깨 알레르기가 있어요").status))
+            for s in sessions
+        ]
+        for thread in turns:
+            thread.start()
+
+        def both_waiting() -> bool:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction sees the activity of its first look
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%%INSERT INTO customers_profileproposal%%'"
+            )
+            return cursor.fetchone()[0] == 2
+
+        wait_for(both_waiting, timeout=30, what="both turns waiting to insert their proposal")
+    for thread in turns:
+        thread.join(timeout=30)
+    assert answers == [201, 201]
+    rows = ProfileProposal.objects.filter(customer_id=alice.customer_id)
+    assert [(row.kind, row.code, row.status) for row in rows] == [("allergy", "sesame", "pending")]
+    assert str(rows[0].session_id) in sessions

@@ -11,7 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 OPERATIONS = {
-    "/api/v1/me": {"get"},
+    "/api/v1/me": {"get", "patch"},
+    "/api/v1/me/proposals/{proposal_id}/accept": {"post"},
+    "/api/v1/me/proposals/{proposal_id}/decline": {"post"},
     "/api/v1/sessions": {"get", "post"},
     "/api/v1/sessions/{session_id}": {"get", "delete"},
     "/api/v1/sessions/{session_id}/messages": {"get", "post"},

@@ -51,3 +51,27 @@ def test_a_warm_recommending_turn_costs_the_catalog_read_and_two_statements_in_o
         (alice.customer_id, "spicy"),
         (alice.customer_id, "in Mapo"),
     ]
+
+
+def test_a_turn_stating_an_allergy_proposes_it_in_its_activity_transaction_with_one_statement_more(
+    alice, api, open_session, fake_openai
+):
+    customers.catalog_demo_seed()
+    answering(fake_openai, proposing_two)
+    session_id = open_session(alice)
+    client = api(alice)
+    path = f"/api/v1/sessions/{session_id}/messages"
+    assert client.post(path, {"content": "매운 저녁 추천해 주세요, 마포에서"}, format="json").status_code == 201
+
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        response = client.post(path, {"content": "I'm allergic to sesame. Something spicy in Mapo?"}, format="json")
+    assert response.status_code == 201, response.content
+    assert statements.sent == [
+        ("facts", None),
+        ("ranking and names", None),
+        ("facts", 1),
+        ("activity and cards", 1),
+        ("proposals", 1),
+    ]
+    assert statements.open is None

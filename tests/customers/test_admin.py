@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from customers import cache, ports, services, spending
-from customers.models import ChatSession, Customer
+from customers.models import ChatSession, Customer, ProfileChange, ProfileProposal
 from customers.ports import LiveTranscript, SessionAdminActions, TranscriptLine
 
 pytestmark = pytest.mark.django_db
@@ -327,3 +327,66 @@ def test_the_admin_refuses_a_spending_month_that_has_not_begun_or_is_malformed(a
         response = admin_client.post(_change_url("customer", bob.customer_id), _spending_form(spent_month=month))
         assert response.status_code == 200
         assert "spent_month" in response.context["adminform"].form.errors
+
+
+# --- profile memory -------------------------------------------------------------------------------------------
+
+
+def _propose(customer, code: str) -> ProfileProposal:
+    session = services.session_open(customer_id=customer.customer_id)
+    services.session_record_activity(
+        session_id=session.session_id,
+        messages_added=2,
+        prompt_tokens=1,
+        completion_tokens=1,
+        proposed=[("allergy", code)],
+    )
+    return ProfileProposal.objects.get(customer_id=customer.customer_id, code=code)
+
+
+def test_the_customer_page_shows_pending_proposals_and_the_change_history(admin_client, alice):
+    _propose(alice, "sesame")
+    services.customer_profile_edit(
+        customer_id=alice.customer_id, changes={"diets": ["vegan"]}, by_user_id=alice.user_id
+    )
+    page = admin_client.get(_change_url("customer", alice.customer_id)).content.decode()
+    assert "Allergy sesame" in page
+    assert "Accept or decline them" in page
+    assert "Customer (alice)" in page
+    assert "&quot;vegan&quot;" in page
+
+
+def test_staff_accept_and_decline_proposals_recorded_as_staff(admin_client, admin_user, alice, bob):
+    sesame, egg = _propose(alice, "sesame"), _propose(bob, "egg")
+    url = reverse("admin:customers_profileproposal_changelist")
+    response = admin_client.post(url, {"action": "accept", "_selected_action": [sesame.pk]}, follow=True)
+    assert "Accepted 1 proposal(s)." in _messages(response)
+    admin_client.post(url, {"action": "decline", "_selected_action": [egg.pk]}, follow=True)
+    assert Customer.objects.get(pk=alice.customer_id).allergies == ["peanut", "sesame"]
+    assert Customer.objects.get(pk=bob.customer_id).allergies == ["crustacean", "mollusc"]
+    changes = ProfileChange.objects.order_by("changed_at")
+    assert [(c.customer_id, c.action, c.source, c.changed_by_id) for c in changes] == [
+        (alice.customer_id, "accept", "staff", admin_user.pk),
+        (bob.customer_id, "decline", "staff", admin_user.pk),
+    ]
+    again = admin_client.post(url, {"action": "decline", "_selected_action": [sesame.pk]}, follow=True)
+    assert "1 were decided already." in _messages(again)
+
+
+def test_a_staff_edit_of_the_dietary_profile_is_recorded(admin_client, admin_user, alice):
+    form = {
+        "display_name": "Alice Kim",
+        "birth_year": "1994",
+        "home_area": "Seoul, Mapo-gu",
+        "preferred_language": "ko",
+        "currency": "KRW",
+        "monthly_limit_minor": "500000",
+        "spent_this_month_minor": "120000",
+        "preferences": '["spicy food", "hiking"]',
+        "allergies": ["peanut", "egg"],
+    }
+    response = admin_client.post(_change_url("customer", alice.customer_id), form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    [change] = ProfileChange.objects.all()
+    assert (change.source, change.action, change.changed_by_id) == ("staff", "edit", admin_user.pk)
+    assert (change.before, change.after) == ({"allergies": ["peanut"]}, {"allergies": ["peanut", "egg"]})

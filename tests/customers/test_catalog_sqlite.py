@@ -8,7 +8,11 @@ import sys
 import pytest
 from django.conf import settings
 
-FILES = ("tests/customers/test_catalog_candidates.py", "tests/customers/test_catalog_import.py")
+FILES = (
+    "tests/customers/test_catalog_candidates.py",
+    "tests/customers/test_catalog_import.py",
+    "tests/customers/test_memory.py",
+)
 # These start a subprocess against the database by URL, which an in-memory SQLite test database has not.
 SKIPPED = "not 100000 and not exits_non_zero and not closing_bracket"
 
