@@ -56,8 +56,8 @@ export function card(recommendation, { rate, rated }) {
     await rate(recommendation.id, rating);
     for (const [name, button] of Object.entries(buttons)) button.setAttribute("aria-pressed", String(name === rating));
   };
-  buttons.up = el("button", { type: "button", class: "rate", "aria-pressed": String(rated === "up"), "aria-label": `Good pick: ${item.name}`, onclick: () => choose("up") }, "👍 Good");
-  buttons.down = el("button", { type: "button", class: "rate", "aria-pressed": String(rated === "down"), "aria-label": `Not for me: ${item.name}`, onclick: () => choose("down") }, "👎 Not for me");
+  buttons.up = el("button", { type: "button", class: "rate", "aria-pressed": String(rated === "up"), "aria-label": `Good pick: ${item.name}`, onclick: () => choose("up") }, "Good");
+  buttons.down = el("button", { type: "button", class: "rate down", "aria-pressed": String(rated === "down"), "aria-label": `Not for me: ${item.name}`, onclick: () => choose("down") }, "Not for me");
   return el(
     "article",
     { class: "card", "data-recommendation": recommendation.id },
