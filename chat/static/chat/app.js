@@ -178,6 +178,8 @@ async function send(content) {
         if (event.data.mood) $("mood").value = event.data.mood.mood;
         state.session = { ...state.session, constraints: event.data.constraints };
         renderConstraints(event.data.constraints);
+        // A stated allergy or diet may have become a profile proposal: show it to accept or decline.
+        if (event.data.constraints.allergens.length || event.data.constraints.diets.length) loadProfile();
       } else if (event.name === "error") {
         throw new Problem(event.data, event.data.status);
       }
