@@ -199,10 +199,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# The chat page's sign-in (chat.pages); the admin keeps its own.
+LOGIN_URL = "chat-login"
+LOGIN_REDIRECT_URL = "chat-page"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # `Authorization: Token <key>` answered from the customers cache (no SQL when warm); the session cookie
-        # for staff in the browsable API.
+        # (with CSRF on writes) for the chat page and the browsable API.
         "chat.authentication.CachedTokenAuthentication",
         "chat.authentication.CustomerSessionAuthentication",
     ],

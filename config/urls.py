@@ -2,13 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
-from chat import admin_login, health
+from chat import health, pages, sign_in
 from chat.schema import CachedSchemaView
 
 urlpatterns = [
+    path("", pages.chat_page, name="chat-page"),
+    path("login/", pages.login, name="chat-login"),
+    path("logout/", pages.logout, name="chat-logout"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("admin/login/", admin_login.login, name="admin-login"),  # the admin's own sign-in, throttled
+    path("admin/login/", sign_in.admin_login, name="admin-login"),  # the admin's own sign-in, throttled
     path("admin/", admin.site.urls),
     path("api/schema/", CachedSchemaView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

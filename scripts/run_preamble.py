@@ -1,7 +1,9 @@
-"""The end of `make run`'s preamble: the next thing to type, with alice's token, and (DEBUG only) a staff login.
+"""The end of `make run`'s preamble: the next thing to type, with alice's token, and (DEBUG only) the local logins:
+the staff user's for the admin and the demo customers' for the chat page.
 
-The staff user `staff` gets a password generated once and kept in `var/staff-password` (readable by this user
-only); with DEBUG off no staff user is created and none is printed.
+Each gets a password generated once and kept in `var/<username>-password` (readable by this user only): the staff
+user `staff` in `var/staff-password`, alice in `var/alice-password`, and so on. With DEBUG off no staff user is
+created, no customer gets a password and none is printed.
 """
 
 import argparse
@@ -14,8 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STAFF_USERNAME = "staff"
 
 
-def staff_login(password_file: Path) -> str:
-    """Make sure the local staff user exists with the password kept in `password_file`; return that password."""
+def local_login(username: str, password_file: Path, *, staff: bool) -> str:
+    """Make sure user `username` exists (a superuser when `staff`) with the password kept in `password_file`,
+    generated the first time; return that password."""
     from django.contrib.auth import get_user_model
 
     if password_file.is_file():
@@ -26,10 +29,12 @@ def staff_login(password_file: Path) -> str:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(password + "\n")
     user, _ = get_user_model().objects.get_or_create(
-        username=STAFF_USERNAME, defaults={"is_staff": True, "is_superuser": True}
+        username=username, defaults={"is_staff": staff, "is_superuser": staff}
     )
-    if not (user.is_staff and user.is_superuser and user.check_password(password)):
+    if staff and not (user.is_staff and user.is_superuser):
         user.is_staff = user.is_superuser = True
+        user.save()
+    if not user.check_password(password):
         user.set_password(password)
         user.save()
     return password
@@ -48,7 +53,8 @@ def main() -> int:
 
     from customers import services as customers
 
-    alice = next(c for c in customers.demo_customers_seed() if c.username == "alice")
+    demo = customers.demo_customers_seed()
+    alice = next(c for c in demo if c.username == "alice")
     url = args.url.rstrip("/")
     lines = [
         "",
@@ -57,8 +63,13 @@ def main() -> int:
         f"  API docs: {url}/api/docs/",
     ]
     if settings.DEBUG:
-        password = staff_login(Path(settings.BASE_DIR) / "var" / "staff-password")
+        var = Path(settings.BASE_DIR) / "var"
+        password = local_login(STAFF_USERNAME, var / f"{STAFF_USERNAME}-password", staff=True)
         lines.append(f"  Admin:    {url}/admin/  (local staff login: {STAFF_USERNAME} / {password})")
+        logins = ", ".join(
+            f"{c.username} / {local_login(c.username, var / f'{c.username}-password', staff=False)}" for c in demo
+        )
+        lines.append(f"  Chat:     {url}/  (log in as {logins})")
     else:
         hint = "create a staff user with `.venv/bin/python manage.py createsuperuser`"
         lines.append(f"  Admin:    {url}/admin/  ({hint})")

@@ -8,6 +8,7 @@ environment wins over `.env`), so that the test Redis index is used and never th
 """
 
 import contextlib
+import http.cookiejar
 import json
 import os
 import pty
@@ -17,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,6 +143,16 @@ def preamble_curl_line(log: str) -> str:
     return lines[0]
 
 
+def page_signed_in(url: str, username: str, password: str) -> bool:
+    """Whether the chat page's sign-in form takes the password: it then sends the browser to the page."""
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    form = browser.open(url + "/login/", timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    fields = {"username": username, "password": password, "csrfmiddlewaretoken": token}
+    with browser.open(url + "/login/", urllib.parse.urlencode(fields).encode(), timeout=10) as answer:
+        return answer.geturl() == url + "/" and "chat/app" in answer.read().decode()
+
+
 def test_make_run_ends_its_preamble_with_the_next_thing_to_type(made_run):
     log = made_run.log()
     line = preamble_curl_line(log)
@@ -149,7 +161,15 @@ def test_make_run_ends_its_preamble_with_the_next_thing_to_type(made_run):
     at = lines.index(line)
     assert lines[at + 1] == f"API docs: {made_run.url}/api/docs/"
     assert lines[at + 2] == f"Admin:    {made_run.url}/admin/  (local staff login: staff / {staff_password})"
-    assert all(not text or text.startswith("ts=") for text in lines[at + 3 :]), "only the server's own log follows"
+    logins = ", ".join(
+        f"{name} / {(made_run.checkout / 'var' / f'{name}-password').read_text().strip()}"
+        for name in ("alice", "bob", "charlie")
+    )
+    assert lines[at + 3] == f"Chat:     {made_run.url}/  (log in as {logins})"
+    assert all(not text or text.startswith("ts=") for text in lines[at + 4 :]), "only the server's own log follows"
+    alice_password = (made_run.checkout / "var" / "alice-password").read_text().strip()
+    assert page_signed_in(made_run.url, "alice", alice_password)
+    assert not page_signed_in(made_run.url, "alice", "not-" + alice_password)
 
     result = subprocess.run(["bash", "-c", line], env=made_run.env, capture_output=True, text=True, timeout=10)
     assert result.returncode == 0, result.stderr
