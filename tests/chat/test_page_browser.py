@@ -128,10 +128,11 @@ def first_offered(reply: str):
     return make
 
 
-def test_a_customer_chats_rates_a_card_and_removes_a_stated_allergy(
+def test_a_customer_chats_rates_a_card_removes_a_stated_allergy_and_saves_it_to_the_profile(
     page, alice_signs_in, app_server_factory, fake_openai
 ):
-    fake_openai.configure(stream_tokens_per_second=40)  # slow enough to watch the reply grow
+    # Slow enough that the page is seen mid-reply even on a busy machine (a whole reply in about 3 s).
+    fake_openai.configure(stream_tokens_per_second=5)
     answering(fake_openai, first_offered("매운 떡볶이 어떠세요? Spicy tteokbokki, close by and within your cap."))
     server = app_server_factory(workers=1, openai=fake_openai)
     sign_in(page, server, shot="1-sign-in")
@@ -169,6 +170,17 @@ def test_a_customer_chats_rates_a_card_and_removes_a_stated_allergy(
     chip.wait_for(state="detached")
     detail = server.get(f"/api/v1/sessions/{session_id}", headers=auth(alice_signs_in)).json()
     assert detail["constraints"]["allergens"] == []
+
+    # The stated allergy was also proposed for the profile: saving it there makes it hers in every session.
+    proposal = page.locator("#proposals .proposal", has_text="Allergy: sesame")
+    proposal.wait_for()
+    screenshot(page, "2b-a-proposal-to-save")
+    page.get_by_role("button", name="Save Allergy: sesame to your profile").click()
+    proposal.wait_for(state="detached")
+    assert page.locator("#proposals").is_hidden()
+    me = server.get("/api/v1/me", headers=auth(alice_signs_in)).json()
+    assert "sesame" in me["allergies"]
+    assert me["proposals"] == []
 
     page.reload()  # the session comes back from the address, with its messages and card
     page.locator(".card .card-name", has_text=name).wait_for()
