@@ -159,6 +159,7 @@ class OpenAIProvider:
         if finish_reason is None:
             raise LLMBadResponse("The model's answer ended before it was finished.")
         text, mood = reader.finish(finish_reason)
+        _note_malformed(reader, finish_reason)
         rest = text[len(reader.emitted) :]
         if grounder:
             rest = grounder.finish(rest)
@@ -187,6 +188,7 @@ class OpenAIProvider:
         reader = _reader(request, grounder)
         reader.feed(transport.text_of(choice.get("message")))
         text, mood = reader.finish(finish_reason)
+        _note_malformed(reader, finish_reason)
         if grounder:
             grounder.finish(text)  # read whole: no text is held back
             text = grounder.text
@@ -307,6 +309,11 @@ def _refusal(exc: Exception) -> refusals.Refusal | None:
     if not isinstance(exc, openai.APIStatusError):
         return None
     return refusals.refusal_of(exc.status_code, exc.body)
+
+
+def _note_malformed(reader: ReplyReader, finish_reason: str) -> None:
+    if reader.malformed:  # the turn goes on with the text read (llm/reply_json.py); counted in the log
+        log.info("reply not valid json", extra={"finish_reason": finish_reason, "text_read": bool(reader.emitted)})
 
 
 def _not_empty(text: str) -> None:
