@@ -12,7 +12,8 @@ llm.errors type, raised `from` the SDK's exception when there is one:
   stream, 408 and 409, and 401/403/404: a wrong key, base URL or model name is a configuration fault, not a bad
   answer.
 - LLMBadResponse: a body or stream chunk that is not JSON, an answer without a finish reason (a stream that ended
-  before finishing), an empty answer, or a structured reply without "reply".
+  before finishing), or an empty answer. A structured reply that is not valid JSON is not one: the turn goes on with
+  the text read and no card from what did not parse (llm/reply_json.py), logged as "reply not valid json".
 
 A reply asks for its structured output in the shape llm/structured.py keeps for the endpoint and model; a refusal of
 that shape is asked again at once in the next shape (no wait, no retry spent). Retries cover 429, 500, 502, 503, 504
