@@ -314,7 +314,7 @@ def _refusal(exc: Exception) -> refusals.Refusal | None:
 
 def _note_malformed(reader: ReplyReader, finish_reason: str) -> None:
     if reader.malformed:  # the turn goes on with the text read (llm/reply_json.py); counted in the log
-        log.info("reply not valid json", extra={"finish_reason": finish_reason, "text_read": bool(reader.emitted)})
+        log.warning("reply not valid json", extra={"finish_reason": finish_reason, "text_read": bool(reader.emitted)})
 
 
 def _not_empty(text: str) -> None:
