@@ -142,13 +142,16 @@ def _model_output(exchanges: list[Exchange]) -> dict[str, Any]:
     was asked in, and the proposals it made."""
     replies = [e for e in exchanges if e.path.endswith("/chat/completions") and _shape(e) != "plain"]
     if not replies:
-        return {"shape": None, "raw": None, "proposed": [], "schema_valid": None, "refused": 0}
+        return {"shape": None, "raw": None, "proposed": [], "schema_valid": None, "malformed": None, "refused": 0}
     answered = [e for e in replies if e.status == 200]
     last = answered[-1] if answered else replies[-1]
     try:
         parsed = json.loads(last.content, strict=False)  # as the app reads it (llm/reply_json.py)
     except ValueError:
         parsed = None
+    # Not JSON with a "reply" string, as the app reads it: the turn goes on with the text read and no card from what
+    # did not parse (llm/reply_json.py); counted, not failed.
+    malformed = not (isinstance(parsed, dict) and isinstance(parsed.get("reply"), str))
     proposals = parsed.get("recommendations") if isinstance(parsed, dict) else None
     proposed = [p.get("item_id") for p in proposals or () if isinstance(p, dict) and isinstance(p.get("item_id"), str)]
     return {
@@ -156,6 +159,7 @@ def _model_output(exchanges: list[Exchange]) -> dict[str, Any]:
         "raw": last.content,
         "proposed": proposed,
         "schema_valid": conforms(parsed),
+        "malformed": malformed,
         "refused": sum(1 for e in replies if e.status != 200),
         "usage_sent": last.usage is not None,
     }
@@ -283,12 +287,19 @@ def _lost(listed: list[dict[str, Any]], steps: list[dict[str, Any]]) -> dict[str
 
 def _failures(log: Path) -> list[dict[str, Any]]:
     """The app's "llm call failed" log lines (their fields: purpose, error code, cause, status, reason)."""
+    return [
+        {k: event.get(k) for k in ("purpose", "error", "cause", "status", "reason")}
+        for event in _events(log, "llm call failed")
+    ]
+
+
+def _events(log: Path, name: str) -> list[dict[str, Any]]:
     found = []
     for line in log.read_text(encoding="utf-8").splitlines():
         with contextlib.suppress(ValueError):
             event = json.loads(line)
-            if event.get("event") == "llm call failed":
-                found.append({k: event.get(k) for k in ("purpose", "error", "cause", "status", "reason")})
+            if event.get("event") == name:
+                found.append(event)
     return found
 
 
@@ -337,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             result["sessions"] = [conversation(api, name, tokens[name], relay, catalog) for name in SCRIPT]
         result["verdicts"] = verdicts(result["sessions"])
         result["model_call_failures"] = _failures(app_log)
+        result["replies_not_valid_json"] = len(_events(app_log, "reply not valid json"))
         if not args.skip_labelled:
             result["labelled"] = {}
             for label, env in (("model", model_env), ("offline", {})):
@@ -345,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                     api.timeout = REQUEST_SECONDS
                     result["labelled"][label] = labelled.run(api, tokens, catalog, limit=args.labelled_requests)
                 result["labelled"][label]["model_call_failures"] = _failures(log)
+                result["labelled"][label]["replies_not_valid_json"] = len(_events(log, "reply not valid json"))
     result["seconds"] = round(time.monotonic() - began, 1)
     path = RESULTS_DIR / "e2e.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -363,14 +376,29 @@ def report(result: Mapping[str, Any]) -> str:
         for step in session["turns"]:
             lines.append(
                 f"  {session['customer']:<6} {step['kind']:<10} {step['status']} {step['seconds']:>6.1f} s"
-                f" shape={step['model']['shape']} valid={step['model']['schema_valid']}"
+                f" shape={step['model']['shape']} json={'broken' if step['model']['malformed'] else 'ok'}"
+                f" valid={step['model']['schema_valid']}"
                 f" cards={len(step['cards'])} dropped={len(step['dropped'])} usage={step['usage_source']}"
             )
     lines += [f"  {name}: {'yes' if ok else 'NO'}" for name, ok in result["verdicts"].items()]
+    turns = [step for session in result["sessions"] for step in session["turns"]]
+    seconds = sorted(step["seconds"] for step in turns)
+    lines.append(
+        f"  turns: {len(turns)}, {seconds[0]:.1f} to {seconds[-1]:.1f} s (median {seconds[len(seconds) // 2]:.1f} s);"
+        f" model replies not valid JSON: {sum(1 for step in turns if step['model']['malformed'])}"
+        f" (the app logged {result['replies_not_valid_json']}; each turn completed with the text read, no card)"
+    )
+    failed = [f"{step['kind']} {step['status']}" for step in turns if not step["completed"]]
+    if failed:
+        lines.append(f"  turns not completed: {', '.join(failed)}")
     sent = [status for session in result["sessions"] for status in session["feedback_statuses"]]
     lines.append(f"  feedback sent: {len(sent)} (the first two cards of each session; none without cards)")
     if "labelled" in result:
         lines.append(labelled.side_by_side(result["labelled"]))
+        lines.append(
+            f"{'model replies not valid JSON (logged)':<42}"
+            + "".join(f"{run.get('replies_not_valid_json', '-')!s:>22}" for run in result["labelled"].values())
+        )
     return "\n".join(lines)
 
 

@@ -12,7 +12,8 @@ llm.errors type, raised `from` the SDK's exception when there is one:
   stream, 408 and 409, and 401/403/404: a wrong key, base URL or model name is a configuration fault, not a bad
   answer.
 - LLMBadResponse: a body or stream chunk that is not JSON, an answer without a finish reason (a stream that ended
-  before finishing), an empty answer, or a structured reply without "reply".
+  before finishing), or an empty answer. A structured reply that is not valid JSON is not one: the turn goes on with
+  the text read and no card from what did not parse (llm/reply_json.py), logged as "reply not valid json".
 
 A reply asks for its structured output in the shape llm/structured.py keeps for the endpoint and model; a refusal of
 that shape is asked again at once in the next shape (no wait, no retry spent). Retries cover 429, 500, 502, 503, 504
@@ -159,6 +160,7 @@ class OpenAIProvider:
         if finish_reason is None:
             raise LLMBadResponse("The model's answer ended before it was finished.")
         text, mood = reader.finish(finish_reason)
+        _note_malformed(reader, finish_reason)
         rest = text[len(reader.emitted) :]
         if grounder:
             rest = grounder.finish(rest)
@@ -187,6 +189,7 @@ class OpenAIProvider:
         reader = _reader(request, grounder)
         reader.feed(transport.text_of(choice.get("message")))
         text, mood = reader.finish(finish_reason)
+        _note_malformed(reader, finish_reason)
         if grounder:
             grounder.finish(text)  # read whole: no text is held back
             text = grounder.text
@@ -307,6 +310,11 @@ def _refusal(exc: Exception) -> refusals.Refusal | None:
     if not isinstance(exc, openai.APIStatusError):
         return None
     return refusals.refusal_of(exc.status_code, exc.body)
+
+
+def _note_malformed(reader: ReplyReader, finish_reason: str) -> None:
+    if reader.malformed:  # the turn goes on with the text read (llm/reply_json.py); counted in the log
+        log.warning("reply not valid json", extra={"finish_reason": finish_reason, "text_read": bool(reader.emitted)})
 
 
 def _not_empty(text: str) -> None:

@@ -6,9 +6,12 @@ A holder's ticket expires `hold` seconds after it got the lock; a waiter's a sho
 tickets at the front are dropped by whoever meets them, so a killed worker blocks the session for at most `hold`.
 
 The token is also a fencing token: every script that writes during a turn (llm/store) checks first that the token
-is still the live head, and writes nothing otherwise. Uncontended, taking the lock is one round trip, and it carries
-the turn's first write too (`acquire_along`); releasing it is part of the turn's last script, or one round trip on its
-own.
+is still first in line, and writes nothing otherwise. A holder's ticket whose expiry passed stays first until a
+ticket behind it meets it expired and drops it: expiries are reckoned on Redis's wall clock, which a machine resumed
+from a pause moves on by minutes at once, and a turn nobody queued behind must not lose its reply for that.
+
+Uncontended, taking the lock is one round trip, and it carries the turn's first write too (`acquire_along`);
+releasing it is part of the turn's last script, or one round trip on its own.
 
 `acquire`, `acquire_along` and `release` are flows (llm/flow.py): run them with `flow.run` (sync) or `flow.arun`
 (asyncio).
@@ -70,9 +73,7 @@ def acquire_along(
     """`acquire`, sending `along(lease)` with the first try, in the same round trip and atomically right after it:
     the lease and the call's answer if that try took the lock, else None. `along` must be fenced by the lease's token
     (a script that writes nothing unless the token holds the lock, llm/store): refused when the lock was not taken,
-    it wrote nothing, and is the caller's to send again once `acquire_along` returns. It must also do its work once
-    when sent again, as every llm script does: a ticket ahead that expires between the two scripts (Redis's clock
-    runs on inside MULTI/EXEC) lets it run as the holder's although the try had not taken the lock."""
+    it wrote nothing, and is the caller's to send again once `acquire_along` returns."""
     lease = Lease(keys, uuid4().hex)
     call = store.lock_try_call(
         keys, token=lease.token, hold_seconds=hold_seconds, grace_seconds=min(_WAITER_GRACE_SECONDS, hold_seconds)

@@ -5,6 +5,10 @@ character: the reader hands them to `on_head` then, so the cards are settled, an
 carry known, before the first delta (llm/grounding.py).
 
 Servers that ignore response_format (some OpenAI-compatible ones do) answer plain text; the reader passes it through.
+A structured answer that is not valid JSON (cut off, or broken by a small model) does not fail the turn: the reply is
+the text of its "reply" string as far as it could be read, possibly none (the caller's Grounder then answers with the
+sentence of the kept cards), and no card comes from members that did not parse (`malformed` says so). Only an answer
+with nothing in it is unusable.
 A raw control character inside a string (a newline, which llama.cpp's grammars let small models write) is read as
 itself, as the streaming decoder reads it, instead of making the whole answer invalid.
 """
@@ -75,7 +79,7 @@ class ReplyReader:
 
     With `structured`, an answer that starts with "{" is read as the {mood, reply} object: the JSON is scanned up
     to the reply's string, whose body is then decoded as it arrives. Anything else is a plain-text reply (leading
-    whitespace dropped). Raises LLMBadResponse for an answer that cannot be used.
+    whitespace dropped). Raises LLMBadResponse for an empty answer.
     """
 
     def __init__(self, *, structured: bool, on_head: Callable[[dict[str, Any] | None], None] | None = None) -> None:
@@ -83,7 +87,8 @@ class ReplyReader:
         self._on_head = on_head  # called once with the members before "reply" (None: a plain-text answer)
         self.head: dict[str, Any] | None = None
         self.answer: Any = None  # the whole answer decoded, once `finish` read it as JSON
-        self._mode = "start"  # start -> plain | seek -> reply | whole
+        self.malformed = False  # a structured answer that is not JSON with a "reply" string (known at `finish`)
+        self._mode = "start"  # start -> plain | seek -> reply | whole; reply -> broken (an invalid escape)
         self._head = ""  # what arrived before the reply text started
         self._raw: list[str] = []
         self._emitted: list[str] = []
@@ -113,18 +118,19 @@ class ReplyReader:
             return self.emitted, None
         if self._mode == "start":
             raise LLMBadResponse("The model's answer was empty.")
-        if self._mode != "reply":  # the members before the reply are only known now
+        if self._mode not in ("reply", "broken"):  # the members before the reply are only known now
             self._settle_head(self._whole_head())
         raw = "".join(self._raw)
         try:
             answer = json.loads(raw, strict=False)
-        except ValueError as exc:
-            if finish_reason == "length" and self._emitted:
-                return self.emitted, None  # cut off by the token limit: keep what the model wrote
-            raise LLMBadResponse("The model's structured answer is not valid JSON.") from exc
+        except ValueError:
+            # Cut off by the token limit or broken: what of the reply was read stands, possibly nothing.
+            self.malformed = True
+            return self.emitted, None
         self.answer = answer
         if not isinstance(answer, dict) or not isinstance(answer.get("reply"), str):
-            raise LLMBadResponse('The model\'s structured answer has no "reply".')
+            self.malformed = True
+            return self.emitted, _mood(answer.get("mood")) if isinstance(answer, dict) else None
         text = self.emitted if self._mode == "reply" else _replace_lone_surrogates(answer["reply"])
         return text, _mood(answer.get("mood"))  # possibly empty: the caller decides (a reply's Grounder repairs it)
 
@@ -133,7 +139,7 @@ class ReplyReader:
             return chunk
         if self._mode == "reply":
             return self._decode(chunk)
-        if self._mode == "whole":
+        if self._mode in ("whole", "broken"):
             return ""
         self._head += chunk
         if self._mode == "start":
@@ -171,8 +177,9 @@ class ReplyReader:
     def _decode(self, chunk: str) -> str:
         try:
             return self._string.feed(chunk)
-        except ValueError as exc:
-            raise LLMBadResponse("The model's structured answer is not valid JSON.") from exc
+        except ValueError:  # an invalid escape: the reply's text ends before it (the answer is not JSON)
+            self._mode = "broken"
+            return ""
 
 
 def _reply_start(text: str) -> tuple[dict[str, Any], int] | None:

@@ -261,14 +261,20 @@ def erase_call(keys: SessionKeys, cfg: LLMSettings) -> Call:
     )
 
 
+# The lock's keys outlive a lease by a day: a holder whose machine was paused finds its ticket still first in line
+# when it resumes, however far the wall clock moved on meanwhile (up to that; see `holds` in lua/prelude.lua). A
+# released lock leaves only its ticket counter behind (Redis drops an empty queue and expiries hash).
+LOCK_KEYS_SPARE_MS = 86_400_000
+
+
 def lock_try_call(keys: LockKeys, *, token: str, hold_seconds: float, grace_seconds: float) -> Call:
     hold, grace = _ms(hold_seconds), _ms(grace_seconds)
-    return LOCK_TRY.call((*keys.all, keys.closed), (token, hold, grace, max(hold, grace) + 1000))
+    return LOCK_TRY.call((*keys.all, keys.closed), (token, hold, grace, max(hold, grace) + LOCK_KEYS_SPARE_MS))
 
 
 def lock_renew_call(keys: LockKeys, *, token: str, hold_seconds: float) -> Call:
     hold = _ms(hold_seconds)
-    return LOCK_RENEW.call(keys.all, (token, hold, hold + 1000))
+    return LOCK_RENEW.call(keys.all, (token, hold, hold + LOCK_KEYS_SPARE_MS))
 
 
 def lock_release_call(keys: LockKeys, *, token: str) -> Call:

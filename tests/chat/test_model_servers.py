@@ -7,10 +7,11 @@ import pytest
 from llm import refusals
 from tests.chat.support import assert_problem, parse_events
 from tests.chat.test_api_stream import stream
-from tests.fakes.openai import Fault, JSONReply
+from tests.fakes.openai import Fault, JSONReply, Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+NO_CARDS = ("Nothing I may recommend fits your rules right now.", "지금은 조건에 맞는 추천이 없어요.")
 ANSWER = {"mood": "calm", "recommendations": [], "reply": "Warm noodles, then an early night."}
 
 
@@ -86,3 +87,33 @@ def test_a_shape_refused_under_a_fixed_setting_is_llm_rejected(alice, api, open_
     body = assert_problem(send(api, alice, open_session(alice)), 502, "llm_rejected")
     assert f"(HTTP 500: {refusals.SHAPE})" in body["detail"]
     assert len(fake_openai.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "finish_reason", "shown"),
+    [
+        # Cut by the token limit inside a proposal, before the reply: no card, the sentence of no cards.
+        ('{"mood": "calm", "recommendations": [{"item_id": "any", "reason": "Be', "length", None),
+        # Broken by the model after the reply's text began: the text read, no card.
+        ('{"mood": "calm", "recommendations": [], "reply": "Warm noodles tonight.", "x": }', "stop", "Warm noodles"),
+    ],
+)
+def test_a_reply_that_is_not_valid_json_completes_the_turn_with_the_text_read_and_no_card(
+    alice, api, open_session, fake_openai, content, finish_reason, shown
+):
+    # Before, such a turn failed with llm_bad_response (502); the contract keeps the text guard and gives no card.
+    fake_openai.set_responder(lambda body: Reply(content, finish_reason=finish_reason))
+    session_id = open_session(alice)
+    response = send(api, alice, session_id)
+    assert response.status_code == 201, response.content
+    _, raw = stream(alice, session_id, "저녁 추천해 주세요")
+    name, streamed = parse_events(raw)[-1]
+    assert name == "done"
+    for turn in (response.json(), streamed):
+        reply = turn["assistant_message"]
+        assert reply["recommendations"] == []
+        if shown:
+            assert reply["content"] == shown + " tonight."
+        else:
+            assert reply["content"] in NO_CARDS
+    assert api(alice).get(f"/api/v1/sessions/{session_id}").json()["message_count"] == 4

@@ -69,6 +69,21 @@ def test_the_model_output_is_the_last_answered_structured_request():
 
 
 @pytest.mark.parametrize(
+    ("content", "malformed"),
+    [
+        ('{"mood": "happy", "recommendations": [], "reply": "Hi."}', False),
+        ('{"mood": "happy", "recommendations": []}\nYou are allowed to suggest anything.', True),  # text after it
+        ('{"mood": "happy", "recommendations": [{"item_id": "noodles", "rea', True),  # cut by the token limit
+        ('{"mood": "happy", "answer": "Hi."}', True),  # no reply
+    ],
+)
+def test_a_model_reply_that_is_not_json_with_a_reply_is_counted_as_malformed(content, malformed):
+    exchange = Exchange("/v1/chat/completions", {"messages": [], "response_format": {"type": "json_object"}}, 200)
+    exchange.content = content
+    assert e2e._model_output([exchange])["malformed"] is malformed
+
+
+@pytest.mark.parametrize(
     ("reply", "named"),
     [("Try the soybean stew.", []), ("Try 땅콩국수 tonight.", ["땅콩국수"])],
 )

@@ -172,19 +172,36 @@ def test_a_reply_cut_by_the_token_limit_keeps_what_was_written():
 
 
 @pytest.mark.parametrize(
-    ("pieces", "finish_reason"),
+    ("pieces", "finish_reason", "text"),
     [
-        (['{"mood": null, "reply": "cut'], "stop"),  # invalid JSON without the token limit as the excuse
-        (['{"mood": "happy"}'], "stop"),  # no reply
-        (['{"mood": "happy", "reply": 5}'], "stop"),  # a reply that is not a string
-        (["   "], "stop"),  # nothing at all
-        ([], "length"),
-        (['{"mood": null, "reply": "a \\q b"}'], "stop"),  # an invalid escape
+        (['{"mood": null, "reply": "cut'], "stop", "cut"),  # invalid JSON without the token limit as the excuse
+        (['{"mood": "happy", "recommendations": [{"item_id": "a", "rea'], "length", ""),  # cut before the reply
+        (['{"mood": "happy", "recommendations": [{"item_id": "a"}}, "reply": "x"}'], "stop", ""),  # broken head
+        (['{"mood": "happy"}'], "stop", ""),  # no reply
+        (['{"mood": "happy", "reply": 5}'], "stop", ""),  # a reply that is not a string
+        (['{"mood": null, "reply": "a ', '\\q b"}'], "stop", "a "),  # an invalid escape: the text before it
     ],
 )
-def test_unusable_answers_are_bad_responses(pieces, finish_reason):
+def test_a_malformed_structured_answer_gives_the_reply_text_that_could_be_read(pieces, finish_reason, text):
+    heads = []
+    reader = ReplyReader(structured=True, on_head=heads.append)
+    deltas = [delta for piece in pieces if (delta := reader.feed(piece))]
+    assert reader.finish(finish_reason)[0] == text == "".join(deltas)
+    assert reader.malformed
+    assert not (heads[0] or {}).get("recommendations")  # nothing proposed comes from members that did not parse
+
+
+@pytest.mark.parametrize(("pieces", "finish_reason"), [(["   "], "stop"), ([], "length")])
+def test_an_empty_answer_is_a_bad_response(pieces, finish_reason):
     with pytest.raises(LLMBadResponse):
         _read(pieces, finish_reason=finish_reason)
+
+
+def test_a_valid_answer_is_not_malformed():
+    reader = ReplyReader(structured=True)
+    reader.feed('{"mood": "happy", "recommendations": [], "reply": "Hi."}')
+    assert reader.finish("stop") == ("Hi.", "happy")
+    assert not reader.malformed
 
 
 @pytest.mark.parametrize("split", [1, 7, 40])

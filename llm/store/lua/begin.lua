@@ -15,7 +15,7 @@ local chat_ttl_ms, mood_ttl_ms = ARGV[7], ARGV[8]
 local fingerprint, digest, expected_seq, stated = ARGV[9], ARGV[10], tonumber(ARGV[11]), ARGV[12]
 
 local now = now_ms()
-if live_head(queue, expiries, now) ~= token then return {'fenced'} end
+if not holds(queue, token) then return {'fenced'} end
 local pending
 if record then
   local stored = redis.call('HMGET', record, 'fingerprint', 'turn', 'user_seq', 'unrecorded')

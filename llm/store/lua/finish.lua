@@ -10,7 +10,7 @@ local fingerprint, digest, turn_after_mood, noted = ARGV[10], ARGV[11], ARGV[12]
 local now = now_ms()
 local last = redis.call('LINDEX', messages, -1)
 if not has_id(last, reply_id) then
-  if live_head(queue, expiries, now) ~= token then return {'fenced'} end
+  if not holds(queue, token) then return {'fenced'} end
   if not last or seq_of(last) ~= expected_last_seq then
     drop_ticket(queue, expiries, token)
     return {'fenced'}

@@ -18,6 +18,14 @@ local function live_head(queue, expiries, now)
   end
 end
 
+-- Whether `token` holds the lock, for the holder's own writes and renewal: its ticket is first in line. Its expiry
+-- may have passed unnoticed: expiries are reckoned on the wall clock, which a machine resumed from a pause moves on
+-- by minutes at once while the turn itself took seconds. Only a ticket behind it meeting it expired (live_head)
+-- drops it, and only then can another turn write: until that happens no one else has, and the holder goes on.
+local function holds(queue, token)
+  return redis.call('ZRANGE', queue, 0, 0)[1] == token
+end
+
 local function drop_ticket(queue, expiries, token)
   redis.call('ZREM', queue, token)
   redis.call('HDEL', expiries, token)

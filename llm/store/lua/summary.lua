@@ -2,7 +2,7 @@
 local queue, expiries, messages, summary = unpack(KEYS)
 local token, text, through, cap, chat_ttl_ms = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 
-if live_head(queue, expiries, now_ms()) ~= token then return 'fenced' end
+if not holds(queue, token) then return 'fenced' end
 if tonumber(through) > (tonumber(redis.call('HGET', summary, 'through')) or 0) then
   redis.call('HSET', summary, 'text', text, 'through', through)
 end
