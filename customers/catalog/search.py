@@ -46,7 +46,7 @@ from customers import spending
 from customers.catalog import items, vocabulary
 from customers.catalog.terms import HANGUL, terms
 from customers.data import Candidate, Constraints
-from customers.models import CatalogItem, Customer, ItemKind, Rating
+from customers.models import CatalogItem, ItemKind, Rating
 
 MAX_LIMIT = 50
 POOL_FACTOR = 5
@@ -177,6 +177,15 @@ def passing_dishes(rules: RuleFacts) -> QuerySet[CatalogItem]:
 
 
 @functools.lru_cache(maxsize=256)
+def eligible_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
+    """`eligible(rules)`'s (id, external_id) rows compiled (SQL and parameters), once per customer's rules and
+    database: what the recording of a turn's cards joins (customers/catalog/recommendations.py `insert`), where
+    compiling the rules as ORM conditions every turn cost more CPU than the rest of the recording."""
+    sql, params = eligible(rules).values("id", "external_id").query.sql_with_params()
+    return sql, tuple(params)
+
+
+@functools.lru_cache(maxsize=256)
 def _passing_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
     """`passing_dishes` compiled (SQL and parameters), once per customer's rules and database."""
     sql, params = passing_dishes(rules).query.sql_with_params()
@@ -201,30 +210,15 @@ def facts(*, customer_id: int, tastes: int = 0) -> Facts | None:
     """The customer's rule facts, home area, preferences and liked tags in one query, or None if no such customer.
     With `tastes`, the same query also names the items they rated up and down lately, at most `tastes` a side
     (newest first, from their latest 4 x `tastes` ratings)."""
-    annotations = {
-        "liked": RawSQL(_json_rows(_LIKED_SQL), (LIKED_ITEMS,)),  # noqa: S611 - constant SQL, parameters bound
-        "rated_down": RawSQL(_json_rows(_RATED_DOWN_SQL), ()),  # noqa: S611 - as above
-    }
-    if tastes > 0:
-        annotations["tastes"] = RawSQL(_json_rows(_TASTES_SQL), (tastes * 4,))  # noqa: S611 - as above
-    row = (
-        Customer.objects.filter(pk=customer_id)
-        .annotate(**annotations)
-        .values(
-            "allergies",
-            "diets",
-            "preferences",
-            "home_area",
-            "currency",
-            "monthly_limit_minor",
-            "spent_this_month_minor",
-            "spent_month",
-            *annotations,
-        )
-        .first()
-    )
-    if row is None:
+    params: list[object] = [LIKED_ITEMS, *([tastes * 4] if tastes > 0 else []), customer_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_facts_sql(connection.vendor, tastes > 0), params)
+        found = cursor.fetchone()
+    if found is None:
         return None
+    row = dict(zip(_FACTS_COLUMNS, found, strict=False))  # "tastes" only when asked for
+    for name in ("allergies", "diets", "preferences"):  # JSON read as text (as the ORM reads it before parsing)
+        row[name] = json_array(row[name])
     liked_tags = tuple(
         dict.fromkeys(tag for tags in json_array(row["liked"]) if isinstance(tags, list) for tag in tags)
     )
@@ -253,6 +247,35 @@ def facts(*, customer_id: int, tastes: int = 0) -> Facts | None:
     )
 
 
+_FACTS_COLUMNS = (
+    "allergies",
+    "diets",
+    "preferences",
+    "home_area",
+    "currency",
+    "monthly_limit_minor",
+    "spent_this_month_minor",
+    "spent_month",
+    "liked",
+    "rated_down",
+    "tastes",
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _facts_sql(vendor: str, tastes: bool) -> str:
+    """`facts`' statement (parameters: LIKED_ITEMS, the tastes' limit when `tastes`, the customer's id), written once
+    per database: built as an ORM query it cost a millisecond of CPU a call, and a turn reads the facts twice (the
+    recording reads them again)."""
+    subqueries = [_LIKED_SQL, _RATED_DOWN_SQL, *([_TASTES_SQL] if tastes else [])]
+    columns = [
+        *(f'"customers_customer"."{name}" AS "{name}"' for name in _FACTS_COLUMNS[:8]),
+        *(" ".join(("(", _json_rows(subquery, vendor), ")")) for subquery in subqueries),
+    ]
+    # Constant fragments only: every value is a bound parameter. Quoted as the ORM quotes.
+    return " ".join(("SELECT", ", ".join(columns), 'FROM "customers_customer" WHERE "customers_customer"."id" = %s'))
+
+
 # Subqueries of the customer row (`facts`), each a JSON array of its rows, newest first: the tags of the latest items
 # rated up, the ids of every item rated down, and (rating, name) of the latest ratings.
 _LIKED_SQL = (
@@ -271,9 +294,9 @@ _TASTES_SQL = (
 )
 
 
-def _json_rows(subquery: str) -> str:
+def _json_rows(subquery: str, vendor: str) -> str:
     """`subquery`'s values (its `value` column) as one JSON array, in its order."""
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         rows, array = (
             "jsonb_build_array(r.rating, i.name)",
             "COALESCE(jsonb_agg(t.value ORDER BY t.rated_at DESC), '[]')",
