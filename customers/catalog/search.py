@@ -217,7 +217,7 @@ def facts(*, customer_id: int, tastes: int = 0) -> Facts | None:
     if found is None:
         return None
     row = dict(zip(_FACTS_COLUMNS, found, strict=False))  # "tastes" only when asked for
-    for name in ("allergies", "diets", "preferences"):  # JSON read as text (as the ORM reads it before parsing)
+    for name in ("allergies", "diets", "preferences"):  # JSON, read as text on both databases
         row[name] = json_array(row[name])
     liked_tags = tuple(
         dict.fromkeys(tag for tags in json_array(row["liked"]) if isinstance(tags, list) for tag in tags)
