@@ -100,6 +100,10 @@ if DATABASE_URL:
             "timeout": env_float("DATABASE_POOL_TIMEOUT", 5.0, minimum=0.1),
         },
         "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1),
+        # No JIT compilation: the turn's statements run in milliseconds, but their estimated cost (the venue rule's
+        # probe, costed on every row a subset might read) passes jit_above_cost from about 10,000 items, and
+        # compiling them took 200 ms and more (docs/benchmarks.md).
+        "options": "-c jit=off",
     }
     DATABASES = {"default": _db}
 else:

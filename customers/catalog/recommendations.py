@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from customers.catalog.search import RuleFacts, eligible
+from customers.catalog.search import RuleFacts, eligible_sql
 from customers.data import RecommendationInfo, RecommendationRating
 from customers.errors import InvalidInput, RecommendationNotFound, SessionNotFound
 from customers.models import CatalogItem, ChatSession, Rating, Recommendation
@@ -103,9 +103,9 @@ def insert(
                 cursor.execute(update_sql, update_params)
                 if not cursor.rowcount:
                     raise SessionNotFound(f"session {session_id} not found")
-    items, items_params = "customers_catalogitem", []
+    items, items_params = "customers_catalogitem", ()
     if rules is not None:
-        items_sql, items_params = eligible(rules).values("id", "external_id").query.sql_with_params()
+        items_sql, items_params = eligible_sql(rules, connection.vendor)
         items = f"({items_sql})"
     ctes.append(f"shown (id, external_id, reason, created_at) AS (VALUES {', '.join(values)})")
     # Constant fragments only: every value is a bound parameter.

@@ -49,7 +49,7 @@ from customers import spending
 from customers.catalog import items, vocabulary
 from customers.catalog.terms import HANGUL, terms
 from customers.data import Candidate, Constraints
-from customers.models import CatalogItem, ChatSession, Customer, ItemKind, ProposalKind, Rating
+from customers.models import CatalogItem, ChatSession, ItemKind, ProposalKind, Rating
 
 MAX_LIMIT = 50
 POOL_FACTOR = 5
@@ -186,6 +186,15 @@ def passing_dishes(rules: RuleFacts) -> QuerySet[CatalogItem]:
 
 
 @functools.lru_cache(maxsize=256)
+def eligible_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
+    """`eligible(rules)`'s (id, external_id) rows compiled (SQL and parameters), once per customer's rules and
+    database: what the recording of a turn's cards joins (customers/catalog/recommendations.py `insert`), where
+    compiling the rules as ORM conditions every turn cost more CPU than the rest of the recording."""
+    sql, params = eligible(rules).values("id", "external_id").query.sql_with_params()
+    return sql, tuple(params)
+
+
+@functools.lru_cache(maxsize=256)
 def _passing_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
     """`passing_dishes` compiled (SQL and parameters), once per customer's rules and database."""
     sql, params = passing_dishes(rules).query.sql_with_params()
@@ -211,34 +220,18 @@ def facts(*, customer_id: int, tastes: int = 0, session_id: UUID | None = None) 
     Their pending profile proposals bind as the profile's codes do (safety first: until the customer declines).
     With `tastes`, the same query also names the items they rated up and down lately, at most `tastes` a side
     (newest first, from their latest 4 x `tastes` ratings); with `session_id`, the codes declined from it."""
-    annotations = {
-        "liked": RawSQL(_json_rows(_LIKED_SQL), (LIKED_ITEMS,)),  # noqa: S611 - constant SQL, parameters bound
-        "rated_down": RawSQL(_json_rows(_RATED_DOWN_SQL), ()),  # noqa: S611 - as above
-        "pending": RawSQL(_json_rows(_PENDING_SQL), ()),  # noqa: S611 - as above
-    }
-    if tastes > 0:
-        annotations["tastes"] = RawSQL(_json_rows(_TASTES_SQL), (tastes * 4,))  # noqa: S611 - as above
+    params: list[object] = [LIKED_ITEMS, *([tastes * 4] if tastes > 0 else [])]
     if session_id is not None:
-        session = ChatSession._meta.pk.get_db_prep_value(session_id, connection)
-        annotations["declined"] = RawSQL(_json_rows(_DECLINED_SQL), (session,))  # noqa: S611 - as above
-    row = (
-        Customer.objects.filter(pk=customer_id)
-        .annotate(**annotations)
-        .values(
-            "allergies",
-            "diets",
-            "preferences",
-            "home_area",
-            "currency",
-            "monthly_limit_minor",
-            "spent_this_month_minor",
-            "spent_month",
-            *annotations,
-        )
-        .first()
-    )
-    if row is None:
+        params.append(ChatSession._meta.pk.get_db_prep_value(session_id, connection))
+    params.append(customer_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_facts_sql(connection.vendor, tastes > 0, session_id is not None), params)
+        found = cursor.fetchone()
+    if found is None:
         return None
+    row = dict(zip(_facts_columns(tastes > 0, session_id is not None), found, strict=True))
+    for name in ("allergies", "diets", "preferences"):  # JSON, read as text on both databases
+        row[name] = json_array(row[name])
     liked_tags = tuple(
         dict.fromkeys(tag for tags in json_array(row["liked"]) if isinstance(tags, list) for tag in tags)
     )
@@ -280,6 +273,50 @@ def _codes(pairs: Iterable[tuple[str, str]], kind: str) -> list[str]:
     return [code for pair_kind, code in pairs if pair_kind == kind]
 
 
+_FACTS_COLUMNS = (
+    "allergies",
+    "diets",
+    "preferences",
+    "home_area",
+    "currency",
+    "monthly_limit_minor",
+    "spent_this_month_minor",
+    "spent_month",
+)
+
+
+def _facts_columns(tastes: bool, declined: bool) -> tuple[str, ...]:
+    """The names of `facts`' columns, in the order of `_facts_sql`'s."""
+    return (
+        *_FACTS_COLUMNS,
+        "liked",
+        "rated_down",
+        "pending",
+        *(["tastes"] if tastes else []),
+        *(["declined"] if declined else []),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _facts_sql(vendor: str, tastes: bool, declined: bool) -> str:
+    """`facts`' statement (parameters: LIKED_ITEMS, the tastes' limit when `tastes`, the session when `declined`,
+    the customer's id), written once per database: built as an ORM query it cost a millisecond of CPU a call, and a
+    turn reads the facts twice (the recording reads them again)."""
+    subqueries = [
+        _LIKED_SQL,
+        _RATED_DOWN_SQL,
+        _PENDING_SQL,
+        *([_TASTES_SQL] if tastes else []),
+        *([_DECLINED_SQL] if declined else []),
+    ]
+    columns = [
+        *(f'"customers_customer"."{name}" AS "{name}"' for name in _FACTS_COLUMNS),
+        *(" ".join(("(", _json_rows(subquery, vendor), ")")) for subquery in subqueries),
+    ]
+    # Constant fragments only: every value is a bound parameter. Quoted as the ORM quotes.
+    return " ".join(("SELECT", ", ".join(columns), 'FROM "customers_customer" WHERE "customers_customer"."id" = %s'))
+
+
 # Subqueries of the customer row (`facts`), each a JSON array of its rows, newest first: the tags of the latest items
 # rated up, the ids of every item rated down, and (rating, name) of the latest ratings.
 _LIKED_SQL = (
@@ -309,9 +346,9 @@ _DECLINED_SQL = (
 )
 
 
-def _json_rows(subquery: str) -> str:
+def _json_rows(subquery: str, vendor: str) -> str:
     """`subquery`'s values (its `value` column) as one JSON array, in its order."""
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         rows, array = (
             "jsonb_build_array(r.rating, i.name)",
             "COALESCE(jsonb_agg(t.value ORDER BY t.rated_at DESC), '[]')",
@@ -461,6 +498,9 @@ def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request, rules: RuleFacts) -
         score_params += [focus, W_NAMED_AREA if named_area or wanted.near_home else W_HOME_AREA]
     columns = ", ".join(f"customers_catalogitem.{name}" for name in _COLUMNS)
     dishes, dishes_params = _dishes_sql(rules)
+    # The matches as an array (computed once, then read by primary key), not `id IN (...)`: the planner costs the
+    # venue rule's probe on every row a subset might read, so the subsets look dearer than a scan of the whole
+    # catalog sorted by score and semi-joined to them, the plan it chose at 100,000 items (300 ms a call).
     # Constant fragments only: every value is a bound parameter.
     sql = " ".join(
         (
@@ -470,9 +510,9 @@ def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request, rules: RuleFacts) -
             dishes,
             "AS dishes, (",
             " + ".join(score_parts) or "0",
-            ") AS score FROM customers_catalogitem WHERE customers_catalogitem.id IN (",
+            ") AS score FROM customers_catalogitem WHERE customers_catalogitem.id = ANY(ARRAY(",
             matched,
-            ") ORDER BY score DESC, id LIMIT %s",
+            ")) ORDER BY score DESC, id LIMIT %s",
         )
     )
     return sql, [*dishes_params, *score_params, *matched_params, wanted.pool]

@@ -470,3 +470,24 @@ def test_a_turn_read_costs_two_statements_on_postgresql(alice, make_customer, de
     ):
         with django_assert_num_queries(1 if not ranked else 2 if postgresql else 4):
             services.catalog_turn_read(customer_id=customer_id, text=text)
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="PostgreSQL's JIT")
+def test_a_turn_read_is_never_jit_compiled(alice, demo_catalog):
+    """The ranking statement's estimated cost passes jit_above_cost on a large catalog (the venue rule's probe is
+    costed on every row a subset might read) though it runs in milliseconds, and compiling it took 200 ms and more:
+    the connections run without JIT. Here the threshold is 0, so that any statement would be compiled were JIT on."""
+    statements = []
+
+    def keep(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        services.catalog_turn_read(customer_id=alice.customer_id, text="Something spicy and Korean in Mapo, please")
+    ranking = statements[-1]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit_above_cost = 0")
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + ranking[0], ranking[1])
+        (plan,) = cursor.fetchone()[0]
+    assert "JIT" not in plan
