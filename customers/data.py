@@ -166,7 +166,7 @@ NO_CONSTRAINTS = Constraints()
 
 @dataclass(frozen=True, slots=True)
 class StatedRequest:
-    """What one message states (`customers.services.request_read`): the constraints, whether it asks for anything
+    """What one message states (`customers/catalog/stated.py`, `read`): the constraints, whether it asks for anything
     at all (a greeting, thanks or small talk does not), and the text left to search once every statement and amount
     is taken out."""
 

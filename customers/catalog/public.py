@@ -9,7 +9,6 @@ from customers.catalog import importer as catalog_importer
 from customers.catalog import items as catalog_items
 from customers.catalog import recommendations as catalog_recommendations
 from customers.catalog import search as catalog_search
-from customers.catalog import stated as catalog_stated
 from customers.catalog import turn as catalog_turn
 from customers.catalog import vocabulary
 from customers.data import (
@@ -19,7 +18,6 @@ from customers.data import (
     DietaryParse,
     RecommendationInfo,
     RecommendationRating,
-    StatedRequest,
     TurnCatalog,
 )
 from customers.database import database_required
@@ -43,13 +41,6 @@ def dietary_text_parse(*, texts: Sequence[str]) -> DietaryParse:
     return DietaryParse(allergies=parsed.allergies, diets=parsed.diets, notes=parsed.notes)
 
 
-def request_read(*, text: str) -> StatedRequest:
-    """What a customer's message states, read in code (Korean and English): allergen and diet codes, a price cap,
-    excluded tags, kinds; whether it asks for anything at all; the text left to search (customers/catalog/stated.py).
-    Pure: no database."""
-    return catalog_stated.read(text)
-
-
 @database_required
 def catalog_turn_read(
     *,
@@ -65,7 +56,7 @@ def catalog_turn_read(
     or mentioned by its own text, and for a customer with any allergy no food item whose allergens are unknown; all
     their diets when food, within the remaining monthly limit in their currency, not rated down by them; a
     restaurant with active dishes only when one of them meets these too, carried in `Candidate.dishes`) and the
-    session's `constraints` with what `text` states (`request_read`), possibly none (none when it asks for nothing);
+    session's `constraints` with what `text` states (`stated.read`), possibly none (none when it asks for nothing);
     the names of the items failing them among those the turn's search meets (200 at most, none without anything to
     search: what a reply's text must never name); the names of the items they rated up and down lately (`tastes` a
     side at most). The customer's pending profile proposals bind like their profile's codes and are returned

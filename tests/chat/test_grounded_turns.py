@@ -13,6 +13,7 @@ import pytest
 
 from chat import admin_actions
 from customers import services as customers
+from customers.catalog.public import catalog_items_eligible
 from customers.models import CatalogItem, Recommendation
 from llm import grounding
 from tests.chat.support import answering, assert_problem, offered, parse_events
@@ -34,7 +35,7 @@ def checks_of(card: dict) -> dict:
     venue = card["item"]["external_id"]
     listed = CatalogItem.objects.filter(venue__external_id=venue, active=True).values_list("external_id", flat=True)
     customer_id = customers.customer_id_get_by_username(username="alice")
-    assert dishes == sorted(customers.catalog_items_eligible(customer_id=customer_id, external_ids=list(listed)))
+    assert dishes == sorted(catalog_items_eligible(customer_id=customer_id, external_ids=list(listed)))
     return checks
 
 

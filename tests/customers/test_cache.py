@@ -20,6 +20,7 @@ from django_redis import get_redis_connection
 from customers import cache, selectors, services
 from customers.cache import CacheSpec, get_or_load
 from customers.data import PastSessionSummary, SessionInfo
+from customers.profiles import customer_update
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -264,7 +265,7 @@ def test_an_invalidation_during_a_load_keeps_the_loaded_value_out_of_the_cache()
 def test_a_writer_committing_while_a_reader_loads_does_not_leave_the_old_row_cached(alice):
     def load_old_then_writer_commits():
         old = selectors.customer_profile(customer_id=alice.customer_id)
-        services.customer_update(customer_id=alice.customer_id, display_name="Alice Kim-Lee")
+        customer_update(customer_id=alice.customer_id, display_name="Alice Kim-Lee")
         return old
 
     stale = get_or_load(cache.CUSTOMER, alice.customer_id, load_old_then_writer_commits)
@@ -278,7 +279,7 @@ def test_a_committed_change_is_read_at_once_and_a_rolled_back_one_never(alice, d
 
     def update_then_fail() -> None:
         with transaction.atomic():
-            services.customer_update(customer_id=alice.customer_id, home_area="Jeju")
+            customer_update(customer_id=alice.customer_id, home_area="Jeju")
             raise RuntimeError("rolled back")
 
     with pytest.raises(RuntimeError):
@@ -287,7 +288,7 @@ def test_a_committed_change_is_read_at_once_and_a_rolled_back_one_never(alice, d
         assert services.customer_profile_get(customer_id=alice.customer_id).home_area == "Seoul, Mapo-gu"
 
     with transaction.atomic():
-        services.customer_update(customer_id=alice.customer_id, home_area="Jeju")
+        customer_update(customer_id=alice.customer_id, home_area="Jeju")
         # Not yet committed: the cached entry stays until the commit.
         assert django_cache.get(cache.CUSTOMER.key(alice.customer_id)) is not None
     assert django_cache.get(cache.CUSTOMER.key(alice.customer_id)) is None
@@ -325,7 +326,7 @@ def test_with_redis_down_reads_come_from_the_database_with_one_warning(
 def test_with_redis_down_writes_still_succeed(alice, settings, closed_port, django_capture_on_commit_callbacks):
     _cache_at(settings, closed_port)
     with django_capture_on_commit_callbacks(execute=True):
-        profile = services.customer_update(customer_id=alice.customer_id, home_area="Jeju")
+        profile = customer_update(customer_id=alice.customer_id, home_area="Jeju")
     assert profile.home_area == "Jeju"
     assert services.customer_profile_get(customer_id=alice.customer_id).home_area == "Jeju"
 

@@ -20,6 +20,7 @@ from customers import services
 from customers.catalog import items as catalog_items
 from customers.catalog import stated, vocabulary
 from customers.catalog import turn as catalog_turn
+from customers.catalog.public import catalog_items_eligible, recommendations_record
 from customers.catalog.terms import terms
 from customers.errors import CustomerNotFound
 from customers.models import DERIVED_FROM, CatalogItem, Customer, Recommendation
@@ -269,9 +270,7 @@ def test_no_candidate_ever_breaks_a_rule(customer, specs, down, up, words, limit
         # The check after a model's proposal agrees exactly with the rules, both ways.
         proposed = [s.external_id for s in made] + ["no-such-item"]
         bound = read.constraints
-        assert services.catalog_items_eligible(customer_id=customer_id, external_ids=proposed, constraints=bound) == (
-            expected
-        )
+        assert catalog_items_eligible(customer_id=customer_id, external_ids=proposed, constraints=bound) == (expected)
         transaction.set_rollback(True)
 
 
@@ -350,7 +349,7 @@ def test_preferences_and_liked_items_boost(make_customer, demo_catalog):
     first = candidates(customer_id=customer.customer_id, text="something for the weekend")
     assert first
     assert all("yoga" in c.tags for c in first[:2])
-    shown = services.recommendations_record(
+    shown = recommendations_record(
         customer_id=customer.customer_id, session_id=None, shown=[("gangnam-boardgame", "you like games")]
     )
     rec_id = shown[0].recommendation_id
@@ -363,11 +362,11 @@ def test_a_rated_down_item_never_comes_back(alice, demo_catalog):
     text = "Something spicy and Korean in Mapo, please"
     top = candidates(customer_id=alice.customer_id, text=text, limit=1)[0]
     cid = alice.customer_id
-    shown = services.recommendations_record(customer_id=cid, session_id=None, shown=[(top.external_id, "")])
+    shown = recommendations_record(customer_id=cid, session_id=None, shown=[(top.external_id, "")])
     services.recommendation_rate(customer_id=cid, recommendation_id=shown[0].recommendation_id, rating="down")
     again = candidates(customer_id=alice.customer_id, text=text, limit=50)
     assert top.external_id not in {c.external_id for c in again}
-    assert not services.catalog_items_eligible(customer_id=cid, external_ids=[top.external_id])
+    assert not catalog_items_eligible(customer_id=cid, external_ids=[top.external_id])
 
 
 def test_nothing_matched_means_no_candidates(make_customer, demo_catalog):
@@ -385,21 +384,19 @@ def test_an_unknown_customer_is_refused(db):
     with pytest.raises(CustomerNotFound):
         services.catalog_turn_read(customer_id=987654, text="spicy")
     with pytest.raises(CustomerNotFound):
-        services.catalog_items_eligible(customer_id=987654, external_ids=["a"])
+        catalog_items_eligible(customer_id=987654, external_ids=["a"])
 
 
 def _ineligible_names(customer_id: int) -> set[str]:
     every = dict(CatalogItem.objects.values_list("external_id", "name"))
-    kept = services.catalog_items_eligible(customer_id=customer_id, external_ids=list(every))
+    kept = catalog_items_eligible(customer_id=customer_id, external_ids=list(every))
     return {name for external_id, name in every.items() if external_id not in kept}
 
 
 def test_the_names_to_avoid_are_the_turns_nearest_misses(alice, make_customer, demo_catalog):
     text = "Something spicy and Korean in Mapo, please"
     top = candidates(customer_id=alice.customer_id, text=text, limit=1)[0]
-    shown = services.recommendations_record(
-        customer_id=alice.customer_id, session_id=None, shown=[(top.external_id, "")]
-    )
+    shown = recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[(top.external_id, "")])
     services.recommendation_rate(
         customer_id=alice.customer_id, recommendation_id=shown[0].recommendation_id, rating="down"
     )
@@ -419,9 +416,7 @@ def test_the_names_to_avoid_are_the_turns_nearest_misses(alice, make_customer, d
     # Nothing to search (no words, tastes or area): no candidates, no names from the catalog; the names they rated
     # down still come with their facts.
     erin = make_customer("erin", monthly_limit_minor=0)
-    shown = services.recommendations_record(
-        customer_id=erin.customer_id, session_id=None, shown=[(top.external_id, "")]
-    )
+    shown = recommendations_record(customer_id=erin.customer_id, session_id=None, shown=[(top.external_id, "")])
     services.recommendation_rate(
         customer_id=erin.customer_id, recommendation_id=shown[0].recommendation_id, rating="down"
     )
@@ -459,7 +454,7 @@ def test_a_turn_read_costs_two_statements_on_postgresql(alice, make_customer, de
     """The customer's facts (with their tastes), then the ranking with the names to avoid; with nothing to search,
     the facts alone. SQLite, the fallback, reads the names and the restaurants' passing dishes apart from the
     ranking (each of these requests ranks a restaurant)."""
-    services.recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
+    recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
     erin = make_customer("erin", monthly_limit_minor=100_000)
     postgresql = connection.vendor == "postgresql"
     for customer_id, text, ranked in (

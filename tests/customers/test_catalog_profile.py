@@ -12,8 +12,10 @@ from django.db.models import ProtectedError
 from django.urls import reverse
 
 from customers import services
+from customers.catalog.public import catalog_items_eligible, recommendations_record
 from customers.errors import InvalidInput
 from customers.models import CatalogItem, Customer, Recommendation
+from customers.profiles import customer_update
 
 pytestmark = pytest.mark.django_db
 
@@ -36,14 +38,14 @@ def test_the_migration_turns_free_text_allergies_into_codes_and_notes():
 
 
 def test_updates_take_synonyms_as_codes_and_refuse_the_unknown(alice):
-    profile = services.customer_update(customer_id=alice.customer_id, allergies=["땅콩", "Shellfish"], diets=["비건"])
+    profile = customer_update(customer_id=alice.customer_id, allergies=["땅콩", "Shellfish"], diets=["비건"])
     assert profile.allergies == ("peanut", "crustacean", "mollusc")
     assert profile.diets == ("vegan",)
     with pytest.raises(InvalidInput, match="Unknown allergen code"):
-        services.customer_update(customer_id=alice.customer_id, allergies=["kiwi"])
+        customer_update(customer_id=alice.customer_id, allergies=["kiwi"])
     with pytest.raises(InvalidInput, match="Unknown diet code"):
-        services.customer_update(customer_id=alice.customer_id, diets=["keto"])
-    profile = services.customer_update(customer_id=alice.customer_id, dietary_notes=["kiwi"])
+        customer_update(customer_id=alice.customer_id, diets=["keto"])
+    profile = customer_update(customer_id=alice.customer_id, dietary_notes=["kiwi"])
     context = services.customer_profile_get(customer_id=alice.customer_id)
     assert (context.allergies, context.diets, context.dietary_notes) == (
         ("peanut", "crustacean", "mollusc"),
@@ -144,7 +146,7 @@ def test_the_catalog_admin_lists_filters_and_validates(staff_client):
 
 def test_the_recommendation_admin_is_read_only(staff_client, alice):
     services.catalog_demo_seed()
-    services.recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
+    recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
     listing = staff_client.get(reverse("admin:customers_recommendation_changelist"))
     assert listing.status_code == 200
     assert staff_client.get(reverse("admin:customers_recommendation_add")).status_code == 403
@@ -153,7 +155,7 @@ def test_the_recommendation_admin_is_read_only(staff_client, alice):
 def test_a_rated_item_is_never_deleted_and_its_reimport_keeps_the_rating(staff_client, alice, tmp_path):
     services.catalog_demo_seed()
     external_id = "mapo-jazz-club"
-    [shown] = services.recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[(external_id, "")])
+    [shown] = recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[(external_id, "")])
     services.recommendation_rate(
         customer_id=alice.customer_id, recommendation_id=shown.recommendation_id, rating="down"
     )
@@ -175,4 +177,4 @@ def test_a_rated_item_is_never_deleted_and_its_reimport_keeps_the_rating(staff_c
     (tmp_path / "again.jsonl").write_text(line + "\n", encoding="utf-8")
     call_command("catalog_import", str(tmp_path / "again.jsonl"), stdout=io.StringIO())
     assert CatalogItem.objects.get(external_id=external_id).pk == item.pk
-    assert not services.catalog_items_eligible(customer_id=alice.customer_id, external_ids=[external_id])
+    assert not catalog_items_eligible(customer_id=alice.customer_id, external_ids=[external_id])

@@ -6,6 +6,7 @@ import pytest
 from django.db import transaction
 
 from customers import services
+from customers.catalog.public import recommendations_record
 from customers.errors import InvalidInput, RecommendationNotFound
 from customers.models import Recommendation
 
@@ -19,7 +20,7 @@ def demo_catalog():
 
 def test_recorded_rows_come_back_in_order_with_their_items(alice, demo_catalog):
     session = services.session_open(customer_id=alice.customer_id)
-    shown = services.recommendations_record(
+    shown = recommendations_record(
         customer_id=alice.customer_id,
         session_id=session.session_id,
         shown=[("mapo-jazz-club", "  live jazz tonight "), ("mapo-bul-jjukkumi:1", "spicy, as you like")],
@@ -38,24 +39,22 @@ def test_recorded_rows_come_back_in_order_with_their_items(alice, demo_catalog):
 
 def test_recording_joins_the_callers_transaction(alice, demo_catalog):
     with transaction.atomic():
-        services.recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
+        recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
         transaction.set_rollback(True)
     assert not Recommendation.objects.exists()
 
 
 def test_an_unknown_item_is_refused_and_nothing_is_written(alice, demo_catalog):
     with pytest.raises(InvalidInput, match="unknown catalog item: nope"):
-        services.recommendations_record(
+        recommendations_record(
             customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", ""), ("nope", "")]
         )
     assert not Recommendation.objects.exists()
-    assert services.recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[]) == ()
+    assert recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[]) == ()
 
 
 def test_rating_again_replaces_and_another_customers_is_not_found(alice, bob, demo_catalog):
-    (shown,) = services.recommendations_record(
-        customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")]
-    )
+    (shown,) = recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
     rid = shown.recommendation_id
     up = services.recommendation_rate(customer_id=alice.customer_id, recommendation_id=rid, rating="up", note="좋아요")
     assert (up.recommendation_id, up.rating, up.note) == (rid, "up", "좋아요")
@@ -73,9 +72,7 @@ def test_rating_again_replaces_and_another_customers_is_not_found(alice, bob, de
 
 @pytest.mark.parametrize("rating", ["", "UP", "meh", "like", None])
 def test_a_bad_rating_is_refused(alice, demo_catalog, rating):
-    (shown,) = services.recommendations_record(
-        customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")]
-    )
+    (shown,) = recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
     with pytest.raises(InvalidInput):
         services.recommendation_rate(
             customer_id=alice.customer_id, recommendation_id=shown.recommendation_id, rating=rating
@@ -87,7 +84,7 @@ def test_a_bad_rating_is_refused(alice, demo_catalog, rating):
 
 
 def test_recent_tastes_name_what_was_liked_and_disliked(alice, demo_catalog):
-    shown = services.recommendations_record(
+    shown = recommendations_record(
         customer_id=alice.customer_id,
         session_id=None,
         shown=[("mapo-jazz-club", ""), ("mapo-haneul-park", ""), ("mapo-escape-room", "")],

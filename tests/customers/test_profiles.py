@@ -11,6 +11,7 @@ from customers import cache, services
 from customers.data import ApiUser, CustomerProfile
 from customers.errors import CustomerNotFound, InvalidInput
 from customers.models import Customer
+from customers.profiles import customer_update
 from tests.customers.cache_support import is_cached
 
 pytestmark = pytest.mark.django_db
@@ -161,7 +162,7 @@ def test_an_unknown_customer_is_not_found_and_cached_as_absent(django_assert_num
 def test_customer_update_validates_saves_and_invalidates_after_commit(alice, on_commit):
     services.customer_profile_get(customer_id=alice.customer_id)
     with on_commit():
-        profile = services.customer_update(
+        profile = customer_update(
             customer_id=alice.customer_id,
             spent_this_month_minor=600_000,
             preferences=[" spicy food ", "hiking", "hiking", "카페 투어"],
@@ -174,7 +175,7 @@ def test_customer_update_validates_saves_and_invalidates_after_commit(alice, on_
 
 def test_customer_update_refuses_an_unknown_field_with_a_value_error(alice):
     with pytest.raises(ValueError, match="unknown customer fields: nickname, user_id"):
-        services.customer_update(customer_id=alice.customer_id, nickname="Al", user_id=1)
+        customer_update(customer_id=alice.customer_id, nickname="Al", user_id=1)
 
 
 @pytest.mark.parametrize(
@@ -193,13 +194,13 @@ def test_customer_update_refuses_an_unknown_field_with_a_value_error(alice):
 )
 def test_customer_update_refuses_invalid_values(alice, fields):
     with pytest.raises(InvalidInput, match=next(iter(fields))):
-        services.customer_update(customer_id=alice.customer_id, **fields)
+        customer_update(customer_id=alice.customer_id, **fields)
     assert Customer.objects.get(pk=alice.customer_id).monthly_limit_minor == 500_000
 
 
 def test_customer_update_of_an_unknown_customer_is_not_found():
     with pytest.raises(CustomerNotFound):
-        services.customer_update(customer_id=999_999, home_area="Jeju")
+        customer_update(customer_id=999_999, home_area="Jeju")
 
 
 def test_customer_cache_drop_drops_every_entry_of_the_customer(alice, on_commit):

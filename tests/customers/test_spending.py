@@ -14,7 +14,9 @@ from django.test import override_settings
 from django_redis import get_redis_connection
 
 from customers import cache, services, spending
+from customers.catalog.public import catalog_items_eligible
 from customers.models import Customer
+from customers.profiles import customer_update
 from customers.services import SpendingImportError
 
 # 2026-11-30 15:30 UTC is 2026-12-01 00:30 in Seoul: November in UTC, December in Seoul.
@@ -65,15 +67,15 @@ def test_last_months_spending_reads_0_in_the_profile_and_the_catalog_rules_until
         Customer.objects.filter(pk=bob.customer_id).update(spent_month=_last_month())
         profile = services.customer_profile_get(customer_id=bob.customer_id)
         assert (profile.spent_this_month_minor, profile.remaining_limit_minor) == (0, 300_000)
-        eligible = services.catalog_items_eligible(customer_id=bob.customer_id, external_ids=["hanwoo-set"])
+        eligible = catalog_items_eligible(customer_id=bob.customer_id, external_ids=["hanwoo-set"])
         assert eligible == {"hanwoo-set"}
 
         with on_commit():  # fed for this month: the cached profile is dropped on commit
-            services.customer_update(customer_id=bob.customer_id, spent_this_month_minor=250_000)
+            customer_update(customer_id=bob.customer_id, spent_this_month_minor=250_000)
         assert Customer.objects.get(pk=bob.customer_id).spent_month == spending.this_month()
         profile = services.customer_profile_get(customer_id=bob.customer_id)
         assert (profile.spent_this_month_minor, profile.remaining_limit_minor) == (250_000, 50_000)
-        assert not services.catalog_items_eligible(customer_id=bob.customer_id, external_ids=["hanwoo-set"])
+        assert not catalog_items_eligible(customer_id=bob.customer_id, external_ids=["hanwoo-set"])
 
 
 def test_a_cached_profile_never_outlives_its_month(alice):
