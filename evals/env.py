@@ -332,6 +332,14 @@ class Api:
     def rate(self, recommendation_id: str, rating: str) -> Response:
         return self.call("POST", f"/api/v1/recommendations/{recommendation_id}/feedback", {"rating": rating})
 
+    def proposals_decline(self) -> int:
+        """Decline every pending profile proposal (as the customer would, in the API); how many there were."""
+        proposals = self.me().get("proposals", [])
+        for proposal in proposals:
+            response = self.call("POST", f"/api/v1/me/proposals/{proposal['id']}/decline")
+            assert response.status == 200, response.body
+        return len(proposals)
+
 
 def _read_events(response: http.client.HTTPResponse, began: float) -> Turn:
     turn = Turn(200, None)

@@ -100,6 +100,9 @@ def _one(
     }
     if turn.error is not None:
         row["error"] = turn.error
+    # Each request is judged against the profile as labelled: what it stated must not bind the requests after it
+    # through the profile's pending proposals, so the customer declines them (their own act, as in the API).
+    row["proposals_declined"] = client.proposals_decline()
     return row
 
 
