@@ -195,13 +195,27 @@ def eligible_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]
 
 
 @functools.lru_cache(maxsize=256)
-def rows_sql(rules: RuleFacts, missed: bool, columns: tuple[str, ...], vendor: str) -> tuple[str, tuple[object, ...]]:
-    """PostgreSQL: `columns` of `eligible(rules)`, or with `missed` of `judged(rules)`, compiled (SQL ending with its
-    WHERE clause, and parameters) once per customer's rules: what `matched_sql` adds each subset's terms to. Compiling
-    the rules as ORM conditions every turn cost more CPU than planning the statement."""
-    rows = judged(rules) if missed else eligible(rules)
-    sql, params = rows.order_by().values(*columns).extra(where=["TRUE"]).query.sql_with_params()
+def eligible_rows_sql(rules: RuleFacts, columns: tuple[str, ...], vendor: str) -> tuple[str, tuple[object, ...]]:
+    """PostgreSQL: `columns` of `eligible(rules)` compiled (SQL ending with its WHERE clause, and parameters) once per
+    customer's rules: what `matched_sql` adds each subset's terms to. Compiling the rules as ORM conditions every turn
+    cost more CPU than planning the statement."""
+    sql, params = eligible(rules).order_by().values(*columns).extra(where=["TRUE"]).query.sql_with_params()
     return sql, tuple(params)
+
+
+# The columns `judged`'s `missed` reads of a row (`missed_sql` over rows that a subquery selected).
+JUDGED_COLUMNS = ("id", "active", "allergen_mask", "diet_mask", "food", "price_minor", "currency", "kind", "keywords")
+_MISSED_SUFFIX = ' AS "missed" FROM "customers_catalogitem" WHERE (TRUE)'
+
+
+@functools.lru_cache(maxsize=256)
+def missed_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
+    """PostgreSQL: `judged(rules)`'s `missed` alone, an expression over a row named customers_catalogitem with the
+    JUDGED_COLUMNS (SQL and parameters), compiled once per customer's rules."""
+    sql, params = judged(rules).order_by().values("missed").extra(where=["TRUE"]).query.sql_with_params()
+    if not (sql.startswith("SELECT ") and sql.endswith(_MISSED_SUFFIX)):
+        raise RuntimeError("judged(rules) no longer compiles to one expression over the catalog's row")
+    return sql.removeprefix("SELECT ").removesuffix(_MISSED_SUFFIX), tuple(params)
 
 
 @functools.lru_cache(maxsize=256)
@@ -438,7 +452,7 @@ def matched_sql(
     rows: tuple[str, Sequence[object]], wanted: Request, columns: Sequence[str] = ("id",)
 ) -> tuple[str, list[object]]:
     """PostgreSQL: `columns` of the rows that match `wanted` (SQL and parameters) among `rows` (a compiled query
-    selecting them and ending with its WHERE clause: `rows_sql`), at most SUBSETS_TOTAL
+    selecting them and ending with its WHERE clause: `eligible_rows_sql`), at most SUBSETS_TOTAL
     of them (a row may repeat): bounded subsets of the matches, each from an index (or, for a word common enough, a
     scan that stops at the subset's LIMIT), united. Scoring every match would cost time in proportion to the catalog
     (a common tag matches a tenth of it); the subsets bound it. When more items match than a subset takes, it holds
@@ -483,7 +497,7 @@ def ranked_sql(ranked: RuleFacts, wanted: Request, rules: RuleFacts) -> tuple[st
     vector, area = "customers_catalogitem.search_vector", "customers_catalogitem.area"
     request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
     focus = named_area or wanted.home_area
-    matched, matched_params = matched_sql(rows_sql(ranked, False, ("id",), connection.vendor), wanted)
+    matched, matched_params = matched_sql(eligible_rows_sql(ranked, ("id",), connection.vendor), wanted)
     score_parts: list[str] = []
     score_params: list[object] = []
     if request:

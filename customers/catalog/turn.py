@@ -159,10 +159,25 @@ def _ranked_and_missed(
     and the most of the request's own words that an eligible item met matches, and that an item kept out matches
     (`search.asked_sql`). The items met are read once (a CTE used three times)."""
     asked, asked_params = search.asked_sql(wanted)
-    judged_sql, judged_params = search.rows_sql(rules, True, ("name", "missed"), connection.vendor)
-    # The request's `asked` column joins the compiled columns of the customer's rules (cached, whatever the request).
-    met_rows = (f"SELECT ({asked}) AS asked, {judged_sql.removeprefix('SELECT ')}", [*asked_params, *judged_params])
-    met_sql, met_params = search.matched_sql(met_rows, _near(wanted), columns=("name", "missed", "asked"))
+    columns = ("name", *search.JUDGED_COLUMNS)
+    every = ", ".join(f"customers_catalogitem.{name}" for name in columns)
+    # Constant fragments only: every value is a bound parameter.
+    catalog_sql = " ".join(("SELECT (", asked, ") AS asked,", every, "FROM customers_catalogitem WHERE TRUE"))
+    catalog = (catalog_sql, asked_params)
+    subsets_sql, subsets_params = search.matched_sql(catalog, _near(wanted), columns=(*columns, "asked"))
+    # Each row met judged once its subset has read it: in a subset, the venue rule's probes on every row it might
+    # read make an index scan look dearer than a scan of the whole catalog that stops at the subset's LIMIT.
+    missed, missed_params = search.missed_sql(rules, connection.vendor)
+    met_sql = " ".join(
+        (
+            "SELECT customers_catalogitem.name,",
+            missed,
+            "AS missed, customers_catalogitem.asked FROM (",
+            subsets_sql,
+            ") AS customers_catalogitem",
+        )
+    )
+    met_params = [*missed_params, *subsets_params]
     ranked_sql, ranked_params = search.ranked_sql(ranked_rules, wanted, rules)
     with connection.cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.
