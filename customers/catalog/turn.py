@@ -3,15 +3,15 @@ customer rated lately. Live every turn, never cached (the remaining budget and t
 
 The candidates are the ranking's best (`search.ranked_sql`), at most MAX_PER_VENUE of one venue (`venue`).
 
-The names to avoid are the turn's nearest misses, not the whole catalog's misfits: the items the turn's own search
-meets (`search.matched_sql`, the ranking's bounded subsets: the request's words in the focus area and anywhere, the
-customer's tastes, a named area), here over the whole catalog rather than the eligible items, that fail the
-customer's rules (`search.judged`: the negation of `search.eligible`'s condition, computed on each row the subsets
-met once they have read it, so the rows met are never joined again), by name, `AVOID` of them at most. So their cost is bounded like the
+The names to avoid are the turn's nearest misses, not the whole catalog's misfits: the items the turn's own search meets
+(`search.matched_sql`, the ranking's bounded subsets: the request's words in the focus area and anywhere, the customer's
+tastes, a named area), here over the whole catalog rather than the eligible items, that fail the customer's rules
+(`search.judged`: the negation of `search.eligible`'s condition, computed on each row the subsets met once they have
+read it, so the rows met are never joined again), by name, `AVOID` of them at most. So their cost is bounded like the
 ranking's at any catalog size, and what they guard is what the model is likeliest to bring up: the items near the
-request. An item far from the turn's search is not looked for; the model is shown only eligible candidates, and
-every card is checked in code whatever the text says (llm/grounding.py). With nothing to search (no request words,
-tastes or area) there is no ranking and no names.
+request. An item far from the turn's search is not looked for; the model is shown only eligible candidates, and every
+card is checked in code whatever the text says (llm/grounding.py). With nothing to search (no request words, tastes or
+area) there is no ranking and no names.
 
 On PostgreSQL, two statements (one when there is nothing to search):
   1. the customer's row with its facts (`search.facts`): the hard rules' inputs, home area, preferences, and as
