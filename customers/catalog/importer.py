@@ -1,17 +1,17 @@
 """`catalog_import`: a JSON array or JSON Lines file of catalog items, validated whole, then upserted in batches.
 
-Two passes over the file, each streamed: the first validates every row and keeps only the set of external ids (to
-refuse duplicates and, with `deactivate_missing`, to know what is missing), the dishes' venue references (each must
-be a restaurant of the file or of the catalog) and a warning per row whose text mentions an allergen it does not
-declare; the second re-reads the file and writes it in batches of BATCH_SIZE rows, all in one transaction, so a
-failure anywhere leaves the catalog as it was. A dish whose restaurant comes later in the file gets its venue once
-every row is written. Memory is bounded by the ids, the references and the warnings plus one batch, whatever the
-file's size (what follows an array's closing "]" is read a chunk at a time). Whatever the file holds, a bad input is
-a CatalogImportError naming its row and field, before anything is written: malformed or too deeply nested JSON, and
-a character no stored text can hold (a NUL, a lone surrogate), are found while reading, the rest by the row's
-validation. Nothing about catalog items is cached (the candidates search reads the database each time), so an
-import needs no cache invalidation.
-"""
+Two passes over the file, each streamed: the first validates every row and keeps only the set of external ids (to refuse
+duplicates and, with `deactivate_missing`, to know what is missing), the dishes' venue references (each must be a
+restaurant of the file or of the catalog) and a warning per row whose text mentions an allergen it does not declare; the
+second re-reads the file and writes it in batches of BATCH_SIZE rows, all in one transaction, so a failure anywhere
+leaves the catalog as it was. A dish is inserted with its venue when its restaurant is in the catalog or in the same
+batch (on PostgreSQL the batch's new rows draw their keys first); one whose restaurant comes in a later batch gets its
+venue once every row is written. Memory is bounded by the ids, the references and the warnings plus one batch, whatever
+the file's size (what follows an array's closing "]" is read a chunk at a time). Whatever the file holds, a bad input is
+a CatalogImportError naming its row and field, before anything is written: malformed or too deeply nested JSON, and a
+character no stored text can hold (a NUL, a lone surrogate), are found while reading, the rest by the row's validation.
+Nothing about catalog items is cached (the candidates search reads the database each time), so an import needs no cache
+invalidation."""
 
 import json
 import re
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from customers import jsonlines
@@ -35,6 +35,7 @@ MAX_LINE_CHARS = 64 * 1024  # far above the largest valid row (2,000-character d
 _WHITESPACE = " \t\r\n"
 _TOO_DEEP = jsonlines.TOO_DEEP
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MODEL_FIELDS = CATALOG_ITEM_FIELDS
 _DERIVED = ("mentions", "allergen_mask", "diet_mask", "keywords")
 
@@ -143,6 +144,13 @@ def _unstorable(raw: object) -> tuple[str, str] | None:
     """The field of a decoded row whose value holds, anywhere in it, a character no stored text can (a NUL, or a lone
     surrogate that a `\\ud800` escape decodes to), and what it is; the field is "row" for a field's name (or a row
     that is no object). None when there is none."""
+    # Most rows hold neither: one encoding of the whole row (a NUL escaped, a lone surrogate kept) tells so at once.
+    try:
+        encoded = json.dumps(raw, ensure_ascii=False)
+    except RecursionError:  # nested deeper than the encoder goes: the walk below reads it
+        encoded = "\\u0000"
+    if "\\u0000" not in encoded and not _SURROGATE.search(encoded):
+        return None
     fields = raw.items() if isinstance(raw, dict) else [("row", raw)]
     for name, value in fields:
         if _UNSTORABLE.search(name):
@@ -179,6 +187,8 @@ def _write(batch: list[dict[str, Any]], counts: dict[str, int], later: dict[str,
             "external_id", "id"
         )
     )
+    reserved = _reserved_pks(batch, existing, venues)
+    venues.update((venue, reserved[venue]) for venue in {f["venue"] for f in batch} if venue in reserved)
     now = timezone.now()
     to_create, to_update = [], []
     for fields in batch:
@@ -192,7 +202,7 @@ def _write(batch: list[dict[str, Any]], counts: dict[str, int], later: dict[str,
             later[fields["external_id"]] = venue
         current = existing.get(fields["external_id"])
         if current is None:
-            to_create.append(CatalogItem(**_model_values(values)))
+            to_create.append(CatalogItem(pk=reserved.get(fields["external_id"]), **_model_values(values)))
         elif fields["external_id"] in later or any(current[name] != values[name] for name in values):
             to_update.append(CatalogItem(pk=current["id"], **_model_values(values), updated_at=now))
         else:
@@ -203,6 +213,24 @@ def _write(batch: list[dict[str, Any]], counts: dict[str, int], later: dict[str,
         CatalogItem.objects.bulk_update(to_update, [*_MODEL_FIELDS, *_DERIVED, "updated_at"])
     counts["created"] += len(to_create)
     counts["updated"] += len(to_update)
+
+
+def _reserved_pks(batch: list[dict[str, Any]], existing: dict[str, Any], venues: dict[str, int]) -> dict[str, int]:
+    """PostgreSQL, when a dish of the batch has its restaurant among the batch's new rows: the primary keys of the
+    batch's new rows, drawn from the table's sequence in the file's order (as the insert would draw them), so that
+    those dishes are inserted with their venue rather than updated once it is written (an update of thousands of
+    rows rewrites each with all its indexes). Empty otherwise."""
+    new = [f["external_id"] for f in batch if f["external_id"] not in existing]
+    waiting = {f["venue"] for f in batch if f["venue"] is not None and f["venue"] not in venues}
+    if connection.vendor != "postgresql" or waiting.isdisjoint(new):
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [CatalogItem._meta.db_table, len(new)],
+        )
+        pks = sorted(pk for (pk,) in cursor.fetchall())
+    return dict(zip(new, pks, strict=True))
 
 
 def _model_values(values: dict[str, Any]) -> dict[str, Any]:

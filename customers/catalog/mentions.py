@@ -58,8 +58,7 @@ def mentioned(texts: Iterable[str]) -> tuple[str, ...]:
 def _of_text(text: str) -> frozenset[str]:
     folded = _KOREAN_FREE.sub("", unicodedata.normalize("NFKC", text).casefold())
     found = _latin(_LATIN_WORD.findall(folded))
-    for word in _HANGUL_WORD.findall(folded):
-        found |= _hangul(word)
+    found.update(*map(_hangul, _HANGUL_WORD.findall(folded)))
     return frozenset(found)
 
 
@@ -91,7 +90,8 @@ def _term(key: str) -> tuple[str, ...] | None:
     return None
 
 
-def _hangul(word: str) -> set[str]:
+@functools.lru_cache(maxsize=8192)  # a catalog's Korean words repeat far more than its texts
+def _hangul(word: str) -> frozenset[str]:
     found: set[str] = set()
     i = 0
     while i < len(word):
@@ -102,4 +102,4 @@ def _hangul(word: str) -> set[str]:
             continue
         found.update(_TABLE[term])
         i += len(term)
-    return found
+    return frozenset(found)

@@ -195,6 +195,30 @@ def eligible_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]
 
 
 @functools.lru_cache(maxsize=256)
+def eligible_rows_sql(rules: RuleFacts, columns: tuple[str, ...], vendor: str) -> tuple[str, tuple[object, ...]]:
+    """PostgreSQL: `columns` of `eligible(rules)` compiled (SQL ending with its WHERE clause, and parameters) once per
+    customer's rules: what `matched_sql` adds each subset's terms to. Compiling the rules as ORM conditions every turn
+    cost more CPU than planning the statement."""
+    sql, params = eligible(rules).order_by().values(*columns).extra(where=["TRUE"]).query.sql_with_params()
+    return sql, tuple(params)
+
+
+# The columns `judged`'s `missed` reads of a row (`missed_sql` over rows that a subquery selected).
+JUDGED_COLUMNS = ("id", "active", "allergen_mask", "diet_mask", "food", "price_minor", "currency", "kind", "keywords")
+_MISSED_SUFFIX = ' AS "missed" FROM "customers_catalogitem" WHERE (TRUE)'
+
+
+@functools.lru_cache(maxsize=256)
+def missed_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
+    """PostgreSQL: `judged(rules)`'s `missed` alone, an expression over a row named customers_catalogitem with the
+    JUDGED_COLUMNS (SQL and parameters), compiled once per customer's rules."""
+    sql, params = judged(rules).order_by().values("missed").extra(where=["TRUE"]).query.sql_with_params()
+    if not (sql.startswith("SELECT ") and sql.endswith(_MISSED_SUFFIX)):
+        raise RuntimeError("judged(rules) no longer compiles to one expression over the catalog's row")
+    return sql.removeprefix("SELECT ").removesuffix(_MISSED_SUFFIX), tuple(params)
+
+
+@functools.lru_cache(maxsize=256)
 def _passing_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
     """`passing_dishes` compiled (SQL and parameters), once per customer's rules and database."""
     sql, params = passing_dishes(rules).query.sql_with_params()
@@ -425,9 +449,10 @@ def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
 
 
 def matched_sql(
-    rows: QuerySet[CatalogItem], wanted: Request, columns: Sequence[str] = ("id",)
+    rows: tuple[str, Sequence[object]], wanted: Request, columns: Sequence[str] = ("id",)
 ) -> tuple[str, list[object]]:
-    """PostgreSQL: `columns` of the rows of `rows` that match `wanted` (SQL and parameters), at most SUBSETS_TOTAL
+    """PostgreSQL: `columns` of the rows that match `wanted` (SQL and parameters) among `rows` (a compiled query
+    selecting them and ending with its WHERE clause: `eligible_rows_sql`), at most SUBSETS_TOTAL
     of them (a row may repeat): bounded subsets of the matches, each from an index (or, for a word common enough, a
     scan that stops at the subset's LIMIT), united. Scoring every match would cost time in proportion to the catalog
     (a common tag matches a tenth of it); the subsets bound it. When more items match than a subset takes, it holds
@@ -454,8 +479,7 @@ def matched_sql(
         subsets.append(("FALSE", [], None, 1))
     # `rows` compiled once (compiling a query per subset cost milliseconds a call); the SQL ends with its WHERE
     # clause, to which each subset adds its own terms.
-    base = rows.order_by().values(*columns).extra(where=["TRUE"])
-    base_sql, base_params = base.query.sql_with_params()
+    base_sql, base_params = rows
     union_sql, union_params = [], []
     for condition, params, in_area, limit in subsets:
         in_area_sql = "" if in_area is None else " AND customers_catalogitem.area = %s"
@@ -466,13 +490,14 @@ def matched_sql(
     return sql, [*union_params, SUBSETS_TOTAL]
 
 
-def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request, rules: RuleFacts) -> tuple[str, list[object]]:
-    """PostgreSQL: the ranking statement (its SQL and parameters), the best `wanted.pool` of `rows` with their
-    `score` and their `dishes` passing `rules`, best first: the matches `matched_sql` finds, scored and ordered."""
+def ranked_sql(ranked: RuleFacts, wanted: Request, rules: RuleFacts) -> tuple[str, list[object]]:
+    """PostgreSQL: the ranking statement (its SQL and parameters), the best `wanted.pool` of `eligible(ranked)` with
+    their `score` and their `dishes` passing `rules`, best first: the matches `matched_sql` finds, scored and
+    ordered."""
     vector, area = "customers_catalogitem.search_vector", "customers_catalogitem.area"
     request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
     focus = named_area or wanted.home_area
-    matched, matched_params = matched_sql(rows, wanted)
+    matched, matched_params = matched_sql(eligible_rows_sql(ranked, ("id",), connection.vendor), wanted)
     score_parts: list[str] = []
     score_params: list[object] = []
     if request:

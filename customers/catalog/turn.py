@@ -3,15 +3,15 @@ customer rated lately. Live every turn, never cached (the remaining budget and t
 
 The candidates are the ranking's best (`search.ranked_sql`), at most MAX_PER_VENUE of one venue (`venue`).
 
-The names to avoid are the turn's nearest misses, not the whole catalog's misfits: the items the turn's own search
-meets (`search.matched_sql`, the ranking's bounded subsets: the request's words in the focus area and anywhere, the
-customer's tastes, a named area), here over the whole catalog rather than the eligible items, that fail the
-customer's rules (`search.judged`: the negation of `search.eligible`'s condition, computed on each row a subset
-reads, so the rows met are never joined again), by name, `AVOID` of them at most. So their cost is bounded like the
+The names to avoid are the turn's nearest misses, not the whole catalog's misfits: the items the turn's own search meets
+(`search.matched_sql`, the ranking's bounded subsets: the request's words in the focus area and anywhere, the customer's
+tastes, a named area), here over the whole catalog rather than the eligible items, that fail the customer's rules
+(`search.judged`: the negation of `search.eligible`'s condition, computed on each row the subsets met once they have
+read it, so the rows met are never joined again), by name, `AVOID` of them at most. So their cost is bounded like the
 ranking's at any catalog size, and what they guard is what the model is likeliest to bring up: the items near the
-request. An item far from the turn's search is not looked for; the model is shown only eligible candidates, and
-every card is checked in code whatever the text says (llm/grounding.py). With nothing to search (no request words,
-tastes or area) there is no ranking and no names.
+request. An item far from the turn's search is not looked for; the model is shown only eligible candidates, and every
+card is checked in code whatever the text says (llm/grounding.py). With nothing to search (no request words, tastes or
+area) there is no ranking and no names.
 
 On PostgreSQL, two statements (one when there is nothing to search):
   1. the customer's row with its facts (`search.facts`): the hard rules' inputs, home area, preferences, and as
@@ -36,12 +36,10 @@ from dataclasses import replace
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import IntegerField, QuerySet
-from django.db.models.expressions import RawSQL
 
 from customers.catalog import search, stated, vocabulary
 from customers.data import NO_CONSTRAINTS, Candidate, Constraints, TurnCatalog
-from customers.models import CatalogItem, ProposalKind
+from customers.models import ProposalKind
 
 AVOID = 200  # names to avoid at most: the text check's list
 MAX_PER_VENUE = 2
@@ -76,10 +74,10 @@ def read(
         # The kinds a request looks for without stating them ("lunch?", "somewhere to walk") rank alone; what else
         # its words meet is not ruled out by them (no name to avoid, no reason that nothing fits).
         ranked_rules = replace(rules, kinds=said.looks_for) if said.looks_for else rules
-        eligible, judged = search.eligible(ranked_rules), search.judged(rules)
         if connection.vendor == "postgresql":
-            ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(eligible, judged, wanted, rules)
+            ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(ranked_rules, wanted, rules)
         else:
+            eligible, judged = search.eligible(ranked_rules), search.judged(rules)
             ranked, found_eligible = search.ranked_simple(eligible, wanted, rules)
             missed = judged.filter(search.simple_match(_near(wanted)), missed=True).order_by("name")
             rows = missed.values_list("name", "keywords", "description")[: AVOID * 2]
@@ -152,17 +150,35 @@ def _names_what_is_kept_out(wanted: search.Request, rules: search.RuleFacts) -> 
 
 
 def _ranked_and_missed(
-    eligible: QuerySet[CatalogItem], judged: QuerySet[CatalogItem], wanted: search.Request, rules: search.RuleFacts
+    ranked_rules: search.RuleFacts, wanted: search.Request, rules: search.RuleFacts
 ) -> tuple[list[Candidate], tuple[str, ...], int, int]:
-    """One statement, one row: the ranked candidates as a JSON array (in the ranking's order, each restaurant with
-    its dishes that pass `rules`); as an array (ARRAY() keeps its subquery's order) the names of the items that the
-    same search meets in the whole catalog and that are outside `eligible`, each judged on the row its subset read;
+    """One statement, one row: the ranked candidates of `search.eligible(ranked_rules)` as a JSON array (in the
+    ranking's order, each restaurant with its dishes that pass `rules`); as an array (ARRAY() keeps its subquery's
+    order) the names of the items that the same search meets in the whole catalog and that are outside the eligible
+    items of `rules` (`search.judged`), each judged on the row its subset read;
     and the most of the request's own words that an eligible item met matches, and that an item kept out matches
     (`search.asked_sql`). The items met are read once (a CTE used three times)."""
     asked, asked_params = search.asked_sql(wanted)
-    met_rows = judged.annotate(asked=RawSQL(asked, asked_params, output_field=IntegerField()))  # noqa: S611
-    met_sql, met_params = search.matched_sql(met_rows, _near(wanted), columns=("name", "missed", "asked"))
-    ranked_sql, ranked_params = search.ranked_sql(eligible, wanted, rules)
+    columns = ("name", *search.JUDGED_COLUMNS)
+    every = ", ".join(f"customers_catalogitem.{name}" for name in columns)
+    # Constant fragments only: every value is a bound parameter.
+    catalog_sql = " ".join(("SELECT (", asked, ") AS asked,", every, "FROM customers_catalogitem WHERE TRUE"))
+    catalog = (catalog_sql, asked_params)
+    subsets_sql, subsets_params = search.matched_sql(catalog, _near(wanted), columns=(*columns, "asked"))
+    # Each row met judged once its subset has read it: in a subset, the venue rule's probes on every row it might
+    # read make an index scan look dearer than a scan of the whole catalog that stops at the subset's LIMIT.
+    missed, missed_params = search.missed_sql(rules, connection.vendor)
+    met_sql = " ".join(
+        (
+            "SELECT customers_catalogitem.name,",
+            missed,
+            "AS missed, customers_catalogitem.asked FROM (",
+            subsets_sql,
+            ") AS customers_catalogitem",
+        )
+    )
+    met_params = [*missed_params, *subsets_params]
+    ranked_sql, ranked_params = search.ranked_sql(ranked_rules, wanted, rules)
     with connection.cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.
         cursor.execute(

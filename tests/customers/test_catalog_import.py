@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from customers import services
 from customers.catalog import importer, vocabulary
@@ -340,6 +342,18 @@ def test_a_dish_is_linked_to_its_restaurant_in_the_file_or_the_catalog(tmp_path)
     write_lines(path, [row("mapo-noodle:3", allergens=[])])
     assert run(path)["updated"] == 1
     assert CatalogItem.objects.get(external_id="mapo-noodle:3").venue is None
+
+
+def test_dishes_of_a_restaurant_in_the_same_batch_are_inserted_with_their_venue_in_file_order(tmp_path):
+    path = write_lines(tmp_path / "c.jsonl", VENUES)
+    with CaptureQueriesContext(connection) as queries:
+        assert run(path)["created"] == 3
+    # PostgreSQL: both dishes, before and after their restaurant in the batch, are inserted linked (no update rewrites
+    # them); elsewhere they are linked once the batch is written.
+    updates = [query for query in queries.captured_queries if query["sql"].startswith("UPDATE")]
+    assert len(updates) == (0 if connection.vendor == "postgresql" else 1)
+    rows = CatalogItem.objects.order_by("pk").values_list("external_id", "venue__external_id")
+    assert list(rows) == [("mapo-noodle:1", "mapo-noodle"), ("mapo-noodle", None), ("mapo-noodle:2", "mapo-noodle")]
 
 
 @pytest.mark.parametrize(
