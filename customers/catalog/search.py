@@ -425,9 +425,10 @@ def _tsquery(words: Sequence[str], *, prefix: bool = True) -> str:
 
 
 def matched_sql(
-    rows: QuerySet[CatalogItem], wanted: Request, columns: Sequence[str] = ("id",)
+    rows: tuple[str, Sequence[object]], wanted: Request, columns: Sequence[str] = ("id",)
 ) -> tuple[str, list[object]]:
-    """PostgreSQL: `columns` of the rows of `rows` that match `wanted` (SQL and parameters), at most SUBSETS_TOTAL
+    """PostgreSQL: `columns` of the rows `rows` selects (`rows_sql`: compiled with those columns) that match `wanted`
+    (SQL and parameters), at most SUBSETS_TOTAL
     of them (a row may repeat): bounded subsets of the matches, each from an index (or, for a word common enough, a
     scan that stops at the subset's LIMIT), united. Scoring every match would cost time in proportion to the catalog
     (a common tag matches a tenth of it); the subsets bound it. When more items match than a subset takes, it holds
@@ -452,10 +453,7 @@ def matched_sql(
         subsets.append(("TRUE", [], wanted.home_area, SUBSET_TASTES))
     if not subsets:  # nothing to meet (the names to avoid of a request that only ranks near home)
         subsets.append(("FALSE", [], None, 1))
-    # `rows` compiled once (compiling a query per subset cost milliseconds a call); the SQL ends with its WHERE
-    # clause, to which each subset adds its own terms.
-    base = rows.order_by().values(*columns).extra(where=["TRUE"])
-    base_sql, base_params = base.query.sql_with_params()
+    base_sql, base_params = rows
     union_sql, union_params = [], []
     for condition, params, in_area, limit in subsets:
         in_area_sql = "" if in_area is None else " AND customers_catalogitem.area = %s"
@@ -466,13 +464,28 @@ def matched_sql(
     return sql, [*union_params, SUBSETS_TOTAL]
 
 
-def ranked_sql(rows: QuerySet[CatalogItem], wanted: Request, rules: RuleFacts) -> tuple[str, list[object]]:
-    """PostgreSQL: the ranking statement (its SQL and parameters), the best `wanted.pool` of `rows` with their
-    `score` and their `dishes` passing `rules`, best first: the matches `matched_sql` finds, scored and ordered."""
+def rows_sql(rows: QuerySet[CatalogItem], columns: Sequence[str]) -> tuple[str, tuple[object, ...]]:
+    """`columns` of `rows` compiled (SQL and parameters) for `matched_sql`: the SQL ends with its WHERE clause, to
+    which each subset adds its own terms (compiling a query per subset cost milliseconds a call)."""
+    sql, params = rows.order_by().values(*columns).extra(where=["TRUE"]).query.sql_with_params()
+    return sql, tuple(params)
+
+
+@functools.lru_cache(maxsize=256)
+def eligible_rows_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
+    """`rows_sql(eligible(rules), ("id",))`, once per customer's rules and database: the ranking's rows, whose ORM
+    conditions cost more CPU to build and compile every turn than the rest of the ranking's SQL."""
+    return rows_sql(eligible(rules), ("id",))
+
+
+def ranked_sql(ranked_rules: RuleFacts, wanted: Request, rules: RuleFacts) -> tuple[str, list[object]]:
+    """PostgreSQL: the ranking statement (its SQL and parameters), the best `wanted.pool` of `eligible(ranked_rules)`
+    with their `score` and their `dishes` passing `rules`, best first: the matches `matched_sql` finds, scored and
+    ordered."""
     vector, area = "customers_catalogitem.search_vector", "customers_catalogitem.area"
     request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
     focus = named_area or wanted.home_area
-    matched, matched_params = matched_sql(rows, wanted)
+    matched, matched_params = matched_sql(eligible_rows_sql(ranked_rules, connection.vendor), wanted)
     score_parts: list[str] = []
     score_params: list[object] = []
     if request:

@@ -36,12 +36,12 @@ from dataclasses import replace
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import IntegerField, QuerySet
+from django.db.models import IntegerField
 from django.db.models.expressions import RawSQL
 
 from customers.catalog import search, stated, vocabulary
 from customers.data import NO_CONSTRAINTS, Candidate, Constraints, TurnCatalog
-from customers.models import CatalogItem, ProposalKind
+from customers.models import ProposalKind
 
 AVOID = 200  # names to avoid at most: the text check's list
 MAX_PER_VENUE = 2
@@ -76,12 +76,11 @@ def read(
         # The kinds a request looks for without stating them ("lunch?", "somewhere to walk") rank alone; what else
         # its words meet is not ruled out by them (no name to avoid, no reason that nothing fits).
         ranked_rules = replace(rules, kinds=said.looks_for) if said.looks_for else rules
-        eligible, judged = search.eligible(ranked_rules), search.judged(rules)
         if connection.vendor == "postgresql":
-            ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(eligible, judged, wanted, rules)
+            ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(ranked_rules, wanted, rules)
         else:
-            ranked, found_eligible = search.ranked_simple(eligible, wanted, rules)
-            missed = judged.filter(search.simple_match(_near(wanted)), missed=True).order_by("name")
+            ranked, found_eligible = search.ranked_simple(search.eligible(ranked_rules), wanted, rules)
+            missed = search.judged(rules).filter(search.simple_match(_near(wanted)), missed=True).order_by("name")
             rows = missed.values_list("name", "keywords", "description")[: AVOID * 2]
             names = tuple(dict.fromkeys(name for name, _, _ in rows))[:AVOID]
             found_ruled_out = 0
@@ -152,7 +151,7 @@ def _names_what_is_kept_out(wanted: search.Request, rules: search.RuleFacts) -> 
 
 
 def _ranked_and_missed(
-    eligible: QuerySet[CatalogItem], judged: QuerySet[CatalogItem], wanted: search.Request, rules: search.RuleFacts
+    ranked_rules: search.RuleFacts, wanted: search.Request, rules: search.RuleFacts
 ) -> tuple[list[Candidate], tuple[str, ...], int, int]:
     """One statement, one row: the ranked candidates as a JSON array (in the ranking's order, each restaurant with
     its dishes that pass `rules`); as an array (ARRAY() keeps its subquery's order) the names of the items that the
@@ -160,9 +159,10 @@ def _ranked_and_missed(
     and the most of the request's own words that an eligible item met matches, and that an item kept out matches
     (`search.asked_sql`). The items met are read once (a CTE used three times)."""
     asked, asked_params = search.asked_sql(wanted)
-    met_rows = judged.annotate(asked=RawSQL(asked, asked_params, output_field=IntegerField()))  # noqa: S611
-    met_sql, met_params = search.matched_sql(met_rows, _near(wanted), columns=("name", "missed", "asked"))
-    ranked_sql, ranked_params = search.ranked_sql(eligible, wanted, rules)
+    met_rows = search.judged(rules).annotate(asked=RawSQL(asked, asked_params, output_field=IntegerField()))  # noqa: S611
+    columns = ("name", "missed", "asked")
+    met_sql, met_params = search.matched_sql(search.rows_sql(met_rows, columns), _near(wanted), columns=columns)
+    ranked_sql, ranked_params = search.ranked_sql(ranked_rules, wanted, rules)
     with connection.cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.
         cursor.execute(
