@@ -478,6 +478,16 @@ def eligible_rows_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object,
     return rows_sql(eligible(rules), ("id",))
 
 
+@functools.lru_cache(maxsize=256)
+def judged_rows_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
+    """`rows_sql(judged(rules), ("name", "missed"))`, once per customer's rules and database (see
+    `eligible_rows_sql`); a caller may add a column of its own after the SELECT keyword it starts with."""
+    sql, params = rows_sql(judged(rules), ("name", "missed"))
+    if not sql.startswith("SELECT "):
+        raise RuntimeError("the judged rows' SQL does not start with its columns")
+    return sql, params
+
+
 def ranked_sql(ranked_rules: RuleFacts, wanted: Request, rules: RuleFacts) -> tuple[str, list[object]]:
     """PostgreSQL: the ranking statement (its SQL and parameters), the best `wanted.pool` of `eligible(ranked_rules)`
     with their `score` and their `dishes` passing `rules`, best first: the matches `matched_sql` finds, scored and

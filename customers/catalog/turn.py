@@ -36,8 +36,6 @@ from dataclasses import replace
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import IntegerField
-from django.db.models.expressions import RawSQL
 
 from customers.catalog import search, stated, vocabulary
 from customers.data import NO_CONSTRAINTS, Candidate, Constraints, TurnCatalog
@@ -159,9 +157,10 @@ def _ranked_and_missed(
     and the most of the request's own words that an eligible item met matches, and that an item kept out matches
     (`search.asked_sql`). The items met are read once (a CTE used three times)."""
     asked, asked_params = search.asked_sql(wanted)
-    met_rows = search.judged(rules).annotate(asked=RawSQL(asked, asked_params, output_field=IntegerField()))  # noqa: S611
-    columns = ("name", "missed", "asked")
-    met_sql, met_params = search.matched_sql(search.rows_sql(met_rows, columns), _near(wanted), columns=columns)
+    judged_sql, judged_params = search.judged_rows_sql(rules, connection.vendor)
+    # The request's column first: the judged rows' SQL is compiled once per rules, the request's words every turn.
+    met_rows = (f"SELECT ({asked}) AS asked, {judged_sql.removeprefix('SELECT ')}", [*asked_params, *judged_params])
+    met_sql, met_params = search.matched_sql(met_rows, _near(wanted), columns=("name", "missed", "asked"))
     ranked_sql, ranked_params = search.ranked_sql(ranked_rules, wanted, rules)
     with connection.cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.
