@@ -5,8 +5,6 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from customers.catalog.search import RuleFacts, eligible_sql
@@ -62,7 +60,7 @@ def insert(
     session_id: UUID | None,
     customer_id: int | None = None,
     rules: RuleFacts | None = None,
-    activity: tuple[QuerySet[ChatSession], dict[str, object]] | None = None,
+    activity: tuple[str, Sequence[object]] | None = None,
 ) -> tuple[UUID, ...]:
     """One INSERT ... SELECT of the rows shown (external_id, reason), with the uuids `ids`, for `customer_id` or, when
     None, the customer of session `session_id`; the ids inserted, in no order. The statement finds each item by its
@@ -71,8 +69,8 @@ def insert(
     Without `rules`, every row shown must be inserted: raises InvalidInput for an unknown item id or customer,
     SessionNotFound for a session gone. With `rules`, only the items that meet them in their current rows are
     (`search.eligible`, the rules' one definition, in the same statement): the others are left out without an
-    error; SessionNotFound still when the session is gone. With `activity` (the session's row and the changes to
-    its counters), that UPDATE runs first: on PostgreSQL in the same statement (a data-modifying WITH, whose row
+    error; SessionNotFound still when the session is gone. With `activity` (the UPDATE of the session's counters, as
+    SQL and parameters), that UPDATE runs first: on PostgreSQL in the same statement (a data-modifying WITH, whose row
     names the customer), elsewhere as a statement of its own."""
     now = timezone.now()
     pk = Recommendation._meta.pk
@@ -93,7 +91,7 @@ def insert(
         owner, owner_params = "SELECT id AS customer_id FROM customers_customer WHERE id = %s", [customer_id]
     ctes, cte_params = [], []
     if activity is not None:
-        update_sql, update_params = _update_sql(*activity)
+        update_sql, update_params = activity
         if connection.vendor == "postgresql":
             ctes.append(f"activity AS ({update_sql} RETURNING customer_id)")
             cte_params += update_params
@@ -137,13 +135,6 @@ def insert(
     if customer_id is not None:
         raise InvalidInput(f"unknown customer {customer_id}")
     raise SessionNotFound(f"session {session_id} not found")
-
-
-def _update_sql(rows: QuerySet[ChatSession], changes: dict[str, object]) -> tuple[str, tuple[object, ...]]:
-    """The UPDATE that `rows.update(**changes)` sends, as SQL and parameters."""
-    query = rows.query.chain(UpdateQuery)
-    query.add_update_values(changes)
-    return query.get_compiler(rows.db).as_sql()
 
 
 def list_(
