@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.catalog.search import RuleFacts, eligible_sql
+from customers.catalog.search import RuleFacts, eligible_rows_sql
 from customers.data import RecommendationInfo, RecommendationRating
 from customers.errors import InvalidInput, RecommendationNotFound, SessionNotFound
 from customers.models import CatalogItem, ChatSession, Rating, Recommendation
@@ -103,7 +103,7 @@ def insert(
                     raise SessionNotFound(f"session {session_id} not found")
     items, items_params = "customers_catalogitem", ()
     if rules is not None:
-        items_sql, items_params = eligible_sql(rules, connection.vendor)
+        items_sql, items_params = eligible_rows_sql(rules, ("id", "external_id"), connection.vendor)
         items = f"({items_sql})"
     ctes.append(f"shown (id, external_id, reason, created_at) AS (VALUES {', '.join(values)})")
     # Constant fragments only: every value is a bound parameter.

@@ -186,19 +186,11 @@ def passing_dishes(rules: RuleFacts) -> QuerySet[CatalogItem]:
 
 
 @functools.lru_cache(maxsize=256)
-def eligible_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
-    """`eligible(rules)`'s (id, external_id) rows compiled (SQL and parameters), once per customer's rules and
-    database: what the recording of a turn's cards joins (customers/catalog/recommendations.py `insert`), where
-    compiling the rules as ORM conditions every turn cost more CPU than the rest of the recording."""
-    sql, params = eligible(rules).values("id", "external_id").query.sql_with_params()
-    return sql, tuple(params)
-
-
-@functools.lru_cache(maxsize=256)
 def eligible_rows_sql(rules: RuleFacts, columns: tuple[str, ...], vendor: str) -> tuple[str, tuple[object, ...]]:
-    """PostgreSQL: `columns` of `eligible(rules)` compiled (SQL ending with its WHERE clause, and parameters) once per
-    customer's rules: what `matched_sql` adds each subset's terms to. Compiling the rules as ORM conditions every turn
-    cost more CPU than planning the statement."""
+    """`columns` of `eligible(rules)` compiled (SQL ending with its WHERE clause, and parameters) once per customer's
+    rules and database: what `matched_sql` adds each subset's terms to, and what the recording of a turn's cards joins
+    (customers/catalog/recommendations.py `insert`). Compiling the rules as ORM conditions every turn cost more CPU
+    than planning the statement, and more than the rest of the recording."""
     sql, params = eligible(rules).order_by().values(*columns).extra(where=["TRUE"]).query.sql_with_params()
     return sql, tuple(params)
 
