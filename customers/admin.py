@@ -52,7 +52,8 @@ class CustomerAdmin(admin.ModelAdmin):
     actions = ("drop_cache_entries",)
 
     def save_model(self, request: HttpRequest, obj: Customer, form: forms.ModelForm, change: bool) -> None:
-        """Save, and record a change of the dietary profile as made by staff (who, when, before, after)."""
+        """Save, and record a change of the dietary profile as made by staff (who, when, before, after); a pending
+        proposal whose code the edit added is accepted with it."""
         with transaction.atomic():
             stored = Customer.objects.select_for_update().filter(pk=obj.pk).first() if change else None
             super().save_model(request, obj, form, change)
@@ -60,11 +61,10 @@ class CustomerAdmin(admin.ModelAdmin):
                 return
             changed = [name for name in memory.EDITABLE_FIELDS if getattr(stored, name) != getattr(obj, name)]
             if changed:
-                memory.change_record(
-                    customer_id=obj.pk,
+                memory.edit_record(
+                    customer=obj,
                     by_user_id=request.user.pk,
                     source=ChangeSource.STAFF,
-                    action="edit",
                     before={name: getattr(stored, name) for name in changed},
                     after={name: getattr(obj, name) for name in changed},
                 )

@@ -5,7 +5,8 @@ recorded (`ProfileChange`: who, when, the fields before and after).
 A proposal is written in the turn's activity transaction (`proposals_insert`, called by
 `customers.sessions.session_record_activity`), one INSERT ... SELECT ... ON CONFLICT DO NOTHING: the partial unique
 constraint on pending (customer, kind, code) makes two turns stating the same code at once, on any process, leave
-one proposal. A code already in the profile, or declined from the same session, is not proposed.
+one proposal. A code already in the profile, or declined from the same session, is not proposed; an edit that puts
+a pending code into the profile accepts its proposal (`edit_record`).
 While pending a proposal binds every session of the customer (customers/catalog/search.py `facts`).
 """
 
@@ -180,15 +181,34 @@ def profile_edit(
         changed = [name for name in values if before[name] != values[name]]
         if changed:
             customer.save(update_fields=[*changed, "updated_at"])  # its post_save drops the cached profile on commit
-            change_record(
-                customer_id=customer_id,
+            edit_record(
+                customer=customer,
                 by_user_id=by_user_id,
                 source=source,
-                action="edit",
                 before={name: before[name] for name in changed},
                 after={name: values[name] for name in changed},
             )
     return selectors.profile_of(customer)
+
+
+def edit_record(*, customer: Customer, by_user_id: int | None, source: str, before: dict, after: dict) -> None:
+    """Record an edit of the customer's profile (theirs, or staff's in the admin), inside its transaction. A pending
+    proposal whose code the edit put into the profile is accepted with it: the customer said yes by writing it, and
+    a proposal left pending would keep asking for what the profile already holds."""
+    settled = []
+    for kind, field in PROFILE_FIELD.items():
+        if field in after:
+            pending = ProposalRow.objects.filter(
+                customer_id=customer.pk, kind=kind, status=ProposalStatus.PENDING, code__in=after[field]
+            )
+            settled += [str(pk) for pk in pending.values_list("pk", flat=True)]
+            pending.update(status=ProposalStatus.ACCEPTED, decided_at=timezone.now(), decided_by_id=by_user_id)
+    if settled:
+        after = {**after, "proposals_accepted": sorted(settled)}
+        cache.invalidate_on_commit([(cache.PROPOSALS, customer.pk)])
+    _change_record(
+        customer_id=customer.pk, by_user_id=by_user_id, source=source, action="edit", before=before, after=after
+    )
 
 
 def _mapped(changes: dict[str, object]) -> tuple[dict[str, list[str]], list[str]]:
@@ -213,7 +233,7 @@ def _mapped(changes: dict[str, object]) -> tuple[dict[str, list[str]], list[str]
     return values, notes
 
 
-def change_record(
+def _change_record(
     *, customer_id: int, by_user_id: int | None, source: str, action: str, before: dict, after: dict
 ) -> None:
     """Record one change of a customer's profile (the admin's edits come through here too)."""

@@ -168,6 +168,23 @@ def test_patch_edits_the_dietary_profile_through_the_vocabulary_and_records_it(a
     assert change.after["allergies"] == ["peanut", "crustacean"]
 
 
+def test_a_patch_that_adds_a_pending_code_accepts_its_proposal(alice, api, open_session):
+    client = api(alice)
+    send(client, open_session(alice), SESAME)
+    [proposal] = proposals(client)  # cached now: the edit must drop the entry
+    response = client.patch("/api/v1/me", {"allergies": ["peanut", "참깨"]}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["allergies"] == ["peanut", "sesame"]
+    assert response.json()["proposals"] == []
+    assert proposals(client) == []
+    row = ProfileProposal.objects.get(pk=proposal["id"])
+    assert (row.status, row.decided_by_id) == ("accepted", alice.user_id)
+    [change] = ProfileChange.objects.filter(customer_id=alice.customer_id, action="edit")
+    assert change.after == {"allergies": ["peanut", "sesame"], "proposals_accepted": [proposal["id"]]}
+    decided = client.post(f"/api/v1/me/proposals/{proposal['id']}/decline")
+    assert_problem(decided, 409, "already_decided")
+
+
 @pytest.mark.parametrize("field", ["monthly_limit_minor", "spent_this_month_minor"])
 def test_patch_of_the_limit_or_the_spending_is_refused_and_writes_nothing(alice, api, field):
     client = api(alice)

@@ -374,6 +374,7 @@ def test_staff_accept_and_decline_proposals_recorded_as_staff(admin_client, admi
 
 
 def test_a_staff_edit_of_the_dietary_profile_is_recorded(admin_client, admin_user, alice):
+    egg, sesame = _propose(alice, "egg"), _propose(alice, "sesame")
     form = {
         "display_name": "Alice Kim",
         "birth_year": "1994",
@@ -389,4 +390,9 @@ def test_a_staff_edit_of_the_dietary_profile_is_recorded(admin_client, admin_use
     assert response.status_code == 302, response.context["adminform"].form.errors
     [change] = ProfileChange.objects.all()
     assert (change.source, change.action, change.changed_by_id) == ("staff", "edit", admin_user.pk)
-    assert (change.before, change.after) == ({"allergies": ["peanut"]}, {"allergies": ["peanut", "egg"]})
+    assert change.before == {"allergies": ["peanut"]}
+    assert change.after == {"allergies": ["peanut", "egg"], "proposals_accepted": [str(egg.pk)]}
+    # The edit put egg into the profile: its proposal is settled; sesame's still waits for the customer.
+    egg.refresh_from_db()
+    sesame.refresh_from_db()
+    assert (egg.status, egg.decided_by_id, sesame.status) == ("accepted", admin_user.pk, "pending")
