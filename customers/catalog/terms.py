@@ -152,6 +152,15 @@ _STOP_WORDS = frozenset(
         "를",
         "을",
         "랑",
+        # Fillers and verbs of asking that name no item (as a prefix, "가" would find 가로수길 and 가래떡).
+        *("could", "should", "maybe", "there", "here", "around", "like", "got", "ve", "ll", "re", "d", "let"),
+        *("really", "pretty", "kind", "sort", "need", "try", "trying", "feel", "feeling", "mind", "head", "clear"),
+        *("wanna", "gonna", "us", "we", "our", "perhaps", "probably", "also", "too", "very", "much", "little", "bit"),
+        *("thousand", "won", "krw", "week", "요리", "가", "건", "걸", "못", "안", "더", "꼭", "다", "또"),
+        *("괜찮", "괜찮은", "같은", "같이", "먹지", "먹어", "먹을까", "먹으면", "드시는", "드실", "맛있는", "맛있게"),
+        *("먹어보고", "먹어볼", "먹으러", "가서", "가볼", "가보고", "해보고", "있는지", "없는지", "하는데", "싶은데"),
+        *("보고", "하고", "말고", "빼고", "없이"),
+        *("저", "나", "난", "걸로", "거로", "것으로", "hate", "dislike", "don", "없나", "있나"),
     )
 )
 # Customers' words for what the catalog spells otherwise: romanized Korean dish names, common synonyms and an
@@ -177,11 +186,41 @@ _SYNONYMS = {
     **{"조용한": "quiet", "조용히": "quiet", "건강한": "healthy", "건강식": "healthy", "달달한": "디저트"},
     **{"달콤한": "디저트", "독서": "책", "읽고": "책", "reading": "books", "read": "books"},
     **{"요리교실": "쿠킹클래스", "공방": "공예", "해장": "국밥", "해장국": "국밥", "기념품": "선물"},
+    **{"bicycle": "bike", "bicycles": "bike", "bikes": "bike", "cycling": "bike", "biking": "bike", "river": "한강"},
+    **{"batting": "baseball", "calm": "quiet", "peaceful": "quiet", "meditate": "meditation", "국물": "soup"},
+    **{"meditating": "meditation", "trotters": "족발", "monk": "temple", "monks": "temple", "스님": "사찰음식"},
+    **{"절밥": "사찰음식", "수업": "클래스", "레슨": "클래스", "lesson": "class", "lessons": "class", "강습": "클래스"},
+    **{"중국집": "중식", "분식집": "분식", "noodle": "noodles", "dumpling": "dumplings", "캠핑장": "캠핑"},
+    **{"고기": "meat", "육류": "meat", "rainy": "indoor", "닭": "chicken", "닭고기": "chicken"},
+}
+# Phrases read before the words, as the catalog's word: "pig's feet" would otherwise be "pig" and "feet".
+_PHRASES = {
+    "pig's feet": "족발",
+    "pigs' feet": "족발",
+    "pigs feet": "족발",
+    "pig feet": "족발",
+    "rice wine": "막걸리",
+    "rice cakes": "떡",
+    "rice cake": "떡",
+    "noodle soup": "noodles soup",
+    "plant-based": "vegan",
+    "plant based": "vegan",
+    "meat-free": "vegetarian",
+    "meatless": "vegetarian",
+    "비 오는 날": "실내",
+    "비오는 날": "실내",
+    "비 오는 날에": "실내",
+    "비 올 때": "실내",
 }
 # Korean particles that follow a noun ("마포에서", "떡볶이를"), longest first.
 _KOREAN_ENDINGS = (
     *("에서", "으로", "에게", "까지", "부터", "이랑", "하고", "하기", "하러", "하는", "할까", "할"),
     *("은", "는", "이", "가", "을", "를", "에", "의", "로", "도", "랑", "만"),
+)
+# A Korean word in a verb's or an adjective's ending ("있을까요", "볼까", "하나요", "어때요"): it names no item. A
+# noun with the polite "요" ("떡볶이요") is kept, its "요" cut off.
+_VERB_ENDING = re.compile(
+    r"(?:[어아여해워봐와줘돼래세나까죠네데게지니때파라려져예에]요|[\uac00-\ud7a3](?:까|는데|은데|던데|니다|는지|죠))$"
 )
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _WORD = re.compile(r"\w+")
@@ -192,17 +231,28 @@ def terms(texts: Iterable[str], *, drop_areas: bool = False) -> tuple[str, ...]:
     MAX_TERMS, each once. With `drop_areas`, words naming an area are left out (the area is ranked apart)."""
     found: dict[str, None] = {}
     for text in texts:
-        for word in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()):
+        folded = unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
+        for phrase, word in _PHRASES.items():
+            folded = folded.replace(phrase, word)
+        for word in _WORD.findall(folded):
             if word in _STOP_WORDS or word.isdigit() or word == "_":
                 continue
             if drop_areas and vocabulary.area_named_in(word):
                 continue
             if HANGUL.match(word):
+                if _VERB_ENDING.search(word):
+                    continue
+                word = word.removesuffix("요") if len(word) > 2 else word
                 for ending in _KOREAN_ENDINGS:
                     # A particle of two syllables leaves even a word of one ("곳에서" is 곳, "책으로" is 책).
                     if word.endswith(ending) and len(word) - len(ending) >= (1 if len(ending) == 2 else 2):
                         word = word[: -len(ending)]
                         break
+                # A plural ("스님들"), a shop of a dish ("떡볶이집", "국밥집") or a dish of a food ("닭요리") is the
+                # noun itself.
+                for suffix in ("들", "집", "요리"):
+                    if word.endswith(suffix) and len(word) > max(len(suffix), 2) and word not in _SYNONYMS:
+                        word = word[: -len(suffix)]
                 if word in _STOP_WORDS:
                     continue
             word = _SYNONYMS.get(word, word).replace("_", "")
