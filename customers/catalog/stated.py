@@ -156,7 +156,7 @@ _NEG_AFTER_EN = re.compile(
 _NEG_AFTER_KO = re.compile(
     r"^\s*(?:에|이|가|은|는|을|를|도|만|류|류는|류를|류도)?\s*(?:(?:이|가)?\s*들어(?:간|가는|있는|가\s*있는)\s*)?"
     r"(?:(?:음식|요리|메뉴|거|것|건|걸|게)\s*(?:은|는|을|를|이|가|도)?\s*)?(?:절대로?\s*|전혀\s*|아예\s*|진짜\s*|정말\s*)?"
-    r"(?:알레르기|알러지|알레르|못\s*먹|못\s*드|빼|없이|없는|없게|말고|제외|안\s*(?:먹|들어|넣|돼|되|좋)|"
+    r"(?:알레르기|알러지|알레르|못\s*먹|못\s*드|못\s*마|빼|없이|없는|없게|말고|제외|안\s*(?:먹|마시|마셔|들어|넣|돼|되|좋)|"
     r"들어가지\s*않|들어가지\s*않|넣지\s*말|넣지\s*않|싫|별로|금지|피해|피하|먹으면\s*안|먹지\s*않|먹지\s*못|먹지\s*말|"
     r"않|노노|no\b|x\b|프리|free\b|좀\s*(?:그래|그렇|별로|부담)|안\s*땡|패스|"
     r"(?:먹으면|마시면|먹을\s*때|들어가면|닿으면)\s*(?:[\uac00-\ud7a3]+\s*){0,2}?(?:두드러기|알레르기|알러지|탈|배탈|아파|아프|가려|붓|부어|큰일|"
@@ -197,7 +197,8 @@ _KO_AMOUNT = re.compile(
 )
 _KO_CAP_AFTER = re.compile(
     r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지\s*(?:않는|않게|않을|않은)?\s*(?:선\s*(?:에서|으로|까지)?)?|넘으면|선에서|"
-    r"한도|짜리\s*이하|미만으로|언더|선\s*(?:으로|까지|이하|안)|정도\s*(?:까지|이하|로|예산|한도)|예산|"
+    r"한도|짜리\s*이하|미만으로|언더|선\s*(?:으로|까지|이하|안)|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
+    r"정도(?!\s*(?:더|넘|이상|초과))|예산|"
     r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능|뭐|뭘|먹|점심|저녁|할\s*만|갈\s*만)|"
     r"밖에\s*(?:없\w*|안\s*남\w*)|(?:만\s*)?있(?:어요|어|는데|으니|습니다))"
 )
@@ -223,7 +224,9 @@ _EN_CAP_BEFORE = re.compile(
     r"keep\s+it\s+(?:to|at)|(?:i\s+)?(?:have|'ve\s+got|got)(?:\s+(?:about|around|just|like|only|maybe|roughly))?|sub-?|"
     r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
     r"only\s+spend|can\s+(?:only\s+)?spend|between\s+\S+(?:\s+won)?\s+and|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
-    r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed))\s*:?\s*$"
+    r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed)|"
+    r"\babout|\baround|\broughly|\bapproximately|~)"
+    r"(?:\s+(?:about|around|roughly|approximately|like|maybe|only|just))*\s*:?\s*$"
 )
 # What a bare number before these counts is not money ("within 5 minutes", "at most 2 hours", "under 3 people").
 _NOT_MONEY = re.compile(
@@ -389,7 +392,8 @@ _ASKING = re.compile(
 )
 _NON_FOOD = re.compile(
     r"(?:(?<!\bcan\s)(?<!\bdo\s)(?<!\bcould\s)(?<!\bmust\s)\bnot|\bno|\bwithout|\bskip|\binstead\s+of|\brather\s+than|\bother\s+than|\banything\s+but)\s+"
-    r"(?:(?:a|an|any|the|looking\s+to|going\s+to|to)\s+)?(?:food|restaurants?|eat|eating|dining|meals?|eatery)\b|"
+    r"(?:(?:a|an|any|the|looking\s+to|going\s+to|to|looking\s+for|after|in\s+the\s+mood\s+for|interested\s+in)\s+)?"
+    r"(?:food|restaurants?|eat|eating|dining|meals?|eatery)\b|"
     r"\bnon-?food\b|(?:don'?t|do\s+not|won'?t)\s+(?:want|need)\s+to\s+eat\b|"
     r"(?:(?:don'?t|do\s+not)\s+(?:want|need)|no\s+need\s+for)\s+(?:any\s+|a\s+)?(?:food|restaurants?|meal)\b|"
     r"\balready\s+(?:ate|eaten|had\s+(?:lunch|dinner|a\s+meal))\b|\b(?:ate|eaten)\s+already\b|\bi'?m\s+full\b|"

@@ -358,6 +358,12 @@ def test_requests_in_other_words_find_what_they_mean(alice, bob, charlie, demo_c
     bike = candidates(customer_id=alice.customer_id, text="Where could I rent a bicycle by the river?", limit=3)
     assert bike[0].external_id == "mapo-mangwon-hangang-bike"
     assert "족발" in candidates(customer_id=alice.customer_id, text="pig's feet for a late-night snack")[0].tags
+    pottery = candidates(customer_id=alice.customer_id, text="Where can I make my own pottery?", limit=3)
+    assert pottery[0].external_id == "mapo-pottery-class"
+    # "매콤한" is the catalog's 매운: charlie's spicy vegan curry, not nothing (the descriptions that say 매콤한 are
+    # of dishes his rules keep out)
+    spicy = candidates(customer_id=charlie.customer_id, text="고기 들어간 건 안 돼요, 매콤한 거 먹고 싶어요", limit=3)
+    assert spicy[0].external_id == "gangnam-sinsa-vegan:2"
 
 
 def test_an_indirect_statement_binds_the_turn_that_says_it(alice, bob, demo_catalog):

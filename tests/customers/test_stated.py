@@ -536,6 +536,20 @@ CASES: list[tuple[str, dict]] = [
     ("3만원 넘는 건 부담스러워요. 주말에 배울 수 있는 수업 있을까요?", {"p": 30000, "asks": True}),
     ("만오천원 정도까지는 괜찮아요, 저녁 추천해 주세요", {"p": 15000, "asks": True}),
     ("오천원 선에서 간단하게 먹을 거", {"p": 5000, "asks": True}),
+    ("I can spend about 15k", {"p": 15000}),
+    ("around 10,000 won for dinner", {"p": 10000, "asks": True}),
+    ("만원 정도 점심", {"p": 10000, "asks": True}),
+    ("1만원 언저리", {"p": 10000}),
+    ("5천원쯤", {"p": 5000}),
+    ("만원 정도까지 괜찮아요", {"p": 10000}),
+    ("비싼 건 부담돼요, 만원 안쪽으로 저녁", {"p": 10000, "asks": True}),
+    # near misses: "about" before a count, an amount more, a price point
+    ("for about 3 people", {}),
+    ("2만원 정도 더 있어요", {}),
+    # --- more forms ---
+    ("고기 들어간 건 안 돼요, 매콤한 거 먹고 싶어요", {"a": ("pork", "beef", "chicken"), "asks": True}),
+    ("술 안 마셔요", {"t": ("bar",), "asks": False}),
+    ("not looking for food, just somewhere nice to walk", {"k": NON_FOOD, "asks": True}),
     # --- asks: a colloquial question ---
     ("떡볶이집 어디 괜찮은 데 없나", {"asks": True}),
 ]
