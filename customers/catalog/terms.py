@@ -161,7 +161,21 @@ _STOP_WORDS = frozenset(
         *("먹어보고", "먹어볼", "먹으러", "가서", "가볼", "가보고", "해보고", "있는지", "없는지", "하는데", "싶은데"),
         *("보고", "하고", "말고", "빼고", "없이"),
         *("저", "나", "난", "걸로", "거로", "것으로", "hate", "dislike", "don", "없나", "있나"),
-        *("expensive", "pricey", "비싼", "비싸", "비싼건", "fix", "few", "couple", "hour", "hours", "wo", "about"),
+        *(
+            "expensive",
+            "pricey",
+            "비싼",
+            "비싸",
+            "비싼건",
+            "fix",
+            "few",
+            "couple",
+            "hour",
+            "hours",
+            "wo",
+            "about",
+            "own",
+        ),
     )
 )
 # Customers' words for what the catalog spells otherwise: romanized Korean dish names, common synonyms and an
@@ -193,7 +207,14 @@ _SYNONYMS = {
     **{"절밥": "사찰음식", "수업": "클래스", "레슨": "클래스", "lesson": "class", "lessons": "class", "강습": "클래스"},
     **{"중국집": "중식", "분식집": "분식", "noodle": "noodles", "dumpling": "dumplings", "캠핑장": "캠핑"},
     **{"고기": "meat", "육류": "meat", "rainy": "indoor", "닭": "chicken", "닭고기": "chicken"},
-    **{"caffeine": "coffee", "espresso": "coffee", "pottery": "도자기", "ceramics": "도자기", "도예": "도자기"},
+    **{
+        "caffeine": "coffee",
+        "espresso": "coffee",
+        "pottery": "도자기",
+        "make": "만들기",
+        "ceramics": "도자기",
+        "도예": "도자기",
+    },
     **{"quietly": "quiet", "매콤한": "매운", "매콤": "매운", "얼큰한": "매운", "칼칼한": "매운", "맵고": "매운"},
 }
 # Phrases read before the words, as the catalog's word: "pig's feet" would otherwise be "pig" and "feet".

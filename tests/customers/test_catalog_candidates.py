@@ -357,7 +357,7 @@ def test_requests_in_other_words_find_what_they_mean(alice, bob, charlie, demo_c
     assert "사찰음식" in monks[0].tags
     bike = candidates(customer_id=alice.customer_id, text="Where could I rent a bicycle by the river?", limit=3)
     assert bike[0].external_id == "mapo-mangwon-hangang-bike"
-    assert "족발" in candidates(customer_id=alice.customer_id, text="pig's feet for a late-night snack")[0].tags
+    assert "족발" in candidates(customer_id=alice.customer_id, text="pig's feet, please")[0].tags
     pottery = candidates(customer_id=alice.customer_id, text="Where can I make my own pottery?", limit=3)
     assert pottery[0].external_id == "mapo-pottery-class"
     # "매콤한" is the catalog's 매운: charlie's spicy vegan curry, not nothing (the descriptions that say 매콤한 are

@@ -40,7 +40,7 @@ CASES: list[tuple[str, tuple[str, ...]]] = [
     ("비 오는 날 실내에서 할 만한 거", ("실내",)),
     ("돼지고기 빼고 고기 먹고 싶어", ("돼지고기", "meat")),
     ("somewhere to get my caffeine fix", ("coffee",)),
-    ("Where can I make my own pottery?", ("make", "own", "도자기")),
+    ("Where can I make my own pottery?", ("만들기", "도자기")),
     ("Where can I read quietly for a few hours?", ("books", "quiet")),
     ("매콤한 거 먹고 싶어요", ("매운",)),
     # words of price name no item: the cap answers them
