@@ -3,19 +3,22 @@ recommendation, whether it asks for anything at all, and the text left to search
 
 One pure function, `read`, in Korean and English. A vocabulary word counts as a constraint only in a statement form:
 negation, exclusion or dislike before it ("allergic to", "can't eat", "no", "without", "avoid", "not", "not a fan of",
-"can't stand"), or after it ("알레르기", "못 먹어요", "빼고", "없이", "없는", "안 들어간", "말고", "제외", "싫어요",
-"별로", "-free", "allergy", "are a no"); words joined to a stated one by "and", "or", a comma, "랑", "하고", "이나"
-share its statement ("no pork or beef", "새우랑 게 빼고"). A word no code or listed tag covers is ruled out as itself in
-those forms ("김치 빼고", "without kimchi"; never "no worries", "이거 말고"). A diet word states the diet unless it is
-negated ("I'm not vegan"); "mild", "순한 맛" rule spicy out. "I love sesame" states nothing. A clause that says the
-speaker is not concerned ("my friend is allergic to shrimp but I'm not") states nothing. Every word of a statement
-leaves the search text: a constraint never becomes a search term.
+"can't stand", "I'm off", "gave up"), or after it ("알레르기", "못 먹어요", "빼고", "없이", "없는", "안 들어간",
+"말고", "제외", "싫어요", "별로", "좀 그래요", "들어간 건 안 돼요", "먹으면 두드러기 나요", "마시면 배 아파요",
+"-free", "allergy", "are a no", "gives me hives", "doesn't agree with me"); words joined to a stated one by "and",
+"or", a comma, "랑", "하고", "이나" share its statement ("no pork or beef", "새우랑 게 빼고"). A word no code or listed
+tag covers is ruled out as itself in those forms ("김치 빼고", "without kimchi"; never "no worries", "이거 말고"). A
+diet word states the diet unless it is negated ("I'm not vegan"), and so does a condition ("celiac", "pescatarian");
+a diet said of the speaker ("I'm a vegetarian", "비건이라서") leaves the search text, one asked for ("vegan lunch")
+stays in it; "mild", "순한 맛" rule spicy out. "I love sesame" states nothing. A clause that says the speaker is not
+concerned ("my friend is allergic to shrimp but I'm not") states nothing. Every word of a statement leaves the search
+text: a constraint never becomes a search term.
 
 Price caps: an amount with a cap word ("under 15,000 won", "at most 10000", "15k or less", "20,000 won tops", "budget
-20,000", "I have 15,000 won to spend", "nothing over 20k", "만원 이하", "2만원 안쪽", "오천원 이내", "최대 1만 5천원",
-"만원을 넘지 않게", "만원 넘는 건 싫어요", "2만원으로 해결") is the most an item may cost; "2만원대" is below 30,000;
-"미만" and "less than" exclude the amount itself. Korean number words (오천, 만, 이만, 십만, 만오천, 1만 5천, 1.5만) and
-English ones before "thousand" are read.
+20,000", "I have 15,000 won to spend", "nothing over 20k", "about 15k", "만원 이하", "2만원 안쪽", "오천원 이내",
+"최대 1만 5천원", "만원을 넘지 않게", "만원 넘는 건 싫어요", "2만원으로 해결", "만원 정도") is the most an item may
+cost; "2만원대" is below 30,000; "미만" and "less than" exclude the amount itself. Korean number words (오천, 만, 이만,
+십만, 만오천, 1만 5천, 1.5만) and English ones before "thousand" are read.
 
 Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
 asks for a place or an activity, narrowed to the one it names ("just a place", "체험") or to a thing to buy ("a gift,

@@ -1,5 +1,6 @@
-"""The search terms of a request, a preference or a tag list: lower-case words without stop words, Korean
-particles cut off ("마포에서" is 마포, "떡볶이를" is 떡볶이), each once."""
+"""The search terms of a request, a preference or a tag list: lower-case words without stop words and fillers,
+Korean particles cut off ("마포에서" is 마포, "떡볶이를" is 떡볶이), Korean verbs in their endings left out ("있을까요",
+"볼까"), customers' words and phrases read as the catalog's ("pig's feet" is 족발, "떡볶이집" is 떡볶이), each once."""
 
 import re
 import unicodedata
