@@ -162,21 +162,10 @@ _STOP_WORDS = frozenset(
         *("먹어보고", "먹어볼", "먹으러", "가서", "가볼", "가보고", "해보고", "있는지", "없는지", "하는데", "싶은데"),
         *("보고", "하고", "말고", "빼고", "없이"),
         *("저", "나", "난", "걸로", "거로", "것으로", "hate", "dislike", "don", "없나", "있나"),
-        *(
-            "expensive",
-            "pricey",
-            "비싼",
-            "비싸",
-            "비싼건",
-            "fix",
-            "few",
-            "couple",
-            "hour",
-            "hours",
-            "wo",
-            "about",
-            "own",
-        ),
+        *("expensive", "pricey", "비싼", "비싸", "비싼건", "fix", "few", "couple", "hour", "hours", "wo", "about"),
+        *("own", "너무", "taking", "out", "after"),
+        # Moods that name no item: the rest of the request does.
+        *("lazy", "chill", "chilling", "cozy", "cosy", "feeling", "mood", "기분", "우울", "우울한", "심심한"),
     )
 )
 # Customers' words for what the catalog spells otherwise: romanized Korean dish names, common synonyms and an
@@ -218,6 +207,17 @@ _SYNONYMS = {
     },
     **{"quietly": "quiet", "매콤한": "매운", "매콤": "매운", "얼큰한": "매운", "칼칼한": "매운", "맵고": "매운"},
 }
+# An occasion or a mood read as what the catalog offers for it: a cold day a soup, a hot one cold noodles, a date the
+# night out, children the family outings, a company dinner a barbecue, a drink a bar.
+_SYNONYMS |= {
+    **dict.fromkeys(("warm", "comforting", "freezing", "chilly", "추운", "추워", "추워서", "뜨끈한", "뜨끈"), "soup"),
+    **dict.fromkeys(("따뜻한", "따끈한", "뜨거운"), "soup"),
+    **dict.fromkeys(("더운", "더워", "더워서", "더위", "시원하게"), "cold"),
+    **dict.fromkeys(("date", "dating", "romantic", "데이트", "로맨틱"), "night"),
+    **dict.fromkeys(("kids", "children", "child", "아이", "아이들", "애들"), "family"),
+    **dict.fromkeys(("drink", "drinks", "한잔"), "bar"),
+    "회식": "bbq",
+}
 # Phrases read before the words, as the catalog's word: "pig's feet" would otherwise be "pig" and "feet".
 _PHRASES = {
     "pig's feet": "족발",
@@ -232,11 +232,11 @@ _PHRASES = {
     "plant based": "vegan",
     "meat-free": "vegetarian",
     "meatless": "vegetarian",
-    "비 오는 날": "실내",
-    "비오는 날": "실내",
-    "비 오는 날에": "실내",
-    "비 올 때": "실내",
 }
+# A rainy day, however it is said ("비 오는 날", "비가 와서", "비도 오고"): indoors.
+_RAIN = re.compile(
+    r"(?<![\uac00-\ud7a3])비\s*(?:가|도)?\s*(?:오는|오고|와서|올\s*때|오면|오니까|오는데)(?![\uac00-\ud7a3])"
+)
 # Korean particles that follow a noun ("마포에서", "떡볶이를"), longest first.
 _KOREAN_ENDINGS = (
     *("에서", "으로", "에게", "까지", "부터", "이랑", "하고", "하기", "하러", "하는", "할까", "할"),
@@ -245,7 +245,7 @@ _KOREAN_ENDINGS = (
 # A Korean word in a verb's or an adjective's ending ("있을까요", "볼까", "하나요", "어때요"): it names no item. A
 # noun with the polite "요" ("떡볶이요") is kept, its "요" cut off.
 _VERB_ENDING = re.compile(
-    r"(?:[어아여해워봐와줘돼래세나까죠네데게지니때파라려져예에]요|[\uac00-\ud7a3](?:까|는데|은데|던데|니다|는지|죠))$"
+    r"(?:[어아여해워봐와줘돼래세나까죠네데게지니때파라려져예에]요|[\uac00-\ud7a3](?:까|는데|은데|던데|한데|운데|니다|는지|죠))$"
 )
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _WORD = re.compile(r"\w+")
@@ -259,6 +259,7 @@ def terms(texts: Iterable[str], *, drop_areas: bool = False) -> tuple[str, ...]:
         folded = unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
         for phrase, word in _PHRASES.items():
             folded = folded.replace(phrase, word)
+        folded = _RAIN.sub("실내", folded)
         for word in _WORD.findall(folded):
             if word in _STOP_WORDS or word.isdigit() or word == "_":
                 continue
@@ -268,11 +269,15 @@ def terms(texts: Iterable[str], *, drop_areas: bool = False) -> tuple[str, ...]:
                 if _VERB_ENDING.search(word):
                     continue
                 word = word.removesuffix("요") if len(word) > 2 else word
-                for ending in _KOREAN_ENDINGS:
+                # A word of the table before a particle is read as itself ("아이랑" is 아이, not 아 with 이랑).
+                stems = [word[: -len(ending)] for ending in _KOREAN_ENDINGS if word.endswith(ending)]
+                known = next((stem for stem in stems if stem in _SYNONYMS), None)
+                for ending in () if known else _KOREAN_ENDINGS:
                     # A particle of two syllables leaves even a word of one ("곳에서" is 곳, "책으로" is 책).
                     if word.endswith(ending) and len(word) - len(ending) >= (1 if len(ending) == 2 else 2):
                         word = word[: -len(ending)]
                         break
+                word = known or word
                 # A plural ("스님들"), a shop of a dish ("떡볶이집", "국밥집") or a dish of a food ("닭요리") is the
                 # noun itself.
                 for suffix in ("들", "집", "요리"):

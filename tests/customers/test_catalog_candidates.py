@@ -366,6 +366,17 @@ def test_requests_in_other_words_find_what_they_mean(alice, bob, charlie, demo_c
     assert spicy[0].external_id == "gangnam-sinsa-vegan:2"
 
 
+def test_an_occasion_finds_what_the_catalog_offers_for_it(alice, bob, charlie, demo_catalog):
+    kids = candidates(customer_id=bob.customer_id, text="taking my kids out this afternoon, any ideas?", limit=3)
+    assert "family" in kids[0].tags
+    cold_day = candidates(customer_id=alice.customer_id, text="오늘 너무 추운데 뜨끈한 거 먹고 싶다", limit=3)
+    assert "soup" in cold_day[0].tags
+    company = candidates(customer_id=bob.customer_id, text="회식 장소 추천해 주세요", limit=3)
+    assert "bbq" in company[0].tags
+    rainy = candidates(customer_id=charlie.customer_id, text="비도 오고 우울한데 뭐 할까", limit=3)
+    assert "indoor" in rainy[0].tags
+
+
 def test_an_indirect_statement_binds_the_turn_that_says_it(alice, bob, demo_catalog):
     said = services.catalog_turn_read(
         customer_id=alice.customer_id, text="갑각류 먹으면 두드러기 나요. 홍대 근처에서 저녁 먹을 데 있을까요?", limit=8

@@ -45,6 +45,23 @@ CASES: list[tuple[str, tuple[str, ...]]] = [
     ("매콤한 거 먹고 싶어요", ("매운",)),
     # words of price name no item: the cap answers them
     ("비싼 건 부담돼요", ()),
+    # an occasion or a mood as what the catalog offers for it; a mood alone names nothing
+    ("오늘 너무 추운데 뜨끈한 거 먹고 싶다", ("soup",)),
+    ("something warm and comforting, it's freezing out", ("soup",)),
+    ("더운 날 시원하게 먹을 만한 거", ("cold",)),
+    ("a romantic evening", ("night", "evening")),
+    ("taking my kids out this afternoon", ("family", "afternoon")),
+    ("아이랑 갈 만한 곳", ("family", "갈")),
+    ("회식 장소", ("bbq", "장소")),
+    ("a quiet drink", ("quiet", "bar")),
+    ("비도 오고 우울한데 뭐 할까", ("실내",)),
+    ("비가 와서", ("실내",)),
+    ("feeling lazy, just want to chill somewhere cozy with a coffee", ("coffee",)),
+    # near misses: rain asked about, a refreshing soup, words that begin like one of the table's
+    ("내일 비 와?", ("내일", "비", "와")),
+    ("시원한 밀면", ("시원한", "밀면")),
+    ("비빔밥", ("비빔밥",)),
+    ("아이스크림", ("아이스크림",)),
 ]
 
 
