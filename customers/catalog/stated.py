@@ -3,19 +3,22 @@ recommendation, whether it asks for anything at all, and the text left to search
 
 One pure function, `read`, in Korean and English. A vocabulary word counts as a constraint only in a statement form:
 negation, exclusion or dislike before it ("allergic to", "can't eat", "no", "without", "avoid", "not", "not a fan of",
-"can't stand"), or after it ("알레르기", "못 먹어요", "빼고", "없이", "없는", "안 들어간", "말고", "제외", "싫어요",
-"별로", "-free", "allergy", "are a no"); words joined to a stated one by "and", "or", a comma, "랑", "하고", "이나"
-share its statement ("no pork or beef", "새우랑 게 빼고"). A word no code or listed tag covers is ruled out as itself in
-those forms ("김치 빼고", "without kimchi"; never "no worries", "이거 말고"). A diet word states the diet unless it is
-negated ("I'm not vegan"); "mild", "순한 맛" rule spicy out. "I love sesame" states nothing. A clause that says the
-speaker is not concerned ("my friend is allergic to shrimp but I'm not") states nothing. Every word of a statement
-leaves the search text: a constraint never becomes a search term.
+"can't stand", "I'm off", "gave up"), or after it ("알레르기", "못 먹어요", "빼고", "없이", "없는", "안 들어간",
+"말고", "제외", "싫어요", "별로", "좀 그래요", "들어간 건 안 돼요", "먹으면 두드러기 나요", "마시면 배 아파요",
+"-free", "allergy", "are a no", "gives me hives", "doesn't agree with me"); words joined to a stated one by "and",
+"or", a comma, "랑", "하고", "이나" share its statement ("no pork or beef", "새우랑 게 빼고"). A word no code or listed
+tag covers is ruled out as itself in those forms ("김치 빼고", "without kimchi"; never "no worries", "이거 말고"). A
+diet word states the diet unless it is negated ("I'm not vegan"), and so does a condition ("celiac", "pescatarian");
+a diet said of the speaker ("I'm a vegetarian", "비건이라서") leaves the search text, one asked for ("vegan lunch")
+stays in it; "mild", "순한 맛" rule spicy out. "I love sesame" states nothing. A clause that says the speaker is not
+concerned ("my friend is allergic to shrimp but I'm not") states nothing. Every word of a statement leaves the search
+text: a constraint never becomes a search term.
 
 Price caps: an amount with a cap word ("under 15,000 won", "at most 10000", "15k or less", "20,000 won tops", "budget
-20,000", "I have 15,000 won to spend", "nothing over 20k", "만원 이하", "2만원 안쪽", "오천원 이내", "최대 1만 5천원",
-"만원을 넘지 않게", "만원 넘는 건 싫어요", "2만원으로 해결") is the most an item may cost; "2만원대" is below 30,000;
-"미만" and "less than" exclude the amount itself. Korean number words (오천, 만, 이만, 십만, 만오천, 1만 5천, 1.5만) and
-English ones before "thousand" are read.
+20,000", "I have 15,000 won to spend", "nothing over 20k", "about 15k", "만원 이하", "2만원 안쪽", "오천원 이내",
+"최대 1만 5천원", "만원을 넘지 않게", "만원 넘는 건 싫어요", "2만원으로 해결", "만원 정도") is the most an item may
+cost; "2만원대" is below 30,000; "미만" and "less than" exclude the amount itself. Korean number words (오천, 만, 이만,
+십만, 만오천, 1만 5천, 1.5만) and English ones before "thousand" are read.
 
 Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
 asks for a place or an activity, narrowed to the one it names ("just a place", "체험") or to a thing to buy ("a gift,
@@ -112,6 +115,20 @@ _EXTRA_ALLERGEN_WORDS: dict[str, tuple[str, ...]] = {
     "소": ("beef",),
     "치킨": ("chicken",),
     "오리": (),
+    "animal products": ("pork", "beef", "chicken", "fish", "crustacean", "mollusc", "milk", "egg"),
+    "동물성": ("pork", "beef", "chicken", "fish", "crustacean", "mollusc", "milk", "egg"),
+}
+# Conditions that state allergen codes by themselves, as a diet does, unless negated ("I have celiac disease",
+# "I'm pescatarian"; never "I'm not pescatarian").
+_CONDITION_WORDS: dict[str, tuple[str, ...]] = {
+    "celiac": ("wheat",),
+    "coeliac": ("wheat",),
+    "celiac disease": ("wheat",),
+    "coeliac disease": ("wheat",),
+    "셀리악": ("wheat",),
+    "pescatarian": ("pork", "beef", "chicken"),
+    "pescetarian": ("pork", "beef", "chicken"),
+    "페스코": ("pork", "beef", "chicken"),
 }
 # Diet statements in other words: "meatless", "plant-based" and the like are in the shared vocabulary already.
 _EXTRA_DIET_WORDS: dict[str, tuple[str, ...]] = {
@@ -128,21 +145,40 @@ _NEG_BEFORE = re.compile(
     r"can\s+not\s+(?:eat|have)|don'?t\s+(?:eat|want|like|do|have)|do\s+not\s+(?:eat|want|like)|won'?t\s+eat|"
     r"doesn'?t\s+eat|never\s+eat|no|not|non|without|avoid\w*|except|excluding|exclude|hate|skip|hold\s+the|"
     r"free\s+of|nothing(?:\s+with)?|anything\s+but|rather\s+not|stay\s+away\s+from|keep\s+away\s+from|sensitive\s+to|"
-    r"react\s+to|no\s+more|zero|not\s+a\s+fan\s+of|can'?t\s+stand|not\s+in\s+the\s+mood\s+for|sick\s+of|tired\s+of)"
+    r"react\s+to|no\s+more|zero|not\s+a\s+fan\s+of|can'?t\s+stand|not\s+in\s+the\s+mood\s+for|sick\s+of|tired\s+of|"
+    r"(?:i'?m|i\s+am|we'?re|we\s+are|been|staying|keeping)\s+off|(?:gave|given|giving|give)\s+up|(?:cutting|cut)\s+out|"
+    r"cutting\s+back\s+on|can\s*n?o?'?t\s+(?:tolerate|digest|stomach)|reacts?\s+badly\s+to|(?:is|are)\s+allergic\s+to)"
     r"(?:\s+(?:to|any|anything|with|of|eat|eating|have|having|the|a|an|some|too|very|so))*[\s-]*$"
 )
 _NEG_AFTER_EN = re.compile(
-    r"^\s*(?:-?\s*free\b|allerg\w*|intoleran\w*|-?less\b|(?:is|are)\s+(?:a\s+)?(?:no|not\s+for\s+me)\b)"
+    r"^\s*-?\s*(?:free\b|allerg\w*|intoleran\w*|-?less\b|(?:is|are)\s+(?:a\s+)?(?:no|not\s+for\s+me)\b|"
+    r"(?:gives?|gave)\s+me\s+(?:hives|a\s+rash|rashes|a\s+reaction|a\s+stomach\s*ache|stomach\s*aches)\b|"
+    r"makes?\s+(?:me|my\s+\w+)\s+(?:sick|ill|itchy|itch|swell|break\s+out|hurt)\b|(?:does|do)\s*n'?o?t\s+agree\s+with\s+me\b|"
+    r"(?:is|are)\s+off\s+(?:the\s+)?(?:table|menu|limits)\b|(?:is|are)\s+(?:a\s+)?no-?go\b)"
 )
 _NEG_AFTER_KO = re.compile(
-    r"^\s*(?:에|이|가|은|는|을|를|도|만|류|류는|류를|류도)?\s*(?:(?:음식|요리|거|것|건|걸|게)\s*(?:은|는|을|를|이|가|도)?\s*)?"
-    r"(?:알레르기|알러지|알레르|못\s*먹|못\s*드|빼|없이|없는|없게|말고|제외|안\s*(?:먹|들어|넣|돼|되|좋)|"
+    r"^\s*(?:에|이|가|은|는|을|를|도|만|류|류는|류를|류도)?\s*(?:(?:이|가)?\s*들어(?:간|가는|있는|가\s*있는)\s*)?"
+    r"(?:(?:음식|요리|메뉴|거|것|건|걸|게)\s*(?:은|는|을|를|이|가|도)?\s*)?(?:절대로?\s*|전혀\s*|아예\s*|진짜\s*|정말\s*)?"
+    r"(?:알레르기|알러지|알레르|못\s*먹|못\s*드|못\s*마|빼|없이|없는|없게|말고|제외|안\s*(?:먹|마시|마셔|들어|넣|돼|되|좋)|"
     r"들어가지\s*않|들어가지\s*않|넣지\s*말|넣지\s*않|싫|별로|금지|피해|피하|먹으면\s*안|먹지\s*않|먹지\s*못|먹지\s*말|"
-    r"않|노노|no\b|x\b|프리|free\b)"
+    r"않|노노|no\b|x\b|프리|free\b|좀\s*(?:그래|그렇|별로|부담)|안\s*땡|패스|"
+    r"(?:먹으면|마시면|먹을\s*때|들어가면|닿으면)\s*(?:[\uac00-\ud7a3]+\s*){0,2}?(?:두드러기|알레르기|알러지|탈|배탈|아파|아프|가려|붓|부어|큰일|"
+    r"안\s*(?:돼|되|맞|좋)|불편|힘들))"
 )
 _NEG_BEFORE_KO = re.compile(r"(?:안|덜|노|무|non)\s*$")
 _NOT_DIET = re.compile(
     r"(?:\bnot|\bnon|\bno\s+need\s+(?:to\s+be|for)|\bisn'?t|\baren'?t|\bwasn'?t)\s*(?:a\s+|an\s+|really\s+)?$"
+)
+# A diet said of the speaker ("I'm vegetarian", "저는 비건이에요") is a rule, not what is looked for: it leaves the
+# search text, where "vegan lunch" keeps it.
+_SELF_DIET_BEFORE = re.compile(
+    r"(?:\bi'?m|\bi\s+am|\bwe'?re|\bwe\s+are|\bi\s+(?:eat|follow|keep|went|go)|\bi'?ve\s+(?:gone|been)|\bbeing|"
+    r"\b(?:i'?m|i\s+am)\s+(?:now|currently|still)|저는|전|나는|난|제가|내가)"
+    r"\s*(?:(?:a|an|strictly|strict|fully|mostly|now|100%|completely|totally|full|on\s+a)\s+)*$"
+)
+_SELF_DIET_AFTER_KO = re.compile(
+    r"^(?:주의자)?\s*(?:이에요|예요|이야|야|입니다|이라서|라서|이라|이거든요|거든요|이고|인데|이니까|해요|합니다|중이에요|"
+    r"중이라|중|하고\s*있어요|하고\s*있어서|식\s*중|(?:을|를)\s*(?:해요|하고\s*있))"
 )
 _NOT_DIET_KO = re.compile(r"^\s*(?:은|는|이|가)?\s*(?:아니|아닌|안\s*해|상관\s*없)")
 _JOINER = re.compile(r"^[\s,&/·]*(?:(?:and|or|nor|&|,)[\s,]*)*$|^\s*(?:이랑|랑|하고|과|와|이나|나|및|,|\s)+\s*$")
@@ -164,7 +200,8 @@ _KO_AMOUNT = re.compile(
 )
 _KO_CAP_AFTER = re.compile(
     r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지\s*(?:않는|않게|않을|않은)?\s*(?:선\s*(?:에서|으로|까지)?)?|넘으면|선에서|"
-    r"한도|짜리\s*이하|미만으로|언더|선\s*(?:으로|까지|이하|안)|정도\s*(?:까지|이하|로|예산|한도)|예산|"
+    r"한도|짜리\s*이하|미만으로|언더|선\s*(?:으로|까지|이하|안)|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
+    r"정도(?!\s*(?:더|넘|이상|초과))|예산|"
     r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능|뭐|뭘|먹|점심|저녁|할\s*만|갈\s*만)|"
     r"밖에\s*(?:없\w*|안\s*남\w*)|(?:만\s*)?있(?:어요|어|는데|으니|습니다))"
 )
@@ -186,11 +223,13 @@ _EN_AMOUNT = re.compile(
 _EN_CAP_BEFORE = re.compile(
     r"(?:under|below|less\s+than|at\s+most|max(?:imum)?\.?(?:\s+of)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
     r"within(?:\s+(?:a|my|the|about))?|(?:not|without|never)\s+(?:exceeding|going\s+over)|"
-    r"cheaper\s+than|budget(?:\s+(?:is|of|around|about|roughly|only|just)){0,2}|spend(?:\s+only)?|<=?|≤|under\s+about|"
-    r"keep\s+it\s+(?:to|at)|(?:i\s+)?(?:have|'ve\s+got|got)(?:\s+(?:about|around|just))?|sub-?|"
+    r"cheaper\s+than|budget(?:'s|\s+(?:is|of|around|about|roughly|only|just)){0,2}|spend(?:\s+only)?|<=?|≤|under\s+about|"
+    r"keep\s+it\s+(?:to|at)|(?:i\s+)?(?:have|'ve\s+got|got)(?:\s+(?:about|around|just|like|only|maybe|roughly))?|sub-?|"
     r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
-    r"only\s+spend|can\s+(?:only\s+)?spend|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
-    r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed))\s*:?\s*$"
+    r"only\s+spend|can\s+(?:only\s+)?spend|between\s+\S+(?:\s+won)?\s+and|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
+    r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed)|"
+    r"\babout|\baround|\broughly|\bapproximately|~)"
+    r"(?:\s+(?:about|around|roughly|approximately|like|maybe|only|just))*\s*:?\s*$"
 )
 # What a bare number before these counts is not money ("within 5 minutes", "at most 2 hours", "under 3 people").
 _NOT_MONEY = re.compile(
@@ -352,15 +391,16 @@ _SMALL_TALK = frozenset(
 _ASKING = re.compile(
     r"recommend|suggest|\bfind\b|looking\s+for|\bwant\b|\bwhere\b|what\s+should|any\s+(?:ideas|suggestions)|"
     r"\bplace\b|\bplaces\b|somewhere|something|\bfood\b|음식|\beat\b|\bgo\b|\bvisit\b|\bdinner\b|\blunch\b|\bbreakfast\b|"
-    r"추천|어디|먹(?!었)|가고|갈\s*만|할\s*만|(?:할|갈|놀|볼)\s*(?:거|것|곳|데)|갈까|할까|없을까|있을까|있나요|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
+    r"추천|어디|먹(?!었)|가고|갈\s*만|할\s*만|(?:할|갈|놀|볼)\s*(?:거|것|곳|데)|갈까|할까|없을까|있을까|있나요|있나|없나|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
 )
 _NON_FOOD = re.compile(
     r"(?:(?<!\bcan\s)(?<!\bdo\s)(?<!\bcould\s)(?<!\bmust\s)\bnot|\bno|\bwithout|\bskip|\binstead\s+of|\brather\s+than|\bother\s+than|\banything\s+but)\s+"
-    r"(?:(?:a|an|any|the|looking\s+to|going\s+to|to)\s+)?(?:food|restaurants?|eat|eating|dining|meals?|eatery)\b|"
+    r"(?:(?:a|an|any|the|looking\s+to|going\s+to|to|looking\s+for|after|in\s+the\s+mood\s+for|interested\s+in)\s+)?"
+    r"(?:food|restaurants?|eat|eating|dining|meals?|eatery)\b|"
     r"\bnon-?food\b|(?:don'?t|do\s+not|won'?t)\s+(?:want|need)\s+to\s+eat\b|"
     r"(?:(?:don'?t|do\s+not)\s+(?:want|need)|no\s+need\s+for)\s+(?:any\s+|a\s+)?(?:food|restaurants?|meal)\b|"
     r"\balready\s+(?:ate|eaten|had\s+(?:lunch|dinner|a\s+meal))\b|\b(?:ate|eaten)\s+already\b|\bi'?m\s+full\b|"
-    r"(?:음식점|음식|먹는\s*(?:거|것|곳|건|데)|먹을\s*(?:거|것|건|데)|먹거리|밥집|밥|식당|맛집|식사|레스토랑)\s*"
+    r"(?<![\uac00-\ud7a3])(?:음식점|음식|먹는\s*(?:거|것|곳|건|데)|먹을\s*(?:거|것|건|데)|먹거리|밥집|밥|식당|맛집|식사|레스토랑)\s*"
     r"(?:은|는|이|가)?\s*"
     r"(?:말고|빼고|말구|아니고|아닌|제외|됐고|됐어|필요\s*없)|"
     r"(?:밥|식사|점심|저녁)\s*(?:은|는|을|를)?\s*(?:이미\s*|벌써\s*)?먹었(?:어|고|는데|음|습니다)|배불러|배부른데|배불러서"
@@ -376,11 +416,13 @@ _FOOD_ONLY = re.compile(
 _MILD = re.compile(r"\bmild\b|순한\s*맛|순한|순하게")
 # A word ruled out as itself when no code or listed tag covers it: a Korean noun right before 빼고, 말고, 제외,
 # 없이, 없는, 안 들어간 ("김치 빼고"), an English one after "no", "without", "except", "skip the", "hold the".
-_KO_ITSELF = re.compile(
-    r"(?<![\w])([\uac00-\ud7a3]{2,})\s*(?=빼|말고|제외|없이|없는|안\s*들어|들어가지\s*않|넣지\s*말)"
+_KO_ITSELF_CUE = re.compile(
+    r"\s*(?:빼|말고|제외|없이|없는|안\s*들어|들어가지\s*않|넣지\s*말|싫어|못\s*먹(?!었)|안\s*먹(?!었))"
 )
+_KO_ITSELF = re.compile(r"(?<![\w])([\uac00-\ud7a3]{2,})(?=" + _KO_ITSELF_CUE.pattern + ")")
 _EN_ITSELF = re.compile(
-    r"\b(?:no|without|except|excluding|skip\s+the|hold\s+the|avoid)\s+([a-z][a-z-]{2,})\b(?!\s+(?:than|more|longer))"
+    r"\b(?:no|without|except|excluding|skip\s+the|hold\s+the|avoid|hate|dislike|don'?t\s+like)\s+([a-z][a-z-]{2,})\b"
+    r"(?!\s+(?:than|more|longer))"
 )
 _NOT_ITSELF = frozenset(
     (
@@ -579,12 +621,15 @@ def _normalized(table: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]
 _DIET_KEYS = _normalized(_EXTRA_DIET_WORDS)
 _ALLERGEN_KEYS = _normalized(_EXTRA_ALLERGEN_WORDS)
 _TAG_KEYS = _normalized(_TAG_WORDS)
+_CONDITION_KEYS = _normalized(_CONDITION_WORDS)
 
 
 def _lookup(word: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
     key = vocabulary.normalize_term(word)
     if key in _DIET_KEYS:
         return (), _DIET_KEYS[key], ()
+    if key in _CONDITION_KEYS:
+        return _CONDITION_KEYS[key], (), ()
     if key in vocabulary.DIET_TERMS:
         return (), vocabulary.DIET_TERMS[key], ()
     if key in vocabulary.ALLERGEN_TERMS:
@@ -615,6 +660,8 @@ _PARTICLES = (
     "랑",
 )
 _PARTICLES += ("과", "와", "나", "로", "에", "류", "의", "이에요", "예요", "에요", "입니다", "이야", "야")
+# A word said of the speaker ("비건이라서", "채식해요").
+_PARTICLES += ("이라서", "라서", "이라", "이거든요", "이고", "인데", "이니까", "해요", "합니다", "중이에요", "중")
 _KO_SUFFIXES = ("알레르기", "알러지", "류")
 
 
@@ -669,9 +716,20 @@ def _stated_mentions(clause: str) -> list[_Mention]:
     # Left to right: a cue before the word, or a stated word before it joined by "and", "or", a comma.
     for i, mention in enumerate(mentions):
         before = clause[mentions[i - 1].end if i else 0 : mention.start]
+        if vocabulary.normalize_term(clause[mention.start : mention.end]) in _CONDITION_KEYS:
+            if not _NOT_DIET.search(before):
+                self_before = _SELF_DIET_BEFORE.search(clause, 0, mention.start)
+                stated[i] = _with_cue(mention, self_before.start() if self_before else mention.start, mention.end)
+            continue
         if mention.diet:  # positive: it stays a search word too ("vegan lunch" looks for vegan items)
             if not _NOT_DIET.search(before) and not _NOT_DIET_KO.match(clause[mention.end :]):
-                stated[i] = _with_cue(mention, mention.start, mention.start)
+                self_before = _SELF_DIET_BEFORE.search(clause, 0, mention.start)
+                self_after = _SELF_DIET_AFTER_KO.match(clause[mention.end :])
+                if self_before or self_after:
+                    start = self_before.start() if self_before else mention.start
+                    stated[i] = _with_cue(mention, start, mention.end + (self_after.end() if self_after else 0))
+                else:
+                    stated[i] = _with_cue(mention, mention.start, mention.start)
             continue
         cue = _NEG_BEFORE.search(before) or _NEG_BEFORE_KO.search(before)
         if cue:
@@ -706,7 +764,9 @@ def _cue_end(after: str, end: int) -> int:
     while end < len(after) and not after[end].isspace() and after[end] not in ",.!?":
         end += 1
     rest = after[end:]
-    verb = re.match(r"\s*(?:있어요|있어|있습니다|있는데|있음|먹어요|먹어|먹습니다|드려요|해요|주세요|줘|돼요|돼)", rest)
+    verb = re.match(
+        r"\s*(?:(?:있|드려|해요|해서|주세요|줘|돼|나요|나서|생겨|생기)[\uac00-\ud7a3]*|먹어요|먹어|먹습니다)", rest
+    )
     return end + (verb.end() if verb else 0)
 
 
@@ -722,8 +782,14 @@ def _words_ruled_out(text: str, spans: list[tuple[int, int]]) -> Iterable[tuple[
             word = _particle_free(match.group(1))
             if word in _NOT_ITSELF or _lookup(word) is not None or any(match.start(1) in span for span in taken):
                 continue
-            if not _NOT_ME.search(_sentence_of(text, match.start(), match.end())):
-                yield word, match.span(1)
+            if _NOT_ME.search(_sentence_of(text, match.start(), match.end())):
+                continue
+            if pattern is _EN_ITSELF:  # the cue goes with the word: "no", "hate"
+                yield word, (match.start(), match.end(1))
+            else:  # and the rest of the Korean cue: "싫어해요", "못 먹어요"
+                after = text[match.end(1) :]
+                cue = _KO_ITSELF_CUE.match(after)
+                yield word, (match.start(1), match.end(1) + _cue_end(after, cue.end() if cue else 0))
 
 
 def _particle_free(word: str) -> str:

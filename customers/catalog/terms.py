@@ -1,5 +1,6 @@
-"""The search terms of a request, a preference or a tag list: lower-case words without stop words, Korean
-particles cut off ("마포에서" is 마포, "떡볶이를" is 떡볶이), each once."""
+"""The search terms of a request, a preference or a tag list: lower-case words without stop words and fillers,
+Korean particles cut off ("마포에서" is 마포, "떡볶이를" is 떡볶이), Korean verbs in their endings left out ("있을까요",
+"볼까"), customers' words and phrases read as the catalog's ("pig's feet" is 족발, "떡볶이집" is 떡볶이), each once."""
 
 import re
 import unicodedata
@@ -152,6 +153,19 @@ _STOP_WORDS = frozenset(
         "를",
         "을",
         "랑",
+        # Fillers and verbs of asking that name no item (as a prefix, "가" would find 가로수길 and 가래떡).
+        *("could", "should", "maybe", "there", "here", "around", "like", "got", "ve", "ll", "re", "d", "let"),
+        *("really", "pretty", "kind", "sort", "need", "try", "trying", "feel", "feeling", "mind", "head", "clear"),
+        *("wanna", "gonna", "us", "we", "our", "perhaps", "probably", "also", "too", "very", "much", "little", "bit"),
+        *("thousand", "won", "krw", "week", "요리", "가", "건", "걸", "못", "안", "더", "꼭", "다", "또"),
+        *("괜찮", "괜찮은", "같은", "같이", "먹지", "먹어", "먹을까", "먹으면", "드시는", "드실", "맛있는", "맛있게"),
+        *("먹어보고", "먹어볼", "먹으러", "가서", "가볼", "가보고", "해보고", "있는지", "없는지", "하는데", "싶은데"),
+        *("보고", "하고", "말고", "빼고", "없이"),
+        *("저", "나", "난", "걸로", "거로", "것으로", "hate", "dislike", "don", "없나", "있나"),
+        *("expensive", "pricey", "비싼", "비싸", "비싼건", "fix", "few", "couple", "hour", "hours", "wo", "about"),
+        *("own", "너무", "taking", "out", "after"),
+        # Moods that name no item: the rest of the request does.
+        *("lazy", "chill", "chilling", "cozy", "cosy", "feeling", "mood", "기분", "우울", "우울한", "심심한"),
     )
 )
 # Customers' words for what the catalog spells otherwise: romanized Korean dish names, common synonyms and an
@@ -177,11 +191,61 @@ _SYNONYMS = {
     **{"조용한": "quiet", "조용히": "quiet", "건강한": "healthy", "건강식": "healthy", "달달한": "디저트"},
     **{"달콤한": "디저트", "독서": "책", "읽고": "책", "reading": "books", "read": "books"},
     **{"요리교실": "쿠킹클래스", "공방": "공예", "해장": "국밥", "해장국": "국밥", "기념품": "선물"},
+    **{"bicycle": "bike", "bicycles": "bike", "bikes": "bike", "cycling": "bike", "biking": "bike", "river": "한강"},
+    **{"batting": "baseball", "calm": "quiet", "peaceful": "quiet", "meditate": "meditation", "국물": "soup"},
+    **{"meditating": "meditation", "trotters": "족발", "monk": "temple", "monks": "temple", "스님": "사찰음식"},
+    **{"절밥": "사찰음식", "수업": "클래스", "레슨": "클래스", "lesson": "class", "lessons": "class", "강습": "클래스"},
+    **{"중국집": "중식", "분식집": "분식", "noodle": "noodles", "dumpling": "dumplings", "캠핑장": "캠핑"},
+    **{"고기": "meat", "육류": "meat", "rainy": "indoor", "닭": "chicken", "닭고기": "chicken"},
+    **{
+        "caffeine": "coffee",
+        "espresso": "coffee",
+        "pottery": "도자기",
+        "make": "만들기",
+        "ceramics": "도자기",
+        "도예": "도자기",
+    },
+    **{"quietly": "quiet", "매콤한": "매운", "매콤": "매운", "얼큰한": "매운", "칼칼한": "매운", "맵고": "매운"},
 }
+# An occasion or a mood read as what the catalog offers for it: a cold day a soup, a hot one cold noodles, a date the
+# night out, children the family outings, a company dinner a barbecue, a drink a bar.
+_SYNONYMS |= {
+    **dict.fromkeys(("warm", "comforting", "freezing", "chilly", "추운", "추워", "추워서", "뜨끈한", "뜨끈"), "soup"),
+    **dict.fromkeys(("따뜻한", "따끈한", "뜨거운"), "soup"),
+    **dict.fromkeys(("더운", "더워", "더워서", "더위", "시원하게"), "cold"),
+    **dict.fromkeys(("date", "dating", "romantic", "데이트", "로맨틱"), "night"),
+    **dict.fromkeys(("kids", "children", "child", "아이", "아이들", "애들"), "family"),
+    **dict.fromkeys(("drink", "drinks", "한잔"), "bar"),
+    "회식": "bbq",
+}
+# Phrases read before the words, as the catalog's word: "pig's feet" would otherwise be "pig" and "feet".
+_PHRASES = {
+    "pig's feet": "족발",
+    "pigs' feet": "족발",
+    "pigs feet": "족발",
+    "pig feet": "족발",
+    "rice wine": "막걸리",
+    "rice cakes": "떡",
+    "rice cake": "떡",
+    "noodle soup": "noodles soup",
+    "plant-based": "vegan",
+    "plant based": "vegan",
+    "meat-free": "vegetarian",
+    "meatless": "vegetarian",
+}
+# A rainy day, however it is said ("비 오는 날", "비가 와서", "비도 오고"): indoors.
+_RAIN = re.compile(
+    r"(?<![\uac00-\ud7a3])비\s*(?:가|도)?\s*(?:오는|오고|와서|올\s*때|오면|오니까|오는데)(?![\uac00-\ud7a3])"
+)
 # Korean particles that follow a noun ("마포에서", "떡볶이를"), longest first.
 _KOREAN_ENDINGS = (
     *("에서", "으로", "에게", "까지", "부터", "이랑", "하고", "하기", "하러", "하는", "할까", "할"),
     *("은", "는", "이", "가", "을", "를", "에", "의", "로", "도", "랑", "만"),
+)
+# A Korean word in a verb's or an adjective's ending ("있을까요", "볼까", "하나요", "어때요"): it names no item. A
+# noun with the polite "요" ("떡볶이요") is kept, its "요" cut off.
+_VERB_ENDING = re.compile(
+    r"(?:[어아여해워봐와줘돼래세나까죠네데게지니때파라려져예에]요|[\uac00-\ud7a3](?:까|는데|은데|던데|한데|운데|니다|는지|죠))$"
 )
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _WORD = re.compile(r"\w+")
@@ -192,17 +256,33 @@ def terms(texts: Iterable[str], *, drop_areas: bool = False) -> tuple[str, ...]:
     MAX_TERMS, each once. With `drop_areas`, words naming an area are left out (the area is ranked apart)."""
     found: dict[str, None] = {}
     for text in texts:
-        for word in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()):
+        folded = unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'")
+        for phrase, word in _PHRASES.items():
+            folded = folded.replace(phrase, word)
+        folded = _RAIN.sub("실내", folded)
+        for word in _WORD.findall(folded):
             if word in _STOP_WORDS or word.isdigit() or word == "_":
                 continue
             if drop_areas and vocabulary.area_named_in(word):
                 continue
             if HANGUL.match(word):
-                for ending in _KOREAN_ENDINGS:
+                if _VERB_ENDING.search(word):
+                    continue
+                word = word.removesuffix("요") if len(word) > 2 else word
+                # A word of the table before a particle is read as itself ("아이랑" is 아이, not 아 with 이랑).
+                stems = [word[: -len(ending)] for ending in _KOREAN_ENDINGS if word.endswith(ending)]
+                known = next((stem for stem in stems if stem in _SYNONYMS), None)
+                for ending in () if known else _KOREAN_ENDINGS:
                     # A particle of two syllables leaves even a word of one ("곳에서" is 곳, "책으로" is 책).
                     if word.endswith(ending) and len(word) - len(ending) >= (1 if len(ending) == 2 else 2):
                         word = word[: -len(ending)]
                         break
+                word = known or word
+                # A plural ("스님들"), a shop of a dish ("떡볶이집", "국밥집") or a dish of a food ("닭요리") is the
+                # noun itself.
+                for suffix in ("들", "집", "요리"):
+                    if word.endswith(suffix) and len(word) > max(len(suffix), 2) and word not in _SYNONYMS:
+                        word = word[: -len(suffix)]
                 if word in _STOP_WORDS:
                     continue
             word = _SYNONYMS.get(word, word).replace("_", "")

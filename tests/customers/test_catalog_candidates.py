@@ -338,6 +338,63 @@ def test_a_request_for_what_the_catalog_lacks_or_the_rules_keep_out_gets_no_stan
     assert candidates(customer_id=alice.customer_id, text="돼지고기 빼고 고기 먹고 싶어")  # meat, but for pork
 
 
+def test_requests_in_other_words_find_what_they_mean(alice, bob, charlie, demo_catalog):
+    # a diet said of the speaker binds and ranks near home, not the few items that carry its word as a tag
+    vegetarian = candidates(customer_id=bob.customer_id, text="I'm a vegetarian, what can I eat nearby?", limit=3)
+    assert vegetarian
+    assert all(c.area == "Busan, Haeundae-gu" and "vegetarian" in c.diets for c in vegetarian)
+    # "plant-based" is searched as "vegan": the vegan dishes, not nothing (only two restaurant rows say plant-based)
+    plant = candidates(customer_id=alice.customer_id, text="Something plant-based for lunch near Hongdae?", limit=3)
+    assert plant
+    assert all("vegan" in c.diets for c in plant)
+    # verbs in their endings are no search words ("가" would find 가로수길), a shop of a dish is the dish
+    aquarium = candidates(customer_id=charlie.customer_id, text="아쿠아리움 가 볼까 하는데 어때요?", limit=3)
+    assert aquarium[0].external_id == "gangnam-coex-aquarium"
+    tteokbokki = candidates(customer_id=alice.customer_id, text="떡볶이집 어디 괜찮은 데 없나", limit=3)
+    assert tteokbokki[0].external_id.startswith("mapo-yeonnam-tteokbokki")
+    # customers' words for the catalog's
+    monks = candidates(customer_id=charlie.customer_id, text="스님들이 드시는 음식 같은 거 먹어보고 싶어요", limit=3)
+    assert "사찰음식" in monks[0].tags
+    bike = candidates(customer_id=alice.customer_id, text="Where could I rent a bicycle by the river?", limit=3)
+    assert bike[0].external_id == "mapo-mangwon-hangang-bike"
+    assert "족발" in candidates(customer_id=alice.customer_id, text="pig's feet, please")[0].tags
+    pottery = candidates(customer_id=alice.customer_id, text="Where can I make my own pottery?", limit=3)
+    assert pottery[0].external_id == "mapo-pottery-class"
+    # "매콤한" is the catalog's 매운: charlie's spicy vegan curry, not nothing (the descriptions that say 매콤한 are
+    # of dishes his rules keep out)
+    spicy = candidates(customer_id=charlie.customer_id, text="고기 들어간 건 안 돼요, 매콤한 거 먹고 싶어요", limit=3)
+    assert spicy[0].external_id == "gangnam-sinsa-vegan:2"
+
+
+def test_an_occasion_finds_what_the_catalog_offers_for_it(alice, bob, charlie, demo_catalog):
+    kids = candidates(customer_id=bob.customer_id, text="taking my kids out this afternoon, any ideas?", limit=3)
+    assert "family" in kids[0].tags
+    cold_day = candidates(customer_id=alice.customer_id, text="오늘 너무 추운데 뜨끈한 거 먹고 싶다", limit=3)
+    assert "soup" in cold_day[0].tags
+    company = candidates(customer_id=bob.customer_id, text="회식 장소 추천해 주세요", limit=3)
+    assert "bbq" in company[0].tags
+    rainy = candidates(customer_id=charlie.customer_id, text="비도 오고 우울한데 뭐 할까", limit=3)
+    assert "indoor" in rainy[0].tags
+
+
+def test_an_indirect_statement_binds_the_turn_that_says_it(alice, bob, demo_catalog):
+    said = services.catalog_turn_read(
+        customer_id=alice.customer_id, text="갑각류 먹으면 두드러기 나요. 홍대 근처에서 저녁 먹을 데 있을까요?", limit=8
+    )
+    assert said.stated.allergens == ("crustacean",)
+    assert said.candidates
+    assert all("crustacean" not in (c.allergens or ()) for c in said.candidates)
+    cap = candidates(customer_id=bob.customer_id, text="I've got like 8 thousand won, lunch?")
+    assert cap
+    assert all(c.price_minor is None or c.price_minor <= 8000 for c in cap)
+    # "국밥 말고" rules out 국밥, not every meal
+    text = "돼지고기는 좀 그래요. 국밥 말고 뭐 먹지?"
+    other = services.catalog_turn_read(customer_id=bob.customer_id, text=text, limit=8)
+    assert other.constraints.kinds == ()
+    assert other.candidates
+    assert all("pork" not in (c.allergens or ()) and "국밥" not in c.tags for c in other.candidates)
+
+
 def test_candidates_are_diverse(alice, demo_catalog):
     found = candidates(customer_id=alice.customer_id, text="spicy korean", limit=10)
     venues = [c.external_id.split(":")[0] for c in found]

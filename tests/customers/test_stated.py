@@ -500,6 +500,58 @@ CASES: list[tuple[str, dict]] = [
     # near misses: the same words in a request
     ("Korean food near me?", {"asks": True}),
     ("한국어 메뉴 있는 식당", {"asks": True}),
+    # --- allergies said indirectly: what eating it does, what is in it, a condition ---
+    ("갑각류 먹으면 두드러기 나요. 홍대 근처에서 저녁 먹을 데 있을까요?", {"a": ("crustacean",), "asks": True}),
+    ("우유 마시면 배 아파요", {"a": ("milk",), "asks": False}),
+    ("밀가루 먹으면 속이 안 좋아요", {"a": ("wheat",)}),
+    ("우유 들어간 건 못 먹어요. 디저트 뭐 있을까요?", {"a": ("milk",), "asks": True}),
+    ("peanut 들어간 건 절대 안 돼요, 디저트 카페 추천", {"a": ("peanut",), "asks": True}),
+    ("돼지고기는 좀 그래요. 국밥 말고 뭐 먹지?", {"a": ("pork",), "t": ("국밥",), "asks": True}),
+    ("복숭아 알레르기가 있어서요", {"a": ("peach",), "asks": False}),
+    ("shrimp gives me hives", {"a": ("crustacean",), "asks": False}),
+    ("Shrimp makes my throat itchy", {"a": ("crustacean",), "asks": False}),
+    ("dairy doesn't agree with me", {"a": ("milk",)}),
+    ("lactose-intolerant, coffee?", {"a": ("milk",), "asks": True}),
+    ("I'm off meat this week, something hearty for dinner?", {"a": ("pork", "beef", "chicken"), "asks": True}),
+    ("I gave up pork", {"a": ("pork",), "asks": False}),
+    ("cutting out dairy for a while", {"a": ("milk",)}),
+    ("no animal products", {"a": ("milk", "egg", "fish", "crustacean", "mollusc", "pork", "beef", "chicken")}),
+    ("I have celiac disease", {"a": ("wheat",), "asks": False}),
+    ("I'm pescatarian", {"a": ("pork", "beef", "chicken"), "asks": False}),
+    ("오이 싫어해요", {"t": ("오이",), "asks": False}),
+    ("I hate cucumbers", {"t": ("cucumbers",), "asks": False}),
+    # near misses: a condition negated, a meal not had yet, a word inside another ("국밥" is no "밥" ruled out)
+    ("I'm not pescatarian", {"asks": True}),
+    ("점심은 못 먹었어요", {}),
+    ("국밥 말고 뭐 먹지?", {"t": ("국밥",), "asks": True, "l": ("restaurant", "dish")}),
+    # --- diets said of the speaker ---
+    ("I'm a vegetarian, what can I eat nearby?", {"d": ("vegetarian",), "asks": True}),
+    ("저는 비건이라서 고기 못 먹어요", {"d": ("vegan",), "a": ("pork", "beef", "chicken"), "asks": False}),
+    ("채식해요. 점심 추천", {"d": ("vegetarian",), "asks": True}),
+    ("I am a strict vegetarian, dinner?", {"d": ("vegetarian",), "asks": True}),
+    # --- caps in more forms ---
+    ("Something fun to do this evening, budget's 10,000 won", {"p": 10000, "asks": True}),
+    ("I've got like 8 thousand won, lunch?", {"p": 8000, "asks": True}),
+    ("between 10,000 and 15,000 won", {"p": 15000}),
+    ("3만원 넘는 건 부담스러워요. 주말에 배울 수 있는 수업 있을까요?", {"p": 30000, "asks": True}),
+    ("만오천원 정도까지는 괜찮아요, 저녁 추천해 주세요", {"p": 15000, "asks": True}),
+    ("오천원 선에서 간단하게 먹을 거", {"p": 5000, "asks": True}),
+    ("I can spend about 15k", {"p": 15000}),
+    ("around 10,000 won for dinner", {"p": 10000, "asks": True}),
+    ("만원 정도 점심", {"p": 10000, "asks": True}),
+    ("1만원 언저리", {"p": 10000}),
+    ("5천원쯤", {"p": 5000}),
+    ("만원 정도까지 괜찮아요", {"p": 10000}),
+    ("비싼 건 부담돼요, 만원 안쪽으로 저녁", {"p": 10000, "asks": True}),
+    # near misses: "about" before a count, an amount more, a price point
+    ("for about 3 people", {}),
+    ("2만원 정도 더 있어요", {}),
+    # --- more forms ---
+    ("고기 들어간 건 안 돼요, 매콤한 거 먹고 싶어요", {"a": ("pork", "beef", "chicken"), "asks": True}),
+    ("술 안 마셔요", {"t": ("bar",), "asks": False}),
+    ("not looking for food, just somewhere nice to walk", {"k": NON_FOOD, "asks": True}),
+    # --- asks: a colloquial question ---
+    ("떡볶이집 어디 괜찮은 데 없나", {"asks": True}),
 ]
 
 FIELDS = {"a": "allergens", "d": "diets", "p": "max_price", "t": "exclude_tags", "k": "kinds"}
@@ -531,6 +583,24 @@ def test_read(text, expected):
         assert not synonyms & set(left), (text, left)
     assert not set(found.constraints.exclude_tags) & set(left)
     assert not any(char.isdigit() for char in "".join(left)) or found.constraints.max_price is None
+
+
+def test_a_diet_said_of_the_speaker_leaves_the_search_text_and_one_asked_for_stays():
+    for text in ("I'm a vegetarian, what can I eat nearby?", "저는 채식주의자예요. 점심 추천", "비건이라서 저녁 추천"):
+        left = set(stated.search_terms([stated.read(text).query]))
+        assert not {"vegetarian", "채식주의자", "채식주의", "비건"} & left
+    assert "vegan" in stated.search_terms([stated.read("vegan lunch").query])
+    assert "비건" in stated.search_terms([stated.read("비건 음식 추천해 주세요").query])
+    # "plant-based" is searched as the catalog's word for it
+    assert "vegan" in stated.search_terms([stated.read("Something plant-based for lunch near Hongdae?").query])
+
+
+def test_a_word_ruled_out_as_itself_leaves_the_search_text_with_its_cue():
+    assert stated.read("오이는 못 먹어요").query.split() == []
+    query = stated.read("I hate cucumbers, lunch?").query
+    assert "hate" not in query
+    assert "cucumbers" not in query
+    assert "lunch" in query
 
 
 def test_a_stated_word_leaves_the_search_text_and_the_rest_stays():
