@@ -71,9 +71,11 @@ def read(
     names: tuple[str, ...] = ()
     asks = said.asks
     if wanted is not None:
-        # The kinds a request looks for without stating them ("lunch?", "somewhere to walk") rank alone; what else
-        # its words meet is not ruled out by them (no name to avoid, no reason that nothing fits).
-        ranked_rules = replace(rules, kinds=said.looks_for) if said.looks_for else rules
+        # The kinds a request looks for without stating them ("lunch?", "somewhere to walk") rank alone, within the
+        # kinds the session binds (never instead of them); what else its words meet is not ruled out by them (no
+        # name to avoid, no reason that nothing fits).
+        looked_for = tuple(kind for kind in said.looks_for if not rules.kinds or kind in rules.kinds)
+        ranked_rules = replace(rules, kinds=looked_for) if looked_for else rules
         if connection.vendor == "postgresql":
             ranked, names, found_eligible, found_ruled_out = _ranked_and_missed(ranked_rules, wanted, rules)
         else:

@@ -321,6 +321,20 @@ def test_a_request_that_names_nothing_ranks_the_kind_it_looks_for_near_home(alic
     assert all(c.kind == "product" for c in gift)
 
 
+def test_the_kind_a_request_looks_for_ranks_only_within_the_kinds_the_session_binds(alice, demo_catalog):
+    # Each request looks for a kind ("somewhere to walk": places and activities; a gift: products; lunch: food) that
+    # the session's kinds rule out in part or whole: what it gets stays within the session's kinds.
+    for text, kinds in [
+        ("somewhere to walk this evening", ("activity", "product")),
+        ("친구 선물 뭐 사지?", ("activity",)),
+        ("lunch?", ("place",)),
+    ]:
+        read = services.catalog_turn_read(
+            customer_id=alice.customer_id, text=text, constraints=services.Constraints(kinds=kinds)
+        )
+        assert all(c.kind in kinds for c in read.candidates), (text, [c.kind for c in read.candidates])
+
+
 def test_a_request_for_what_the_catalog_lacks_or_the_rules_keep_out_gets_no_stand_in(
     make_customer, alice, charlie, demo_catalog
 ):
