@@ -26,9 +26,10 @@ from customers.errors import (
     CustomerNotFound,
     InvalidInput,
 )
-from customers.models import PROFILE_FIELDS, ChangeSource, ChatSession, Customer
+from customers.models import PROFILE_FIELDS, ChangeSource, ChatSession, Customer, ProposalKind
 from customers.spending_import import import_file as spending_import_file
 
+PROPOSAL_KINDS: tuple[str, ...] = tuple(ProposalKind.values)
 _TOKEN_MAX_LENGTH = Token._meta.get_field("key").max_length
 _UPDATABLE_FIELDS = frozenset(PROFILE_FIELDS)
 _MONEY_FIELDS = frozenset({"monthly_limit_minor", "spent_this_month_minor"})

@@ -14,6 +14,7 @@ from customers.catalog.public import (
     DEMO_CATALOG_PATH,
     DIET_CODES,
     ITEM_KINDS,
+    RATINGS,
     catalog_demo_seed,
     catalog_import,
     catalog_turn_read,
@@ -69,6 +70,7 @@ from customers.ports import (
     register_session_admin_actions,
 )
 from customers.profiles import (
+    PROPOSAL_KINDS,
     api_user_get_by_token,
     customer_cache_drop,
     customer_id_get_by_user,
@@ -82,6 +84,7 @@ from customers.profiles import (
     spending_import,
 )
 from customers.sessions import (
+    SESSION_STATUSES,
     session_access_get,
     session_delete,
     session_end,
@@ -102,6 +105,9 @@ __all__ = [
     "DEMO_CATALOG_PATH",
     "DIET_CODES",
     "ITEM_KINDS",
+    "PROPOSAL_KINDS",
+    "RATINGS",
+    "SESSION_STATUSES",
     "ApiUser",
     "ArchivedMessage",
     "Candidate",

@@ -36,6 +36,8 @@ from customers.errors import (
 )
 from customers.models import ChatSession, Customer, Recommendation, SessionStatus
 
+SESSION_STATUSES: tuple[str, ...] = tuple(SessionStatus.values)
+
 # Past summaries are cached per customer this deep: enough for the largest PAST_SESSION_SUMMARIES (20) plus one
 # excluded session. Larger requests read the database directly.
 _SUMMARIES_CACHED = 21

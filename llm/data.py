@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 MOODS = ("happy", "excited", "calm", "neutral", "tired", "sad", "anxious", "stressed", "angry")
+ROLES = ("user", "assistant")
+# How a mood was set: "user", by the customer; "inferred", from the conversation by the model.
+MOOD_SOURCES = ("user", "inferred")
 # How a call's token counts were obtained: "server", as the model server reported them; "counted", here with the
 # tokenizer (the offline provider, a server that sent no usage, a reply cut short).
 USAGE_SOURCES = ("server", "counted")
@@ -156,7 +159,7 @@ class CardItem:
     kind: str
     name: str
     area: str
-    price: int | None  # minor units of `currency`; None: free
+    price: int | None = field(metadata={"help_text": "Minor units of `currency`; null: free."})
     currency: str
     tags: tuple[str, ...]
 
@@ -166,12 +169,27 @@ class Checks:
     """The receipt of what was verified for a card, against what the catalog declares (never against unknown data:
     an item whose allergens are not declared lists none checked)."""
 
-    allergens: tuple[str, ...]  # every allergen code checked (profile's and stated); none is present in the item
-    diets: tuple[str, ...]  # every diet code (profile's and stated) the item satisfies
-    budget_remaining: int  # the remaining monthly limit the price was checked against
-    unverified: tuple[str, ...]  # the customer's dietary notes that no code covers
-    max_price: int | None = None  # the stated cap the price was checked against (None: none stated)
-    dishes: tuple[str, ...] = ()  # a restaurant's dishes that passed the same checks (external ids)
+    allergens: tuple[str, ...] = field(
+        metadata={
+            "help_text": "The customer's allergen codes checked against the item's declared allergens: none is in it "
+            "(empty when the item declares none: not checked)."
+        }
+    )
+    diets: tuple[str, ...] = field(metadata={"help_text": "The customer's diet codes satisfied."})
+    budget_remaining: int = field(metadata={"help_text": "The remaining monthly limit the price was checked against."})
+    unverified: tuple[str, ...] = field(
+        metadata={"help_text": "The customer's dietary notes that no code covers (not checked)."}
+    )
+    max_price: int | None = field(
+        default=None,
+        metadata={"help_text": "The cap the customer stated that the price was checked against; null: none."},
+    )
+    dishes: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help_text": "A restaurant's dishes (external ids) that passed the same checks; empty for any other item."
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +206,7 @@ class Card:
 class Message:
     id: str
     seq: int
-    role: str  # "user" | "assistant"
+    role: str  # one of ROLES
     content: str
     tokens: int
     created_at: datetime
@@ -199,7 +217,7 @@ class Message:
 @dataclass(frozen=True, slots=True)
 class Mood:
     mood: str
-    source: str  # "user" | "inferred"
+    source: str  # one of MOOD_SOURCES
     set_at: datetime
 
 

@@ -14,8 +14,10 @@ import redis
 from llm import closing, grounding, quota, store, streams, tokens, turns, window
 from llm.conf import get_settings
 from llm.data import (
+    MOOD_SOURCES,
     MOODS,
     NO_CONSTRAINTS,
+    ROLES,
     USAGE_SOURCES,
     Candidate,
     Card,
@@ -65,7 +67,9 @@ T = TypeVar("T")
 __all__ = [
     # data
     "MOODS",
+    "MOOD_SOURCES",
     "NO_CONSTRAINTS",
+    "ROLES",
     "USAGE_SOURCES",
     "Candidate",
     "Card",

@@ -10,7 +10,6 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from chat import lifecycle
 from chat.openapi import RETRY_AFTER, SESSION_PROBLEMS, problem_responses
 from chat.serializers import (
-    SESSION_STATUSES,
     EmptyInput,
     MoodOut,
     SessionDetailOut,
@@ -21,7 +20,7 @@ from chat.serializers import (
     rendered,
 )
 from chat.views.base import CustomerApi
-from customers.services import ALLERGEN_CODES, DIET_CODES, ITEM_KINDS
+from customers.services import ALLERGEN_CODES, DIET_CODES, ITEM_KINDS, SESSION_STATUSES
 from llm.services import MOODS, Constraints
 
 

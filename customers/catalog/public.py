@@ -24,6 +24,7 @@ from customers.database import database_required
 from customers.errors import (
     CustomerNotFound,
 )
+from customers.models import Rating
 
 # --- catalog and recommendations ----------------------------------------------------------------------------------
 # The catalog's modules live in customers/catalog/; this block is their public face.
@@ -31,6 +32,7 @@ from customers.errors import (
 ALLERGEN_CODES: tuple[str, ...] = vocabulary.ALLERGENS
 DIET_CODES: tuple[str, ...] = vocabulary.DIETS
 ITEM_KINDS: tuple[str, ...] = catalog_items.KINDS
+RATINGS: tuple[str, ...] = tuple(Rating.values)
 DEMO_CATALOG_PATH = Path(__file__).resolve().parent.parent / "demo_data" / "catalog.jsonl"
 
 
