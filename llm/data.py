@@ -34,7 +34,7 @@ class CustomerFacts:
     preferred_language: str
     currency: str
     monthly_limit_minor: int
-    remaining_limit_minor: int
+    remaining_limit_minor: int  # what is left of the monthly limit, as the caller computes it: never negative
     preferences: tuple[str, ...]
     allergies: tuple[str, ...]  # allergen codes
     diets: tuple[str, ...] = ()  # diet codes

@@ -144,7 +144,7 @@ def _reply_text(context: TurnContext, mood: str, cards: Sequence[Card]) -> str:
     facts = context.customer
     korean = facts.preferred_language.strip().lower().startswith("ko")
     phrases = _KOREAN if korean else _ENGLISH
-    budget = format_money(max(facts.remaining_limit_minor, 0), facts.currency)
+    budget = format_money(facts.remaining_limit_minor, facts.currency)
     parts = [phrases.greeting.format(name=facts.display_name)]
     if sentence := phrases.moods.get(mood, ""):
         parts.append(sentence)

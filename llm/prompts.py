@@ -110,7 +110,7 @@ def system_prompt(
         f"Home area: {_data(facts.home_area) or 'unknown'}",
         f"Preferred language: {language_name(facts.preferred_language)}",
         f"Monthly budget: {format_money(facts.monthly_limit_minor, facts.currency)}; "
-        f"remaining this month: {format_money(max(facts.remaining_limit_minor, 0), facts.currency)}",
+        f"remaining this month: {format_money(facts.remaining_limit_minor, facts.currency)}",
         f"Preferences: {_data_list(facts.preferences)}",
         f"Allergies and dietary restrictions (never recommend these): {_data_list(facts.allergies)}",
         f"Diets (every food recommended must satisfy all): {_data_list(facts.diets)}",
