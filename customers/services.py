@@ -45,10 +45,7 @@ from customers.data import (
     TurnCatalog,
     TurnFacts,
 )
-from customers.database import (
-    database_connection_release,
-    database_health,
-)
+from customers.database import database_health
 from customers.errors import (
     CatalogImportError,
     CustomerNotFound,
@@ -155,7 +152,6 @@ __all__ = [
     "customer_me_get",
     "customer_profile_edit",
     "customer_profile_get",
-    "database_connection_release",
     "database_health",
     "demo_customers_seed",
     "profile_proposal_accept",
