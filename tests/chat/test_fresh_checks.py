@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import F
 
 from customers import services as customers
-from customers.catalog.public import recommendations_record
+from customers.catalog.recommendations import record as recommendations_record
 from customers.models import CatalogItem, Customer, Recommendation
 from tests.chat.support import answering, parse_events
 from tests.chat.test_api_stream import stream

@@ -20,10 +20,11 @@ from customers import services
 from customers.catalog import items as catalog_items
 from customers.catalog import stated, vocabulary
 from customers.catalog import turn as catalog_turn
-from customers.catalog.public import catalog_items_eligible, recommendations_record
+from customers.catalog.recommendations import record as recommendations_record
 from customers.catalog.terms import terms
 from customers.errors import CustomerNotFound
 from customers.models import DERIVED_FROM, CatalogItem, Customer, Recommendation
+from tests.customers.catalog_support import catalog_items_eligible
 
 pytestmark = pytest.mark.django_db
 

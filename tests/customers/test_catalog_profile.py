@@ -12,10 +12,11 @@ from django.db.models import ProtectedError
 from django.urls import reverse
 
 from customers import services
-from customers.catalog.public import catalog_items_eligible, recommendations_record
+from customers.catalog.recommendations import record as recommendations_record
 from customers.errors import InvalidInput
 from customers.models import CatalogItem, Customer, Recommendation
 from customers.profiles import customer_update
+from tests.customers.catalog_support import catalog_items_eligible
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 from customers import services
-from customers.catalog.public import recommendations_record
+from customers.catalog.recommendations import record as recommendations_record
 from customers.errors import InvalidInput, RecommendationNotFound
 from customers.models import Recommendation
 
