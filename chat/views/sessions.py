@@ -74,7 +74,7 @@ class SessionListCreateApi(CustomerApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validated_body(self.SessionCreateInput)
-        session = lifecycle.session_start(customer_id=self.customer_id, title=data["title"])
+        session = lifecycle.session_open(customer_id=self.customer_id, title=data["title"])
         location = reverse("chat:session", kwargs={"session_id": session.info.session_id})
         return Response(rendered(SessionOut, session), status=201, headers={"Location": location})
 
@@ -99,7 +99,7 @@ class SessionDetailApi(CustomerApi):
         responses={204: None, **problem_responses(*SESSION_PROBLEMS)},
     )
     def delete(self, request: Request, session_id: UUID) -> Response:
-        lifecycle.session_erase_everywhere(customer_id=self.customer_id, session_id=session_id)
+        lifecycle.session_delete(customer_id=self.customer_id, session_id=session_id)
         return Response(status=204)
 
 
@@ -198,7 +198,7 @@ class SessionEndApi(CustomerApi):
     )
     def post(self, request: Request, session_id: UUID) -> Response:
         self.validated_body(EmptyInput)
-        session = lifecycle.session_finish(customer_id=self.customer_id, session_id=session_id)
+        session = lifecycle.session_end(customer_id=self.customer_id, session_id=session_id)
         return Response(rendered(SessionDetailOut, session))
 
 
