@@ -53,7 +53,7 @@ def session_delete(session_id: UUID) -> None:
 def conversation_delete(session_id: UUID) -> None:
     """The conversation state of a session whose row was deleted (any delete: admin, bulk, cascade)."""
     try:
-        llm.session_erase(session_id=session_id)
+        llm.session_delete(session_id=session_id)
     except LLMError as exc:  # the row is gone already; the keys expire with their TTL
         logger.warning("conversation_erase_deferred", extra={"session_id": str(session_id), "error": exc.code})
 

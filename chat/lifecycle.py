@@ -141,7 +141,7 @@ def session_delete(*, customer_id: int, session_id: UUID) -> None:
     then its row. In that order, a failure leaves the row so that the erase can be retried; the other order could
     leave state no request can reach any more."""
     customers.session_access_get(customer_id=customer_id, session_id=session_id)
-    llm.session_erase(session_id=session_id)
+    llm.session_delete(session_id=session_id)
     customers.session_delete(customer_id=customer_id, session_id=session_id)
     logger.info("session_deleted", extra={"session_id": str(session_id)})
 
