@@ -13,7 +13,7 @@ from uuid import UUID
 from django.conf import settings
 from django.utils import timezone
 
-from chat.context import session_shown_read, turn_context_read
+from chat.context import session_recommended_read, turn_context_read
 from customers import services as customers
 from customers.services import (
     ArchivedMessage,
@@ -123,7 +123,7 @@ def session_end(*, customer_id: int, session_id: UUID) -> SessionView:
     summarize it, store the summary (exactly once: a concurrent end raises SessionEnded or SessionClosed), then drop
     its conversation state, which the summary now replaces; turns queued after it are refused (session_ended)."""
     context = turn_context_read(customer_id=customer_id, session_id=session_id)  # the session is theirs and open
-    context = session_shown_read(context, customer_id=customer_id, session_id=session_id)  # what it recommended
+    context = session_recommended_read(context, customer_id=customer_id, session_id=session_id)  # what it recommended
 
     def summarize_and_store() -> tuple[SessionInfo, str]:
         summary = llm.session_summarize(session_id=session_id, context=context)

@@ -105,7 +105,7 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
-class ShownItem:
+class RecommendedItem:
     """An item recommended in the session, and the customer's rating of it ("up", "down" or "" when unrated)."""
 
     name: str
@@ -118,7 +118,7 @@ class TurnContext:
 
     `candidates` are the catalog items offered this turn, best first (possibly none); `avoid_names` the names of
     items near the request that the reply must never name (excluded for this customer); `liked` and `disliked` the
-    names of items the customer rated lately; `shown` what the session recommended, for its summary.
+    names of items the customer rated lately; `recommended` what the session recommended, for its summary.
 
     The rules a proposal must meet are the profile's (`customer`) and the session's (`constraints`); `rules()`
     gives them merged.
@@ -131,7 +131,7 @@ class TurnContext:
     avoid_names: tuple[str, ...] = ()
     liked: tuple[str, ...] = ()
     disliked: tuple[str, ...] = ()
-    shown: tuple[ShownItem, ...] = ()
+    recommended: tuple[RecommendedItem, ...] = ()
     # The session's constraints with what the message states (they bound the candidates, and bind the proposals),
     # what the message itself states (kept with the session by the turn's BEGIN), whether it asks for anything,
     # and the codes a model's `noted` may name.
