@@ -3,7 +3,7 @@
     llm admits the turn (rate and token quota) -> the session is the caller's (else 404) and open (else 409)
     -> the customer's context and past summaries (cached) -> the turn's catalog side (live, two SQL statements)
     -> llm answers and stores both messages
-    -> customers records the activity (message count, tokens, mood, last activity) and the cards shown
+    -> customers records the activity (message count, tokens, mood, last activity) and the recommendations
     -> the caller answers
 
 Nothing of a turn reaches Redis or the model while the database is down: the catalog read, never cached, comes
@@ -157,7 +157,7 @@ def _finish(
                 prompt_tokens=turn.usage.prompt_tokens,
                 completion_tokens=turn.usage.completion_tokens,
                 mood=turn.mood.mood if turn.mood else "",
-                shown=recommendations.shown(turn),
+                recommendations=recommendations.rows_of(turn),
                 customer_id=context.customer_id,
                 constraints=customers.Constraints(**constraint_fields(turn.constraints)),
                 maybe_recorded=turn.recording_owed,
