@@ -58,6 +58,7 @@ from customers.errors import (
     SpendingImportError,
     TooManyOpenSessions,
 )
+from customers.models import MAX_TAG_LENGTH, MAX_TAGS
 from customers.ports import (
     LiveTranscript,
     SessionAdminActions,
@@ -100,6 +101,8 @@ __all__ = [
     "DEMO_CATALOG_PATH",
     "DIET_CODES",
     "ITEM_KINDS",
+    "MAX_TAGS",
+    "MAX_TAG_LENGTH",
     "PROPOSAL_KINDS",
     "RATINGS",
     "SESSION_STATUSES",
