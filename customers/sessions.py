@@ -164,7 +164,7 @@ def session_record_activity(
         if found is None:
             raise CustomerNotFound(f"customer {customer_id} not found")
         recorded = catalog_recommendations.insert(
-            shown=[(external_id, reason) for _, external_id, reason in recommendations],
+            recommended=[(external_id, reason) for _, external_id, reason in recommendations],
             ids=[recommendation_id for recommendation_id, _, _ in recommendations],
             session_id=session_id,
             rules=search.bound(found.rules, constraints),

@@ -29,7 +29,9 @@ def demo_catalog():
 
 
 def rate_down(customer, external_id: str) -> None:
-    [earlier] = recommendations_record(customer_id=customer.customer_id, session_id=None, shown=[(external_id, "")])
+    [earlier] = recommendations_record(
+        customer_id=customer.customer_id, session_id=None, recommended=[(external_id, "")]
+    )
     customers.recommendation_rate(
         customer_id=customer.customer_id, recommendation_id=earlier.recommendation_id, rating="down"
     )
