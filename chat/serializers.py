@@ -14,7 +14,7 @@ from typing import Any
 from rest_framework import serializers
 
 from customers.services import PROPOSAL_KINDS, RATINGS, SESSION_STATUSES, CustomerProfile
-from llm.services import MOOD_SOURCES, MOODS, ROLES, USAGE_SOURCES, Card, Constraints
+from llm.services import MOODS, ROLES, Card, Constraints, Mood, Usage
 
 # Fields the server sets. A client sending one is told so, instead of "unknown field".
 READ_ONLY_NAMES = frozenset(
@@ -89,11 +89,12 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
 
 def dataclass_out(kind: type, name: str, **declared_here: serializers.Field) -> type[serializers.Serializer]:
     """An output serializer of every field of the frozen dataclass `kind`, in its order, typed from its annotations
-    (a field's `help_text` metadata documents it; a nested dataclass is a nested `<Name>Out`), so that the shape is
-    declared once, by the dataclass. `declared_here` gives a field a type richer than its annotation (a uuid)."""
+    (a field's `help_text` metadata documents it, its `choices` metadata makes it a choice; a nested dataclass is a
+    nested `<Name>Out`), so that the shape is declared once, by the dataclass. `declared_here` gives a field a type
+    richer than its annotation (a uuid)."""
     declared = {
         item.name: declared_here.get(item.name)
-        or _field_for(hints[item.name], help_text=item.metadata.get("help_text"))
+        or _field_for(hints[item.name], help_text=item.metadata.get("help_text"), choices=item.metadata.get("choices"))
         for hints in [typing.get_type_hints(kind)]
         for item in dataclasses.fields(kind)
     }
@@ -105,8 +106,12 @@ def _nested_out(kind: type) -> type[serializers.Serializer]:
     return dataclass_out(kind, f"{kind.__name__}Out")
 
 
-def _field_for(annotation: object, *, help_text: str | None) -> serializers.Field:
+def _field_for(
+    annotation: object, *, help_text: str | None, choices: tuple[str, ...] | None = None
+) -> serializers.Field:
     options: dict[str, object] = {"help_text": help_text} if help_text else {}
+    if choices is not None:
+        return serializers.ChoiceField(choices, **options)
     args = typing.get_args(annotation)
     if type(None) in args:  # `X | None`
         [annotation] = [arg for arg in args if arg is not type(None)]
@@ -161,20 +166,8 @@ class MessageListOut(serializers.Serializer):
     results = MessageOut(many=True)
 
 
-class MoodOut(serializers.Serializer):
-    mood = serializers.ChoiceField(MOODS)
-    source = serializers.ChoiceField(MOOD_SOURCES)
-    set_at = serializers.DateTimeField()
-
-
-class UsageOut(serializers.Serializer):
-    prompt_tokens = serializers.IntegerField()
-    completion_tokens = serializers.IntegerField()
-    source = serializers.ChoiceField(
-        USAGE_SOURCES,
-        help_text="How the counts were obtained: `server`, as the model server reported them; `counted`, with the "
-        "tokenizer here (the offline provider, a server that sent no usage, a reply cut short).",
-    )
+MoodOut = dataclass_out(Mood, "MoodOut")
+UsageOut = dataclass_out(Usage, "UsageOut")
 
 
 class TurnOut(serializers.Serializer):

@@ -10,9 +10,7 @@ MOODS = ("happy", "excited", "calm", "neutral", "tired", "sad", "anxious", "stre
 ROLES = ("user", "assistant")
 # How a mood was set: "user", by the customer; "inferred", from the conversation by the model.
 MOOD_SOURCES = ("user", "inferred")
-# How a call's token counts were obtained: "server", as the model server reported them; "counted", here with the
-# tokenizer (the offline provider, a server that sent no usage, a reply cut short).
-USAGE_SOURCES = ("server", "counted")
+USAGE_SOURCES = ("server", "counted")  # see `Usage.source`
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +214,8 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Mood:
-    mood: str
-    source: str  # one of MOOD_SOURCES
+    mood: str = field(metadata={"choices": MOODS})
+    source: str = field(metadata={"choices": MOOD_SOURCES})
     set_at: datetime
 
 
@@ -225,7 +223,13 @@ class Mood:
 class Usage:
     prompt_tokens: int
     completion_tokens: int
-    source: str  # one of USAGE_SOURCES
+    source: str = field(
+        metadata={
+            "choices": USAGE_SOURCES,
+            "help_text": "How the counts were obtained: `server`, as the model server reported them; `counted`, with "
+            "the tokenizer here (the offline provider, a server that sent no usage, a reply cut short).",
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,9 @@ import redis
 from llm import closing, grounding, quota, store, streams, tokens, turns, window
 from llm.conf import get_settings
 from llm.data import (
-    MOOD_SOURCES,
     MOODS,
     NO_CONSTRAINTS,
     ROLES,
-    USAGE_SOURCES,
     Candidate,
     Card,
     CardItem,
@@ -67,10 +65,8 @@ T = TypeVar("T")
 __all__ = [
     # data
     "MOODS",
-    "MOOD_SOURCES",
     "NO_CONSTRAINTS",
     "ROLES",
-    "USAGE_SOURCES",
     "Candidate",
     "Card",
     "CardItem",
