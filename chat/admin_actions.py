@@ -1,5 +1,5 @@
 """The conversation side of the customers admin, filled into `customers.ports` at start-up: the live transcript
-of an open session, and the same end and erase flows as the API."""
+of an open session, and the same end and delete flows as the API."""
 
 import logging
 from uuid import UUID
@@ -38,26 +38,29 @@ def transcript(session_id: UUID) -> LiveTranscript:
     )
 
 
-def end_and_summarize(session_id: UUID) -> None:
+def session_end(session_id: UUID) -> None:
     """End the session with a summary, as `POST /api/v1/sessions/{id}/end` does."""
     info = customers.session_get_for_staff(session_id=session_id)
-    lifecycle.session_finish(customer_id=info.customer_id, session_id=session_id)
+    lifecycle.session_end(customer_id=info.customer_id, session_id=session_id)
 
 
-def erase(session_id: UUID) -> None:
-    """Erase the session everywhere, as `DELETE /api/v1/sessions/{id}` does."""
+def session_delete(session_id: UUID) -> None:
+    """Delete the session everywhere, as `DELETE /api/v1/sessions/{id}` does."""
     info = customers.session_get_for_staff(session_id=session_id)
-    lifecycle.session_erase_everywhere(customer_id=info.customer_id, session_id=session_id)
+    lifecycle.session_delete(customer_id=info.customer_id, session_id=session_id)
 
 
-def erase_conversation(session_id: UUID) -> None:
+def conversation_delete(session_id: UUID) -> None:
     """The conversation state of a session whose row was deleted (any delete: admin, bulk, cascade)."""
     try:
-        llm.session_erase(session_id=session_id)
+        llm.session_delete(session_id=session_id)
     except LLMError as exc:  # the row is gone already; the keys expire with their TTL
         logger.warning("conversation_erase_deferred", extra={"session_id": str(session_id), "error": exc.code})
 
 
 SESSION_ADMIN_ACTIONS = SessionAdminActions(
-    transcript=transcript, end_and_summarize=end_and_summarize, erase=erase, erase_conversation=erase_conversation
+    transcript=transcript,
+    session_end=session_end,
+    session_delete=session_delete,
+    conversation_delete=conversation_delete,
 )

@@ -1,6 +1,7 @@
 """Who is calling: DRF authentication classes that answer from the customers cache, never with a model instance.
 
-A warm `Authorization: Token <key>` request costs no SQL: `customers.services.api_user_get_by_token` is cached.
+A warm `Authorization: Token <key>` request costs no SQL: `customers.services.api_user_get_cached` answers it from
+the cache; only when it cannot is a lookup counted (per client address) and the database asked.
 """
 
 import logging
@@ -13,7 +14,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.request import Request
 
 from customers import services as customers
-from customers.services import CustomerNotFound
+from customers.services import CustomerNotFound, NotCached
 from llm import services as llm
 from llm.services import RequestRateLimited, StoreUnavailable
 
@@ -60,7 +61,11 @@ class CachedTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         if not _KEY.fullmatch(key):
             raise exceptions.AuthenticationFailed("Invalid token.")
-        user = customers.api_user_get_by_token(key=key, before_lookup=lambda: _lookup_admit(request))
+        try:
+            user = customers.api_user_get_cached(key=key)
+        except NotCached:
+            _lookup_admit(request)  # only a lookup in the database counts
+            user = customers.api_user_get_by_token(key=key)
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         return ApiPrincipal(user_id=user.user_id, customer_id=user.customer_id, is_staff=user.is_staff), None

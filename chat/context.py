@@ -16,7 +16,7 @@ from llm.services import (
     Constraints,
     CustomerFacts,
     PastSummary,
-    ShownItem,
+    RecommendedItem,
     TurnContext,
     Vocabulary,
 )
@@ -129,7 +129,7 @@ def constraint_fields(constraints: object) -> dict[str, object]:
     return {name: getattr(constraints, name) for name in _CONSTRAINTS}
 
 
-def session_shown_read(context: TurnContext, *, customer_id: int, session_id: UUID) -> TurnContext:
+def session_recommended_read(context: TurnContext, *, customer_id: int, session_id: UUID) -> TurnContext:
     """`context` with what the session recommended and how each was rated, for its summary."""
     rows = customers.recommendations_list(customer_id=customer_id, session_id=session_id)
-    return replace(context, shown=tuple(ShownItem(name=row.name, rating=row.rating or "") for row in rows))
+    return replace(context, recommended=tuple(RecommendedItem(name=row.name, rating=row.rating or "") for row in rows))

@@ -13,7 +13,7 @@ from uuid import UUID
 from django.conf import settings
 from django.utils import timezone
 
-from chat.context import session_shown_read, turn_context_read
+from chat.context import session_recommended_read, turn_context_read
 from customers import services as customers
 from customers.services import (
     ArchivedMessage,
@@ -59,7 +59,7 @@ def session_require_open(*, customer_id: int, session_id: UUID) -> None:
         raise SessionEnded("The session has ended.")
 
 
-def session_start(*, customer_id: int, title: str = "") -> SessionView:
+def session_open(*, customer_id: int, title: str = "") -> SessionView:
     """Open a new session for the customer."""
     info = customers.session_open(customer_id=customer_id, title=title, max_open=settings.CHAT_MAX_OPEN_SESSIONS)
     return SessionView(info=info, mood="")
@@ -118,19 +118,17 @@ def session_constraints_set(*, customer_id: int, session_id: UUID, constraints: 
     return session_view_get(customer_id=customer_id, session_id=session_id)
 
 
-def session_finish(*, customer_id: int, session_id: UUID) -> SessionView:
+def session_end(*, customer_id: int, session_id: UUID) -> SessionView:
     """End an open session in its turn lock's line (llm.session_end): once the turns queued before it are done,
     summarize it, store the summary (exactly once: a concurrent end raises SessionEnded or SessionClosed), then drop
     its conversation state, which the summary now replaces; turns queued after it are refused (session_ended)."""
     context = turn_context_read(customer_id=customer_id, session_id=session_id)  # the session is theirs and open
-    context = session_shown_read(context, customer_id=customer_id, session_id=session_id)  # what it recommended
-    customers.database_connection_release()  # no connection held through the wait and the summary's model call
+    context = session_recommended_read(context, customer_id=customer_id, session_id=session_id)  # what it recommended
 
     def summarize_and_store() -> tuple[SessionInfo, str]:
         summary = llm.session_summarize(session_id=session_id, context=context)
         info = customers.session_end(session_id=session_id, summary=summary.text, final_mood=summary.final_mood)
         _archive_transcript(session_id)
-        customers.database_connection_release()
         return info, summary.provider
 
     info, provider = llm.session_end(session_id=session_id, then=summarize_and_store)
@@ -138,14 +136,14 @@ def session_finish(*, customer_id: int, session_id: UUID) -> SessionView:
     return SessionView(info=info, mood=info.final_mood)
 
 
-def session_erase_everywhere(*, customer_id: int, session_id: UUID) -> None:
+def session_delete(*, customer_id: int, session_id: UUID) -> None:
     """Delete the session's conversation state (after the turns queued before it; the ones after it are refused),
     then its row. In that order, a failure leaves the row so that the erase can be retried; the other order could
     leave state no request can reach any more."""
     customers.session_access_get(customer_id=customer_id, session_id=session_id)
-    llm.session_erase(session_id=session_id)
+    llm.session_delete(session_id=session_id)
     customers.session_delete(customer_id=customer_id, session_id=session_id)
-    logger.info("session_erased", extra={"session_id": str(session_id)})
+    logger.info("session_deleted", extra={"session_id": str(session_id)})
 
 
 def sessions_idle_end(*, idle_for: timedelta, limit: int = 500) -> SweepReport:
@@ -156,7 +154,7 @@ def sessions_idle_end(*, idle_for: timedelta, limit: int = 500) -> SweepReport:
     ended = skipped = failed = 0
     for info in customers.session_list_idle(before=timezone.now() - idle_for, limit=limit):
         try:
-            session_finish(customer_id=info.customer_id, session_id=info.session_id)
+            session_end(customer_id=info.customer_id, session_id=info.session_id)
         except (SessionEnded, SessionClosed, SessionNotFound):
             skipped += 1
         except (LLMError, CustomersError) as exc:

@@ -1,5 +1,5 @@
-"""Recommendations on chat's side: what a turn showed (its cards, for the rows written with the turn's activity) and
-the customer's feedback on one.
+"""Recommendations on chat's side: a turn's (its cards, as the rows written with the turn's activity) and the
+customer's feedback on one.
 
 The cards themselves are decided in `llm` (llm/grounding.py: every proposal checked against the turn's candidates
 and the customer's rules); their ids are chosen there and stored with the message, so a card's `id` is the uuid of
@@ -19,7 +19,7 @@ from llm.services import StoreUnavailable, Turn, TurnContext
 logger = logging.getLogger(__name__)
 
 
-def shown(turn: Turn) -> tuple[tuple[UUID, str, str], ...]:
+def rows_of(turn: Turn) -> tuple[tuple[UUID, str, str], ...]:
     """The turn's cards as (recommendation id, external_id, reason), in order, for `session_record_activity`."""
     return tuple((UUID(card.id), card.item.external_id, card.reason) for card in turn.recommendations)
 

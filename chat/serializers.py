@@ -13,13 +13,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from customers.services import CustomerProfile
-from llm.services import MOODS, USAGE_SOURCES, Constraints
-
-ROLES = ("user", "assistant")
-MOOD_SOURCES = ("user", "inferred")
-SESSION_STATUSES = ("open", "ended")
-RATINGS = ("up", "down")
+from customers.services import PROPOSAL_KINDS, RATINGS, SESSION_STATUSES, CustomerProfile
+from llm.services import MOODS, ROLES, Card, Constraints, Mood, Usage
 
 # Fields the server sets. A client sending one is told so, instead of "unknown field".
 READ_ONLY_NAMES = frozenset(
@@ -92,43 +87,58 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
         return value or None
 
 
-class CardItemOut(serializers.Serializer):
-    external_id = serializers.CharField()
-    kind = serializers.CharField()
-    name = serializers.CharField()
-    area = serializers.CharField()
-    price = serializers.IntegerField(allow_null=True, help_text="Minor units of `currency`; null: free.")
-    currency = serializers.CharField()
-    tags = serializers.ListField(child=serializers.CharField())
+def dataclass_out(kind: type, name: str, **declared_here: serializers.Field) -> type[serializers.Serializer]:
+    """An output serializer of every field of the frozen dataclass `kind`, in its order, typed from its annotations
+    (a field's `help_text` metadata documents it, its `choices` metadata makes it a choice; a nested dataclass is a
+    nested `<Name>Out`), so that the shape is declared once, by the dataclass. `declared_here` gives a field a type
+    richer than its annotation (a uuid)."""
+    declared = {
+        item.name: declared_here.get(item.name)
+        or _field_for(hints[item.name], help_text=item.metadata.get("help_text"), choices=item.metadata.get("choices"))
+        for hints in [typing.get_type_hints(kind)]
+        for item in dataclasses.fields(kind)
+    }
+    return type(name, (serializers.Serializer,), {"__module__": __name__, **declared})
 
 
-class ChecksOut(serializers.Serializer):
-    allergens = serializers.ListField(
-        child=serializers.CharField(),
-        help_text="The customer's allergen codes checked against the item's declared allergens: none is in it "
-        "(empty when the item declares none: not checked).",
-    )
-    diets = serializers.ListField(child=serializers.CharField(), help_text="The customer's diet codes satisfied.")
-    budget_remaining = serializers.IntegerField(help_text="The remaining monthly limit the price was checked against.")
-    unverified = serializers.ListField(
-        child=serializers.CharField(), help_text="The customer's dietary notes that no code covers (not checked)."
-    )
-    max_price = serializers.IntegerField(
-        allow_null=True, help_text="The cap the customer stated that the price was checked against; null: none."
-    )
-    dishes = serializers.ListField(
-        child=serializers.CharField(),
-        help_text="A restaurant's dishes (external ids) that passed the same checks; empty for any other item.",
-    )
+@functools.cache
+def _nested_out(kind: type) -> type[serializers.Serializer]:
+    return dataclass_out(kind, f"{kind.__name__}Out")
 
 
-class CardOut(serializers.Serializer):
-    id = serializers.UUIDField(
-        help_text="The recommendation's id: POST /api/v1/recommendations/{id}/feedback rates it."
-    )
-    item = CardItemOut()
-    reason = serializers.CharField()
-    checks = ChecksOut()
+def _field_for(
+    annotation: object, *, help_text: str | None, choices: tuple[str, ...] | None = None
+) -> serializers.Field:
+    options: dict[str, object] = {"help_text": help_text} if help_text else {}
+    if choices is not None:
+        return serializers.ChoiceField(choices, **options)
+    args = typing.get_args(annotation)
+    if type(None) in args:  # `X | None`
+        [annotation] = [arg for arg in args if arg is not type(None)]
+        options["allow_null"] = True
+    if typing.get_origin(annotation) is tuple and typing.get_args(annotation)[1:] == (Ellipsis,):
+        return serializers.ListField(child=_field_for(typing.get_args(annotation)[0], help_text=None), **options)
+    if dataclasses.is_dataclass(annotation):
+        return _nested_out(annotation)(**options)
+    if annotation not in _FIELDS:
+        raise TypeError(f"no serializer field for {annotation!r}")
+    return _FIELDS[annotation](**options)
+
+
+_FIELDS: dict[object, type[serializers.Field]] = {
+    bool: serializers.BooleanField,
+    int: serializers.IntegerField,
+    str: serializers.CharField,
+    datetime: serializers.DateTimeField,
+}
+
+
+ConstraintsOut = dataclass_out(Constraints, "ConstraintsOut")
+CardOut = dataclass_out(
+    Card,
+    "CardOut",
+    id=serializers.UUIDField(help_text="The recommendation's id: POST /api/v1/recommendations/{id}/feedback rates it."),
+)
 
 
 class MessageOut(serializers.Serializer):
@@ -156,54 +166,8 @@ class MessageListOut(serializers.Serializer):
     results = MessageOut(many=True)
 
 
-class MoodOut(serializers.Serializer):
-    mood = serializers.ChoiceField(MOODS)
-    source = serializers.ChoiceField(MOOD_SOURCES)
-    set_at = serializers.DateTimeField()
-
-
-class UsageOut(serializers.Serializer):
-    prompt_tokens = serializers.IntegerField()
-    completion_tokens = serializers.IntegerField()
-    source = serializers.ChoiceField(
-        USAGE_SOURCES,
-        help_text="How the counts were obtained: `server`, as the model server reported them; `counted`, with the "
-        "tokenizer here (the offline provider, a server that sent no usage, a reply cut short).",
-    )
-
-
-def dataclass_out(kind: type, name: str) -> type[serializers.Serializer]:
-    """An output serializer of every field of the frozen dataclass `kind`, in its order, typed from its annotations
-    (a field's `help_text` metadata documents it), so that the shape is declared once, by the dataclass."""
-    declared = {
-        item.name: _field_for(hints[item.name], help_text=item.metadata.get("help_text"))
-        for hints in [typing.get_type_hints(kind)]
-        for item in dataclasses.fields(kind)
-    }
-    return type(name, (serializers.Serializer,), {"__module__": __name__, **declared})
-
-
-def _field_for(annotation: object, *, help_text: str | None) -> serializers.Field:
-    options: dict[str, object] = {"help_text": help_text} if help_text else {}
-    args = typing.get_args(annotation)
-    if type(None) in args:  # `X | None`
-        [annotation] = [arg for arg in args if arg is not type(None)]
-        options["allow_null"] = True
-    if typing.get_origin(annotation) is tuple and typing.get_args(annotation)[1:] == (Ellipsis,):
-        return serializers.ListField(child=_field_for(typing.get_args(annotation)[0], help_text=None), **options)
-    if annotation not in _FIELDS:
-        raise TypeError(f"no serializer field for {annotation!r}")
-    return _FIELDS[annotation](**options)
-
-
-_FIELDS: dict[object, type[serializers.Field]] = {
-    bool: serializers.BooleanField,
-    int: serializers.IntegerField,
-    str: serializers.CharField,
-    datetime: serializers.DateTimeField,
-}
-
-ConstraintsOut = dataclass_out(Constraints, "ConstraintsOut")
+MoodOut = dataclass_out(Mood, "MoodOut")
+UsageOut = dataclass_out(Usage, "UsageOut")
 
 
 class TurnOut(serializers.Serializer):
@@ -253,7 +217,6 @@ class SessionPageOut(serializers.Serializer):
 
 
 ProfileOut = dataclass_out(CustomerProfile, "ProfileOut")
-PROPOSAL_KINDS = ("allergy", "diet")
 
 
 class ProposalOut(serializers.Serializer):

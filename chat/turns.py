@@ -3,7 +3,7 @@
     llm admits the turn (rate and token quota) -> the session is the caller's (else 404) and open (else 409)
     -> the customer's context and past summaries (cached) -> the turn's catalog side (live, two SQL statements)
     -> llm answers and stores both messages
-    -> customers records the activity (message count, tokens, mood, last activity) and the cards shown
+    -> customers records the activity (message count, tokens, mood, last activity) and the recommendations
     -> the caller answers
 
 Nothing of a turn reaches Redis or the model while the database is down: the catalog read, never cached, comes
@@ -62,11 +62,7 @@ def turn_prepare(
     # The reads above may have come from the cache alone, and the activity recorded after the reply needs the
     # database: this read, never cached, comes before anything of the turn is written to Redis or sent to the
     # model, so that a turn the database could not record is refused first.
-    context = turn_catalog_read(
-        context, customer_id=customer_id, text=request, constraints=stored, session_id=session_id
-    )
-    customers.database_connection_release()  # the reads are done; the model call can take minutes
-    return context
+    return turn_catalog_read(context, customer_id=customer_id, text=request, constraints=stored, session_id=session_id)
 
 
 def turn_attempt_count(*, customer_id: int) -> None:
@@ -124,13 +120,11 @@ def turn_send_stream(
 
     async def record(outcome: Turn | LLMError) -> Turn | None:
         if isinstance(outcome, Turn):
-            return await sync_to_async(_finish_in_worker, thread_sensitive=False)(
-                session_id, outcome, context, idempotency_key, started
+            return await sync_to_async(_finish, thread_sensitive=False)(
+                session_id, outcome, context, idempotency_key, started=started, stream=True
             )
         if outcome.messages_added:
-            await sync_to_async(_record_unanswered_in_worker, thread_sensitive=False)(
-                session_id, outcome.messages_added
-            )
+            await sync_to_async(_record_unanswered_message, thread_sensitive=False)(session_id, outcome.messages_added)
         return None
 
     return llm.turn_reply_stream(
@@ -163,7 +157,7 @@ def _finish(
                 prompt_tokens=turn.usage.prompt_tokens,
                 completion_tokens=turn.usage.completion_tokens,
                 mood=turn.mood.mood if turn.mood else "",
-                shown=recommendations.shown(turn),
+                recommendations=recommendations.rows_of(turn),
                 customer_id=context.customer_id,
                 constraints=customers.Constraints(**constraint_fields(turn.constraints)),
                 maybe_recorded=turn.recording_owed,
@@ -214,23 +208,3 @@ def _record_unanswered_message(session_id: UUID, messages: int) -> None:
     except (DatabaseUnavailable, SessionNotFound):
         # The turn's failure is what the caller must hear about; the stored count stays one message short.
         logger.warning("turn_activity_not_recorded", extra={"session_id": str(session_id)})
-
-
-# Streamed turns record from a worker thread that may outlive the request; it hands its database connection
-# back at once instead of holding it until the thread is reused.
-
-
-def _finish_in_worker(
-    session_id: UUID, turn: Turn, context: TurnContext, idempotency_key: str | None, started: float
-) -> Turn:
-    try:
-        return _finish(session_id, turn, context, idempotency_key, started=started, stream=True)
-    finally:
-        customers.database_connection_release()
-
-
-def _record_unanswered_in_worker(session_id: UUID, messages: int) -> None:
-    try:
-        _record_unanswered_message(session_id, messages)
-    finally:
-        customers.database_connection_release()

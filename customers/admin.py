@@ -235,11 +235,13 @@ class ChatSessionAdmin(admin.ModelAdmin):
     @admin.action(description="End and summarize", permissions=["change"])
     def end_and_summarize(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
         open_ids = list(queryset.filter(status=SessionStatus.OPEN).values_list("pk", flat=True))
-        self._run(request, open_ids, lambda actions: actions.end_and_summarize, "Ended and summarized")
+        self._run(request, open_ids, lambda actions: actions.session_end, "Ended and summarized")
 
     @admin.action(description="Erase (conversation and row)", permissions=["delete"])
     def erase(self, request: HttpRequest, queryset: QuerySet[ChatSession]) -> None:
-        self._run(request, list(queryset.values_list("pk", flat=True)), lambda actions: actions.erase, "Erased")
+        self._run(
+            request, list(queryset.values_list("pk", flat=True)), lambda actions: actions.session_delete, "Erased"
+        )
 
     def _run(
         self,

@@ -141,15 +141,6 @@ class ArchivedMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class DietaryParse:
-    """Free text sorted into allergen codes, diet codes and notes that map to no code."""
-
-    allergies: tuple[str, ...]
-    diets: tuple[str, ...]
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Constraints:
     """What a customer stated in a session (allergen and diet codes, a price cap in minor units of their currency,
     tags ruled out, the kinds asked for; empty: no such rule). The shape of `constraints` in the API."""

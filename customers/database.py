@@ -1,10 +1,12 @@
-"""The database connection as `customers` uses it: whether it answers, handing it back before a long wait, and the
-decorator that turns "the database is unreachable" into DatabaseUnavailable. Public through
-`customers.services`.
+"""The database connection as `customers` uses it: the decorator of every public function, which turns "the
+database is unreachable" into DatabaseUnavailable and hands the connection back when the call returns, and whether
+the database answers (public through `customers.services`).
 """
 
+import contextlib
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -20,18 +22,40 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# How deep this thread is in public calls: the connection goes back when the outermost one returns.
+_calls = threading.local()
+
+
 def database_required(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn "the database is unreachable" into DatabaseUnavailable; constraint errors and bugs pass unchanged."""
+    """Turn "the database is unreachable" into DatabaseUnavailable; constraint errors and bugs pass unchanged.
+
+    When the outermost such call returns, this thread's connection goes back to the pool (outside a transaction,
+    which lives on it): a caller that waits next, on a model call that can take minutes, holds none meanwhile, so
+    turns in flight cannot keep connections from every other request. The next call takes one again."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        depth = getattr(_calls, "depth", 0)
+        _calls.depth = depth + 1
         try:
             return func(*args, **kwargs)
         except (OperationalError, InterfaceError) as exc:
             logger.warning("database unavailable", extra={"operation": func.__name__, "error": type(exc).__name__})
             raise DatabaseUnavailable(f"database unavailable during {func.__name__}") from exc
+        finally:
+            _calls.depth = depth
+            if depth == 0:
+                _release()
 
     return wrapper
+
+
+def _release() -> None:
+    if connection.in_atomic_block:
+        return
+    # A connection that fails to close is dropped all the same; the call's own outcome is what the caller needs.
+    with contextlib.suppress(DatabaseError):
+        connection.close()
 
 
 def database_health() -> Health:
@@ -43,11 +67,3 @@ def database_health() -> Health:
     except DatabaseError as exc:
         return Health(ok=False, detail=f"database unreachable ({type(exc).__name__})")
     return Health(ok=True, detail="ok")
-
-
-def database_connection_release() -> None:
-    """Hand this thread's database connection back (to the pool) before a long wait that needs none, such as a
-    model call: held through it, every turn in flight would keep a connection from all other requests. The next
-    query takes one again. A connection inside a transaction is kept, since the transaction lives on it."""
-    if not connection.in_atomic_block:
-        connection.close()

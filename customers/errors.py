@@ -25,6 +25,11 @@ class TooManyOpenSessions(CustomersError):
     code = "too_many_open_sessions"
 
 
+class NotCached(LookupError):
+    """A read that answers from the cache alone found nothing there: only the database can tell. Not a failure (no
+    client ever sees it): the caller asks the read that may use the database."""
+
+
 class DatabaseUnavailable(CustomersError):
     """The database could not be reached; nothing was written."""
 

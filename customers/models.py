@@ -135,21 +135,12 @@ class SessionStatus(models.TextChoices):
     ENDED = "ended", "Ended"
 
 
-# What a profile update (a service call or the admin's form) may set: every field of the customer but its user and
-# timestamps.
-PROFILE_FIELDS = (
-    "display_name",
-    "birth_year",
-    "home_area",
-    "preferred_language",
-    "currency",
-    "monthly_limit_minor",
-    "spent_this_month_minor",
-    "spent_month",
-    "preferences",
-    "allergies",
-    "diets",
-    "dietary_notes",
+# What a profile update (a service call or the admin's form) may set: every field of the customer but its id, user
+# and timestamps, in their declared order.
+PROFILE_FIELDS = tuple(
+    field.name
+    for field in Customer._meta.concrete_fields
+    if field.name not in {"id", "user", "created_at", "updated_at"}
 )
 
 

@@ -31,11 +31,11 @@ class SessionAdminActions:
     """What the admin needs from the conversation side; each takes a session id."""
 
     transcript: Callable[[UUID], LiveTranscript]
-    end_and_summarize: Callable[[UUID], None]
-    erase: Callable[[UUID], None]
-    # Erase only the conversation state of a session whose row is gone (after the commit of any delete: the admin's,
+    session_end: Callable[[UUID], None]  # as `POST /api/v1/sessions/{id}/end`
+    session_delete: Callable[[UUID], None]  # as `DELETE /api/v1/sessions/{id}`
+    # Delete only the conversation state of a session whose row is gone (after the commit of any delete: the admin's,
     # bulk, or a cascade from its customer or user); never raises.
-    erase_conversation: Callable[[UUID], None] = lambda session_id: None
+    conversation_delete: Callable[[UUID], None] = lambda session_id: None
 
 
 _registered: list[SessionAdminActions] = []

@@ -1,7 +1,7 @@
 """Customers' accounts and profiles: API tokens, the profile (read-through cached), its updates and the demo
 customers. Other apps reach these functions through `customers.services`."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from uuid import UUID
 
@@ -25,10 +25,12 @@ from customers.demo import DEMO_CUSTOMERS
 from customers.errors import (
     CustomerNotFound,
     InvalidInput,
+    NotCached,
 )
-from customers.models import PROFILE_FIELDS, ChangeSource, ChatSession, Customer
+from customers.models import PROFILE_FIELDS, ChangeSource, ChatSession, Customer, ProposalKind
 from customers.spending_import import import_file as spending_import_file
 
+PROPOSAL_KINDS: tuple[str, ...] = tuple(ProposalKind.values)
 _TOKEN_MAX_LENGTH = Token._meta.get_field("key").max_length
 _UPDATABLE_FIELDS = frozenset(PROFILE_FIELDS)
 _MONEY_FIELDS = frozenset({"monthly_limit_minor", "spent_this_month_minor"})
@@ -39,19 +41,23 @@ _TAG_FIELDS = frozenset({"preferences", "allergies", "diets", "dietary_notes"})
 
 
 @database_required
-def api_user_get_by_token(*, key: str, before_lookup: Callable[[], None] | None = None) -> ApiUser | None:
+def api_user_get_by_token(*, key: str) -> ApiUser | None:
     """The active user owning API token `key` (cached), or None for an unknown key or an inactive user (cached
-    as absent for CUSTOMER_CACHE_MISSING_TTL). `before_lookup()` runs only when the database must be asked (the
-    caller's limit on lookups: its error propagates, and nothing is cached)."""
+    as absent for CUSTOMER_CACHE_MISSING_TTL)."""
     if not key or len(key) > _TOKEN_MAX_LENGTH:
         return None  # no DRF token looks like this: spare the cache and the database
+    return get_or_load(cache.API_USER, cache.token_digest(key), lambda: selectors.api_user(key=key))
 
-    def lookup() -> ApiUser | None:
-        if before_lookup is not None:
-            before_lookup()
-        return selectors.api_user(key=key)
 
-    return get_or_load(cache.API_USER, cache.token_digest(key), lookup)
+def api_user_get_cached(*, key: str) -> ApiUser | None:
+    """As `api_user_get_by_token`, from the cache alone: raises NotCached when only the database can tell (a caller
+    that limits database lookups counts one, then asks `api_user_get_by_token`)."""
+    if not key or len(key) > _TOKEN_MAX_LENGTH:
+        return None
+    [found] = cache.get_many([(cache.API_USER, cache.token_digest(key))])
+    if found is cache.MISS:
+        raise NotCached("the token is not cached")
+    return found
 
 
 # --- customers --------------------------------------------------------------------------------------------

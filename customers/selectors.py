@@ -1,5 +1,6 @@
 """Database reads that build `customers.data` values: the loaders behind the cache, and the fresh reads."""
 
+import dataclasses
 from uuid import UUID
 
 from rest_framework.authtoken.models import Token
@@ -30,24 +31,21 @@ def customer_profile(*, customer_id: int) -> CustomerProfile | None:
     return profile_of(customer) if customer is not None else None
 
 
+# The profile's fields that the customer's row (or its `remaining_limit_minor`) holds under the same name.
+_PROFILE_AS_STORED = tuple(
+    field.name
+    for field in dataclasses.fields(CustomerProfile)
+    if field.name not in {"customer_id", "username", "spent_this_month_minor"}
+)
+
+
 def profile_of(customer: Customer) -> CustomerProfile:
+    stored = {name: getattr(customer, name) for name in _PROFILE_AS_STORED}
     return CustomerProfile(
         customer_id=customer.pk,
         username=customer.user.get_username(),
-        display_name=customer.display_name,
-        birth_year=customer.birth_year,
-        home_area=customer.home_area,
-        preferred_language=customer.preferred_language,
-        currency=customer.currency,
-        monthly_limit_minor=customer.monthly_limit_minor,
         spent_this_month_minor=spending.spent_now(customer.spent_this_month_minor, customer.spent_month),
-        remaining_limit_minor=customer.remaining_limit_minor,
-        preferences=tuple(customer.preferences),
-        allergies=tuple(customer.allergies),
-        diets=tuple(customer.diets),
-        dietary_notes=tuple(customer.dietary_notes),
-        created_at=customer.created_at,
-        updated_at=customer.updated_at,
+        **{name: tuple(value) if isinstance(value, list) else value for name, value in stored.items()},
     )
 
 

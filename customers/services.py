@@ -14,6 +14,7 @@ from customers.catalog.public import (
     DEMO_CATALOG_PATH,
     DIET_CODES,
     ITEM_KINDS,
+    RATINGS,
     catalog_demo_seed,
     catalog_import,
     catalog_turn_read,
@@ -30,7 +31,6 @@ from customers.data import (
     CustomerMe,
     CustomerProfile,
     DemoCustomer,
-    DietaryParse,
     Health,
     PastSessionSummary,
     ProfileProposal,
@@ -40,20 +40,17 @@ from customers.data import (
     SessionInfo,
     SessionPage,
     SpendingImportResult,
-    StatedRequest,
     TurnCatalog,
     TurnFacts,
 )
-from customers.database import (
-    database_connection_release,
-    database_health,
-)
+from customers.database import database_health
 from customers.errors import (
     CatalogImportError,
     CustomerNotFound,
     CustomersError,
     DatabaseUnavailable,
     InvalidInput,
+    NotCached,
     ProposalDecided,
     ProposalNotFound,
     RecommendationNotFound,
@@ -62,6 +59,7 @@ from customers.errors import (
     SpendingImportError,
     TooManyOpenSessions,
 )
+from customers.models import MAX_TAG_LENGTH, MAX_TAGS
 from customers.ports import (
     LiveTranscript,
     SessionAdminActions,
@@ -69,7 +67,9 @@ from customers.ports import (
     register_session_admin_actions,
 )
 from customers.profiles import (
+    PROPOSAL_KINDS,
     api_user_get_by_token,
+    api_user_get_cached,
     customer_cache_drop,
     customer_id_get_by_user,
     customer_id_get_by_username,
@@ -82,6 +82,7 @@ from customers.profiles import (
     spending_import,
 )
 from customers.sessions import (
+    SESSION_STATUSES,
     session_access_get,
     session_delete,
     session_end,
@@ -102,6 +103,11 @@ __all__ = [
     "DEMO_CATALOG_PATH",
     "DIET_CODES",
     "ITEM_KINDS",
+    "MAX_TAGS",
+    "MAX_TAG_LENGTH",
+    "PROPOSAL_KINDS",
+    "RATINGS",
+    "SESSION_STATUSES",
     "ApiUser",
     "ArchivedMessage",
     "Candidate",
@@ -115,10 +121,10 @@ __all__ = [
     "CustomersError",
     "DatabaseUnavailable",
     "DemoCustomer",
-    "DietaryParse",
     "Health",
     "InvalidInput",
     "LiveTranscript",
+    "NotCached",
     "PastSessionSummary",
     "ProfileProposal",
     "ProposalDecided",
@@ -134,12 +140,12 @@ __all__ = [
     "SessionPage",
     "SpendingImportError",
     "SpendingImportResult",
-    "StatedRequest",
     "TooManyOpenSessions",
     "TranscriptLine",
     "TurnCatalog",
     "TurnFacts",
     "api_user_get_by_token",
+    "api_user_get_cached",
     "catalog_demo_seed",
     "catalog_import",
     "catalog_turn_read",
@@ -149,7 +155,6 @@ __all__ = [
     "customer_me_get",
     "customer_profile_edit",
     "customer_profile_get",
-    "database_connection_release",
     "database_health",
     "demo_customers_seed",
     "profile_proposal_accept",

@@ -36,6 +36,8 @@ from customers.errors import (
 )
 from customers.models import ChatSession, Customer, Recommendation, SessionStatus
 
+SESSION_STATUSES: tuple[str, ...] = tuple(SessionStatus.values)
+
 # Past summaries are cached per customer this deep: enough for the largest PAST_SESSION_SUMMARIES (20) plus one
 # excluded session. Larger requests read the database directly.
 _SUMMARIES_CACHED = 21
@@ -113,7 +115,7 @@ def session_record_activity(
     completion_tokens: int,
     mood: str = "",
     at: datetime | None = None,
-    shown: Sequence[tuple[UUID, str, str]] = (),
+    recommendations: Sequence[tuple[UUID, str, str]] = (),
     customer_id: int | None = None,
     constraints: Constraints = NO_CONSTRAINTS,
     maybe_recorded: bool = False,
@@ -121,18 +123,19 @@ def session_record_activity(
 ) -> tuple[UUID, ...]:
     """Add to the session's counters atomically (one UPDATE) and move its last activity time forward to `at`.
 
-    A non-empty `mood` becomes the session's latest (final) mood. `shown` are the turn's recommendations as
+    A non-empty `mood` becomes the session's latest (final) mood. `recommendations` are the turn's, as
     (recommendation id, external_id, reason), checked when the model answered against facts read before the turn:
     their rows are written in the same transaction as the counters, and only for the items that still meet every
-    rule of the customer `customer_id` (required with `shown`) and the session's `constraints` against the current
-    rows: the customer's facts read again (`search.facts`, bound as for the candidates), then one statement that
-    updates the counters and inserts the rows of the items `search.eligible` still admits (two statements in all on
-    PostgreSQL). Returns the ids of the rows
-    written; the others' cards must not be shown. The cached access entry stays: it holds no counter. Raises
-    SessionNotFound when the row is gone, InvalidInput for a negative amount.
+    rule of the customer `customer_id` (required with `recommendations`) and the session's `constraints` against
+    the current rows: the customer's facts read again (`search.facts`, bound as for the candidates), then one
+    statement that updates the counters and inserts the rows of the items `search.eligible` still admits (two
+    statements in all on PostgreSQL). Returns the ids of the rows written; the others' cards must not be shown. The
+    cached access entry stays: it holds no counter. Raises SessionNotFound when the row is gone, InvalidInput for a
+    negative amount.
 
     `maybe_recorded`: an earlier attempt at this recording failed without telling whether its commit happened (the
-    connection dropped). Rows of `shown` found then say it did: nothing is written again, and their ids are returned.
+    connection dropped). Rows of `recommendations` found then say it did: nothing is written again, and their ids
+    are returned.
 
     `proposed`: the (kind, code) allergies and diets the turn stated ("allergy" or "diet" and a code), proposed for
     the customer's profile in the same transaction, one statement more (customers/memory.py `proposals_insert`:
@@ -143,7 +146,7 @@ def session_record_activity(
     amounts = (messages_added, prompt_tokens, completion_tokens)
     if min(amounts) < 0:
         raise InvalidInput("activity amounts must not be negative")
-    if not shown:
+    if not recommendations:
         with transaction.atomic() if proposed else nullcontext():
             if not ChatSession.objects.filter(pk=session_id).update(**_activity_changes(*amounts, mood, at)):
                 raise SessionNotFound(f"session {session_id} not found")
@@ -153,7 +156,7 @@ def session_record_activity(
     if customer_id is None:
         raise InvalidInput("the customer whose rules the cards must meet")
     if maybe_recorded:
-        ids = [recommendation_id for recommendation_id, _, _ in shown]
+        ids = [recommendation_id for recommendation_id, _, _ in recommendations]
         if found := tuple(Recommendation.objects.filter(pk__in=ids).values_list("pk", flat=True)):
             return found
     with transaction.atomic():
@@ -161,8 +164,8 @@ def session_record_activity(
         if found is None:
             raise CustomerNotFound(f"customer {customer_id} not found")
         recorded = catalog_recommendations.insert(
-            shown=[(external_id, reason) for _, external_id, reason in shown],
-            ids=[recommendation_id for recommendation_id, _, _ in shown],
+            recommended=[(external_id, reason) for _, external_id, reason in recommendations],
+            ids=[recommendation_id for recommendation_id, _, _ in recommendations],
             session_id=session_id,
             rules=search.bound(found.rules, constraints),
             activity=_activity_sql(session_id, amounts, mood, at),

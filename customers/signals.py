@@ -52,7 +52,7 @@ def _session_deleted(*, instance: ChatSession, **kwargs: object) -> None:
     actions = ports.session_admin_actions()
     if actions is not None:
         session_id = instance.pk
-        transaction.on_commit(lambda: actions.erase_conversation(session_id))
+        transaction.on_commit(lambda: actions.conversation_delete(session_id))
 
 
 @receiver(post_save, sender=Token)

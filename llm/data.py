@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 MOODS = ("happy", "excited", "calm", "neutral", "tired", "sad", "anxious", "stressed", "angry")
-# How a call's token counts were obtained: "server", as the model server reported them; "counted", here with the
-# tokenizer (the offline provider, a server that sent no usage, a reply cut short).
-USAGE_SOURCES = ("server", "counted")
+ROLES = ("user", "assistant")
+# How a mood was set: "user", by the customer; "inferred", from the conversation by the model.
+MOOD_SOURCES = ("user", "inferred")
+USAGE_SOURCES = ("server", "counted")  # see `Usage.source`
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class CustomerFacts:
     preferred_language: str
     currency: str
     monthly_limit_minor: int
-    remaining_limit_minor: int
+    remaining_limit_minor: int  # what is left of the monthly limit, as the caller computes it: never negative
     preferences: tuple[str, ...]
     allergies: tuple[str, ...]  # allergen codes
     diets: tuple[str, ...] = ()  # diet codes
@@ -102,7 +103,7 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
-class ShownItem:
+class RecommendedItem:
     """An item recommended in the session, and the customer's rating of it ("up", "down" or "" when unrated)."""
 
     name: str
@@ -115,7 +116,7 @@ class TurnContext:
 
     `candidates` are the catalog items offered this turn, best first (possibly none); `avoid_names` the names of
     items near the request that the reply must never name (excluded for this customer); `liked` and `disliked` the
-    names of items the customer rated lately; `shown` what the session recommended, for its summary.
+    names of items the customer rated lately; `recommended` what the session recommended, for its summary.
 
     The rules a proposal must meet are the profile's (`customer`) and the session's (`constraints`); `rules()`
     gives them merged.
@@ -128,7 +129,7 @@ class TurnContext:
     avoid_names: tuple[str, ...] = ()
     liked: tuple[str, ...] = ()
     disliked: tuple[str, ...] = ()
-    shown: tuple[ShownItem, ...] = ()
+    recommended: tuple[RecommendedItem, ...] = ()
     # The session's constraints with what the message states (they bound the candidates, and bind the proposals),
     # what the message itself states (kept with the session by the turn's BEGIN), whether it asks for anything,
     # and the codes a model's `noted` may name.
@@ -156,7 +157,7 @@ class CardItem:
     kind: str
     name: str
     area: str
-    price: int | None  # minor units of `currency`; None: free
+    price: int | None = field(metadata={"help_text": "Minor units of `currency`; null: free."})
     currency: str
     tags: tuple[str, ...]
 
@@ -166,12 +167,27 @@ class Checks:
     """The receipt of what was verified for a card, against what the catalog declares (never against unknown data:
     an item whose allergens are not declared lists none checked)."""
 
-    allergens: tuple[str, ...]  # every allergen code checked (profile's and stated); none is present in the item
-    diets: tuple[str, ...]  # every diet code (profile's and stated) the item satisfies
-    budget_remaining: int  # the remaining monthly limit the price was checked against
-    unverified: tuple[str, ...]  # the customer's dietary notes that no code covers
-    max_price: int | None = None  # the stated cap the price was checked against (None: none stated)
-    dishes: tuple[str, ...] = ()  # a restaurant's dishes that passed the same checks (external ids)
+    allergens: tuple[str, ...] = field(
+        metadata={
+            "help_text": "The customer's allergen codes checked against the item's declared allergens: none is in it "
+            "(empty when the item declares none: not checked)."
+        }
+    )
+    diets: tuple[str, ...] = field(metadata={"help_text": "The customer's diet codes satisfied."})
+    budget_remaining: int = field(metadata={"help_text": "The remaining monthly limit the price was checked against."})
+    unverified: tuple[str, ...] = field(
+        metadata={"help_text": "The customer's dietary notes that no code covers (not checked)."}
+    )
+    max_price: int | None = field(
+        default=None,
+        metadata={"help_text": "The cap the customer stated that the price was checked against; null: none."},
+    )
+    dishes: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help_text": "A restaurant's dishes (external ids) that passed the same checks; empty for any other item."
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +204,7 @@ class Card:
 class Message:
     id: str
     seq: int
-    role: str  # "user" | "assistant"
+    role: str  # one of ROLES
     content: str
     tokens: int
     created_at: datetime
@@ -198,8 +214,8 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Mood:
-    mood: str
-    source: str  # "user" | "inferred"
+    mood: str = field(metadata={"choices": MOODS})
+    source: str = field(metadata={"choices": MOOD_SOURCES})
     set_at: datetime
 
 
@@ -207,7 +223,13 @@ class Mood:
 class Usage:
     prompt_tokens: int
     completion_tokens: int
-    source: str  # one of USAGE_SOURCES
+    source: str = field(
+        metadata={
+            "choices": USAGE_SOURCES,
+            "help_text": "How the counts were obtained: `server`, as the model server reported them; `counted`, with "
+            "the tokenizer here (the offline provider, a server that sent no usage, a reply cut short).",
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,7 @@ def _verdict(
         return "diet"
     if candidate.price_minor is not None and (
         candidate.currency != facts.currency
-        or candidate.price_minor > max(facts.remaining_limit_minor, 0)
+        or candidate.price_minor > facts.remaining_limit_minor
         or (bound.max_price is not None and candidate.price_minor > bound.max_price)
     ):
         return "budget"
@@ -212,7 +212,7 @@ def _card(context: TurnContext, bound: Constraints, candidate: Candidate, reason
         checks=Checks(
             allergens=bound.allergens if candidate.allergens is not None else (),  # declared data only
             diets=bound.diets if candidate.food else (),
-            budget_remaining=max(facts.remaining_limit_minor, 0),
+            budget_remaining=facts.remaining_limit_minor,
             unverified=tuple(facts.dietary_notes),
             max_price=bound.max_price,
             dishes=candidate.dishes,

@@ -21,7 +21,7 @@ from llm import grounding
 from llm import rules as rule_words
 from llm.candidates import ALLERGENS_NOT_DECLARED
 from llm.conf import LLMSettings, get_settings
-from llm.data import NO_CONSTRAINTS, Card, ShownItem, TurnContext
+from llm.data import NO_CONSTRAINTS, Card, RecommendedItem, TurnContext
 from llm.prompts import format_money, stated_line
 from llm.providers import Completion, ModelRequest, counted_usage
 
@@ -85,8 +85,8 @@ class OfflineProvider:
             text, mood, cards = _reply(request)
         else:
             text, mood = extractive_summary(request.previous_summary, request.transcript), None
-            if request.purpose == "summary" and request.context and request.context.shown:
-                text = f"{text} {shown_sentence(request.context.shown)}"
+            if request.purpose == "summary" and request.context and request.context.recommended:
+                text = f"{text} {recommended_sentence(request.context.recommended)}"
             if request.purpose == "summary" and request.context and (stated := stated_line(request.context)):
                 text = f"{text} Stated in this session: {stated}."
         usage = counted_usage(request.messages, text, model=self._model)
@@ -144,7 +144,7 @@ def _reply_text(context: TurnContext, mood: str, cards: Sequence[Card]) -> str:
     facts = context.customer
     korean = facts.preferred_language.strip().lower().startswith("ko")
     phrases = _KOREAN if korean else _ENGLISH
-    budget = format_money(max(facts.remaining_limit_minor, 0), facts.currency)
+    budget = format_money(facts.remaining_limit_minor, facts.currency)
     parts = [phrases.greeting.format(name=facts.display_name)]
     if sentence := phrases.moods.get(mood, ""):
         parts.append(sentence)
@@ -196,9 +196,9 @@ def _reason(candidate, context: TurnContext) -> str:
     return f"{tags} in {candidate.area}" if tags and candidate.area else grounding.neutral_reason("en")
 
 
-def shown_sentence(shown: Sequence[ShownItem]) -> str:
+def recommended_sentence(recommended: Sequence[RecommendedItem]) -> str:
     """What the session recommended and how it was rated, for its summary."""
-    parts = [f"{item.name} ({item.rating or 'not rated'})" for item in shown[:10]]
+    parts = [f"{item.name} ({item.rating or 'not rated'})" for item in recommended[:10]]
     return "Recommended: " + "; ".join(parts) + "."
 
 

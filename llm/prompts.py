@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from llm import candidates as catalog
 from llm import rules as rule_words
-from llm.data import MOODS, Mood, PastSummary, ShownItem, TurnContext
+from llm.data import MOODS, Mood, PastSummary, RecommendedItem, TurnContext
 
 MAX_FIELD_CHARS = 200  # one profile fact (name, area, a preference)
 MAX_SUMMARY_CHARS = 2000  # the rolling summary, or one past session's summary
@@ -30,7 +30,7 @@ _LANGUAGES = {
     "vi": "Vietnamese",
 }
 _RATED = {"up": "rated up", "down": "rated down"}
-MAX_SHOWN = 20  # recommendations named in a session summary's payload
+MAX_RECOMMENDED = 20  # recommendations named in a session summary's payload
 _MOOD_SOURCES = {"user": "as the customer said", "inferred": "inferred from the conversation"}
 _SPEAKERS = {"user": "customer", "assistant": "assistant"}
 
@@ -110,7 +110,7 @@ def system_prompt(
         f"Home area: {_data(facts.home_area) or 'unknown'}",
         f"Preferred language: {language_name(facts.preferred_language)}",
         f"Monthly budget: {format_money(facts.monthly_limit_minor, facts.currency)}; "
-        f"remaining this month: {format_money(max(facts.remaining_limit_minor, 0), facts.currency)}",
+        f"remaining this month: {format_money(facts.remaining_limit_minor, facts.currency)}",
         f"Preferences: {_data_list(facts.preferences)}",
         f"Allergies and dietary restrictions (never recommend these): {_data_list(facts.allergies)}",
         f"Diets (every food recommended must satisfy all): {_data_list(facts.diets)}",
@@ -200,7 +200,7 @@ def summary_messages(
     transcript: Sequence[Mapping[str, str]],
     rolling_summary: str = "",
     language: str = "",
-    shown: Sequence[ShownItem] = (),
+    recommended: Sequence[RecommendedItem] = (),
     stated: str = "",
 ) -> tuple[dict[str, str], ...]:
     """The payload of purpose "summary": a concise summary of a whole session, from the rolling summary of its
@@ -213,8 +213,10 @@ def summary_messages(
         blocks.append(_block("stated_rules", [_data(stated, MAX_SUMMARY_CHARS)]))
     if rolling_summary.strip():
         blocks.append(_block("earlier_part_summary", [_data(rolling_summary, MAX_SUMMARY_CHARS)]))
-    if shown:
-        lines = [f"{_data(item.name)}: {_RATED.get(item.rating, 'not rated')}" for item in shown[:MAX_SHOWN]]
+    if recommended:
+        lines = [
+            f"{_data(item.name)}: {_RATED.get(item.rating, 'not rated')}" for item in recommended[:MAX_RECOMMENDED]
+        ]
         blocks.append(_block("recommended", lines))
     blocks.append(_block("messages", _transcript_lines(transcript)))
     return {"role": "system", "content": rules}, {"role": "user", "content": "\n\n".join(blocks)}

@@ -25,7 +25,7 @@ def rules_named(context: TurnContext, *, money: Callable[[int, str], str], budge
     everything out, with `budget` the remaining monthly limit last. In the customer's language."""
     rules, facts = context.rules(), context.customer
     korean = _korean(facts.preferred_language)
-    remaining = money(max(facts.remaining_limit_minor, 0), facts.currency)
+    remaining = money(facts.remaining_limit_minor, facts.currency)
     parts = []
     if rules.allergens:
         allergens = ", ".join(code.replace("_", " ") for code in rules.allergens)

@@ -16,7 +16,7 @@ from llm.conf import get_settings
 from llm.data import (
     MOODS,
     NO_CONSTRAINTS,
-    USAGE_SOURCES,
+    ROLES,
     Candidate,
     Card,
     CardItem,
@@ -30,8 +30,8 @@ from llm.data import (
     Message,
     Mood,
     PastSummary,
+    RecommendedItem,
     SessionSummary,
-    ShownItem,
     Turn,
     TurnContext,
     Usage,
@@ -66,7 +66,7 @@ __all__ = [
     # data
     "MOODS",
     "NO_CONSTRAINTS",
-    "USAGE_SOURCES",
+    "ROLES",
     "Candidate",
     "Card",
     "CardItem",
@@ -93,10 +93,10 @@ __all__ = [
     "Mood",
     "NothingToRegenerate",
     "PastSummary",
+    "RecommendedItem",
     "RequestRateLimited",
     "SessionClosed",
     "SessionSummary",
-    "ShownItem",
     "StoreUnavailable",
     "TokenQuotaExceeded",
     "Turn",
@@ -116,8 +116,8 @@ __all__ = [
     "mood_set",
     "provider_health",
     "request_admit",
+    "session_delete",
     "session_end",
-    "session_erase",
     "session_summarize",
     "store_health",
     "tokenizer_preload",
@@ -336,13 +336,13 @@ def session_summarize(*, session_id: UUID, context: TurnContext) -> SessionSumma
 
 def session_end(*, session_id: UUID, then: Callable[[], T]) -> T:
     """End the session in its turn lock's line: once the turns queued before it are done, run `then` holding the
-    lock (summarize with `session_summarize` and store the summary), then erase the session as `session_erase`
+    lock (summarize with `session_summarize` and store the summary), then erase the session as `session_delete`
     does; turns queued after it are refused with SessionClosed. TurnInProgress if the line did not move within
     TURN_LOCK_WAIT_SECONDS, SessionClosed if another end or erase came first; if `then` fails, nothing is erased."""
     return closing.end(session_id, then)
 
 
-def session_erase(*, session_id: UUID) -> None:
+def session_delete(*, session_id: UUID) -> None:
     """Delete every Redis key of the session (messages, mood, summary, idempotency records, turn lock), after the
     turns queued before it (waiting at most TURN_LOCK_WAIT_SECONDS), and refuse the turns queued after it
     (SessionClosed): a closed marker without content lives TURN_LOCK_WAIT_SECONDS + 2 s."""

@@ -258,6 +258,6 @@ def _summary_payload(
         transcript=transcript,
         rolling_summary=rolling_summary,
         language=language,
-        shown=context.shown,
+        recommended=context.recommended,
         stated=prompts.stated_line(context),
     )

@@ -1,38 +1,22 @@
+import dataclasses
 from uuid import UUID
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat.openapi import AUTH_PROBLEMS, RETRY_AFTER, SESSION_PROBLEMS, problem_responses
-from chat.serializers import EmptyInput, MeOut, StrictCharField, StrictInputSerializer, rendered
+from chat.serializers import READ_ONLY_NAMES, EmptyInput, MeOut, StrictCharField, StrictInputSerializer, rendered
 from chat.views.base import CustomerApi
 from customers import services as customers
-from customers.services import InvalidInput
-
-# Profile fields a customer sees but only staff change: refused by name, never ignored.
-STAFF_ONLY = (
-    "monthly_limit_minor",
-    "spent_this_month_minor",
-    "remaining_limit_minor",
-    "currency",
-    "display_name",
-    "birth_year",
-    "home_area",
-    "preferred_language",
-    "username",
-    "proposals",
-    "updated_at",
-)
-MAX_ENTRIES = 20
-MAX_ENTRY_CHARS = 40
+from customers.services import MAX_TAG_LENGTH, MAX_TAGS, CustomerProfile, InvalidInput
 
 
 def _entries(help_text: str) -> serializers.ListField:
     return serializers.ListField(
-        child=StrictCharField(max_length=MAX_ENTRY_CHARS),
-        max_length=MAX_ENTRIES,
+        child=StrictCharField(max_length=MAX_TAG_LENGTH),
+        max_length=MAX_TAGS,
         required=False,
         help_text=help_text,
     )
@@ -49,7 +33,7 @@ class MeApi(CustomerApi):
         preferences = _entries("Replaces your preferences (tags such as `spicy`, `jazz`).")
 
         def to_internal_value(self, data):
-            if isinstance(data, dict) and (refused := [name for name in data if name in STAFF_ONLY]):
+            if isinstance(data, dict) and (refused := [name for name in data if name in _STAFF_ONLY]):
                 raise serializers.ValidationError({name: ["Customers cannot change this field."] for name in refused})
             return super().to_internal_value(data)
 
@@ -88,6 +72,15 @@ class MeApi(CustomerApi):
         return Response(rendered(MeOut, me))
 
 
+# What a customer sees of their profile but only staff change: refused by name, never ignored (the fields the server
+# sets are refused as read-only).
+_STAFF_ONLY = frozenset(
+    {*(field.name for field in dataclasses.fields(CustomerProfile)), "proposals"}
+    - set(MeApi.ProfileEditInput().fields)
+    - READ_ONLY_NAMES
+)
+
+
 class ProposalDecisionApi(CustomerApi):
     """Accept or decline one of the caller's pending profile proposals; another customer's answers 404."""
 
@@ -106,31 +99,27 @@ _DECISION_RESPONSES = {
 }
 
 
+def _decision_schema(operation_id: str, summary: str):
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=operation_id,
+            summary=summary,
+            tags=["me"],
+            parameters=[RETRY_AFTER],
+            request=None,
+            responses=_DECISION_RESPONSES,
+        )
+    )
+
+
+@_decision_schema("me_proposal_accept", "Accept a profile proposal: its code joins your profile")
 class ProposalAcceptApi(ProposalDecisionApi):
     accept = True
 
-    @extend_schema(
-        operation_id="me_proposal_accept",
-        summary="Accept a profile proposal: its code joins your profile",
-        tags=["me"],
-        parameters=[RETRY_AFTER],
-        request=None,
-        responses=_DECISION_RESPONSES,
-    )
-    def post(self, request: Request, proposal_id: UUID) -> Response:
-        return super().post(request, proposal_id)
 
-
+@_decision_schema(
+    "me_proposal_decline",
+    "Decline a profile proposal: it stops binding (except where a session's own constraints hold it)",
+)
 class ProposalDeclineApi(ProposalDecisionApi):
     accept = False
-
-    @extend_schema(
-        operation_id="me_proposal_decline",
-        summary="Decline a profile proposal: it stops binding (except where a session's own constraints hold it)",
-        tags=["me"],
-        parameters=[RETRY_AFTER],
-        request=None,
-        responses=_DECISION_RESPONSES,
-    )
-    def post(self, request: Request, proposal_id: UUID) -> Response:
-        return super().post(request, proposal_id)

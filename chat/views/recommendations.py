@@ -7,8 +7,9 @@ from rest_framework.response import Response
 
 from chat import recommendations
 from chat.openapi import RETRY_AFTER, SESSION_PROBLEMS, problem_responses
-from chat.serializers import RATINGS, FeedbackOut, StrictCharField, StrictInputSerializer, rendered
+from chat.serializers import FeedbackOut, StrictCharField, StrictInputSerializer, rendered
 from chat.views.base import CustomerApi
+from customers.services import RATINGS
 
 MAX_NOTE_CHARS = 500
 

@@ -10,7 +10,6 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from chat import lifecycle
 from chat.openapi import RETRY_AFTER, SESSION_PROBLEMS, problem_responses
 from chat.serializers import (
-    SESSION_STATUSES,
     EmptyInput,
     MoodOut,
     SessionDetailOut,
@@ -21,7 +20,7 @@ from chat.serializers import (
     rendered,
 )
 from chat.views.base import CustomerApi
-from customers.services import ALLERGEN_CODES, DIET_CODES, ITEM_KINDS
+from customers.services import ALLERGEN_CODES, DIET_CODES, ITEM_KINDS, SESSION_STATUSES
 from llm.services import MOODS, Constraints
 
 
@@ -75,7 +74,7 @@ class SessionListCreateApi(CustomerApi):
     )
     def post(self, request: Request) -> Response:
         data = self.validated_body(self.SessionCreateInput)
-        session = lifecycle.session_start(customer_id=self.customer_id, title=data["title"])
+        session = lifecycle.session_open(customer_id=self.customer_id, title=data["title"])
         location = reverse("chat:session", kwargs={"session_id": session.info.session_id})
         return Response(rendered(SessionOut, session), status=201, headers={"Location": location})
 
@@ -100,7 +99,7 @@ class SessionDetailApi(CustomerApi):
         responses={204: None, **problem_responses(*SESSION_PROBLEMS)},
     )
     def delete(self, request: Request, session_id: UUID) -> Response:
-        lifecycle.session_erase_everywhere(customer_id=self.customer_id, session_id=session_id)
+        lifecycle.session_delete(customer_id=self.customer_id, session_id=session_id)
         return Response(status=204)
 
 
@@ -199,7 +198,7 @@ class SessionEndApi(CustomerApi):
     )
     def post(self, request: Request, session_id: UUID) -> Response:
         self.validated_body(EmptyInput)
-        session = lifecycle.session_finish(customer_id=self.customer_id, session_id=session_id)
+        session = lifecycle.session_end(customer_id=self.customer_id, session_id=session_id)
         return Response(rendered(SessionDetailOut, session))
 
 

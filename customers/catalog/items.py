@@ -7,31 +7,20 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from customers import models
 from customers.catalog import mentions, vocabulary
+from customers.models import CATALOG_ITEM_FIELDS, CatalogItem, ItemKind
 
-FIELDS = (
-    "external_id",
-    "kind",
-    "name",
-    "description",
-    "area",
-    "price",
-    "currency",
-    "tags",
-    "allergens",
-    "diets",
-    "food",
-    "active",
-    "venue",
-)
+# The file's fields are the model's, `price` for `price_minor` (a file speaks the contract's names).
+FIELDS = ("external_id", *("price" if name == "price_minor" else name for name in CATALOG_ITEM_FIELDS))
 REQUIRED = ("external_id", "kind", "name")
-KINDS = ("restaurant", "dish", "product", "activity", "place")
+KINDS: tuple[str, ...] = tuple(ItemKind.values)
 FOOD_BY_KIND = {"restaurant": True, "dish": True, "activity": False, "place": False}  # product: required
-MAX_NAME = 200
-MAX_DESCRIPTION = 2000
-MAX_AREA = 100
-MAX_TAGS = 20
-MAX_TAG = 40
+MAX_NAME = CatalogItem._meta.get_field("name").max_length
+MAX_DESCRIPTION = CatalogItem._meta.get_field("description").max_length
+MAX_AREA = CatalogItem._meta.get_field("area").max_length
+MAX_TAGS = models.MAX_TAGS
+MAX_TAG = models.MAX_TAG_LENGTH
 MAX_PRICE = 10**15  # far above any real price, well inside a 64-bit column
 _EXTERNAL_ID = re.compile(r"[\x21-\x7e]{1,64}\Z")
 _CURRENCY = re.compile(vocabulary.CURRENCY_CODE)

@@ -1,21 +1,19 @@
-"""The catalog's public functions: codes, a turn's catalog read, the eligibility check, import and recommendation rows.
+"""The catalog's public functions: codes, a turn's catalog read, import, and the recommendations shown and rated.
 Other apps reach them through `customers.services`."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
 from customers.catalog import importer as catalog_importer
 from customers.catalog import items as catalog_items
 from customers.catalog import recommendations as catalog_recommendations
-from customers.catalog import search as catalog_search
 from customers.catalog import turn as catalog_turn
 from customers.catalog import vocabulary
 from customers.data import (
     NO_CONSTRAINTS,
     CatalogImportResult,
     Constraints,
-    DietaryParse,
     RecommendationInfo,
     RecommendationRating,
     TurnCatalog,
@@ -24,6 +22,7 @@ from customers.database import database_required
 from customers.errors import (
     CustomerNotFound,
 )
+from customers.models import Rating
 
 # --- catalog and recommendations ----------------------------------------------------------------------------------
 # The catalog's modules live in customers/catalog/; this block is their public face.
@@ -31,14 +30,8 @@ from customers.errors import (
 ALLERGEN_CODES: tuple[str, ...] = vocabulary.ALLERGENS
 DIET_CODES: tuple[str, ...] = vocabulary.DIETS
 ITEM_KINDS: tuple[str, ...] = catalog_items.KINDS
+RATINGS: tuple[str, ...] = tuple(Rating.values)
 DEMO_CATALOG_PATH = Path(__file__).resolve().parent.parent / "demo_data" / "catalog.jsonl"
-
-
-def dietary_text_parse(*, texts: Sequence[str]) -> DietaryParse:
-    """Sort what a customer or staff wrote ("땅콩", "shellfish", "비건", "kiwi") into allergen codes, diet codes and
-    notes (the texts that map to no code, kept as written)."""
-    parsed = vocabulary.parse(texts)
-    return DietaryParse(allergies=parsed.allergies, diets=parsed.diets, notes=parsed.notes)
 
 
 @database_required
@@ -76,23 +69,6 @@ def catalog_turn_read(
 
 
 @database_required
-def catalog_items_eligible(
-    *, customer_id: int, external_ids: Sequence[str], constraints: Constraints = NO_CONSTRAINTS
-) -> frozenset[str]:
-    """Which of `external_ids` exist and meet the customer's hard rules and the session's `constraints` now (the
-    check after a model proposes items). Raises CustomerNotFound."""
-    found = catalog_search.facts(customer_id=customer_id)
-    if found is None:
-        raise CustomerNotFound(f"customer {customer_id} not found")
-    if not external_ids:
-        return frozenset()
-    rows = catalog_search.eligible(catalog_search.bound(found.rules, constraints)).filter(
-        external_id__in=list(external_ids)
-    )
-    return frozenset(rows.values_list("external_id", flat=True))
-
-
-@database_required
 def catalog_import(
     *, path: str | Path, deactivate_missing: bool = False, progress: Callable[[int, int], None] | None = None
 ) -> CatalogImportResult:
@@ -104,19 +80,6 @@ def catalog_import(
 def catalog_demo_seed() -> CatalogImportResult:
     """Import the demo catalog shipped with the project (idempotent: a second run changes nothing)."""
     return catalog_import(path=DEMO_CATALOG_PATH)
-
-
-@database_required
-def recommendations_record(
-    *,
-    customer_id: int,
-    session_id: UUID | None,
-    shown: Sequence[tuple[str, str]],
-    ids: Sequence[UUID | str] | None = None,
-) -> tuple[RecommendationInfo, ...]:
-    """Record what was shown: one row per (external_id, reason), in order, with the uuids `ids` if given. Joins the
-    caller's transaction if any. Raises InvalidInput for an unknown item or customer."""
-    return catalog_recommendations.record(customer_id=customer_id, session_id=session_id, shown=shown, ids=ids)
 
 
 @database_required

@@ -37,36 +37,37 @@ def record(
     *,
     customer_id: int,
     session_id: UUID | None,
-    shown: Sequence[tuple[str, str]],
+    recommended: Sequence[tuple[str, str]],
     ids: Sequence[UUID | str] | None = None,
 ) -> tuple[RecommendationInfo, ...]:
-    """Write one row per (external_id, reason) shown, in order; `ids`, if given, are the rows' uuids (chosen by the
-    caller, e.g. already stored with the message that shows them). Raises InvalidInput for an unknown item id or
+    """Write one row per (external_id, reason) recommended, in order; `ids`, if given, are the rows' uuids (chosen by
+    the caller, e.g. already stored with the message that shows them). Raises InvalidInput for an unknown item id or
     customer."""
-    if not shown:
+    if not recommended:
         return ()
-    if ids is not None and len(ids) != len(shown):
-        raise InvalidInput("one id per recommendation shown")
-    uuids = [UUID(str(value)) for value in ids] if ids is not None else [uuid4() for _ in shown]
+    if ids is not None and len(ids) != len(recommended):
+        raise InvalidInput("one id per recommendation")
+    uuids = [UUID(str(value)) for value in ids] if ids is not None else [uuid4() for _ in recommended]
     with transaction.atomic():
-        insert(shown=shown, ids=uuids, session_id=session_id, customer_id=customer_id)
+        insert(recommended=recommended, ids=uuids, session_id=session_id, customer_id=customer_id)
     return list_(customer_id=customer_id, ids=uuids)
 
 
 def insert(
     *,
-    shown: Sequence[tuple[str, str]],
+    recommended: Sequence[tuple[str, str]],
     ids: Sequence[UUID],
     session_id: UUID | None,
     customer_id: int | None = None,
     rules: RuleFacts | None = None,
     activity: tuple[str, Sequence[object]] | None = None,
 ) -> tuple[UUID, ...]:
-    """One INSERT ... SELECT of the rows shown (external_id, reason), with the uuids `ids`, for `customer_id` or, when
-    None, the customer of session `session_id`; the ids inserted, in no order. The statement finds each item by its
-    external_id and the customer (in their rows). To be called in a transaction, which an error here must roll back.
+    """One INSERT ... SELECT of the rows recommended (external_id, reason), with the uuids `ids`, for `customer_id`
+    or, when None, the customer of session `session_id`; the ids inserted, in no order. The statement finds each item
+    by its external_id and the customer (in their rows). To be called in a transaction, which an error here must roll
+    back.
 
-    Without `rules`, every row shown must be inserted: raises InvalidInput for an unknown item id or customer,
+    Without `rules`, every row must be inserted: raises InvalidInput for an unknown item id or customer,
     SessionNotFound for a session gone. With `rules`, only the items that meet them in their current rows are
     (`search.eligible`, the rules' one definition, in the same statement): the others are left out without an
     error; SessionNotFound still when the session is gone. With `activity` (the UPDATE of the session's counters, as
@@ -75,9 +76,9 @@ def insert(
     now = timezone.now()
     pk = Recommendation._meta.pk
     values, params = [], []
-    for position, ((external_id, reason), row_id) in enumerate(zip(shown, ids, strict=True)):
+    for position, ((external_id, reason), row_id) in enumerate(zip(recommended, ids, strict=True)):
         values.append("(%s, %s, %s, %s)")
-        created_at = now + timedelta(microseconds=position)  # shown order is creation order
+        created_at = now + timedelta(microseconds=position)  # the order recommended is the creation order
         params += [
             pk.get_db_prep_value(row_id, connection),
             external_id,
@@ -121,14 +122,14 @@ def insert(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*cte_params, *params, session, *items_params, *owner_params])
         inserted = tuple(UUID(str(row[0])) for row in cursor.fetchall())
-    if len(inserted) == len(shown) or (rules is not None and inserted):
+    if len(inserted) == len(recommended) or (rules is not None and inserted):
         return inserted
     # Only on the way to an error, or when every row was left out: which one is missing.
     if rules is not None:
         if session_id is not None and not ChatSession.objects.filter(pk=session_id).exists():
             raise SessionNotFound(f"session {session_id} not found")
         return inserted
-    external_ids = [external_id for external_id, _ in shown]
+    external_ids = [external_id for external_id, _ in recommended]
     known = set(CatalogItem.objects.filter(external_id__in=external_ids).values_list("external_id", flat=True))
     if missing := [external_id for external_id in external_ids if external_id not in known]:
         raise InvalidInput(f"unknown catalog item: {missing[0]}")

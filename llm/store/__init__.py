@@ -52,16 +52,7 @@ from llm.store.keys import LockKeys, SessionKeys, session_keys
 from llm.store.runner import RoundTrip, Send, asend, round_trip, run, run_all, send, unavailable
 from llm.store.scripts import (
     ADMIT,
-    BEGIN,
-    CONSTRAINTS,
-    CONVERSATION,
-    ERASE,
     FINISH,
-    LOCK_RELEASE,
-    LOCK_RENEW,
-    LOCK_TRY,
-    MOOD,
-    SUMMARY,
     THROTTLE,
     USAGE,
     Call,
@@ -70,16 +61,7 @@ from llm.store.scripts import (
 
 __all__ = [
     "ADMIT",
-    "BEGIN",
-    "CONSTRAINTS",
-    "CONVERSATION",
-    "ERASE",
     "FINISH",
-    "LOCK_RELEASE",
-    "LOCK_RENEW",
-    "LOCK_TRY",
-    "MOOD",
-    "SUMMARY",
     "THROTTLE",
     "USAGE",
     "Begun",

@@ -3,14 +3,20 @@
 Stored JSON is compact and UTF-8. A message starts `{"seq":N,"tokens":T,`: the scripts read both without decoding.
 """
 
+import dataclasses
+import functools
 import hashlib
 import json
-from collections.abc import Sequence
+import types
+import typing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from llm.data import Card, CardItem, Checks, Constraints, Message, Mood, Turn, Usage
+from llm.data import Card, Constraints, Message, Mood, Turn, Usage
+
+D = TypeVar("D")
 
 # A session's constraints in its hash (llm/store/lua/prelude.lua, `tighten`): one field per code, tag or kind.
 _CONSTRAINT_FIELDS = (("allergen:", "allergens"), ("diet:", "diets"), ("tag:", "exclude_tags"), ("kind:", "kinds"))
@@ -39,46 +45,54 @@ def _message_fields(message: Message) -> dict[str, Any]:
 
 def card_fields(card: Card) -> dict[str, Any]:
     """A card as stored with its message (and as the API shows it)."""
-    item, checks = card.item, card.checks
-    return {
-        "id": card.id,
-        "item": {
-            "external_id": item.external_id,
-            "kind": item.kind,
-            "name": item.name,
-            "area": item.area,
-            "price": item.price,
-            "currency": item.currency,
-            "tags": list(item.tags),
-        },
-        "reason": card.reason,
-        "checks": {
-            "allergens": list(checks.allergens),
-            "diets": list(checks.diets),
-            "budget_remaining": checks.budget_remaining,
-            "unverified": list(checks.unverified),
-            "max_price": checks.max_price,
-            "dishes": list(checks.dishes),
-        },
-    }
+    return plain(card)
 
 
 def card_of(fields: dict[str, Any]) -> Card:
     """The card `card_fields` wrote."""
-    item, checks = fields["item"], fields["checks"]
-    return Card(
-        id=fields["id"],
-        item=CardItem(**{**item, "tags": tuple(item["tags"])}),
-        reason=fields["reason"],
-        checks=Checks(
-            allergens=tuple(checks["allergens"]),
-            diets=tuple(checks["diets"]),
-            budget_remaining=checks["budget_remaining"],
-            unverified=tuple(checks["unverified"]),
-            max_price=checks.get("max_price"),  # absent from cards stored before caps were stated
-            dishes=tuple(checks.get("dishes", ())),  # absent from cards stored before venues
-        ),
-    )
+    return of(Card, fields)
+
+
+def plain(value: Any) -> dict[str, Any]:
+    """A frozen dataclass of `llm.data` as JSON-ready values, each field by its declared name and in its declared
+    order: nested dataclasses as objects, tuples as lists."""
+    return {name: write(getattr(value, name)) for name, write, _ in _shape(type(value))}
+
+
+def of(kind: type[D], fields: dict[str, Any]) -> D:
+    """The `kind` that `plain` gave `fields`; a field absent (stored before it was declared) takes its default."""
+    return kind(**{name: read(fields[name]) for name, _, read in _shape(kind) if name in fields})
+
+
+@functools.cache
+def _shape(kind: type) -> tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any]], ...]:
+    """Each field of the dataclass `kind`, with what writes its value as JSON and what reads it back."""
+    hints = typing.get_type_hints(kind)
+    return tuple((item.name, *_codec(hints[item.name])) for item in dataclasses.fields(kind))
+
+
+def _codec(annotation: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):  # `X | None`
+        [inner] = args
+        write, read = _codec(inner)
+        if write is _same and read is _same:
+            return _same, _same
+        return (lambda value: None if value is None else write(value)), (
+            lambda value: None if value is None else read(value)
+        )
+    if dataclasses.is_dataclass(annotation):
+        return plain, functools.partial(of, annotation)
+    if typing.get_origin(annotation) is tuple:
+        write, read = _codec(args[0])
+        if write is _same and read is _same:
+            return list, tuple
+        return (lambda value: [write(item) for item in value]), (lambda value: tuple(read(item) for item in value))
+    return _same, _same
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def encode_message(message: Message) -> str:
@@ -133,11 +147,7 @@ def turn_after_mood(turn: Turn) -> str:
     fields = {
         "user_message": _message_fields(turn.user_message),
         "assistant_message": _message_fields(turn.assistant_message),
-        "usage": {
-            "prompt_tokens": turn.usage.prompt_tokens,
-            "completion_tokens": turn.usage.completion_tokens,
-            "source": turn.usage.source,
-        },
+        "usage": plain(turn.usage),
         "provider": turn.provider,
         "messages_added": turn.messages_added,
         "constraints": constraints_fields(turn.constraints),
@@ -166,23 +176,11 @@ def decode_turn(raw: bytes | str) -> Turn:
 
 def constraints_fields(constraints: Constraints) -> dict[str, Any]:
     """The constraints as the API and a stored turn show them."""
-    return {
-        "allergens": list(constraints.allergens),
-        "diets": list(constraints.diets),
-        "max_price": constraints.max_price,
-        "exclude_tags": list(constraints.exclude_tags),
-        "kinds": list(constraints.kinds),
-    }
+    return plain(constraints)
 
 
 def constraints_of(fields: dict[str, Any]) -> Constraints:
-    return Constraints(
-        allergens=tuple(fields.get("allergens", ())),
-        diets=tuple(fields.get("diets", ())),
-        max_price=fields.get("max_price"),
-        exclude_tags=tuple(fields.get("exclude_tags", ())),
-        kinds=tuple(fields.get("kinds", ())),
-    )
+    return of(Constraints, fields)
 
 
 def encode_constraints(constraints: Constraints) -> str:

@@ -1,5 +1,6 @@
 """The Lua scripts, each in `lua/<name>.lua` beside this module, read once at import; a script over a session's keys
-starts with `lua/prelude.lua` (the shared functions). Each names its KEYS and ARGV in locals at its top.
+starts with `lua/prelude.lua` (the shared functions), an admission with it and `lua/window.lua` (the sliding
+window). Each names its KEYS and ARGV in locals at its top.
 
 Every write is one script (one round trip, atomic). A script that writes during a turn first checks that the
 caller's turn-lock ticket is the live head of the queue (fencing, see llm/lock.py) and writes nothing otherwise.
@@ -28,8 +29,9 @@ class Script:
     sha: str
 
     @classmethod
-    def load(cls, name: str, *, prelude: bool = True) -> "Script":
-        parts = [(LUA / "prelude.lua").read_text()] if prelude else []
+    def load(cls, name: str, *, prelude: bool = True, window: bool = False) -> "Script":
+        shared = [part for part, used in (("prelude", prelude), ("window", window)) if used]
+        parts = [(LUA / f"{part}.lua").read_text() for part in shared]
         source = "\n".join([_SHEBANG, *parts, (LUA / f"{name}.lua").read_text()])
         return cls(name, source, hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis names scripts by SHA-1
 
@@ -53,10 +55,10 @@ FINISH = Script.load("finish")
 SUMMARY = Script.load("summary")
 CONVERSATION = Script.load("conversation", prelude=False)
 ERASE = Script.load("erase", prelude=False)
-ADMIT = Script.load("admit", prelude=False)
+ADMIT = Script.load("admit", window=True)
 MOOD = Script.load("mood", prelude=False)
 CONSTRAINTS = Script.load("constraints")
 USAGE = Script.load("usage", prelude=False)
-THROTTLE = Script.load("throttle", prelude=False)
+THROTTLE = Script.load("throttle", window=True)
 OWE = Script.load("owe", prelude=False)
 REVISE = Script.load("revise")

@@ -37,7 +37,7 @@ def test_the_live_transcript_shows_messages_mood_and_summary(alice, api, open_se
 def test_end_and_summarize_is_the_api_end_flow(alice, api, open_session):
     session_id = open_session(alice)
     api(alice).post(f"/api/v1/sessions/{session_id}/messages", {"content": "Plan my weekend"}, format="json")
-    session_admin_actions().end_and_summarize(UUID(session_id))
+    session_admin_actions().session_end(UUID(session_id))
     session = ChatSession.objects.get(pk=session_id)
     assert session.status == "ended"
     assert session.summary
@@ -47,7 +47,7 @@ def test_end_and_summarize_is_the_api_end_flow(alice, api, open_session):
 def test_erase_is_the_api_erase_flow(alice, api, open_session):
     session_id = open_session(alice)
     api(alice).post(f"/api/v1/sessions/{session_id}/messages", {"content": "Forget me"}, format="json")
-    session_admin_actions().erase(UUID(session_id))
+    session_admin_actions().session_delete(UUID(session_id))
     assert not ChatSession.objects.filter(pk=session_id).exists()
     assert llm.messages_list(session_id=session_id) == ()
 

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import F
 
 from customers import services as customers
-from customers.catalog.public import recommendations_record
+from customers.catalog.recommendations import record as recommendations_record
 from customers.models import CatalogItem, Customer, Recommendation
 from tests.chat.support import answering, parse_events
 from tests.chat.test_api_stream import stream
@@ -29,7 +29,9 @@ def demo_catalog():
 
 
 def rate_down(customer, external_id: str) -> None:
-    [earlier] = recommendations_record(customer_id=customer.customer_id, session_id=None, shown=[(external_id, "")])
+    [earlier] = recommendations_record(
+        customer_id=customer.customer_id, session_id=None, recommended=[(external_id, "")]
+    )
     customers.recommendation_rate(
         customer_id=customer.customer_id, recommendation_id=earlier.recommendation_id, rating="down"
     )

@@ -13,11 +13,11 @@ import pytest
 
 from chat import admin_actions
 from customers import services as customers
-from customers.catalog.public import catalog_items_eligible
 from customers.models import CatalogItem, Recommendation
 from llm import grounding
 from tests.chat.support import answering, assert_problem, offered, parse_events
 from tests.chat.test_api_stream import stream
+from tests.customers.catalog_support import catalog_items_eligible
 from tests.fakes.openai import Reply
 
 pytestmark = pytest.mark.django_db

@@ -57,7 +57,7 @@ class FakeConversation:
 
     def actions(self) -> SessionAdminActions:
         return SessionAdminActions(
-            transcript=self.transcript, end_and_summarize=self.end_and_summarize, erase=self.erase
+            transcript=self.transcript, session_end=self.end_and_summarize, session_delete=self.erase
         )
 
 
@@ -173,7 +173,7 @@ def test_without_an_adapter_or_with_a_failing_one_the_transcript_is_unavailable(
     def broken(session_id: UUID) -> LiveTranscript:
         raise ConnectionError("redis down")
 
-    port.register_session_admin_actions(SessionAdminActions(transcript=broken, end_and_summarize=print, erase=print))
+    port.register_session_admin_actions(SessionAdminActions(transcript=broken, session_end=print, session_delete=print))
     response = admin_client.get(url)
     assert response.status_code == 200
     assert "live transcript unavailable" in response.content.decode()

@@ -20,10 +20,11 @@ from customers import services
 from customers.catalog import items as catalog_items
 from customers.catalog import stated, vocabulary
 from customers.catalog import turn as catalog_turn
-from customers.catalog.public import catalog_items_eligible, recommendations_record
+from customers.catalog.recommendations import record as recommendations_record
 from customers.catalog.terms import terms
 from customers.errors import CustomerNotFound
 from customers.models import DERIVED_FROM, CatalogItem, Customer, Recommendation
+from tests.customers.catalog_support import catalog_items_eligible
 
 pytestmark = pytest.mark.django_db
 
@@ -421,7 +422,7 @@ def test_preferences_and_liked_items_boost(make_customer, demo_catalog):
     assert first
     assert all("yoga" in c.tags for c in first[:2])
     shown = recommendations_record(
-        customer_id=customer.customer_id, session_id=None, shown=[("gangnam-boardgame", "you like games")]
+        customer_id=customer.customer_id, session_id=None, recommended=[("gangnam-boardgame", "you like games")]
     )
     rec_id = shown[0].recommendation_id
     services.recommendation_rate(customer_id=customer.customer_id, recommendation_id=rec_id, rating="up")
@@ -433,7 +434,7 @@ def test_a_rated_down_item_never_comes_back(alice, demo_catalog):
     text = "Something spicy and Korean in Mapo, please"
     top = candidates(customer_id=alice.customer_id, text=text, limit=1)[0]
     cid = alice.customer_id
-    shown = recommendations_record(customer_id=cid, session_id=None, shown=[(top.external_id, "")])
+    shown = recommendations_record(customer_id=cid, session_id=None, recommended=[(top.external_id, "")])
     services.recommendation_rate(customer_id=cid, recommendation_id=shown[0].recommendation_id, rating="down")
     again = candidates(customer_id=alice.customer_id, text=text, limit=50)
     assert top.external_id not in {c.external_id for c in again}
@@ -467,7 +468,7 @@ def _ineligible_names(customer_id: int) -> set[str]:
 def test_the_names_to_avoid_are_the_turns_nearest_misses(alice, make_customer, demo_catalog):
     text = "Something spicy and Korean in Mapo, please"
     top = candidates(customer_id=alice.customer_id, text=text, limit=1)[0]
-    shown = recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[(top.external_id, "")])
+    shown = recommendations_record(customer_id=alice.customer_id, session_id=None, recommended=[(top.external_id, "")])
     services.recommendation_rate(
         customer_id=alice.customer_id, recommendation_id=shown[0].recommendation_id, rating="down"
     )
@@ -487,7 +488,7 @@ def test_the_names_to_avoid_are_the_turns_nearest_misses(alice, make_customer, d
     # Nothing to search (no words, tastes or area): no candidates, no names from the catalog; the names they rated
     # down still come with their facts.
     erin = make_customer("erin", monthly_limit_minor=0)
-    shown = recommendations_record(customer_id=erin.customer_id, session_id=None, shown=[(top.external_id, "")])
+    shown = recommendations_record(customer_id=erin.customer_id, session_id=None, recommended=[(top.external_id, "")])
     services.recommendation_rate(
         customer_id=erin.customer_id, recommendation_id=shown[0].recommendation_id, rating="down"
     )
@@ -525,7 +526,7 @@ def test_a_turn_read_costs_two_statements_on_postgresql(alice, make_customer, de
     """The customer's facts (with their tastes), then the ranking with the names to avoid; with nothing to search,
     the facts alone. SQLite, the fallback, reads the names and the restaurants' passing dishes apart from the
     ranking (each of these requests ranks a restaurant)."""
-    recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
+    recommendations_record(customer_id=alice.customer_id, session_id=None, recommended=[("mapo-jazz-club", "")])
     erin = make_customer("erin", monthly_limit_minor=100_000)
     postgresql = connection.vendor == "postgresql"
     for customer_id, text, ranked in (

@@ -12,10 +12,11 @@ from django.db.models import ProtectedError
 from django.urls import reverse
 
 from customers import services
-from customers.catalog.public import catalog_items_eligible, recommendations_record
+from customers.catalog.recommendations import record as recommendations_record
 from customers.errors import InvalidInput
 from customers.models import CatalogItem, Customer, Recommendation
 from customers.profiles import customer_update
+from tests.customers.catalog_support import catalog_items_eligible
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +147,7 @@ def test_the_catalog_admin_lists_filters_and_validates(staff_client):
 
 def test_the_recommendation_admin_is_read_only(staff_client, alice):
     services.catalog_demo_seed()
-    recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
+    recommendations_record(customer_id=alice.customer_id, session_id=None, recommended=[("mapo-jazz-club", "")])
     listing = staff_client.get(reverse("admin:customers_recommendation_changelist"))
     assert listing.status_code == 200
     assert staff_client.get(reverse("admin:customers_recommendation_add")).status_code == 403
@@ -155,7 +156,7 @@ def test_the_recommendation_admin_is_read_only(staff_client, alice):
 def test_a_rated_item_is_never_deleted_and_its_reimport_keeps_the_rating(staff_client, alice, tmp_path):
     services.catalog_demo_seed()
     external_id = "mapo-jazz-club"
-    [shown] = recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[(external_id, "")])
+    [shown] = recommendations_record(customer_id=alice.customer_id, session_id=None, recommended=[(external_id, "")])
     services.recommendation_rate(
         customer_id=alice.customer_id, recommendation_id=shown.recommendation_id, rating="down"
     )

@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 
 from customers import services
-from customers.catalog.public import recommendations_record
+from customers.catalog.recommendations import record as recommendations_record
 from customers.errors import InvalidInput, RecommendationNotFound
 from customers.models import Recommendation
 
@@ -23,7 +23,7 @@ def test_recorded_rows_come_back_in_order_with_their_items(alice, demo_catalog):
     shown = recommendations_record(
         customer_id=alice.customer_id,
         session_id=session.session_id,
-        shown=[("mapo-jazz-club", "  live jazz tonight "), ("mapo-bul-jjukkumi:1", "spicy, as you like")],
+        recommended=[("mapo-jazz-club", "  live jazz tonight "), ("mapo-bul-jjukkumi:1", "spicy, as you like")],
     )
     assert [(r.external_id, r.reason, r.rating) for r in shown] == [
         ("mapo-jazz-club", "live jazz tonight", None),
@@ -39,7 +39,7 @@ def test_recorded_rows_come_back_in_order_with_their_items(alice, demo_catalog):
 
 def test_recording_joins_the_callers_transaction(alice, demo_catalog):
     with transaction.atomic():
-        recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
+        recommendations_record(customer_id=alice.customer_id, session_id=None, recommended=[("mapo-jazz-club", "")])
         transaction.set_rollback(True)
     assert not Recommendation.objects.exists()
 
@@ -47,14 +47,16 @@ def test_recording_joins_the_callers_transaction(alice, demo_catalog):
 def test_an_unknown_item_is_refused_and_nothing_is_written(alice, demo_catalog):
     with pytest.raises(InvalidInput, match="unknown catalog item: nope"):
         recommendations_record(
-            customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", ""), ("nope", "")]
+            customer_id=alice.customer_id, session_id=None, recommended=[("mapo-jazz-club", ""), ("nope", "")]
         )
     assert not Recommendation.objects.exists()
-    assert recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[]) == ()
+    assert recommendations_record(customer_id=alice.customer_id, session_id=None, recommended=[]) == ()
 
 
 def test_rating_again_replaces_and_another_customers_is_not_found(alice, bob, demo_catalog):
-    (shown,) = recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
+    (shown,) = recommendations_record(
+        customer_id=alice.customer_id, session_id=None, recommended=[("mapo-jazz-club", "")]
+    )
     rid = shown.recommendation_id
     up = services.recommendation_rate(customer_id=alice.customer_id, recommendation_id=rid, rating="up", note="좋아요")
     assert (up.recommendation_id, up.rating, up.note) == (rid, "up", "좋아요")
@@ -72,7 +74,9 @@ def test_rating_again_replaces_and_another_customers_is_not_found(alice, bob, de
 
 @pytest.mark.parametrize("rating", ["", "UP", "meh", "like", None])
 def test_a_bad_rating_is_refused(alice, demo_catalog, rating):
-    (shown,) = recommendations_record(customer_id=alice.customer_id, session_id=None, shown=[("mapo-jazz-club", "")])
+    (shown,) = recommendations_record(
+        customer_id=alice.customer_id, session_id=None, recommended=[("mapo-jazz-club", "")]
+    )
     with pytest.raises(InvalidInput):
         services.recommendation_rate(
             customer_id=alice.customer_id, recommendation_id=shown.recommendation_id, rating=rating
@@ -87,7 +91,7 @@ def test_recent_tastes_name_what_was_liked_and_disliked(alice, demo_catalog):
     shown = recommendations_record(
         customer_id=alice.customer_id,
         session_id=None,
-        shown=[("mapo-jazz-club", ""), ("mapo-haneul-park", ""), ("mapo-escape-room", "")],
+        recommended=[("mapo-jazz-club", ""), ("mapo-haneul-park", ""), ("mapo-escape-room", "")],
     )
     services.recommendation_rate(
         customer_id=alice.customer_id, recommendation_id=shown[0].recommendation_id, rating="up"

@@ -4,7 +4,6 @@ import pytest
 
 from customers import services
 from customers.catalog import vocabulary
-from customers.catalog.public import dietary_text_parse
 from customers.catalog.vocabulary import _ALLERGEN_SYNONYMS, _DIET_SYNONYMS
 
 # The contract's list, as written there.
@@ -62,7 +61,7 @@ def test_the_codes_are_the_contracts_in_its_order():
 
 @pytest.mark.parametrize(("term", "expected"), ISSUE_EXAMPLES.items(), ids=list(ISSUE_EXAMPLES))
 def test_the_issues_synonyms(term, expected):
-    parsed = dietary_text_parse(texts=[term])
+    parsed = vocabulary.parse([term])
     assert (set(parsed.allergies), set(parsed.diets), parsed.notes) == (*expected, ())
 
 

@@ -9,7 +9,7 @@ from rest_framework.authtoken.models import Token
 
 from customers import cache, services
 from customers.data import ApiUser, CustomerProfile
-from customers.errors import CustomerNotFound, InvalidInput
+from customers.errors import CustomerNotFound, InvalidInput, NotCached
 from customers.models import Customer
 from customers.profiles import customer_update
 from tests.customers.cache_support import is_cached
@@ -26,6 +26,20 @@ def test_a_token_resolves_to_its_user_and_customer_then_costs_no_query(alice, dj
     assert user == ApiUser(user_id=alice.user_id, customer_id=alice.customer_id, is_staff=False)
     with django_assert_num_queries(0):
         assert services.api_user_get_by_token(key=alice.token) == user
+
+
+def test_the_cached_token_read_never_asks_the_database(alice, django_assert_num_queries):
+    unknown = "0" * 40
+    with django_assert_num_queries(0):
+        for key in (alice.token, unknown):
+            with pytest.raises(NotCached):
+                services.api_user_get_cached(key=key)
+    user = services.api_user_get_by_token(key=alice.token)
+    assert services.api_user_get_by_token(key=unknown) is None
+    with django_assert_num_queries(0):
+        assert services.api_user_get_cached(key=alice.token) == user
+        assert services.api_user_get_cached(key=unknown) is None  # cached as absent
+        assert services.api_user_get_cached(key="") is None
 
 
 def test_a_staff_user_without_customer_row_is_an_api_user_without_customer(admin_user):

@@ -14,10 +14,10 @@ from django.test import override_settings
 from django_redis import get_redis_connection
 
 from customers import cache, services, spending
-from customers.catalog.public import catalog_items_eligible
 from customers.models import Customer
 from customers.profiles import customer_update
 from customers.services import SpendingImportError
+from tests.customers.catalog_support import catalog_items_eligible
 
 # 2026-11-30 15:30 UTC is 2026-12-01 00:30 in Seoul: November in UTC, December in Seoul.
 BOUNDARY = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)

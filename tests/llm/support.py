@@ -10,9 +10,9 @@ from typing import TypeVar
 import redis
 from django.conf import settings
 
-from llm import services, store, tokens
+from llm import services, tokens
 from llm.redis import async_client, sync_client
-from llm.store import Script
+from llm.store import Script, scripts
 from tests.fakes.openai import FakeOpenAI, Reply
 from tests.resp import resp_commands
 
@@ -59,7 +59,7 @@ def snapshot(client: redis.Redis | None = None) -> dict[str, object]:
     return dump
 
 
-_SCRIPTS = {script.sha.encode(): script.name.upper() for script in vars(store).values() if isinstance(script, Script)}
+_SCRIPTS = {script.sha.encode(): script.name.upper() for script in vars(scripts).values() if isinstance(script, Script)}
 
 
 @dataclass

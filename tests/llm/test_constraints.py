@@ -65,7 +65,7 @@ def test_only_the_customer_replaces_them_and_they_go_with_the_session(session_id
     assert replaced == services.Constraints(max_price=1000)
     keys = store.session_keys(session_id)
     assert raw_redis().pttl(keys.constraints) > 0
-    services.session_erase(session_id=session_id)
+    services.session_delete(session_id=session_id)
     assert not raw_redis().exists(keys.constraints)
     with pytest.raises(services.SessionClosed):
         services.constraints_set(session_id=session_id, constraints=SHRIMP)

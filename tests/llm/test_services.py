@@ -51,7 +51,7 @@ def test_erasing_a_session_deletes_all_its_keys_and_nothing_else(session_id):
     services.turn_reply(session_id=other, text="Keep me", context=alice())
     services.turn_reply(session_id=session_id, text="Forget me", context=alice(), idempotency_key="k")
     services.mood_set(session_id=session_id, mood="sad")
-    services.session_erase(session_id=session_id)
+    services.session_delete(session_id=session_id)
     # Only the closed marker is left: no content, and it expires once any turn still in line has given up.
     closed = store.session_keys(session_id).lock.closed
     assert list(raw_redis().scan_iter(match=f"chat:{{{session_id}}}:*")) == [closed]
@@ -101,7 +101,7 @@ def test_with_redis_down_every_service_fails_closed(settings, closed_port, sessi
         lambda: services.conversation_get(session_id=session_id),
         lambda: services.mood_set(session_id=session_id, mood="calm"),
         lambda: services.session_summarize(session_id=session_id, context=alice()),
-        lambda: services.session_erase(session_id=session_id),
+        lambda: services.session_delete(session_id=session_id),
     ]
     for call in calls:
         with pytest.raises(StoreUnavailable):

@@ -12,7 +12,7 @@ from redis.crc import key_slot
 
 from llm import flow, lock, store
 from llm.conf import get_settings
-from llm.data import Message, Mood, Turn, Usage
+from llm.data import Card, CardItem, Checks, Message, Mood, Turn, Usage
 from llm.errors import IdempotencyConflict, StoreUnavailable, TurnInProgress
 from llm.redis import sync_client
 from llm.store import RollingSummary
@@ -75,6 +75,38 @@ def test_a_message_is_stored_as_compact_utf8_json_with_its_seq_and_token_count_f
     assert '": ' not in raw[0]
     assert [json.loads(item)["seq"] for item in raw] == [1, 2]
     assert store.decode_message(raw[0]).content == "매운 거 먹고 싶어요"
+
+
+def test_a_card_is_stored_by_its_fields_in_order_and_a_card_stored_before_caps_and_venues_still_reads():
+    card = Card(
+        id=str(uuid4()),
+        item=CardItem(
+            external_id="mapo-jazz-club",
+            kind="place",
+            name="Jazz",
+            area="Mapo",
+            price=None,
+            currency="KRW",
+            tags=("jazz",),
+        ),
+        reason="live jazz",
+        checks=Checks(allergens=("peanut",), diets=(), budget_remaining=5000, unverified=(), max_price=9000),
+    )
+    stored = json.loads(store.encode_message(replace(_message("assistant", "Try it."), recommendations=(card,))))
+    [fields] = stored["recommendations"]
+    assert list(fields) == ["id", "item", "reason", "checks"]
+    assert list(fields["item"]) == ["external_id", "kind", "name", "area", "price", "currency", "tags"]
+    assert fields["checks"] == {
+        "allergens": ["peanut"],
+        "diets": [],
+        "budget_remaining": 5000,
+        "unverified": [],
+        "max_price": 9000,
+        "dishes": [],
+    }
+    assert store.card_of(fields) == card
+    del fields["checks"]["max_price"], fields["checks"]["dishes"]  # as cards were stored before caps and venues
+    assert store.card_of(fields) == replace(card, checks=replace(card.checks, max_price=None))
 
 
 def test_begin_numbers_the_user_message_and_reads_the_newest_messages_whose_counts_fit(keys, cfg):

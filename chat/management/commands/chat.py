@@ -47,7 +47,7 @@ class Command(BaseCommand):
 
     def _session(self, customer_id: int, session_id: UUID | None) -> UUID:
         if session_id is None:
-            return lifecycle.session_start(customer_id=customer_id, title="Terminal chat").info.session_id
+            return lifecycle.session_open(customer_id=customer_id, title="Terminal chat").info.session_id
         lifecycle.session_require_open(customer_id=customer_id, session_id=session_id)
         return session_id
 
@@ -77,7 +77,7 @@ class Command(BaseCommand):
             self._left_open(session_id)
             return False
         if command == "/end":
-            session = lifecycle.session_finish(customer_id=customer_id, session_id=session_id)
+            session = lifecycle.session_end(customer_id=customer_id, session_id=session_id)
             self.stdout.write(f"Session ended. Summary:\n{session.info.summary}")
             return False
         if command == "/mood":
