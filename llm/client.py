@@ -44,11 +44,11 @@ from urllib.parse import urlsplit
 import httpx2
 import openai
 
-from llm import grounding, refusals, structured, transport
+from llm import refusals, structured, transport
 from llm.conf import LLMSettings, get_settings
-from llm.data import NO_CONSTRAINTS, Usage
+from llm.data import Usage
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
-from llm.providers import Completion, ModelRequest, counted_usage
+from llm.providers import Completion, ModelRequest, ReplyHead, counted_usage
 from llm.reply_json import ReplyReader
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,9 @@ class OpenAIProvider:
         self._log_success(completion, request, started)
         return completion
 
-    async def astream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
-        """Yield reply text deltas as the model produces them, then exactly one Completion. Retries only before the
-        first delta. Raises only llm.errors types."""
+    async def astream(self, request: ModelRequest) -> AsyncIterator[str | ReplyHead | Completion]:
+        """Yield reply text deltas as the model produces them (a reply's ReplyHead with the first), then exactly one
+        Completion. Retries only before the first delta. Raises only llm.errors types."""
         started = time.monotonic()
         try:
             async with aclosing(self._stream(request)) as items:
@@ -124,14 +124,14 @@ class OpenAIProvider:
             time.sleep(then.delay)
             attempt += 1
 
-    async def _stream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
+    async def _stream(self, request: ModelRequest) -> AsyncIterator[str | ReplyHead | Completion]:
         mode = self._mode(request)
         body = request_body(self._cfg, request, stream=True, mode=mode)
         content = transport.encode(body)
         attempt = 0
         while True:
-            grounder = _grounder(request)
-            reader = _reader(request, grounder)
+            heads: list[dict[str, Any] | None] = []
+            reader = ReplyReader(structured=request.purpose == "reply", on_head=heads.append)
             finish_reason: str | None = None
             usage = None
             try:
@@ -140,10 +140,9 @@ class OpenAIProvider:
                         usage = transport.usage_of(chunk) or usage
                         if (choice := transport.first_choice(chunk)) is None:
                             continue
-                        delta = reader.feed(transport.text_of(choice.get("delta")))
-                        if delta and grounder:
-                            delta = grounder.feed(delta)
-                        if delta:
+                        if delta := reader.feed(transport.text_of(choice.get("delta"))):
+                            if heads:  # with the first text, never before: a stream that fails first is retried
+                                yield ReplyHead(heads.pop())
                             yield delta
                         finish_reason = choice.get("finish_reason") or finish_reason
                 break
@@ -161,22 +160,12 @@ class OpenAIProvider:
             raise LLMBadResponse("The model's answer ended before it was finished.")
         text, mood = reader.finish(finish_reason)
         _note_malformed(reader, finish_reason)
-        rest = text[len(reader.emitted) :]
-        if grounder:
-            rest = grounder.finish(rest)
-            text = grounder.text
-        _not_empty(text)
-        if rest:
+        _not_empty(request, text)
+        if rest := text[len(reader.emitted) :]:
+            if heads:  # read only now (a reply that could not be streamed)
+                yield ReplyHead(heads.pop())
             yield rest
-        yield Completion(
-            text=text,
-            mood=mood,
-            usage=self._usage(usage, body, text),
-            finish_reason=finish_reason,
-            cards=grounder.cards if grounder else (),
-            noted=grounder.noted if grounder else NO_CONSTRAINTS,
-            schema_valid=_schema_valid(request, reader),
-        )
+        yield self._completed(request, reader, text, mood, self._usage(usage, body, text), finish_reason)
 
     def _completion(self, request: ModelRequest, body: dict[str, Any], answer: dict[str, Any]) -> Completion:
         choice = transport.first_choice(answer)
@@ -185,23 +174,27 @@ class OpenAIProvider:
         finish_reason = choice.get("finish_reason")
         if finish_reason is None:
             raise LLMBadResponse("The model's answer ended before it was finished.")
-        grounder = _grounder(request)
-        reader = _reader(request, grounder)
+        reader = ReplyReader(structured=request.purpose == "reply")
         reader.feed(transport.text_of(choice.get("message")))
         text, mood = reader.finish(finish_reason)
         _note_malformed(reader, finish_reason)
-        if grounder:
-            grounder.finish(text)  # read whole: no text is held back
-            text = grounder.text
-        _not_empty(text)
+        _not_empty(request, text)
+        usage = self._usage(transport.usage_of(answer), body, text)
+        return self._completed(request, reader, text, mood, usage, finish_reason)
+
+    @staticmethod
+    def _completed(
+        request: ModelRequest, reader: ReplyReader, text: str, mood: str | None, usage: Usage, finish_reason: str
+    ) -> Completion:
+        if request.purpose != "reply":
+            return Completion(text=text, mood=mood, usage=usage, finish_reason=finish_reason)
         return Completion(
             text=text,
             mood=mood,
-            usage=self._usage(transport.usage_of(answer), body, text),
+            usage=usage,
             finish_reason=finish_reason,
-            cards=grounder.cards if grounder else (),
-            noted=grounder.noted if grounder else NO_CONSTRAINTS,
-            schema_valid=_schema_valid(request, reader),
+            head=reader.head,
+            schema_valid=structured.conforms(reader.answer),
         )
 
     def _usage(self, usage: tuple[int, int] | None, body: dict[str, Any], text: str) -> Usage:
@@ -287,17 +280,6 @@ class OpenAIProvider:
         )
 
 
-def _grounder(request: ModelRequest) -> grounding.Grounder | None:
-    """The checks of a reply (a reply always has its context; other purposes have no cards)."""
-    if request.purpose != "reply" or request.context is None:
-        return None
-    return grounding.Grounder(request.context, max_cards=request.max_cards)
-
-
-def _reader(request: ModelRequest, grounder: grounding.Grounder | None) -> ReplyReader:
-    return ReplyReader(structured=request.purpose == "reply", on_head=grounder.settle if grounder else None)
-
-
 @dataclass(frozen=True, slots=True)
 class _Try:
     """Another request after a failure: in structured-output shape `mode`, after `delay` seconds."""
@@ -317,13 +299,10 @@ def _note_malformed(reader: ReplyReader, finish_reason: str) -> None:
         log.warning("reply not valid json", extra={"finish_reason": finish_reason, "text_read": bool(reader.emitted)})
 
 
-def _not_empty(text: str) -> None:
-    if not text.strip():
+def _not_empty(request: ModelRequest, text: str) -> None:
+    # A reply with no text is answered by its grounding (the sentence of its cards); a summary must have some.
+    if request.purpose != "reply" and not text.strip():
         raise LLMBadResponse("The model's reply was empty.")
-
-
-def _schema_valid(request: ModelRequest, reader: ReplyReader) -> bool | None:
-    return structured.conforms(reader.answer) if request.purpose == "reply" else None
 
 
 def request_body(cfg: LLMSettings, request: ModelRequest, *, stream: bool, mode: str | None = None) -> dict[str, Any]:

@@ -3,7 +3,8 @@ as generators (flows) that yield the steps they need and get each step's result 
 
 - `store.Send`: one Redis round trip (its results; a durable one is finished even under cancellation);
 - `Sleep`: a pause (polling for the turn lock);
-- `Ask`: one model call (its Completion; with `deltas`, the async runner forwards the reply as it is produced);
+- `Ask`: one model call (its Answer, a reply grounded by llm/answers.py; with `deltas`, the async runner forwards
+  the reply as it is produced);
 - `Keep`: from here to the flow's end, renew the turn lock's lease while a model call runs, and let no model call
   run past a deadline (LLMTimeout). The runner waits for a call in slices of the renewal period, renewing between
   them: a sync call runs in a thread of its own (left to end on its own read timeout if the deadline passes), an
@@ -26,10 +27,11 @@ from typing import Any, TypeVar
 import redis
 import redis.asyncio
 
-from llm import store
+from llm import answers, store
+from llm.answers import Answer, Grounds
 from llm.data import Delta
 from llm.errors import LLMBadResponse, LLMTimeout, StoreUnavailable
-from llm.providers import Completion, ModelRequest, Provider
+from llm.providers import ModelRequest, Provider
 
 T = TypeVar("T")
 
@@ -43,6 +45,7 @@ class Sleep:
 class Ask:
     provider: Provider
     request: ModelRequest
+    grounds: Grounds | None = None  # a reply's: what it is grounded in (llm/answers.py)
     deltas: bool = False  # forward the reply's deltas as they come (async runner)
 
 
@@ -150,12 +153,12 @@ def _perform(client: redis.Redis, step: Step, kept: _Kept | None) -> Any:
         return time.sleep(step.seconds)
     assert isinstance(step, Ask)
     if kept is None:
-        return step.provider.complete(step.request)
+        return answers.complete(step.provider, step.request, step.grounds)
     outcome: dict[str, Any] = {}
 
     def call() -> None:
         try:
-            outcome["value"] = step.provider.complete(step.request)
+            outcome["value"] = answers.complete(step.provider, step.request, step.grounds)
         except BaseException as exc:
             outcome["error"] = exc
 
@@ -214,9 +217,9 @@ async def _around_trip(client: redis.asyncio.Redis, calls: tuple[store.Call, ...
 
 
 async def _aask(step: Ask, on_delta: Callable[[Delta], None] | None, pieces: list[str]) -> Any:
-    async with contextlib.aclosing(step.provider.astream(step.request)) as stream:
+    async with contextlib.aclosing(answers.stream(step.provider, step.request, step.grounds)) as stream:
         async for item in stream:
-            if isinstance(item, Completion):
+            if isinstance(item, Answer):
                 return item
             if step.deltas:
                 pieces.append(item)

@@ -32,11 +32,12 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from llm import flow, lock, quota, store, tokens, window
+from llm.answers import Answer
 from llm.conf import LLMSettings, get_settings
 from llm.data import MOODS, NO_CONSTRAINTS, Card, Constraints, Delta, Message, Mood, Turn, TurnContext, Usage
 from llm.errors import LLMError, ModelError
 from llm.flow import Ask, Flow, Interrupted
-from llm.providers import Completion, Provider, get_provider
+from llm.providers import Provider, get_provider
 from llm.redis import async_client, sync_client
 from llm.store import Begun, Idempotency, RollingSummary, SessionKeys
 
@@ -128,7 +129,8 @@ def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow
     begun, win, spent = yield from _fold(ask, lease, begun)
     provider = get_provider()
     try:
-        completion = yield Ask(provider, window.reply_request(ask.context, ask.cfg, win, begun.mood), deltas=stream)
+        request, grounds = window.reply_request(ask.context, ask.cfg, win, begun.mood)
+        completion = yield Ask(provider, request, grounds, deltas=stream)
     except Interrupted as stop:
         if stop.text:  # keep what the customer may have seen, marked as interrupted
             usage = Usage(win.prompt_tokens, tokens.count_text(stop.text, model=ask.cfg.model), "counted")
@@ -215,7 +217,7 @@ def _window(ask: _Ask, begun: Begun) -> window.Window:
     return window.assemble(ask.context, ask.cfg, mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
 
 
-def _inferred_mood(completion: Completion) -> Mood | None:
+def _inferred_mood(completion: Answer) -> Mood | None:
     if completion.mood not in MOODS:
         return None
     return Mood(mood=completion.mood, source="inferred", set_at=_now())

@@ -12,10 +12,11 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from llm import prompts, tokens
+from llm.answers import Grounds
 from llm.conf import LLMSettings
 from llm.data import Candidate, Message, Mood, TurnContext
 from llm.errors import MessageTooLong
-from llm.providers import ModelRequest
+from llm.providers import ModelRequest, OfflineInput
 from llm.store import RollingSummary
 
 # What even an empty message costs (its overhead and role): bounds how many messages a budget can hold.
@@ -152,16 +153,19 @@ def assemble(
     return Window(prompt, tuple(tail[start:]), fixed + used + tokens.REPLY_PRIMING, context.candidates[:offered])
 
 
-def reply_request(context: TurnContext, cfg: LLMSettings, window: Window, mood: Mood | None) -> ModelRequest:
-    """The reply call; its context holds only the candidates the prompt offered (what a card may come from)."""
-    return ModelRequest(
+def reply_request(
+    context: TurnContext, cfg: LLMSettings, window: Window, mood: Mood | None
+) -> tuple[ModelRequest, Grounds]:
+    """The reply call, and what its reply is grounded in: the context with only the candidates the prompt offered
+    (what a card may come from)."""
+    offered = replace(context, candidates=window.offered)
+    request = ModelRequest(
         messages=window.payload,
         purpose="reply",
         max_tokens=cfg.reply_reserve,
-        context=replace(context, candidates=window.offered),
-        mood=mood.mood if mood else "",
-        max_cards=cfg.recommendations_max,
+        offline=OfflineInput(context=offered, mood=mood.mood if mood else "", max_cards=cfg.recommendations_max),
     )
+    return request, Grounds(offered, max_cards=cfg.recommendations_max)
 
 
 def fold_range(
@@ -211,9 +215,7 @@ def fold_request(
         messages=payload,
         purpose="fold",
         max_tokens=SUMMARY_MAX_TOKENS,
-        context=context,
-        transcript=transcript,
-        previous_summary=previous,
+        offline=OfflineInput(context=context, transcript=transcript, previous_summary=previous),
     )
     return request, messages[end - 1].seq
 
@@ -233,9 +235,7 @@ def summary_request(
         messages=_summary_payload(context, rolling_summary, transcript),
         purpose="summary",
         max_tokens=SUMMARY_MAX_TOKENS,
-        context=context,
-        transcript=transcript,
-        previous_summary=rolling_summary,
+        offline=OfflineInput(context=context, transcript=transcript, previous_summary=rolling_summary),
     )
 
 

@@ -134,8 +134,8 @@ def test_a_fold_takes_the_oldest_messages_that_fit_its_budget_and_says_how_far_i
     request, through = window.fold_request(alice(), cfg, previous="earlier", messages=older)
     assert through == 6
     assert request.purpose == "fold"
-    assert request.previous_summary == "earlier"
-    assert len(request.transcript) == 2
+    assert request.offline.previous_summary == "earlier"
+    assert len(request.offline.transcript) == 2
     assert tokens.count_request(request.messages, model=cfg.model) <= cfg.context_budget - window.SUMMARY_MAX_TOKENS
 
 
@@ -149,7 +149,7 @@ def test_a_session_summary_keeps_the_rolling_summary_and_the_newest_messages_tha
     request = window.summary_request(alice(), cfg, rolling_summary="the start", messages=messages)
     assert request.purpose == "summary"
     assert "the start" in request.messages[-1]["content"]
-    assert [m["content"].split()[0] for m in request.transcript] == ["4", "5", "6"]
+    assert [m["content"].split()[0] for m in request.offline.transcript] == ["4", "5", "6"]
     assert tokens.count_request(request.messages, model=cfg.model) <= cfg.context_budget - window.SUMMARY_MAX_TOKENS
 
 
