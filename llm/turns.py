@@ -54,6 +54,7 @@ class _Ask:
     context: TurnContext
     user: Message | None  # the message to store and answer; None to answer the last one again
     idem: Idempotency | None
+    prompt: window.Prompt  # the reply prompt's sections, built once
     tail_budget: int
     expected_seq: int = 0  # regenerate: the seq the caller expects last (0: whatever is last)
 
@@ -75,6 +76,7 @@ def _ask(session_id: UUID, context: TurnContext, idempotency_key: str | None, te
             tokens=tokens.count_message("user", text, model=cfg.model),
             created_at=_now(),
         )
+    prompt = window.prompt(context, cfg)
     return _Ask(
         session_id=session_id,
         keys=store.session_keys(session_id),
@@ -82,7 +84,8 @@ def _ask(session_id: UUID, context: TurnContext, idempotency_key: str | None, te
         context=context,
         user=user,
         idem=store.idempotency(idempotency_key, kind="regenerate" if user is None else "send", text=text or ""),
-        tail_budget=window.tail_budget(context, cfg, newest_tokens=user.tokens if user else 0),
+        prompt=prompt,
+        tail_budget=prompt.tail_budget(newest_tokens=user.tokens if user else 0),
     )
 
 
@@ -108,9 +111,10 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
             return begun
         # Bound by what the caller read and by the session's constraints as BEGIN left them (a turn of the same
         # session that stated one meanwhile binds this one too).
-        ask = replace(
-            ask, context=replace(ask.context, constraints=ask.context.constraints.tightened(begun.constraints))
-        )
+        constraints = ask.context.constraints.tightened(begun.constraints)
+        if constraints != ask.context.constraints:  # the prompt lists them: built again, only then
+            context = replace(ask.context, constraints=constraints)
+            ask = replace(ask, context=context, prompt=window.prompt(context, ask.cfg))
         try:
             return (yield from _answer(ask, lease, begun, stream=stream))
         except LLMError as exc:
@@ -214,7 +218,7 @@ def _begin_call(ask: _Ask, lease: lock.Lease) -> store.Call:
 
 
 def _window(ask: _Ask, begun: Begun) -> window.Window:
-    return window.assemble(ask.context, ask.cfg, mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
+    return ask.prompt.assemble(mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
 
 
 def _inferred_mood(completion: Answer) -> Mood | None:

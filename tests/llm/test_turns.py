@@ -78,7 +78,7 @@ def test_a_message_that_exactly_fits_is_answered_and_one_token_more_is_refused_b
     settings.LLM_CONTEXT_BUDGET = 800
     settings.LLM_REPLY_RESERVE = 200
     cfg = get_settings()
-    room = window.tail_budget(alice(), cfg) - tokens.count_message("user", "", model=cfg.model)
+    room = window.prompt(alice(), cfg).tail_budget() - tokens.count_message("user", "", model=cfg.model)
     services.turn_reply(session_id=session_id, text=text_with_tokens(room, model=cfg.model), context=alice())
     body = chat_bodies(fake_openai)[-1]
     assert tokens.count_request(body["messages"], model=cfg.model) == cfg.context_budget - cfg.reply_reserve
