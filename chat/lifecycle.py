@@ -126,15 +126,12 @@ def session_finish(*, customer_id: int, session_id: UUID) -> SessionView:
     context = session_shown_read(context, customer_id=customer_id, session_id=session_id)  # what it recommended
     customers.database_connection_release()  # no connection held through the wait and the summary's model call
 
-    def summarize_and_store() -> tuple[SessionInfo, str]:
+    with llm.session_end(session_id=session_id):  # holding the turn lock; erased after the block
         summary = llm.session_summarize(session_id=session_id, context=context)
         info = customers.session_end(session_id=session_id, summary=summary.text, final_mood=summary.final_mood)
         _archive_transcript(session_id)
         customers.database_connection_release()
-        return info, summary.provider
-
-    info, provider = llm.session_end(session_id=session_id, then=summarize_and_store)
-    logger.info("session_ended", extra={"session_id": str(session_id), "provider": provider})
+    logger.info("session_ended", extra={"session_id": str(session_id), "provider": summary.provider})
     return SessionView(info=info, mood=info.final_mood)
 
 

@@ -9,8 +9,7 @@ lives TURN_LOCK_WAIT_SECONDS + 2 s, until every such waiter has given up on its 
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 from uuid import UUID
 
 import redis
@@ -21,8 +20,6 @@ from llm.errors import SessionClosed, StoreUnavailable, TurnInProgress
 from llm.redis import sync_client
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -60,11 +57,12 @@ def erase(session_id: UUID) -> None:
     store.run(client, store.erase_call(keys, cfg))  # also drops the ticket taken above
 
 
-def end(session_id: UUID, then: Callable[[], T]) -> T:
+@contextlib.contextmanager
+def ending(session_id: UUID) -> Iterator[None]:
     """Wait in line (TurnInProgress after TURN_LOCK_WAIT_SECONDS; SessionClosed if the session was closed
-    meanwhile), run `then` holding the lock (the caller summarizes and stores the summary), then erase the session
-    as `erase` does. If `then` fails, the lock is released and nothing is erased. Should Redis fail at the erase
-    itself, `then`'s work stands: the keys expire with their TTL (a warning is logged)."""
+    meanwhile), hold the lock for the block (the caller summarizes and stores the summary there), then erase the
+    session as `erase` does. If the block raises, the lock is released and nothing is erased. Should Redis fail at
+    the erase itself, the block's work stands: the keys expire with their TTL (a warning is logged)."""
     cfg, keys, client = get_settings(), store.session_keys(session_id), sync_client()
     lease = flow.run(
         client,
@@ -72,7 +70,7 @@ def end(session_id: UUID, then: Callable[[], T]) -> T:
     )
     try:
         with _renewed(client, lease, cfg.turn_lock_ttl_seconds):
-            result = then()
+            yield
     except BaseException:
         flow.run(client, lock.release_quietly(lease))
         raise
@@ -80,4 +78,3 @@ def end(session_id: UUID, then: Callable[[], T]) -> T:
         store.run(client, store.erase_call(keys, cfg))
     except StoreUnavailable:
         log.warning("conversation_erase_deferred", extra={"session_id": str(session_id)})
-    return result
