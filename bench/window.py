@@ -221,7 +221,7 @@ def assemble(client: redis.Redis, keys: store.SessionKeys, lease: lock.Lease, *,
         keys, cfg, token=lease.token, user=None, tail_budget=budget, tail_limit=window.tail_limit(budget), idem=None
     )
     begun = store.parse_begin(store.run(client, call))
-    assert isinstance(begun, store.Begun)
+    assert isinstance(begun, store.BeginResult)
     win = window.prompt(CONTEXT, cfg).assemble(mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
     assert win.payload
     return win

@@ -110,7 +110,7 @@ def turn_regenerate(
     one (the reply is replaced, the count stays)."""
     context = turn_prepare(customer_id=customer_id, session_id=session_id, idempotency_key=idempotency_key)
     started = time.monotonic()
-    turn = llm.turn_regenerate(
+    turn = llm.turn_reply_again(
         session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
     )
     return _finish(session_id, turn, context, idempotency_key, started=started, stream=False)

@@ -5,7 +5,7 @@ as generators (flows) that yield the steps they need and get each step's result 
 - `Sleep`: a pause (polling for the turn lock);
 - `Ask`: one model call (its Answer, a reply grounded by llm/answers.py; with `deltas`, the async runner forwards
   the reply as it is produced);
-- `Keep`: from here to the flow's end, renew the turn lock's lease while a model call runs, and let no model call
+- `HoldLease`: from here to the flow's end, renew the turn lock's lease while a model call runs, and let no model call
   run past a deadline (LLMTimeout). The runner waits for a call in slices of the renewal period, renewing between
   them: a sync call runs in a thread of its own (left to end on its own read timeout if the deadline passes), an
   async one in a task (cancelled at the deadline). No round trip is added to a call shorter than the period.
@@ -50,7 +50,7 @@ class Ask:
 
 
 @dataclass(frozen=True, slots=True)
-class Keep:
+class HoldLease:
     """Renew the lease with `renew` (a script answering 1 while it holds) every `every` seconds of a model call, and
     answer no model call later than `deadline_seconds` after this step."""
 
@@ -59,10 +59,10 @@ class Keep:
     deadline_seconds: float
 
 
-class _Kept:
-    """A Keep in force: its absolute deadline (time.monotonic), and whether the lease is still held."""
+class _HeldLease:
+    """A HoldLease in force: its absolute deadline (time.monotonic), and whether the lease is still held."""
 
-    def __init__(self, step: Keep) -> None:
+    def __init__(self, step: HoldLease) -> None:
         self.step = step
         self.deadline = time.monotonic() + step.deadline_seconds
         self.held = True
@@ -86,7 +86,7 @@ class Interrupted(BaseException):
         self.text = text
 
 
-Step = store.Send | Sleep | Ask | Keep
+Step = store.Send | Sleep | Ask | HoldLease
 Flow = Generator[Step, Any, T]
 
 
@@ -94,16 +94,16 @@ def run(client: redis.Redis, flow: Flow[T]) -> T:
     """Run a flow to its end on the sync client."""
     value: Any = None
     error: BaseException | None = None
-    kept: _Kept | None = None
+    holding: _HeldLease | None = None
     while True:
         step = _next(flow, value, error)
         if not isinstance(step, Step):
             return step.value
-        if isinstance(step, Keep):
-            kept, value, error = _Kept(step), None, None
+        if isinstance(step, HoldLease):
+            holding, value, error = _HeldLease(step), None, None
             continue
         try:
-            value, error = _perform(client, step, kept), None
+            value, error = _perform(client, step, holding), None
         except BaseException as exc:
             value, error = None, exc
 
@@ -113,7 +113,7 @@ async def arun(client: redis.asyncio.Redis, flow: Flow[T], on_delta: Callable[[D
     value: Any = None
     error: BaseException | None = None
     cancelled: asyncio.CancelledError | None = None
-    kept: _Kept | None = None
+    holding: _HeldLease | None = None
     while True:
         try:
             step = _next(flow, value, error)
@@ -124,12 +124,12 @@ async def arun(client: redis.asyncio.Redis, flow: Flow[T], on_delta: Callable[[D
             if cancelled is not None:
                 raise cancelled
             return step.value
-        if isinstance(step, Keep):
-            kept, value, error = _Kept(step), None, None
+        if isinstance(step, HoldLease):
+            holding, value, error = _HeldLease(step), None, None
             continue
         pieces: list[str] = []
         try:
-            value, error = await _aperform(client, step, on_delta, pieces, kept), None
+            value, error = await _aperform(client, step, on_delta, pieces, holding), None
         except asyncio.CancelledError as exc:
             if isinstance(step, Ask) and step.deltas:
                 value, error, cancelled = None, Interrupted("".join(pieces)), exc
@@ -146,13 +146,13 @@ def _next(flow: Flow[T], value: Any, error: BaseException | None) -> "Step | Sto
         return done
 
 
-def _perform(client: redis.Redis, step: Step, kept: _Kept | None) -> Any:
+def _perform(client: redis.Redis, step: Step, holding: _HeldLease | None) -> Any:
     if isinstance(step, store.Send):
         return store.send(client, step)
     if isinstance(step, Sleep):
         return time.sleep(step.seconds)
     assert isinstance(step, Ask)
-    if kept is None:
+    if holding is None:
         return answers.complete(step.provider, step.request, step.grounds)
     outcome: dict[str, Any] = {}
 
@@ -165,12 +165,12 @@ def _perform(client: redis.Redis, step: Step, kept: _Kept | None) -> Any:
     worker = threading.Thread(target=call, name="llm-model-call", daemon=True)
     worker.start()
     while True:
-        worker.join(kept.slice())
+        worker.join(holding.slice())
         if not worker.is_alive():
             break
-        if kept.held and time.monotonic() < kept.deadline:
+        if holding.held and time.monotonic() < holding.deadline:
             with contextlib.suppress(StoreUnavailable):
-                kept.renewed(store.run_all(client, (kept.step.renew,)))
+                holding.renewed(store.run_all(client, (holding.step.renew,)))
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
@@ -181,24 +181,24 @@ async def _aperform(
     step: Step,
     on_delta: Callable[[Delta], None] | None,
     pieces: list[str],
-    kept: _Kept | None,
+    holding: _HeldLease | None,
 ) -> Any:
     if isinstance(step, store.Send):
         return await store.asend(client, step)
     if isinstance(step, Sleep):
         return await asyncio.sleep(step.seconds)
     assert isinstance(step, Ask)
-    if kept is None:
+    if holding is None:
         return await _aask(step, on_delta, pieces)
     call = asyncio.ensure_future(_aask(step, on_delta, pieces))
     try:
         while True:
-            done, _ = await asyncio.wait({call}, timeout=kept.slice())
+            done, _ = await asyncio.wait({call}, timeout=holding.slice())
             if done:
                 return call.result()
-            if kept.held and time.monotonic() < kept.deadline:
+            if holding.held and time.monotonic() < holding.deadline:
                 with contextlib.suppress(StoreUnavailable):
-                    kept.renewed(await _around_trip(client, (kept.step.renew,)))
+                    holding.renewed(await _around_trip(client, (holding.step.renew,)))
     finally:
         if not call.done():
             call.cancel()

@@ -126,8 +126,8 @@ __all__ = [
     "turn_answered",
     "turn_cards_withdraw",
     "turn_recording_owed",
-    "turn_regenerate",
     "turn_reply",
+    "turn_reply_again",
     "turn_reply_stream",
 ]
 
@@ -154,7 +154,7 @@ def provider_health() -> Health:
 def turn_admit(*, customer_id: int, session_id: UUID | None = None) -> Constraints:
     """Count one turn against the customer's rate limit and check the daily token quota (shared by every
     process through Redis). Raises TurnRateLimited / TokenQuotaExceeded with retry_after; StoreUnavailable if
-    Redis is down (fail closed). Call it before `turn_reply`, `turn_reply_stream` or `turn_regenerate`.
+    Redis is down (fail closed). Call it before `turn_reply`, `turn_reply_stream` or `turn_reply_again`.
 
     With `session_id`, the same round trip reads the session's constraints, which it returns (what the turn's
     candidates must already meet); without, NO_CONSTRAINTS."""
@@ -252,13 +252,13 @@ def turn_reply_stream(
     )
 
 
-def turn_regenerate(
+def turn_reply_again(
     *, session_id: UUID, context: TurnContext, idempotency_key: str | None = None, expected_seq: int | None = None
 ) -> Turn:
     """Answer the last user message again, replacing the reply after it if there is one (seq stays
     contiguous). Raises NothingToRegenerate when the session has no user message; with `expected_seq`,
     ConversationMovedOn (nothing written, no model call) unless that is the seq of the session's last message."""
-    return turns.regenerate(
+    return turns.reply_again(
         session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
     )
 

@@ -1,5 +1,5 @@
 """Turns: store the user's message, answer it within the token budget, store the reply, one turn per session at a
-time. The steps are written once, as a flow (`_turn`, see llm/flow.py): `reply` and `regenerate` run it with
+time. The steps are written once, as a flow (`_turn`, see llm/flow.py): `reply` and `reply_again` run it with
 redis-py's sync client and `Provider.complete`, `reply_streamed` with the asyncio client and `Provider.astream`,
 forwarding the reply's deltas as they come. A turn's Redis writes are the scripts its flow yields:
 
@@ -39,7 +39,7 @@ from llm.errors import LLMError, ModelError
 from llm.flow import Ask, Flow, Interrupted
 from llm.providers import Provider, get_provider
 from llm.redis import async_client, sync_client
-from llm.store import Begun, Idempotency, RollingSummary, SessionKeys
+from llm.store import BeginResult, Idempotency, RollingSummary, SessionKeys
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
         wait_seconds=ask.cfg.turn_lock_wait_seconds,
     )
     try:
-        yield lock.kept(
+        yield lock.hold(
             lease, hold_seconds=ask.cfg.turn_lock_ttl_seconds, deadline_seconds=ask.cfg.turn_deadline_seconds
         )
         if raw is None:  # the turn waited in line: BEGIN, refused with the first try, wrote nothing
@@ -128,7 +128,7 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
         raise
 
 
-def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow[Turn]:
+def _answer(ask: _Ask, lease: lock.Lease, begun: BeginResult, *, stream: bool) -> Flow[Turn]:
     """After BEGIN: fold when due, ask the model, store the reply (what it produced, if interrupted)."""
     begun, win, spent = yield from _fold(ask, lease, begun)
     provider = get_provider()
@@ -166,7 +166,7 @@ def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow
     return replace(turn, mood=mood_after, constraints=constraints)
 
 
-def _fold(ask: _Ask, lease: lock.Lease, begun: Begun) -> Flow[tuple[Begun, window.Window, int]]:
+def _fold(ask: _Ask, lease: lock.Lease, begun: BeginResult) -> Flow[tuple[BeginResult, window.Window, int]]:
     """The window, after folding into the rolling summary when due; and the tokens the fold spent."""
     win = _window(ask, begun)
     seqs = window.fold_range(
@@ -217,7 +217,7 @@ def _begin_call(ask: _Ask, lease: lock.Lease) -> store.Call:
     )
 
 
-def _window(ask: _Ask, begun: Begun) -> window.Window:
+def _window(ask: _Ask, begun: BeginResult) -> window.Window:
     return ask.prompt.assemble(mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
 
 
@@ -230,7 +230,7 @@ def _inferred_mood(completion: Answer) -> Mood | None:
 def _finish_calls(
     ask: _Ask,
     lease: lock.Lease,
-    begun: Begun,
+    begun: BeginResult,
     text: str,
     usage: Usage,
     spent: int,
@@ -277,7 +277,7 @@ def _finish_calls(
     return turn, [finish, *quota.usage_calls(customer_id=ask.context.customer_id, tokens=used, usage_id=reply.id)]
 
 
-def _left_stored(ask: _Ask, begun: Begun) -> int:
+def _left_stored(ask: _Ask, begun: BeginResult) -> int:
     """1 if BEGIN stored the turn's own message; 0 if it left it out to answer one stored earlier (regenerate, or
     the retry of a failed turn with its idempotency key)."""
     return int(ask.user is not None and begun.tail[-1].id == ask.user.id)
@@ -291,10 +291,10 @@ def reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key:
     return flow.run(sync_client(), _turn(_ask(session_id, context, idempotency_key, text), stream=False))
 
 
-def regenerate(
+def reply_again(
     *, session_id: UUID, context: TurnContext, idempotency_key: str | None = None, expected_seq: int | None = None
 ) -> Turn:
-    """Answer the last user message again (see llm.services.turn_regenerate)."""
+    """Answer the last user message again (see llm.services.turn_reply_again)."""
     ask = replace(_ask(session_id, context, idempotency_key, None), expected_seq=expected_seq or 0)
     return flow.run(sync_client(), _turn(ask, stream=False))
 

@@ -127,7 +127,7 @@ def test_a_cancelled_turn_stores_what_it_generated_marked_interrupted(fake_opena
     assert ANSWER.startswith(content)
     assert content != ANSWER
     assert raw_redis().zcard(store.session_keys(session_id).lock.queue) == 0
-    assert services.turn_regenerate(session_id=session_id, context=alice()).assistant_message.seq == 2
+    assert services.turn_reply_again(session_id=session_id, context=alice()).assistant_message.seq == 2
 
 
 def test_a_stream_broken_by_the_model_keeps_the_user_message_and_raises_a_typed_error(
