@@ -105,37 +105,24 @@ class OpenAIProvider:
             raise translate_error(exc) from exc
 
     def _complete(self, request: ModelRequest) -> Completion:
-        mode = self._mode(request)
-        body = request_body(self._cfg, request, stream=False, mode=mode)
-        content = transport.encode(body)
-        attempt = 0
+        tries = _Tries(self, request, stream=False)
         while True:
             try:
-                answer = transport.complete(_sync_client(self._endpoint), content)
-                return self._completion(request, body, answer)
+                answer = transport.complete(_sync_client(self._endpoint), tries.content)
+                return self._completion(request, tries.body, answer)
             except _SDK_ERRORS as exc:
-                then = self._next_try(exc, attempt, request, mode)
-                if then is None:
-                    raise translate_error(exc) from exc
-            if then.mode != mode:
-                mode, body = then.mode, request_body(self._cfg, request, stream=False, mode=then.mode)
-                content = transport.encode(body)
-                continue
-            time.sleep(then.delay)
-            attempt += 1
+                delay = tries.after(exc)
+            time.sleep(delay)
 
     async def _stream(self, request: ModelRequest) -> AsyncIterator[str | ReplyHead | Completion]:
-        mode = self._mode(request)
-        body = request_body(self._cfg, request, stream=True, mode=mode)
-        content = transport.encode(body)
-        attempt = 0
+        tries = _Tries(self, request, stream=True)
         while True:
             heads: list[dict[str, Any] | None] = []
             reader = ReplyReader(structured=request.purpose == "reply", on_head=heads.append)
             finish_reason: str | None = None
             usage = None
             try:
-                async with aclosing(transport.stream(_async_client(self._endpoint), content)) as chunks:
+                async with aclosing(transport.stream(_async_client(self._endpoint), tries.content)) as chunks:
                     async for chunk in chunks:
                         usage = transport.usage_of(chunk) or usage
                         if (choice := transport.first_choice(chunk)) is None:
@@ -147,15 +134,8 @@ class OpenAIProvider:
                         finish_reason = choice.get("finish_reason") or finish_reason
                 break
             except _SDK_ERRORS as exc:
-                then = None if reader.emitted else self._next_try(exc, attempt, request, mode)
-                if then is None:
-                    raise translate_error(exc) from exc
-            if then.mode != mode:
-                mode, body = then.mode, request_body(self._cfg, request, stream=True, mode=then.mode)
-                content = transport.encode(body)
-                continue
-            await asyncio.sleep(then.delay)
-            attempt += 1
+                delay = tries.after(exc, again=not reader.emitted)
+            await asyncio.sleep(delay)
         if finish_reason is None:
             raise LLMBadResponse("The model's answer ended before it was finished.")
         text, mood = reader.finish(finish_reason)
@@ -165,7 +145,7 @@ class OpenAIProvider:
             if heads:  # read only now (a reply that could not be streamed)
                 yield ReplyHead(heads.pop())
             yield rest
-        yield self._completed(request, reader, text, mood, self._usage(usage, body, text), finish_reason)
+        yield self._completed(request, reader, text, mood, self._usage(usage, tries.body, text), finish_reason)
 
     def _completion(self, request: ModelRequest, body: dict[str, Any], answer: dict[str, Any]) -> Completion:
         choice = transport.first_choice(answer)
@@ -210,21 +190,6 @@ class OpenAIProvider:
             return None
         cfg = self._cfg
         return structured.mode_for(cfg.structured_output, cfg.base_url, cfg.model)
-
-    def _next_try(self, exc: Exception, attempt: int, request: ModelRequest, mode: str | None) -> "_Try | None":
-        """What follows the failure `exc`: the next structured-output shape at once (its shape refused, under auto),
-        the same request after a delay (retryable), or None to give up."""
-        refusal = _refusal(exc)
-        if refusal is not None:
-            cfg = self._cfg
-            following = (
-                structured.fall_back(cfg.structured_output, cfg.base_url, cfg.model, mode)
-                if refusal.shape and mode is not None
-                else None
-            )
-            return None if following is None else _Try(following, 0.0)
-        delay = self._retry_delay(exc, attempt, request)
-        return None if delay is None else _Try(mode, delay)
 
     def _retry_delay(self, exc: Exception, attempt: int, request: ModelRequest) -> float | None:
         """Seconds to wait before another try after `exc`, or None to give up."""
@@ -280,12 +245,36 @@ class OpenAIProvider:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Try:
-    """Another request after a failure: in structured-output shape `mode`, after `delay` seconds."""
+class _Tries:
+    """The tries of one request, sync or streamed alike: its body in the structured-output shape of the moment, and
+    what follows a failure (`after`)."""
 
-    mode: str | None
-    delay: float
+    def __init__(self, provider: OpenAIProvider, request: ModelRequest, *, stream: bool) -> None:
+        self._provider, self._request, self._stream = provider, request, stream
+        self._attempt = 0  # retries spent (a new shape spends none)
+        self._shape(provider._mode(request))
+
+    def _shape(self, mode: str | None) -> None:
+        self.mode = mode
+        self.body = request_body(self._provider._cfg, self._request, stream=self._stream, mode=mode)
+        self.content = transport.encode(self.body)
+
+    def after(self, exc: Exception, *, again: bool = True) -> float:
+        """Seconds to wait before the next try after the failure `exc`: none for the next structured-output shape
+        (its shape refused, under auto), a delay for a retryable failure; raises the llm.errors type of `exc` when
+        there is no next try (or `again` is false: a stream that already yielded text)."""
+        cfg = self._provider._cfg
+        refusal = _refusal(exc) if again else None
+        if refusal is not None and refusal.shape and self.mode is not None:
+            following = structured.fall_back(cfg.structured_output, cfg.base_url, cfg.model, self.mode)
+            if following is not None:
+                self._shape(following)
+                return 0.0
+        delay = self._provider._retry_delay(exc, self._attempt, self._request) if again and refusal is None else None
+        if delay is None:
+            raise translate_error(exc) from exc
+        self._attempt += 1
+        return delay
 
 
 def _refusal(exc: Exception) -> refusals.Refusal | None:
