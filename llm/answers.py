@@ -5,7 +5,7 @@ kept from naming what it must not (llm/grounding.py), streamed or not. Folds and
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm import grounding
 from llm.data import NO_CONSTRAINTS, Card, Constraints, TurnContext, Usage
@@ -77,12 +77,7 @@ def _plain(completion: Completion) -> Answer:
 
 
 def _grounded(completion: Completion, grounder: grounding.Grounder) -> Answer:
-    return Answer(
-        text=grounder.text,
-        mood=completion.mood,
-        usage=completion.usage,
-        finish_reason=completion.finish_reason,
-        cards=grounder.cards,
-        noted=grounder.noted,
-        schema_valid=completion.schema_valid,
+    plain = _plain(completion)
+    return replace(
+        plain, text=grounder.text, cards=grounder.cards, noted=grounder.noted, schema_valid=completion.schema_valid
     )

@@ -48,7 +48,7 @@ from llm import refusals, structured, transport
 from llm.conf import LLMSettings, get_settings
 from llm.data import Usage
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
-from llm.providers import Completion, ModelRequest, ReplyHead, counted_usage
+from llm.providers import PAST_DEADLINE, Completion, ModelRequest, ReplyHead, counted_usage
 from llm.reply_json import ReplyReader
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class OpenAIProvider:
         tries = _Tries(self, request, stream=False)
         while True:
             try:
-                answer = transport.complete(_sync_client(self._endpoint), tries.content)
+                answer = transport.complete(_sync_client(self._endpoint), tries.content, timeout=tries.timeout())
                 return self._completion(request, tries.body, answer)
             except _SDK_ERRORS as exc:
                 delay = tries.after(exc)
@@ -273,8 +273,20 @@ class _Tries:
         delay = self._provider._retry_delay(exc, self._attempt, self._request) if again and refusal is None else None
         if delay is None:
             raise translate_error(exc) from exc
+        if self._request.deadline is not None and time.monotonic() + delay >= self._request.deadline:
+            raise LLMTimeout(PAST_DEADLINE) from exc
         self._attempt += 1
         return delay
+
+    def timeout(self) -> openai.Timeout | None:
+        """The next try's timeouts when the request has a deadline: the configured ones, or what is left of it."""
+        if self._request.deadline is None:
+            return None
+        left = self._request.deadline - time.monotonic()
+        if left <= 0:
+            raise LLMTimeout(PAST_DEADLINE)
+        cfg = self._provider._cfg
+        return openai.Timeout(min(cfg.read_timeout, left), connect=min(cfg.connect_timeout, left))
 
 
 def _refusal(exc: Exception) -> refusals.Refusal | None:

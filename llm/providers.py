@@ -13,6 +13,7 @@ from llm.conf import get_settings
 from llm.data import TurnContext, Usage
 
 Purpose = Literal["reply", "fold", "summary"]
+PAST_DEADLINE = "the turn did not finish within TURN_DEADLINE_SECONDS"  # LLMTimeout's detail at a deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +34,15 @@ class ModelRequest:
     """One model call. `messages` is the exact chat payload ({role, content} dicts, system prompt first).
 
     `purpose` "reply" asks for structured output {mood, noted, recommendations, reply}; "fold" and "summary" ask
-    for plain text. `offline` is the offline provider's input (a model ignores it).
+    for plain text. `offline` is the offline provider's input (a model ignores it). `deadline` (time.monotonic):
+    a sync call's tries end by then, with LLMTimeout (a turn's deadline; an async call is cancelled at it instead).
     """
 
     messages: tuple[dict[str, str], ...]
     purpose: Purpose
     max_tokens: int
     offline: OfflineInput | None = None
+    deadline: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
