@@ -2,8 +2,8 @@
 
 Sessions of 10, 100, 1,000 and 10,000 stored messages (Korean and English, 20-80 tokens each, written through
 llm.store with a raised cap) are windowed with a 3,000-token budget, the way a turn does it: the bare-prompt budget,
-the BEGIN script (regenerate mode, so nothing is appended), then `window.Prompt.assemble` and the payload; "cold" also
-tokenizes the system prompt afresh (llm caches its count per customer context, mood, summary and day, so most turns
+the BEGIN script (regenerate mode, so nothing is appended), then `llm.window.Prompt.assemble` and the payload; "cold"
+also tokenizes the system prompt afresh (llm caches its count per customer context, mood, summary and day, so most turns
 find it counted). Each assembly is compared with floors measured in the same run on the same connection:
 
 - bounded tail: one pipelined LRANGE of the bounded tail (budget // 4 + 1 messages), with token counts precomputed,
