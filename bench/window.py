@@ -216,13 +216,14 @@ def assemble(client: redis.Redis, keys: store.SessionKeys, lease: lock.Lease, *,
     if cold:
         window._counted_system_prompt.cache_clear()
     cfg = get_settings()
-    budget = window.prompt(CONTEXT, cfg).tail_budget()
+    prompt = window.prompt(CONTEXT, cfg)  # built once, as a turn builds it
+    budget = prompt.tail_budget()
     call = store.begin_call(
         keys, cfg, token=lease.token, user=None, tail_budget=budget, tail_limit=window.tail_limit(budget), idem=None
     )
     begun = store.parse_begin(store.run(client, call))
     assert isinstance(begun, store.BeginResult)
-    win = window.prompt(CONTEXT, cfg).assemble(mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
+    win = prompt.assemble(mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
     assert win.payload
     return win
 
