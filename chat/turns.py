@@ -149,7 +149,7 @@ async def _recorded_stream(
         _record_streamed(stream, session_id, context, idempotency_key, started), name=f"chat-record:{session_id}"
     )
     _recordings.add(recording)
-    recording.add_done_callback(_recordings.discard)
+    recording.add_done_callback(_recording_done)
     try:
         async for item in stream:
             if not isinstance(item, Turn):
@@ -161,6 +161,12 @@ async def _recorded_stream(
     turn = await asyncio.shield(recording)
     assert turn is not None  # the turn succeeded: its recording returns it or raises
     yield turn
+
+
+def _recording_done(recording: asyncio.Task) -> None:
+    _recordings.discard(recording)
+    if not recording.cancelled():
+        recording.exception()  # retrieved here, for a consumer that left: `_finish` logged the failure already
 
 
 async def _record_streamed(
