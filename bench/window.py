@@ -2,8 +2,8 @@
 
 Sessions of 10, 100, 1,000 and 10,000 stored messages (Korean and English, 20-80 tokens each, written through
 llm.store with a raised cap) are windowed with a 3,000-token budget, the way a turn does it: the bare-prompt budget,
-the BEGIN script (regenerate mode, so nothing is appended), then `window.assemble` and the payload; "cold" also
-tokenizes the system prompt afresh (llm caches its count per customer context, mood, summary and day, so most turns
+the BEGIN script (regenerate mode, so nothing is appended), then `llm.window.Prompt.assemble` and the payload; "cold"
+also tokenizes the system prompt afresh (llm caches its count per customer context, mood, summary and day, so most turns
 find it counted). Each assembly is compared with floors measured in the same run on the same connection:
 
 - bounded tail: one pipelined LRANGE of the bounded tail (budget // 4 + 1 messages), with token counts precomputed,
@@ -216,13 +216,14 @@ def assemble(client: redis.Redis, keys: store.SessionKeys, lease: lock.Lease, *,
     if cold:
         window._counted_system_prompt.cache_clear()
     cfg = get_settings()
-    budget = window.tail_budget(CONTEXT, cfg)
+    prompt = window.prompt(CONTEXT, cfg)  # built once, as a turn builds it
+    budget = prompt.tail_budget()
     call = store.begin_call(
         keys, cfg, token=lease.token, user=None, tail_budget=budget, tail_limit=window.tail_limit(budget), idem=None
     )
     begun = store.parse_begin(store.run(client, call))
-    assert isinstance(begun, store.Begun)
-    win = window.assemble(CONTEXT, cfg, mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
+    assert isinstance(begun, store.BeginResult)
+    win = prompt.assemble(mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
     assert win.payload
     return win
 
@@ -270,7 +271,7 @@ def main() -> int:
     cfg = get_settings()
     wire = Wire()
     client = counting_client(cfg.redis_url, wire)
-    bounded = window.tail_limit(window.tail_budget(CONTEXT, cfg))
+    bounded = window.tail_limit(window.prompt(CONTEXT, cfg).tail_budget())
     sessions: list[UUID] = []
     retries: list[str] = []  # why a fill was done again (see `fill`)
     rows = []

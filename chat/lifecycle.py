@@ -125,14 +125,11 @@ def session_end(*, customer_id: int, session_id: UUID) -> SessionView:
     context = turn_context_read(customer_id=customer_id, session_id=session_id)  # the session is theirs and open
     context = session_recommended_read(context, customer_id=customer_id, session_id=session_id)  # what it recommended
 
-    def summarize_and_store() -> tuple[SessionInfo, str]:
+    with llm.session_end(session_id=session_id):  # holding the turn lock; erased after the block
         summary = llm.session_summarize(session_id=session_id, context=context)
         info = customers.session_end(session_id=session_id, summary=summary.text, final_mood=summary.final_mood)
         _archive_transcript(session_id)
-        return info, summary.provider
-
-    info, provider = llm.session_end(session_id=session_id, then=summarize_and_store)
-    logger.info("session_ended", extra={"session_id": str(session_id), "provider": provider})
+    logger.info("session_ended", extra={"session_id": str(session_id), "provider": summary.provider})
     return SessionView(info=info, mood=info.final_mood)
 
 

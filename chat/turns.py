@@ -12,6 +12,8 @@ fail between that read and the recording, the turn is stored in Redis all the sa
 service_unavailable that says so.
 """
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -25,7 +27,16 @@ from chat.errors import ChatError
 from customers import services as customers
 from customers.services import DatabaseUnavailable, SessionNotFound
 from llm import services as llm
-from llm.services import Constraints, Delta, LLMError, StoreUnavailable, Turn, TurnContext, TurnRateLimited
+from llm.services import (
+    Constraints,
+    Delta,
+    LLMError,
+    StoreUnavailable,
+    Turn,
+    TurnContext,
+    TurnRateLimited,
+    TurnStream,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +106,7 @@ def turn_regenerate(
     one (the reply is replaced, the count stays)."""
     context = turn_prepare(customer_id=customer_id, session_id=session_id, idempotency_key=idempotency_key)
     started = time.monotonic()
-    turn = llm.turn_regenerate(
+    turn = llm.turn_reply_again(
         session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
     )
     return _finish(session_id, turn, context, idempotency_key, started=started, stream=False)
@@ -113,27 +124,60 @@ def turn_send_stream(
     Turn (with `idle_seconds`, a None whenever that long passes without a delta). A message that can never fit the
     model's budget raises MessageTooLong here, before any iteration.
 
-    The turn runs detached (llm.services.turn_reply_stream): if the consumer stops (a client disconnects), the reply
-    is still completed, stored and recorded, the recording running in the turn's task. Errors are raised to the
-    consumer as `turn_send` raises them."""
-    started = time.monotonic()
+    The turn runs detached (llm.services.turn_reply_stream), and so does its recording, in a task of its own that
+    awaits the turn's outcome: if the consumer stops (a client disconnects), the reply is still completed, stored
+    and recorded. The consumer gets the outcome once it is recorded; errors are raised to it as `turn_send` raises
+    them."""
+    stream = llm.turn_reply_stream(
+        session_id=session_id, text=text, context=context, idempotency_key=idempotency_key, idle_seconds=idle_seconds
+    )
+    return _recorded_stream(stream, session_id, context, idempotency_key, started=time.monotonic())
 
-    async def record(outcome: Turn | LLMError) -> Turn | None:
-        if isinstance(outcome, Turn):
-            return await sync_to_async(_finish, thread_sensitive=False)(
-                session_id, outcome, context, idempotency_key, started=started, stream=True
-            )
-        if outcome.messages_added:
-            await sync_to_async(_record_unanswered_message, thread_sensitive=False)(session_id, outcome.messages_added)
+
+# Recordings of streamed turns in flight, referenced here so that one whose consumer left is not garbage-collected.
+_recordings: set[asyncio.Task] = set()
+
+
+async def _recorded_stream(
+    stream: TurnStream, session_id: UUID, context: TurnContext, idempotency_key: str | None, *, started: float
+) -> AsyncIterator[Delta | Turn | None]:
+    recording = asyncio.create_task(
+        _record_streamed(stream, session_id, context, idempotency_key, started), name=f"chat-record:{session_id}"
+    )
+    _recordings.add(recording)
+    recording.add_done_callback(_recording_done)
+    try:
+        async for item in stream:
+            if not isinstance(item, Turn):
+                yield item
+    except LLMError:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(recording)  # what the failed turn left stored is counted first
+        raise
+    turn = await asyncio.shield(recording)
+    assert turn is not None  # the turn succeeded: its recording returns it or raises
+    yield turn
+
+
+def _recording_done(recording: asyncio.Task) -> None:
+    _recordings.discard(recording)
+    if not recording.cancelled():
+        recording.exception()  # retrieved here, for a consumer that left: `_finish` logged the failure already
+
+
+async def _record_streamed(
+    stream: TurnStream, session_id: UUID, context: TurnContext, idempotency_key: str | None, started: float
+) -> Turn | None:
+    """The streamed turn's outcome recorded, from a worker thread (the turn as answered); None after a failed
+    turn, whose error the consumer gets from the stream."""
+    try:
+        turn = await stream.outcome()
+    except LLMError as exc:
+        if exc.messages_added:
+            await sync_to_async(_record_unanswered_message, thread_sensitive=False)(session_id, exc.messages_added)
         return None
-
-    return llm.turn_reply_stream(
-        session_id=session_id,
-        text=text,
-        context=context,
-        idempotency_key=idempotency_key,
-        settle=record,
-        idle_seconds=idle_seconds,
+    return await sync_to_async(_finish, thread_sensitive=False)(
+        session_id, turn, context, idempotency_key, started=started, stream=True
     )
 
 

@@ -11,11 +11,12 @@ schema, whether the stream carried usage, and the time to the first reply text.
 import asyncio
 import time
 
-from llm import prompts, structured, tokens
+from llm import answers, prompts, structured, tokens
+from llm.answers import Answer, Grounds
 from llm.conf import LLMSettings, get_settings
 from llm.data import Candidate, CheckResult, CustomerFacts, TurnContext
 from llm.errors import LLMError
-from llm.providers import Completion, ModelRequest
+from llm.providers import ModelRequest, OfflineInput
 
 SAMPLE = "Recommend a warm dinner near Mapo-gu for a tired customer. 피곤한 날 저녁 추천해 주세요."
 CONTEXT = TurnContext(
@@ -76,8 +77,7 @@ def turn_request(cfg: LLMSettings) -> ModelRequest:
         messages=({"role": "system", "content": system}, {"role": "user", "content": SAMPLE}),
         purpose="reply",
         max_tokens=cfg.reply_reserve,
-        context=CONTEXT,
-        max_cards=cfg.recommendations_max,
+        offline=OfflineInput(context=CONTEXT, max_cards=cfg.recommendations_max),
     )
 
 
@@ -104,10 +104,10 @@ def _endpoint_steps(cfg: LLMSettings) -> list[tuple[str, bool, str]]:
         listed = "listed" if cfg.model in models else "not listed (the endpoint may still serve it)"
         steps.append(("models", True, f"GET {endpoint}/models: {len(models)} models, {cfg.model} {listed}"))
 
-    request = turn_request(cfg)
+    request, grounds = turn_request(cfg), Grounds(CONTEXT, max_cards=cfg.recommendations_max)
     started = time.monotonic()
     try:
-        completion = provider.complete(request)
+        completion = answers.complete(provider, request, grounds)
     except LLMError as exc:
         steps.append(("turn", False, f"structured turn with {cfg.model}: {exc.code} ({exc.detail})"))
     else:
@@ -117,7 +117,7 @@ def _endpoint_steps(cfg: LLMSettings) -> list[tuple[str, bool, str]]:
 
     started = time.monotonic()
     try:
-        completion, first = asyncio.run(_streamed(provider, request))
+        completion, first = asyncio.run(_streamed(provider, request, grounds))
     except LLMError as exc:
         steps.append(("stream", False, f"streamed turn with {cfg.model}: {exc.code} ({exc.detail})"))
     else:
@@ -132,18 +132,18 @@ def _endpoint_steps(cfg: LLMSettings) -> list[tuple[str, bool, str]]:
     return steps
 
 
-async def _streamed(provider, request: ModelRequest) -> tuple[Completion, float | None]:
-    """The streamed answer's Completion, and when its first reply text arrived (time.monotonic())."""
+async def _streamed(provider, request: ModelRequest, grounds: Grounds) -> tuple[Answer, float | None]:
+    """The streamed Answer, and when its first reply text arrived (time.monotonic())."""
     first = completion = None
-    async for item in provider.astream(request):
-        if isinstance(item, Completion):
+    async for item in answers.stream(provider, request, grounds):
+        if isinstance(item, Answer):
             completion = item
         elif first is None:
             first = time.monotonic()
     return completion, first
 
 
-def _verdict(completion: Completion) -> str:
+def _verdict(completion: Answer) -> str:
     valid = "matches" if completion.schema_valid else "does not match"
     return f"the reply {valid} the schema, {len(completion.cards)} of {len(CONTEXT.candidates)} candidates as cards"
 

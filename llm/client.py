@@ -44,11 +44,11 @@ from urllib.parse import urlsplit
 import httpx2
 import openai
 
-from llm import grounding, refusals, structured, transport
+from llm import refusals, structured, transport
 from llm.conf import LLMSettings, get_settings
-from llm.data import NO_CONSTRAINTS, Usage
+from llm.data import Usage
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
-from llm.providers import Completion, ModelRequest, counted_usage
+from llm.providers import PAST_DEADLINE, Completion, ModelRequest, ReplyHead, counted_usage
 from llm.reply_json import ReplyReader
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,9 @@ class OpenAIProvider:
         self._log_success(completion, request, started)
         return completion
 
-    async def astream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
-        """Yield reply text deltas as the model produces them, then exactly one Completion. Retries only before the
-        first delta. Raises only llm.errors types."""
+    async def astream(self, request: ModelRequest) -> AsyncIterator[str | ReplyHead | Completion]:
+        """Yield reply text deltas as the model produces them (a reply's ReplyHead with the first), then exactly one
+        Completion. Retries only before the first delta. Raises only llm.errors types."""
         started = time.monotonic()
         try:
             async with aclosing(self._stream(request)) as items:
@@ -105,78 +105,47 @@ class OpenAIProvider:
             raise translate_error(exc) from exc
 
     def _complete(self, request: ModelRequest) -> Completion:
-        mode = self._mode(request)
-        body = request_body(self._cfg, request, stream=False, mode=mode)
-        content = transport.encode(body)
-        attempt = 0
+        tries = _Tries(self, request, stream=False)
         while True:
             try:
-                answer = transport.complete(_sync_client(self._endpoint), content)
-                return self._completion(request, body, answer)
+                answer = transport.complete(_sync_client(self._endpoint), tries.content, timeout=tries.timeout())
+                return self._completion(request, tries.body, answer)
             except _SDK_ERRORS as exc:
-                then = self._next_try(exc, attempt, request, mode)
-                if then is None:
-                    raise translate_error(exc) from exc
-            if then.mode != mode:
-                mode, body = then.mode, request_body(self._cfg, request, stream=False, mode=then.mode)
-                content = transport.encode(body)
-                continue
-            time.sleep(then.delay)
-            attempt += 1
+                delay = tries.after(exc)
+            time.sleep(delay)
 
-    async def _stream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
-        mode = self._mode(request)
-        body = request_body(self._cfg, request, stream=True, mode=mode)
-        content = transport.encode(body)
-        attempt = 0
+    async def _stream(self, request: ModelRequest) -> AsyncIterator[str | ReplyHead | Completion]:
+        tries = _Tries(self, request, stream=True)
         while True:
-            grounder = _grounder(request)
-            reader = _reader(request, grounder)
+            heads: list[dict[str, Any] | None] = []
+            reader = ReplyReader(structured=request.purpose == "reply", on_head=heads.append)
             finish_reason: str | None = None
             usage = None
             try:
-                async with aclosing(transport.stream(_async_client(self._endpoint), content)) as chunks:
+                async with aclosing(transport.stream(_async_client(self._endpoint), tries.content)) as chunks:
                     async for chunk in chunks:
                         usage = transport.usage_of(chunk) or usage
                         if (choice := transport.first_choice(chunk)) is None:
                             continue
-                        delta = reader.feed(transport.text_of(choice.get("delta")))
-                        if delta and grounder:
-                            delta = grounder.feed(delta)
-                        if delta:
+                        if delta := reader.feed(transport.text_of(choice.get("delta"))):
+                            if heads:  # with the first text, never before: a stream that fails first is retried
+                                yield ReplyHead(heads.pop())
                             yield delta
                         finish_reason = choice.get("finish_reason") or finish_reason
                 break
             except _SDK_ERRORS as exc:
-                then = None if reader.emitted else self._next_try(exc, attempt, request, mode)
-                if then is None:
-                    raise translate_error(exc) from exc
-            if then.mode != mode:
-                mode, body = then.mode, request_body(self._cfg, request, stream=True, mode=then.mode)
-                content = transport.encode(body)
-                continue
-            await asyncio.sleep(then.delay)
-            attempt += 1
+                delay = tries.after(exc, again=not reader.emitted)
+            await asyncio.sleep(delay)
         if finish_reason is None:
             raise LLMBadResponse("The model's answer ended before it was finished.")
         text, mood = reader.finish(finish_reason)
         _note_malformed(reader, finish_reason)
-        rest = text[len(reader.emitted) :]
-        if grounder:
-            rest = grounder.finish(rest)
-            text = grounder.text
-        _not_empty(text)
-        if rest:
+        _not_empty(request, text)
+        if rest := text[len(reader.emitted) :]:
+            if heads:  # read only now (a reply that could not be streamed)
+                yield ReplyHead(heads.pop())
             yield rest
-        yield Completion(
-            text=text,
-            mood=mood,
-            usage=self._usage(usage, body, text),
-            finish_reason=finish_reason,
-            cards=grounder.cards if grounder else (),
-            noted=grounder.noted if grounder else NO_CONSTRAINTS,
-            schema_valid=_schema_valid(request, reader),
-        )
+        yield self._completed(request, reader, text, mood, self._usage(usage, tries.body, text), finish_reason)
 
     def _completion(self, request: ModelRequest, body: dict[str, Any], answer: dict[str, Any]) -> Completion:
         choice = transport.first_choice(answer)
@@ -185,23 +154,27 @@ class OpenAIProvider:
         finish_reason = choice.get("finish_reason")
         if finish_reason is None:
             raise LLMBadResponse("The model's answer ended before it was finished.")
-        grounder = _grounder(request)
-        reader = _reader(request, grounder)
+        reader = ReplyReader(structured=request.purpose == "reply")
         reader.feed(transport.text_of(choice.get("message")))
         text, mood = reader.finish(finish_reason)
         _note_malformed(reader, finish_reason)
-        if grounder:
-            grounder.finish(text)  # read whole: no text is held back
-            text = grounder.text
-        _not_empty(text)
+        _not_empty(request, text)
+        usage = self._usage(transport.usage_of(answer), body, text)
+        return self._completed(request, reader, text, mood, usage, finish_reason)
+
+    @staticmethod
+    def _completed(
+        request: ModelRequest, reader: ReplyReader, text: str, mood: str | None, usage: Usage, finish_reason: str
+    ) -> Completion:
+        if request.purpose != "reply":
+            return Completion(text=text, mood=mood, usage=usage, finish_reason=finish_reason)
         return Completion(
             text=text,
             mood=mood,
-            usage=self._usage(transport.usage_of(answer), body, text),
+            usage=usage,
             finish_reason=finish_reason,
-            cards=grounder.cards if grounder else (),
-            noted=grounder.noted if grounder else NO_CONSTRAINTS,
-            schema_valid=_schema_valid(request, reader),
+            head=reader.head,
+            schema_valid=structured.conforms(reader.answer),
         )
 
     def _usage(self, usage: tuple[int, int] | None, body: dict[str, Any], text: str) -> Usage:
@@ -217,21 +190,6 @@ class OpenAIProvider:
             return None
         cfg = self._cfg
         return structured.mode_for(cfg.structured_output, cfg.base_url, cfg.model)
-
-    def _next_try(self, exc: Exception, attempt: int, request: ModelRequest, mode: str | None) -> "_Try | None":
-        """What follows the failure `exc`: the next structured-output shape at once (its shape refused, under auto),
-        the same request after a delay (retryable), or None to give up."""
-        refusal = _refusal(exc)
-        if refusal is not None:
-            cfg = self._cfg
-            following = (
-                structured.fall_back(cfg.structured_output, cfg.base_url, cfg.model, mode)
-                if refusal.shape and mode is not None
-                else None
-            )
-            return None if following is None else _Try(following, 0.0)
-        delay = self._retry_delay(exc, attempt, request)
-        return None if delay is None else _Try(mode, delay)
 
     def _retry_delay(self, exc: Exception, attempt: int, request: ModelRequest) -> float | None:
         """Seconds to wait before another try after `exc`, or None to give up."""
@@ -287,23 +245,48 @@ class OpenAIProvider:
         )
 
 
-def _grounder(request: ModelRequest) -> grounding.Grounder | None:
-    """The checks of a reply (a reply always has its context; other purposes have no cards)."""
-    if request.purpose != "reply" or request.context is None:
-        return None
-    return grounding.Grounder(request.context, max_cards=request.max_cards)
+class _Tries:
+    """The tries of one request, sync or streamed alike: its body in the structured-output shape of the moment, and
+    what follows a failure (`after`)."""
 
+    def __init__(self, provider: OpenAIProvider, request: ModelRequest, *, stream: bool) -> None:
+        self._provider, self._request, self._stream = provider, request, stream
+        self._attempt = 0  # retries spent (a new shape spends none)
+        self._shape(provider._mode(request))
 
-def _reader(request: ModelRequest, grounder: grounding.Grounder | None) -> ReplyReader:
-    return ReplyReader(structured=request.purpose == "reply", on_head=grounder.settle if grounder else None)
+    def _shape(self, mode: str | None) -> None:
+        self.mode = mode
+        self.body = request_body(self._provider._cfg, self._request, stream=self._stream, mode=mode)
+        self.content = transport.encode(self.body)
 
+    def after(self, exc: Exception, *, again: bool = True) -> float:
+        """Seconds to wait before the next try after the failure `exc`: none for the next structured-output shape
+        (its shape refused, under auto), a delay for a retryable failure; raises the llm.errors type of `exc` when
+        there is no next try (or `again` is false: a stream that already yielded text)."""
+        cfg = self._provider._cfg
+        refusal = _refusal(exc) if again else None
+        if refusal is not None and refusal.shape and self.mode is not None:
+            following = structured.fall_back(cfg.structured_output, cfg.base_url, cfg.model, self.mode)
+            if following is not None:
+                self._shape(following)
+                return 0.0
+        delay = self._provider._retry_delay(exc, self._attempt, self._request) if again and refusal is None else None
+        if delay is None:
+            raise translate_error(exc) from exc
+        if self._request.deadline is not None and time.monotonic() + delay >= self._request.deadline:
+            raise LLMTimeout(PAST_DEADLINE) from exc
+        self._attempt += 1
+        return delay
 
-@dataclass(frozen=True, slots=True)
-class _Try:
-    """Another request after a failure: in structured-output shape `mode`, after `delay` seconds."""
-
-    mode: str | None
-    delay: float
+    def timeout(self) -> openai.Timeout | None:
+        """The next try's timeouts when the request has a deadline: the configured ones, or what is left of it."""
+        if self._request.deadline is None:
+            return None
+        left = self._request.deadline - time.monotonic()
+        if left <= 0:
+            raise LLMTimeout(PAST_DEADLINE)
+        cfg = self._provider._cfg
+        return openai.Timeout(min(cfg.read_timeout, left), connect=min(cfg.connect_timeout, left))
 
 
 def _refusal(exc: Exception) -> refusals.Refusal | None:
@@ -317,13 +300,10 @@ def _note_malformed(reader: ReplyReader, finish_reason: str) -> None:
         log.warning("reply not valid json", extra={"finish_reason": finish_reason, "text_read": bool(reader.emitted)})
 
 
-def _not_empty(text: str) -> None:
-    if not text.strip():
+def _not_empty(request: ModelRequest, text: str) -> None:
+    # A reply with no text is answered by its grounding (the sentence of its cards); a summary must have some.
+    if request.purpose != "reply" and not text.strip():
         raise LLMBadResponse("The model's reply was empty.")
-
-
-def _schema_valid(request: ModelRequest, reader: ReplyReader) -> bool | None:
-    return structured.conforms(reader.answer) if request.purpose == "reply" else None
 
 
 def request_body(cfg: LLMSettings, request: ModelRequest, *, stream: bool, mode: str | None = None) -> dict[str, Any]:

@@ -8,43 +8,15 @@ lives TURN_LOCK_WAIT_SECONDS + 2 s, until every such waiter has given up on its 
 
 import contextlib
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 from uuid import UUID
 
-import redis
-
-from llm import flow, lock, store
+from llm import flow, lock, renewal, store
 from llm.conf import get_settings
 from llm.errors import SessionClosed, StoreUnavailable, TurnInProgress
 from llm.redis import sync_client
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-
-@contextlib.contextmanager
-def _renewed(client: redis.Redis, lease: lock.Lease, hold_seconds: float) -> Iterator[None]:
-    """Renew the lease every third of `hold_seconds` from a thread of its own while the block runs (the end's
-    summary call may be slower than the lease)."""
-    stop = threading.Event()
-    renew = store.lock_renew_call(lease.keys, token=lease.token, hold_seconds=hold_seconds)
-
-    def keep() -> None:
-        while not stop.wait(hold_seconds / 3):
-            with contextlib.suppress(StoreUnavailable):
-                if store.run(client, renew) != 1:
-                    return
-
-    keeper = threading.Thread(target=keep, name="llm-end-lease", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        keeper.join()
 
 
 def erase(session_id: UUID) -> None:
@@ -60,19 +32,21 @@ def erase(session_id: UUID) -> None:
     store.run(client, store.erase_call(keys, cfg))  # also drops the ticket taken above
 
 
-def end(session_id: UUID, then: Callable[[], T]) -> T:
+@contextlib.contextmanager
+def ending(session_id: UUID) -> Iterator[None]:
     """Wait in line (TurnInProgress after TURN_LOCK_WAIT_SECONDS; SessionClosed if the session was closed
-    meanwhile), run `then` holding the lock (the caller summarizes and stores the summary), then erase the session
-    as `erase` does. If `then` fails, the lock is released and nothing is erased. Should Redis fail at the erase
-    itself, `then`'s work stands: the keys expire with their TTL (a warning is logged)."""
+    meanwhile), hold the lock for the block (the caller summarizes and stores the summary there), then erase the
+    session as `erase` does. If the block raises, the lock is released and nothing is erased. Should Redis fail at
+    the erase itself, the block's work stands: the keys expire with their TTL (a warning is logged)."""
     cfg, keys, client = get_settings(), store.session_keys(session_id), sync_client()
     lease = flow.run(
         client,
         lock.acquire(keys.lock, hold_seconds=cfg.turn_lock_ttl_seconds, wait_seconds=cfg.turn_lock_wait_seconds),
     )
     try:
-        with _renewed(client, lease, cfg.turn_lock_ttl_seconds):
-            result = then()
+        hold = lock.hold(lease, hold_seconds=cfg.turn_lock_ttl_seconds, deadline_seconds=cfg.turn_deadline_seconds)
+        with renewal.renewed(hold.renew, every=hold.every):  # the summary call may be slower than the lease
+            yield
     except BaseException:
         flow.run(client, lock.release_quietly(lease))
         raise
@@ -80,4 +54,3 @@ def end(session_id: UUID, then: Callable[[], T]) -> T:
         store.run(client, store.erase_call(keys, cfg))
     except StoreUnavailable:
         log.warning("conversation_erase_deferred", extra={"session_id": str(session_id)})
-    return result

@@ -3,11 +3,12 @@ as generators (flows) that yield the steps they need and get each step's result 
 
 - `store.Send`: one Redis round trip (its results; a durable one is finished even under cancellation);
 - `Sleep`: a pause (polling for the turn lock);
-- `Ask`: one model call (its Completion; with `deltas`, the async runner forwards the reply as it is produced);
-- `Keep`: from here to the flow's end, renew the turn lock's lease while a model call runs, and let no model call
-  run past a deadline (LLMTimeout). The runner waits for a call in slices of the renewal period, renewing between
-  them: a sync call runs in a thread of its own (left to end on its own read timeout if the deadline passes), an
-  async one in a task (cancelled at the deadline). No round trip is added to a call shorter than the period.
+- `Ask`: one model call (its Answer, a reply grounded by llm/answers.py; with `deltas`, the async runner forwards
+  the reply as it is produced);
+- `HoldLease`: from here to the flow's end, keep the turn lock's lease renewed (by the process's one renewer,
+  llm/renewal.py: no round trip for a turn shorter than the period), and let no model call run past a deadline
+  (LLMTimeout): a sync call runs in the calling thread, its tries bounded by the deadline (`ModelRequest.deadline`),
+  an async one is cancelled at it.
 
 `run` performs the steps with redis-py's sync client and `Provider.complete`; `arun` with its asyncio client and
 `Provider.astream`. A step that fails is raised inside the flow, where it happened, so a flow's `try` blocks see
@@ -17,19 +18,19 @@ inside the flow, which may store it, and re-raises the cancellation once the flo
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
 
-from llm import store
+from llm import answers, renewal, store
+from llm.answers import Answer, Grounds
 from llm.data import Delta
-from llm.errors import LLMBadResponse, LLMTimeout, StoreUnavailable
-from llm.providers import Completion, ModelRequest, Provider
+from llm.errors import LLMBadResponse, LLMTimeout
+from llm.providers import PAST_DEADLINE, ModelRequest, Provider
 
 T = TypeVar("T")
 
@@ -43,36 +44,18 @@ class Sleep:
 class Ask:
     provider: Provider
     request: ModelRequest
+    grounds: Grounds | None = None  # a reply's: what it is grounded in (llm/answers.py)
     deltas: bool = False  # forward the reply's deltas as they come (async runner)
 
 
 @dataclass(frozen=True, slots=True)
-class Keep:
-    """Renew the lease with `renew` (a script answering 1 while it holds) every `every` seconds of a model call, and
-    answer no model call later than `deadline_seconds` after this step."""
+class HoldLease:
+    """From here to the flow's end, renew the lease with `renew` (a script answering 1 while it holds) every `every`
+    seconds (llm/renewal.py), and answer no model call later than `deadline_seconds` after this step."""
 
     renew: store.Call
     every: float
     deadline_seconds: float
-
-
-class _Kept:
-    """A Keep in force: its absolute deadline (time.monotonic), and whether the lease is still held."""
-
-    def __init__(self, step: Keep) -> None:
-        self.step = step
-        self.deadline = time.monotonic() + step.deadline_seconds
-        self.held = True
-
-    def slice(self) -> float:
-        """Seconds to wait for a call before renewing; LLMTimeout once the deadline has passed."""
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise LLMTimeout("the turn did not finish within TURN_DEADLINE_SECONDS")
-        return min(self.step.every, remaining)
-
-    def renewed(self, results: list[Any]) -> None:
-        self.held = self.held and results[0] == 1  # once lost, the write scripts refuse; stop renewing
 
 
 class Interrupted(BaseException):
@@ -83,7 +66,7 @@ class Interrupted(BaseException):
         self.text = text
 
 
-Step = store.Send | Sleep | Ask | Keep
+Step = store.Send | Sleep | Ask | HoldLease
 Flow = Generator[Step, Any, T]
 
 
@@ -91,18 +74,19 @@ def run(client: redis.Redis, flow: Flow[T]) -> T:
     """Run a flow to its end on the sync client."""
     value: Any = None
     error: BaseException | None = None
-    kept: _Kept | None = None
-    while True:
-        step = _next(flow, value, error)
-        if not isinstance(step, Step):
-            return step.value
-        if isinstance(step, Keep):
-            kept, value, error = _Kept(step), None, None
-            continue
-        try:
-            value, error = _perform(client, step, kept), None
-        except BaseException as exc:
-            value, error = None, exc
+    deadline: float | None = None
+    with contextlib.ExitStack() as held:
+        while True:
+            step = _next(flow, value, error)
+            if not isinstance(step, Step):
+                return step.value
+            if isinstance(step, HoldLease):
+                deadline, value, error = _hold(held, step), None, None
+                continue
+            try:
+                value, error = _perform(client, step, deadline), None
+            except BaseException as exc:
+                value, error = None, exc
 
 
 async def arun(client: redis.asyncio.Redis, flow: Flow[T], on_delta: Callable[[Delta], None] | None = None) -> T:
@@ -110,30 +94,44 @@ async def arun(client: redis.asyncio.Redis, flow: Flow[T], on_delta: Callable[[D
     value: Any = None
     error: BaseException | None = None
     cancelled: asyncio.CancelledError | None = None
-    kept: _Kept | None = None
-    while True:
-        try:
-            step = _next(flow, value, error)
-        except Interrupted:
-            assert cancelled is not None
-            raise cancelled from None
-        if not isinstance(step, Step):
-            if cancelled is not None:
-                raise cancelled
-            return step.value
-        if isinstance(step, Keep):
-            kept, value, error = _Kept(step), None, None
-            continue
-        pieces: list[str] = []
-        try:
-            value, error = await _aperform(client, step, on_delta, pieces, kept), None
-        except asyncio.CancelledError as exc:
-            if isinstance(step, Ask) and step.deltas:
-                value, error, cancelled = None, Interrupted("".join(pieces)), exc
-            else:
+    deadline: float | None = None
+    with contextlib.ExitStack() as held:
+        while True:
+            try:
+                step = _next(flow, value, error)
+            except Interrupted:
+                assert cancelled is not None
+                raise cancelled from None
+            if not isinstance(step, Step):
+                if cancelled is not None:
+                    raise cancelled
+                return step.value
+            if isinstance(step, HoldLease):
+                deadline, value, error = _hold(held, step), None, None
+                continue
+            pieces: list[str] = []
+            try:
+                value, error = await _aperform(client, step, on_delta, pieces, deadline), None
+            except asyncio.CancelledError as exc:
+                if isinstance(step, Ask) and step.deltas:
+                    value, error, cancelled = None, Interrupted("".join(pieces)), exc
+                else:
+                    value, error = None, exc
+            except BaseException as exc:
                 value, error = None, exc
-        except BaseException as exc:
-            value, error = None, exc
+
+
+def _hold(held: contextlib.ExitStack, step: HoldLease) -> float:
+    """The lease renewed until the flow ends; the deadline of its model calls (time.monotonic)."""
+    held.enter_context(renewal.renewed(step.renew, every=step.every))
+    return time.monotonic() + step.deadline_seconds
+
+
+def _remaining(deadline: float) -> float:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise LLMTimeout(PAST_DEADLINE)
+    return remaining
 
 
 def _next(flow: Flow[T], value: Any, error: BaseException | None) -> "Step | StopIteration":
@@ -143,34 +141,17 @@ def _next(flow: Flow[T], value: Any, error: BaseException | None) -> "Step | Sto
         return done
 
 
-def _perform(client: redis.Redis, step: Step, kept: _Kept | None) -> Any:
+def _perform(client: redis.Redis, step: Step, deadline: float | None) -> Any:
     if isinstance(step, store.Send):
         return store.send(client, step)
     if isinstance(step, Sleep):
         return time.sleep(step.seconds)
     assert isinstance(step, Ask)
-    if kept is None:
-        return step.provider.complete(step.request)
-    outcome: dict[str, Any] = {}
-
-    def call() -> None:
-        try:
-            outcome["value"] = step.provider.complete(step.request)
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=call, name="llm-model-call", daemon=True)
-    worker.start()
-    while True:
-        worker.join(kept.slice())
-        if not worker.is_alive():
-            break
-        if kept.held and time.monotonic() < kept.deadline:
-            with contextlib.suppress(StoreUnavailable):
-                kept.renewed(store.run_all(client, (kept.step.renew,)))
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    request = step.request
+    if deadline is not None:
+        _remaining(deadline)
+        request = replace(request, deadline=deadline)  # the provider's tries end by then (LLMTimeout)
+    return answers.complete(step.provider, request, step.grounds)
 
 
 async def _aperform(
@@ -178,45 +159,26 @@ async def _aperform(
     step: Step,
     on_delta: Callable[[Delta], None] | None,
     pieces: list[str],
-    kept: _Kept | None,
+    deadline: float | None,
 ) -> Any:
     if isinstance(step, store.Send):
         return await store.asend(client, step)
     if isinstance(step, Sleep):
         return await asyncio.sleep(step.seconds)
     assert isinstance(step, Ask)
-    if kept is None:
+    if deadline is None:
         return await _aask(step, on_delta, pieces)
-    call = asyncio.ensure_future(_aask(step, on_delta, pieces))
     try:
-        while True:
-            done, _ = await asyncio.wait({call}, timeout=kept.slice())
-            if done:
-                return call.result()
-            if kept.held and time.monotonic() < kept.deadline:
-                with contextlib.suppress(StoreUnavailable):
-                    kept.renewed(await _around_trip(client, (kept.step.renew,)))
-    finally:
-        if not call.done():
-            call.cancel()
-            with contextlib.suppress(BaseException):
-                await call
-
-
-async def _around_trip(client: redis.asyncio.Redis, calls: tuple[store.Call, ...]) -> list[Any]:
-    """`store.run_all` on the asyncio client: one round trip outside the flow (a script reloaded if need be)."""
-    trip, results = store.round_trip(calls), None
-    while True:
-        try:
-            results = await store.asend(client, trip.send(results))
-        except StopIteration as done:
-            return done.value
+        async with asyncio.timeout(_remaining(deadline)):
+            return await _aask(step, on_delta, pieces)
+    except TimeoutError:
+        raise LLMTimeout(PAST_DEADLINE) from None
 
 
 async def _aask(step: Ask, on_delta: Callable[[Delta], None] | None, pieces: list[str]) -> Any:
-    async with contextlib.aclosing(step.provider.astream(step.request)) as stream:
+    async with contextlib.aclosing(answers.stream(step.provider, step.request, step.grounds)) as stream:
         async for item in stream:
-            if isinstance(item, Completion):
+            if isinstance(item, Answer):
                 return item
             if step.deltas:
                 pieces.append(item)

@@ -26,7 +26,7 @@ from uuid import uuid4
 
 from llm import store
 from llm.errors import SessionClosed, StoreUnavailable, TurnInProgress
-from llm.flow import Flow, Keep, Sleep
+from llm.flow import Flow, HoldLease, Sleep
 from llm.store import LockKeys
 
 _FIRST_POLL_SECONDS = 0.005
@@ -99,11 +99,11 @@ def acquire_along(
     return lease, along_answer
 
 
-def kept(lease: Lease, *, hold_seconds: float, deadline_seconds: float) -> Keep:
+def hold(lease: Lease, *, hold_seconds: float, deadline_seconds: float) -> HoldLease:
     """The step that keeps `lease` for the rest of a flow: renewed every third of `hold_seconds` while a model call
     runs, and no model call past `deadline_seconds` (see llm/flow.py)."""
     renew = store.lock_renew_call(lease.keys, token=lease.token, hold_seconds=hold_seconds)
-    return Keep(renew, every=hold_seconds / 3, deadline_seconds=deadline_seconds)
+    return HoldLease(renew, every=hold_seconds / 3, deadline_seconds=deadline_seconds)
 
 
 def release(lease: Lease) -> Flow[None]:

@@ -1,21 +1,23 @@
 """The offline provider: deterministic answers built from the request itself, with no model and no network.
 
 It lets the quick start and the test suite run without any endpoint; every turn it answers says `provider: offline`.
-Replies are grounded: in the customer's preferred language (Korean or English), they greet the customer, acknowledge
-their mood, say which rules the message stated, recommend the top candidates of the turn's block as cards (through
-the same checks as a model's proposals, llm/grounding.py), say which of them declare no allergens ("allergens not
-declared": only a customer with no allergy is shown one) and mention the remaining budget, or say plainly that
-nothing fits and which rules ruled it out. A message that asks for nothing gets no card. The request itself is never
-quoted back. Fold and summary
-answers are extractive (the first sentence of each customer message, what was recommended and how it was rated, and
-the rules the customer stated). Allergies and diets awaiting the customer's confirmation in their profile are said
-to be treated as such ("I'll treat sesame as an allergy; confirm it in your profile").
+It answers from `ModelRequest.offline` (an `OfflineInput`), never from the payload a model reads. Replies are
+grounded: in the customer's preferred language (Korean or English), they greet the customer, acknowledge their
+mood, say which rules the message stated, propose those of the top candidates of the turn's block that the checks
+keep (llm/grounding.py; the turn grounds the answer as it grounds a model's, llm/answers.py), say which of them
+declare no allergens ("allergens not declared": only a customer with no allergy is shown one) and mention the
+remaining budget, or say plainly that nothing fits and which rules ruled it out. A message that asks for nothing
+gets no card. The request itself is never quoted back. Fold and summary answers are extractive (the first sentence
+of each customer message, what was recommended and how it was rated, and the rules the customer stated). Allergies
+and diets awaiting the customer's confirmation in their profile are said to be treated as such ("I'll treat sesame
+as an allergy; confirm it in your profile").
 """
 
 import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from llm import grounding
 from llm import rules as rule_words
@@ -23,7 +25,7 @@ from llm.candidates import ALLERGENS_NOT_DECLARED
 from llm.conf import LLMSettings, get_settings
 from llm.data import NO_CONSTRAINTS, Card, RecommendedItem, TurnContext
 from llm.prompts import format_money, stated_line
-from llm.providers import Completion, ModelRequest, counted_usage
+from llm.providers import Completion, ModelRequest, OfflineInput, ReplyHead, counted_usage
 
 MAX_SUMMARY_CHARS = 600
 MAX_POINT_CHARS = 80  # one customer message's first sentence, in a summary
@@ -79,22 +81,27 @@ class OfflineProvider:
         self._model = (cfg or get_settings()).model
 
     def complete(self, request: ModelRequest) -> Completion:
-        """The whole answer. Usage is counted with the configured model's tokenizer, as a real call would bill."""
-        cards: tuple[Card, ...] = ()
+        """The whole answer, from `request.offline`. Usage is counted with the configured model's tokenizer, as a
+        real call would bill."""
+        given = request.offline
+        head = None
         if request.purpose == "reply":
-            text, mood, cards = _reply(request)
+            text, mood, head = _reply(request.messages, given)
         else:
-            text, mood = extractive_summary(request.previous_summary, request.transcript), None
-            if request.purpose == "summary" and request.context and request.context.recommended:
-                text = f"{text} {recommended_sentence(request.context.recommended)}"
-            if request.purpose == "summary" and request.context and (stated := stated_line(request.context)):
+            given = given or OfflineInput()
+            text, mood = extractive_summary(given.previous_summary, given.transcript), None
+            if request.purpose == "summary" and given.context and given.context.recommended:
+                text = f"{text} {recommended_sentence(given.context.recommended)}"
+            if request.purpose == "summary" and given.context and (stated := stated_line(given.context)):
                 text = f"{text} Stated in this session: {stated}."
         usage = counted_usage(request.messages, text, model=self._model)
-        return Completion(text=text, mood=mood, usage=usage, finish_reason="stop", cards=cards)
+        return Completion(text=text, mood=mood, usage=usage, finish_reason="stop", head=head)
 
-    async def astream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
-        """The answer in deltas of a few words each, then the Completion."""
+    async def astream(self, request: ModelRequest) -> AsyncIterator[str | ReplyHead | Completion]:
+        """The answer in deltas of a few words each (a reply's ReplyHead first), then the Completion."""
         completion = self.complete(request)
+        if request.purpose == "reply":
+            yield ReplyHead(completion.head)
         words = _WORD.findall(completion.text)
         for start in range(0, len(words), WORDS_PER_DELTA):
             yield "".join(words[start : start + WORDS_PER_DELTA])
@@ -102,25 +109,26 @@ class OfflineProvider:
         yield completion
 
 
-def _reply(request: ModelRequest) -> tuple[str, str | None, tuple[Card, ...]]:
-    """The offline reply to the last user message of `request.messages`, the mood inferred from it (or None), and
-    its cards: the top candidates, checked as a model's proposals are."""
-    message = next((m["content"] for m in reversed(request.messages) if m.get("role") == "user"), "")
+def _reply(
+    messages: Sequence[Mapping[str, str]], given: OfflineInput | None
+) -> tuple[str, str | None, dict[str, Any] | None]:
+    """The offline reply to the last user message of `messages`, the mood inferred from it (or None), and its
+    structured members: the top candidates proposed, those the turn's checks would keep (the offline provider
+    proposes as a careful model would; the turn checks them all the same, llm/answers.py)."""
+    message = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
     inferred = infer_mood(message)
-    mood = inferred or request.mood
-    context = request.context
-    if context is None:
-        return "Hi! Tell me what you like. (Offline demo reply.)", inferred, ()
-    grounder = grounding.Grounder(context, max_cards=request.max_cards)
-    picks = context.candidates[: request.max_cards]
-    grounder.settle({"recommendations": [{"item_id": c.external_id, "reason": _reason(c, context)} for c in picks]})
-    grounder.finish(_reply_text(context, mood, grounder.cards))
-    text = grounder.text
-    if not grounder.cards and context.asks:
-        # Built here from the rules alone (codes, caps, tags), never from an item: added after the text check,
-        # which could take a code for a part of a name to avoid ("peanut" in "땅콩국수 (peanut noodles)").
+    if given is None or given.context is None:
+        return "Hi! Tell me what you like. (Offline demo reply.)", inferred, None
+    context, mood = given.context, inferred or given.mood
+    picks = context.candidates[: given.max_cards]
+    proposals = [{"item_id": c.external_id, "reason": _reason(c, context)} for c in picks]
+    cards, _ = grounding.check(context, proposals, max_cards=given.max_cards)
+    kept = {card.item.external_id for card in cards}
+    text = _reply_text(context, mood, cards)
+    if not cards and context.asks:
+        # Built from the rules alone (codes, caps, tags), never from an item.
         text = _before_label(text, rule_words.nothing_fits(context, money=format_money))
-    return text, inferred, grounder.cards
+    return text, inferred, {"recommendations": [p for p in proposals if p["item_id"] in kept]}
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ delimited data blocks, flattened to one line with angle brackets replaced, so it
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -83,25 +84,50 @@ PENDING_LABEL = (
 _SUMMARY_STATED = ' Record the rules the customer stated (the block "stated_rules": allergies, diets, caps).'
 
 
-def system_prompt(
-    context: TurnContext,
-    *,
-    mood: Mood | str | None = None,
-    rolling_summary: str = "",
-    today: date | None = None,
-    candidates: int | None = None,
-    tastes: bool = True,
-    past: int | None = None,
-    max_cards: int = 3,
-) -> str:
-    """The system prompt of a reply: the assistant's role and rules, then the customer's facts (allergies and diets
-    always: they never depend on a summary), what they rated lately, the turn's candidate block, the rolling summary
-    of this conversation and summaries of past sessions, each in a delimited data block.
+@dataclass(frozen=True, slots=True)
+class Sections:
+    """The parts of a reply's system prompt, each built once: what the token budget chooses from (llm/window.py)
+    and `render` joins. Only the mood and the rolling summary are given at render time (BEGIN reads them)."""
 
-    `candidates` and `past` keep only that many of the first candidates and newest past summaries (None: all), and
-    `tastes` the recent-ratings line: what the token budget lets in (llm/window.py). `today` (default: the current
-    UTC date) only turns the birth year into an age.
-    """
+    rules: str
+    profile: tuple[str, ...]  # the customer_data lines before the mood
+    tastes: str  # the recent-ratings block, "" when the customer rated nothing lately
+    candidates: tuple[str, ...]  # one line per candidate, best first
+    no_candidates: str  # the candidate block's line when none is offered
+    past: tuple[str, ...]  # one line per past session, newest first
+
+    def customer(self, mood: Mood | str | None) -> str:
+        return _block("customer_data", [*self.profile, f"Current mood: {mood_line(mood)}"])
+
+    def render(
+        self,
+        *,
+        mood: Mood | str | None = None,
+        rolling_summary: str = "",
+        candidates: int | None = None,
+        tastes: bool = True,
+        past: int | None = None,
+    ) -> str:
+        """The system prompt with the first `candidates` candidates and `past` past sessions (None: all), the
+        ratings block if `tastes`, the rolling summary if any."""
+        parts = [self.rules, self.customer(mood)]
+        if tastes and self.tastes:
+            parts.append(self.tastes)
+        offered = self.candidates if candidates is None else self.candidates[:candidates]
+        parts.append(_block(catalog.BLOCK, offered or (self.no_candidates,)))
+        if rolling_summary.strip():
+            parts.append(summary_section(rolling_summary))
+        kept = self.past if past is None else self.past[:past]
+        if kept:
+            parts.append(_block("past_sessions", kept))
+        return "\n\n".join(parts)
+
+
+def sections(context: TurnContext, *, today: date | None = None, max_cards: int = 3) -> Sections:
+    """The sections of a reply's system prompt: the assistant's role and rules, the customer's facts (allergies and
+    diets always: they never depend on a summary), what they rated lately, the turn's candidate block and summaries
+    of past sessions, each data block delimited. `today` (default: the current UTC date) only turns the birth year
+    into an age."""
     facts = context.customer
     year = (today or datetime.now(UTC).date()).year
     profile = [
@@ -115,31 +141,38 @@ def system_prompt(
         f"Allergies and dietary restrictions (never recommend these): {_data_list(facts.allergies)}",
         f"Diets (every food recommended must satisfy all): {_data_list(facts.diets)}",
         f"Other dietary notes (unverified, respect them too): {_data_list(facts.dietary_notes)}",
-        f"Current mood: {mood_line(mood)}",
     ]
     if stated := stated_line(context):
-        profile.insert(-1, f"Stated in this conversation (binding like the allergies and diets): {stated}")
+        profile.append(f"Stated in this conversation (binding like the allergies and diets): {stated}")
     if pending := pending_line(context):
-        profile.insert(-1, f"{PENDING_LABEL}: {pending}")
+        profile.append(f"{PENDING_LABEL}: {pending}")
     language = language_name(facts.preferred_language)
-    rules = _REPLY_RULES.format(language=language, max_cards=max_cards, moods=", ".join(MOODS))
-    parts = [rules, _block("customer_data", profile)]
-    if tastes and (section := tastes_section(context)):
-        parts.append(section)
-    offered = context.candidates if candidates is None else context.candidates[:candidates]
-    parts.append(
-        _block(
-            catalog.BLOCK,
-            candidate_lines(offered)
-            or [catalog.empty_block_line(context, rule_words.rules_named(context, money=format_money))],
-        )
+    return Sections(
+        rules=_REPLY_RULES.format(language=language, max_cards=max_cards, moods=", ".join(MOODS)),
+        profile=tuple(profile),
+        tastes=tastes_section(context),
+        candidates=tuple(candidate_lines(context.candidates)),
+        no_candidates=catalog.empty_block_line(context, rule_words.rules_named(context, money=format_money)),
+        past=tuple(past_line(item) for item in context.past_summaries),
     )
-    if rolling_summary.strip():
-        parts.append(summary_section(rolling_summary))
-    kept = context.past_summaries if past is None else context.past_summaries[:past]
-    if kept:
-        parts.append(_block("past_sessions", [past_line(item) for item in kept]))
-    return "\n\n".join(parts)
+
+
+def system_prompt(
+    context: TurnContext,
+    *,
+    mood: Mood | str | None = None,
+    rolling_summary: str = "",
+    today: date | None = None,
+    candidates: int | None = None,
+    tastes: bool = True,
+    past: int | None = None,
+    max_cards: int = 3,
+) -> str:
+    """The system prompt of a reply (`sections`, rendered): `candidates` and `past` keep only that many of the
+    first candidates and newest past summaries (None: all), and `tastes` the recent-ratings line."""
+    return sections(context, today=today, max_cards=max_cards).render(
+        mood=mood, rolling_summary=rolling_summary, candidates=candidates, tastes=tastes, past=past
+    )
 
 
 def stated_line(context: TurnContext) -> str:

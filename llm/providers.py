@@ -6,43 +6,63 @@ Implementations live in llm/client.py (openai) and llm/offline.py.
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from llm import tokens
 from llm.conf import get_settings
-from llm.data import NO_CONSTRAINTS, Card, Constraints, TurnContext, Usage
+from llm.data import TurnContext, Usage
 
 Purpose = Literal["reply", "fold", "summary"]
+PAST_DEADLINE = "the turn did not finish within TURN_DEADLINE_SECONDS"  # LLMTimeout's detail at a deadline
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineInput:
+    """What the offline provider answers from instead of a model (a model reads the same in the request's
+    `messages`): the turn's context (for a reply, only the candidates the prompt offered), the session's mood, and
+    for a fold or a summary the messages to condense and the rolling summary of those folded earlier."""
+
+    context: TurnContext | None = None
+    mood: str = ""
+    transcript: tuple[dict[str, str], ...] = field(default=())
+    previous_summary: str = ""
+    max_cards: int = 3  # RECOMMENDATIONS_MAX: how many candidates it proposes
 
 
 @dataclass(frozen=True, slots=True)
 class ModelRequest:
     """One model call. `messages` is the exact chat payload ({role, content} dicts, system prompt first).
 
-    `context`, `mood`, `transcript` and `previous_summary` ride along for the offline provider, which answers from
-    them instead of a model (the payload in `messages` already holds them for a real one).
-    `purpose` "reply" asks for structured output {mood, recommendations, reply}; "fold" and "summary" ask for plain
-    text. `max_cards` bounds the cards of a reply (RECOMMENDATIONS_MAX).
+    `purpose` "reply" asks for structured output {mood, noted, recommendations, reply}; "fold" and "summary" ask
+    for plain text. `offline` is the offline provider's input (a model ignores it). `deadline` (time.monotonic):
+    a sync call's tries end by then, with LLMTimeout (a turn's deadline; an async call is cancelled at it instead).
     """
 
     messages: tuple[dict[str, str], ...]
     purpose: Purpose
     max_tokens: int
-    context: TurnContext | None = None
-    mood: str = ""
-    transcript: tuple[dict[str, str], ...] = field(default=())  # fold/summary: the messages to condense
-    previous_summary: str = ""  # fold/summary: the rolling summary of messages folded earlier
-    max_cards: int = 3
+    offline: OfflineInput | None = None
+    deadline: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyHead:
+    """In a stream, before the reply's first text: the structured reply's members before "reply" (its mood, noted
+    rules and proposals; None for a plain-text answer), so the turn decides its cards before any text is shown."""
+
+    members: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    text: str  # the reply (for purpose "reply", already extracted from the structured output)
+    """What a provider produced: text, never checked (the turn grounds a reply, llm/answers.py)."""
+
+    text: str  # the reply (for purpose "reply", already read out of the structured output)
     mood: str | None  # inferred mood, one of data.MOODS, or None
     usage: Usage
     finish_reason: str
-    cards: tuple[Card, ...] = ()  # purpose "reply": the proposals that passed every check (llm/grounding.py)
-    noted: Constraints = NO_CONSTRAINTS  # purpose "reply": what the model noted that tightens the rules (validated)
+    # Purpose "reply": the members before "reply" (None: a plain-text answer); what the turn grounds.
+    head: dict[str, Any] | None = None
     # Purpose "reply" from a model: whether its answer was a JSON object of the reply's schema (llm/structured.py);
     # None for other purposes and for the offline provider.
     schema_valid: bool | None = None
@@ -64,8 +84,9 @@ class Provider(Protocol):
         """Answer in one piece. Raises only llm.errors types."""
         ...
 
-    def astream(self, request: ModelRequest) -> AsyncIterator[str | Completion]:
-        """Yield reply text deltas as produced, then exactly one Completion. Raises only llm.errors types."""
+    def astream(self, request: ModelRequest) -> AsyncIterator[str | ReplyHead | Completion]:
+        """Yield reply text deltas as produced (a reply's ReplyHead before its first one), then exactly one
+        Completion. Raises only llm.errors types."""
         ...
 
 

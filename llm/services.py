@@ -3,10 +3,11 @@ Plain dataclasses in and out (re-exported here from llm.data), every failure a t
 See llm/README.md for the Redis keys, the turn lock and the round trips of a turn.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
 import redis
@@ -59,8 +60,7 @@ from llm.errors import (
 )
 from llm.providers import get_provider
 from llm.redis import sync_client
-
-T = TypeVar("T")
+from llm.streams import TurnStream
 
 __all__ = [
     # data
@@ -103,6 +103,7 @@ __all__ = [
     "TurnContext",
     "TurnInProgress",
     "TurnRateLimited",
+    "TurnStream",
     "Usage",
     "Vocabulary",
     # functions
@@ -125,8 +126,8 @@ __all__ = [
     "turn_answered",
     "turn_cards_withdraw",
     "turn_recording_owed",
-    "turn_regenerate",
     "turn_reply",
+    "turn_reply_again",
     "turn_reply_stream",
 ]
 
@@ -153,7 +154,7 @@ def provider_health() -> Health:
 def turn_admit(*, customer_id: int, session_id: UUID | None = None) -> Constraints:
     """Count one turn against the customer's rate limit and check the daily token quota (shared by every
     process through Redis). Raises TurnRateLimited / TokenQuotaExceeded with retry_after; StoreUnavailable if
-    Redis is down (fail closed). Call it before `turn_reply`, `turn_reply_stream` or `turn_regenerate`.
+    Redis is down (fail closed). Call it before `turn_reply`, `turn_reply_stream` or `turn_reply_again`.
 
     With `session_id`, the same round trip reads the session's constraints, which it returns (what the turn's
     candidates must already meet); without, NO_CONSTRAINTS."""
@@ -233,34 +234,31 @@ def turn_reply_stream(
     text: str,
     context: TurnContext,
     idempotency_key: str | None = None,
-    settle: Callable[[Turn | LLMError], Awaitable[Turn | None]] | None = None,
     idle_seconds: float | None = None,
-) -> AsyncIterator[Delta | Turn | None]:
-    """As `turn_reply`, asynchronously: yields `Delta`s as the model produces them, then the stored `Turn`.
-    The turn runs in a task of its own: if the consumer stops iterating, the reply still completes and is stored,
-    and `settle` (the caller's last step, e.g. recording the turn) is awaited in that task with the Turn, or the
-    LLMError the turn failed with, before the consumer gets it; what `settle` raises, the consumer gets instead, and
-    a Turn it returns (the turn revised) replaces the one it was given.
+) -> TurnStream:
+    """As `turn_reply`, asynchronously: iterating it yields `Delta`s as the model produces them, then the stored
+    `Turn`. The turn runs in a task of its own: if the consumer stops iterating, the reply still completes and is
+    stored; `await stream.outcome()` gives the Turn, or raises the LLMError the turn failed with, whoever iterates
+    (a caller that acts on the outcome, e.g. records it, awaits it in a task of its own).
     With `idle_seconds`, a None comes whenever that long passes without a delta (for heartbeats). Deltas are
     coalesced per SSE_COALESCE_MS (llm/streams.py): the first at once, then at most one per window. MessageTooLong
     is raised by this call itself, before any iteration."""
     produce = turns.reply_streamed(session_id=session_id, text=text, context=context, idempotency_key=idempotency_key)
-    return streams.detached(
+    return streams.TurnStream(
         produce,
         name=f"llm-turn:{session_id}",
-        settle=settle,
         idle_seconds=idle_seconds,
         coalesce_seconds=get_settings().stream_coalesce_seconds,
     )
 
 
-def turn_regenerate(
+def turn_reply_again(
     *, session_id: UUID, context: TurnContext, idempotency_key: str | None = None, expected_seq: int | None = None
 ) -> Turn:
     """Answer the last user message again, replacing the reply after it if there is one (seq stays
     contiguous). Raises NothingToRegenerate when the session has no user message; with `expected_seq`,
     ConversationMovedOn (nothing written, no model call) unless that is the seq of the session's last message."""
-    return turns.regenerate(
+    return turns.reply_again(
         session_id=session_id, context=context, idempotency_key=idempotency_key, expected_seq=expected_seq
     )
 
@@ -334,12 +332,13 @@ def session_summarize(*, session_id: UUID, context: TurnContext) -> SessionSumma
     return SessionSummary(text=completion.text.strip(), final_mood=final_mood, provider=provider.name)
 
 
-def session_end(*, session_id: UUID, then: Callable[[], T]) -> T:
-    """End the session in its turn lock's line: once the turns queued before it are done, run `then` holding the
-    lock (summarize with `session_summarize` and store the summary), then erase the session as `session_delete`
-    does; turns queued after it are refused with SessionClosed. TurnInProgress if the line did not move within
-    TURN_LOCK_WAIT_SECONDS, SessionClosed if another end or erase came first; if `then` fails, nothing is erased."""
-    return closing.end(session_id, then)
+def session_end(*, session_id: UUID) -> AbstractContextManager[None]:
+    """End the session in its turn lock's line, as a `with` block: once the turns queued before it are done, the
+    block runs holding the lock (the caller summarizes with `session_summarize` and stores the summary), then the
+    session is erased as `session_delete` does; turns queued after it are refused with SessionClosed. TurnInProgress
+    if the line did not move within TURN_LOCK_WAIT_SECONDS, SessionClosed if another end or delete came first; if the
+    block raises, nothing is erased."""
+    return closing.ending(session_id)
 
 
 def session_delete(*, session_id: UUID) -> None:

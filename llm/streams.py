@@ -1,8 +1,8 @@
 """The one bridge between a streamed turn and its consumer (an SSE response, the `chat` command): the turn runs in
 an asyncio task of its own, which the consumer only reads from, so a consumer that goes away (a client disconnect:
-the iterator closed, or its task cancelled) neither stops nor loses it. The turn is completed, stored, and settled:
-`settle`, the caller's own last step (chat records the activity), runs in the same task, before the consumer hears
-the outcome.
+the iterator closed, or its task cancelled) neither stops nor loses it: the turn is completed and stored. Its
+outcome is plain data the caller awaits (`TurnStream.outcome`), from a task of the caller's own when it must act on
+it whether or not anyone still reads (chat records the activity so).
 
 With `coalesce_seconds`, deltas are coalesced as they are handed on: the first goes to the consumer at once, and
 after each one handed on, the text that arrives within the next `coalesce_seconds` goes as one delta at the end of
@@ -12,56 +12,81 @@ event once per window instead of once per token, and the text is the same.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 from llm.data import Delta, Turn
-from llm.errors import LLMError, LLMUnavailable
+from llm.errors import LLMUnavailable
 
 log = logging.getLogger("llm.turns")  # the logger of the turn it runs
-
-T = TypeVar("T")
-Settle = Callable[[Turn | LLMError], Awaitable[Turn | None]]  # a Turn: the turn as the consumer gets it
 
 # Streamed turns in flight, referenced here so that one whose consumer left is not garbage-collected.
 _detached: set[asyncio.Task] = set()
 _END = object()
 
 
-async def detached(
-    produce: Callable[[Callable[[Delta], None]], Awaitable[Turn]],
-    *,
-    name: str,
-    settle: Settle | None = None,
-    idle_seconds: float | None = None,
-    coalesce_seconds: float | None = None,
-) -> AsyncIterator[Delta | Turn | None]:
-    """The deltas `produce` hands on, then its Turn; with `idle_seconds`, a None whenever that long passes without
-    a delta (a heartbeat); with `coalesce_seconds`, deltas coalesced (see the module docstring). `produce` runs in a
-    task of its own, and `settle` after it, with its Turn or its LLMError; what `settle` raises is what the consumer
-    gets instead. If that task is cancelled (the server is shutting down), the consumer gets LLMUnavailable."""
-    items: asyncio.Queue = asyncio.Queue()
-    deliver: Callable[[Delta], None] = items.put_nowait
-    flush: Callable[[], None] = _nothing
-    if coalesce_seconds:
-        coalescer = _Coalescer(items.put_nowait, coalesce_seconds)
-        deliver, flush = coalescer.put, coalescer.flush
-    task = asyncio.create_task(_settled(produce(deliver), settle), name=name)
-    _detached.add(task)
-    task.add_done_callback(_forget)
-    task.add_done_callback(lambda _: (flush(), items.put_nowait(_END)))
-    while (item := await _next(items, idle_seconds)) is not _END:
-        yield item
-    try:
-        turn, refused = await asyncio.shield(task)
-    except asyncio.CancelledError:
-        if not task.cancelled():
-            raise  # the consumer itself is cancelled
-        # The turn's task was cancelled: what was generated is stored, interrupted (llm/turns.py).
-        raise LLMUnavailable("The reply was interrupted before it was finished.") from None
-    if refused is not None:
-        raise refused
-    yield turn
+class TurnStream:
+    """A streamed turn, detached from its consumer. Iterating it gives the deltas `produce` hands on, then its
+    Turn; with `idle_seconds`, a None whenever that long passes without a delta (a heartbeat); with
+    `coalesce_seconds`, deltas coalesced (see the module docstring). `outcome()` is the turn's own result, whoever
+    iterates. The turn starts with the first of either."""
+
+    def __init__(
+        self,
+        produce: Callable[[Callable[[Delta], None]], Awaitable[Turn]],
+        *,
+        name: str,
+        idle_seconds: float | None = None,
+        coalesce_seconds: float | None = None,
+    ) -> None:
+        self._produce, self._name = produce, name
+        self._idle_seconds, self._coalesce_seconds = idle_seconds, coalesce_seconds
+        self._task: asyncio.Task[Turn] | None = None
+        self._items: asyncio.Queue = asyncio.Queue()
+        self._iterator: AsyncGenerator[Delta | Turn | None] | None = None
+
+    async def outcome(self) -> Turn:
+        """The stored Turn, or the LLMError the turn failed with; LLMUnavailable if its task was cancelled (the
+        server is shutting down: what was generated is stored, interrupted, llm/turns.py)."""
+        task = self._start()
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # the awaiting task itself is cancelled
+            raise LLMUnavailable("The reply was interrupted before it was finished.") from None
+
+    def __aiter__(self) -> "TurnStream":
+        return self
+
+    async def __anext__(self) -> Delta | Turn | None:
+        if self._iterator is None:
+            self._iterator = self._iterate()
+        return await anext(self._iterator)
+
+    async def aclose(self) -> None:
+        """Stop reading (the turn carries on)."""
+        if self._iterator is not None:
+            await self._iterator.aclose()
+
+    async def _iterate(self) -> AsyncIterator[Delta | Turn | None]:
+        self._start()
+        while (item := await _next(self._items, self._idle_seconds)) is not _END:
+            yield item
+        yield await self.outcome()
+
+    def _start(self) -> "asyncio.Task[Turn]":
+        if self._task is not None:
+            return self._task
+        deliver: Callable[[Delta], None] = self._items.put_nowait
+        flush: Callable[[], None] = _nothing
+        if self._coalesce_seconds:
+            coalescer = _Coalescer(self._items.put_nowait, self._coalesce_seconds)
+            deliver, flush = coalescer.put, coalescer.flush
+        task = self._task = asyncio.create_task(self._produce(deliver), name=self._name)
+        _detached.add(task)
+        task.add_done_callback(_forget)
+        task.add_done_callback(lambda _: (flush(), self._items.put_nowait(_END)))
+        return task
 
 
 class _Coalescer:
@@ -111,24 +136,6 @@ async def _next(items: asyncio.Queue, idle_seconds: float | None) -> object:
         return await asyncio.wait_for(items.get(), idle_seconds)
     except TimeoutError:
         return None  # a heartbeat; the item still to come stays in the queue
-
-
-async def _settled(turn: Awaitable[Turn], settle: Settle | None) -> tuple[Turn, Exception | None]:
-    """The turn, and what settling it raised: the turn itself was stored, so the task does not fail for that (the
-    consumer, if still there, gets the error; the caller logs its own failure)."""
-    try:
-        result = await turn
-    except LLMError as exc:
-        if settle is not None:
-            await settle(exc)
-        raise
-    if settle is not None:
-        try:
-            settled = await settle(result)
-        except Exception as exc:
-            return result, exc
-        return settled or result, None
-    return result, None
 
 
 def _forget(task: asyncio.Task) -> None:

@@ -34,10 +34,11 @@ def encode(body: dict[str, Any]) -> bytes:
         return json.dumps(body).encode()
 
 
-def complete(client: openai.OpenAI, content: bytes) -> dict[str, Any]:
+def complete(client: openai.OpenAI, content: bytes, *, timeout: openai.Timeout | None = None) -> dict[str, Any]:
     """One chat completion, as the decoded JSON object the endpoint answered (the client's default headers say
-    `Content-Type: application/json`)."""
-    response = client.post(PATH, content=content, cast_to=httpx2.Response)
+    `Content-Type: application/json`); with `timeout`, instead of the client's."""
+    options: Any = {"timeout": timeout} if timeout is not None else {}
+    response = client.post(PATH, content=content, cast_to=httpx2.Response, options=options)
     answer = _loads(response.content)
     if not isinstance(answer, dict):
         raise ValueError("the answer is not a JSON object")

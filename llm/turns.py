@@ -1,5 +1,5 @@
 """Turns: store the user's message, answer it within the token budget, store the reply, one turn per session at a
-time. The steps are written once, as a flow (`_turn`, see llm/flow.py): `reply` and `regenerate` run it with
+time. The steps are written once, as a flow (`_turn`, see llm/flow.py): `reply` and `reply_again` run it with
 redis-py's sync client and `Provider.complete`, `reply_streamed` with the asyncio client and `Provider.astream`,
 forwarding the reply's deltas as they come. A turn's Redis writes are the scripts its flow yields:
 
@@ -32,13 +32,14 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from llm import flow, lock, quota, store, tokens, window
+from llm.answers import Answer
 from llm.conf import LLMSettings, get_settings
 from llm.data import MOODS, NO_CONSTRAINTS, Card, Constraints, Delta, Message, Mood, Turn, TurnContext, Usage
 from llm.errors import LLMError, ModelError
 from llm.flow import Ask, Flow, Interrupted
-from llm.providers import Completion, Provider, get_provider
+from llm.providers import Provider, get_provider
 from llm.redis import async_client, sync_client
-from llm.store import Begun, Idempotency, RollingSummary, SessionKeys
+from llm.store import BeginResult, Idempotency, RollingSummary, SessionKeys
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class _Ask:
     context: TurnContext
     user: Message | None  # the message to store and answer; None to answer the last one again
     idem: Idempotency | None
+    prompt: window.Prompt  # the reply prompt's sections, built once
     tail_budget: int
     expected_seq: int = 0  # regenerate: the seq the caller expects last (0: whatever is last)
 
@@ -74,6 +76,7 @@ def _ask(session_id: UUID, context: TurnContext, idempotency_key: str | None, te
             tokens=tokens.count_message("user", text, model=cfg.model),
             created_at=_now(),
         )
+    prompt = window.prompt(context, cfg)
     return _Ask(
         session_id=session_id,
         keys=store.session_keys(session_id),
@@ -81,7 +84,8 @@ def _ask(session_id: UUID, context: TurnContext, idempotency_key: str | None, te
         context=context,
         user=user,
         idem=store.idempotency(idempotency_key, kind="regenerate" if user is None else "send", text=text or ""),
-        tail_budget=window.tail_budget(context, cfg, newest_tokens=user.tokens if user else 0),
+        prompt=prompt,
+        tail_budget=prompt.tail_budget(newest_tokens=user.tokens if user else 0),
     )
 
 
@@ -97,7 +101,7 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
         wait_seconds=ask.cfg.turn_lock_wait_seconds,
     )
     try:
-        yield lock.kept(
+        yield lock.hold(
             lease, hold_seconds=ask.cfg.turn_lock_ttl_seconds, deadline_seconds=ask.cfg.turn_deadline_seconds
         )
         if raw is None:  # the turn waited in line: BEGIN, refused with the first try, wrote nothing
@@ -107,9 +111,10 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
             return begun
         # Bound by what the caller read and by the session's constraints as BEGIN left them (a turn of the same
         # session that stated one meanwhile binds this one too).
-        ask = replace(
-            ask, context=replace(ask.context, constraints=ask.context.constraints.tightened(begun.constraints))
-        )
+        constraints = ask.context.constraints.tightened(begun.constraints)
+        if constraints != ask.context.constraints:  # the prompt lists them: built again, only then
+            context = replace(ask.context, constraints=constraints)
+            ask = replace(ask, context=context, prompt=window.prompt(context, ask.cfg))
         try:
             return (yield from _answer(ask, lease, begun, stream=stream))
         except LLMError as exc:
@@ -123,12 +128,13 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
         raise
 
 
-def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow[Turn]:
+def _answer(ask: _Ask, lease: lock.Lease, begun: BeginResult, *, stream: bool) -> Flow[Turn]:
     """After BEGIN: fold when due, ask the model, store the reply (what it produced, if interrupted)."""
     begun, win, spent = yield from _fold(ask, lease, begun)
     provider = get_provider()
     try:
-        completion = yield Ask(provider, window.reply_request(ask.context, ask.cfg, win, begun.mood), deltas=stream)
+        request, grounds = window.reply_request(ask.context, ask.cfg, win, begun.mood)
+        completion = yield Ask(provider, request, grounds, deltas=stream)
     except Interrupted as stop:
         if stop.text:  # keep what the customer may have seen, marked as interrupted
             usage = Usage(win.prompt_tokens, tokens.count_text(stop.text, model=ask.cfg.model), "counted")
@@ -160,7 +166,7 @@ def _answer(ask: _Ask, lease: lock.Lease, begun: Begun, *, stream: bool) -> Flow
     return replace(turn, mood=mood_after, constraints=constraints)
 
 
-def _fold(ask: _Ask, lease: lock.Lease, begun: Begun) -> Flow[tuple[Begun, window.Window, int]]:
+def _fold(ask: _Ask, lease: lock.Lease, begun: BeginResult) -> Flow[tuple[BeginResult, window.Window, int]]:
     """The window, after folding into the rolling summary when due; and the tokens the fold spent."""
     win = _window(ask, begun)
     seqs = window.fold_range(
@@ -211,11 +217,11 @@ def _begin_call(ask: _Ask, lease: lock.Lease) -> store.Call:
     )
 
 
-def _window(ask: _Ask, begun: Begun) -> window.Window:
-    return window.assemble(ask.context, ask.cfg, mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
+def _window(ask: _Ask, begun: BeginResult) -> window.Window:
+    return ask.prompt.assemble(mood=begun.mood, summary=begun.summary.text, tail=begun.tail)
 
 
-def _inferred_mood(completion: Completion) -> Mood | None:
+def _inferred_mood(completion: Answer) -> Mood | None:
     if completion.mood not in MOODS:
         return None
     return Mood(mood=completion.mood, source="inferred", set_at=_now())
@@ -224,7 +230,7 @@ def _inferred_mood(completion: Completion) -> Mood | None:
 def _finish_calls(
     ask: _Ask,
     lease: lock.Lease,
-    begun: Begun,
+    begun: BeginResult,
     text: str,
     usage: Usage,
     spent: int,
@@ -271,7 +277,7 @@ def _finish_calls(
     return turn, [finish, *quota.usage_calls(customer_id=ask.context.customer_id, tokens=used, usage_id=reply.id)]
 
 
-def _left_stored(ask: _Ask, begun: Begun) -> int:
+def _left_stored(ask: _Ask, begun: BeginResult) -> int:
     """1 if BEGIN stored the turn's own message; 0 if it left it out to answer one stored earlier (regenerate, or
     the retry of a failed turn with its idempotency key)."""
     return int(ask.user is not None and begun.tail[-1].id == ask.user.id)
@@ -285,10 +291,10 @@ def reply(*, session_id: UUID, text: str, context: TurnContext, idempotency_key:
     return flow.run(sync_client(), _turn(_ask(session_id, context, idempotency_key, text), stream=False))
 
 
-def regenerate(
+def reply_again(
     *, session_id: UUID, context: TurnContext, idempotency_key: str | None = None, expected_seq: int | None = None
 ) -> Turn:
-    """Answer the last user message again (see llm.services.turn_regenerate)."""
+    """Answer the last user message again (see llm.services.turn_reply_again)."""
     ask = replace(_ask(session_id, context, idempotency_key, None), expected_seq=expected_seq or 0)
     return flow.run(sync_client(), _turn(ask, stream=False))
 

@@ -12,10 +12,11 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from llm import prompts, tokens
+from llm.answers import Grounds
 from llm.conf import LLMSettings
 from llm.data import Candidate, Message, Mood, TurnContext
 from llm.errors import MessageTooLong
-from llm.providers import ModelRequest
+from llm.providers import ModelRequest, OfflineInput
 from llm.store import RollingSummary
 
 # What even an empty message costs (its overhead and role): bounds how many messages a budget can hold.
@@ -58,24 +59,6 @@ def _cost(text: str, model: str) -> int:
     return tokens.count_text(text, model=model) + SECTION_MARGIN
 
 
-def _bare(context: TurnContext, cfg: LLMSettings, mood: Mood | None = None) -> tuple[str, int]:
-    """The system prompt that always goes in: the rules and the customer's facts (allergies and diets included)."""
-    prompt = prompts.system_prompt(
-        context, mood=mood, today=_today(), candidates=0, tastes=False, past=0, max_cards=cfg.recommendations_max
-    )
-    return prompt, _counted_system_prompt(prompt, cfg.model)
-
-
-def tail_budget(context: TurnContext, cfg: LLMSettings, *, newest_tokens: int = 0) -> int:
-    """Tokens the messages may use next to the bare system prompt (no mood, candidates, ratings, summaries). Raises
-    MessageTooLong if a newest message of `newest_tokens` could never fit, before anything is stored or sent."""
-    _, fixed = _bare(context, cfg)
-    budget = message_budget(cfg) - fixed
-    if newest_tokens > budget:
-        raise MessageTooLong(f"The message needs {newest_tokens} tokens; at most {max(budget, 0)} fit.")
-    return budget
-
-
 @dataclass(frozen=True, slots=True)
 class Window:
     system_prompt: str
@@ -88,80 +71,103 @@ class Window:
         return ({"role": "system", "content": self.system_prompt}, *_transcript(self.messages))
 
 
-def assemble(
-    context: TurnContext, cfg: LLMSettings, *, mood: Mood | None, summary: str, tail: Sequence[Message]
-) -> Window:
-    """The system prompt and the newest messages of `tail` (oldest first) that fit the budget; the newest always.
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A turn's reply prompt: its sections built once (llm/prompts.py), then fitted to the token budget, before
+    anything is stored (`tail_budget`) and once BEGIN has read the mood, the summary and the tail (`assemble`)."""
 
-    Beside the bare prompt (rules and the customer's facts, allergies and diets included) and the newest message,
-    the rest of the budget goes, in this order, to: the mood, the candidates (best first), the recent-ratings line,
-    the rolling summary, the older messages (newest first), the past-session summaries (newest first). What does
-    not fit gives way in the reverse order: past sessions first (the oldest first), then the oldest messages, the
-    summary, the ratings line, the lowest-ranked candidates, the mood. Everything stays stored. MessageTooLong if
-    the newest message does not fit beside the bare prompt.
-    """
-    newest = tail[-1]
-    model = cfg.model
-    for mood_ in dict.fromkeys((mood, None)):  # the mood gives way last, counted exactly
-        _, fixed = _bare(context, cfg, mood_)
-        room = message_budget(cfg) - fixed - newest.tokens
-        if room >= 0:
-            break
-    else:
-        raise MessageTooLong(f"The message needs {newest.tokens} tokens; at most {newest.tokens + room} fit.")
-    offered = 0
-    for line in prompts.candidate_lines(context.candidates):
-        if (cost := _cost(line, model)) > room:
-            break
-        offered, room = offered + 1, room - cost
-    tastes = False
-    if (line := prompts.tastes_section(context)) and (cost := _cost(line, model)) <= room:
-        tastes, room = True, room - cost
-    summary_ = ""
-    if summary.strip() and (cost := _cost(prompts.summary_section(summary), model)) <= room:
-        summary_, room = summary, room - cost
-    start = len(tail) - 1
-    while start > 0 and tail[start - 1].tokens <= room:
-        start -= 1
-        room -= tail[start].tokens
-    past = 0
-    for item in context.past_summaries:
-        if (cost := _cost(prompts.past_line(item), model) + (0 if past else _cost("<past_sessions>", model))) > room:
-            break
-        past, room = past + 1, room - cost
-    while True:
-        prompt = prompts.system_prompt(
-            context,
-            mood=mood_,
-            rolling_summary=summary_,
-            today=_today(),
-            candidates=offered,
-            tastes=tastes,
-            past=past,
-            max_cards=cfg.recommendations_max,
-        )
-        fixed = _counted_system_prompt(prompt, model)
-        used = sum(message.tokens for message in tail[start:])
-        if fixed + used <= message_budget(cfg) or (past == 0 and start == len(tail) - 1):
-            break
-        # The estimate fell short (joins can merge tokens differently): give way in the same order.
-        if past:
-            past -= 1
+    context: TurnContext
+    cfg: LLMSettings
+    sections: prompts.Sections
+
+    def bare(self, mood: Mood | None = None) -> tuple[str, int]:
+        """The system prompt that always goes in, and its tokens: the rules and the customer's facts (allergies and
+        diets included)."""
+        text = self.sections.render(mood=mood, candidates=0, tastes=False, past=0)
+        return text, _counted_system_prompt(text, self.cfg.model)
+
+    def tail_budget(self, *, newest_tokens: int = 0) -> int:
+        """Tokens the messages may use next to the bare system prompt (no mood, candidates, ratings, summaries).
+        Raises MessageTooLong if a newest message of `newest_tokens` could never fit, before anything is stored or
+        sent."""
+        _, fixed = self.bare()
+        budget = message_budget(self.cfg) - fixed
+        if newest_tokens > budget:
+            raise MessageTooLong(f"The message needs {newest_tokens} tokens; at most {max(budget, 0)} fit.")
+        return budget
+
+    def assemble(self, *, mood: Mood | None, summary: str, tail: Sequence[Message]) -> Window:
+        """The system prompt and the newest messages of `tail` (oldest first) that fit the budget; the newest
+        always.
+
+        Beside the bare prompt (rules and the customer's facts, allergies and diets included) and the newest
+        message, the rest of the budget goes, in this order, to: the mood, the candidates (best first), the
+        recent-ratings line, the rolling summary, the older messages (newest first), the past-session summaries
+        (newest first). What does not fit gives way in the reverse order: past sessions first (the oldest first),
+        then the oldest messages, the summary, the ratings line, the lowest-ranked candidates, the mood.
+        Everything stays stored. MessageTooLong if the newest message does not fit beside the bare prompt.
+        """
+        newest, model, parts = tail[-1], self.cfg.model, self.sections
+        for mood_ in dict.fromkeys((mood, None)):  # the mood gives way last, counted exactly
+            _, fixed = self.bare(mood_)
+            room = message_budget(self.cfg) - fixed - newest.tokens
+            if room >= 0:
+                break
         else:
-            start += 1
-    return Window(prompt, tuple(tail[start:]), fixed + used + tokens.REPLY_PRIMING, context.candidates[:offered])
+            raise MessageTooLong(f"The message needs {newest.tokens} tokens; at most {newest.tokens + room} fit.")
+        offered = 0
+        for line in parts.candidates:
+            if (cost := _cost(line, model)) > room:
+                break
+            offered, room = offered + 1, room - cost
+        tastes = False
+        if parts.tastes and (cost := _cost(parts.tastes, model)) <= room:
+            tastes, room = True, room - cost
+        summary_ = ""
+        if summary.strip() and (cost := _cost(prompts.summary_section(summary), model)) <= room:
+            summary_, room = summary, room - cost
+        start = len(tail) - 1
+        while start > 0 and tail[start - 1].tokens <= room:
+            start -= 1
+            room -= tail[start].tokens
+        past = 0
+        for line in parts.past:
+            if (cost := _cost(line, model) + (0 if past else _cost("<past_sessions>", model))) > room:
+                break
+            past, room = past + 1, room - cost
+        while True:
+            prompt = parts.render(mood=mood_, rolling_summary=summary_, candidates=offered, tastes=tastes, past=past)
+            fixed = _counted_system_prompt(prompt, model)
+            used = sum(message.tokens for message in tail[start:])
+            if fixed + used <= message_budget(self.cfg) or (past == 0 and start == len(tail) - 1):
+                break
+            # The estimate fell short (joins can merge tokens differently): give way in the same order.
+            if past:
+                past -= 1
+            else:
+                start += 1
+        offered_ = self.context.candidates[:offered]
+        return Window(prompt, tuple(tail[start:]), fixed + used + tokens.REPLY_PRIMING, offered_)
 
 
-def reply_request(context: TurnContext, cfg: LLMSettings, window: Window, mood: Mood | None) -> ModelRequest:
-    """The reply call; its context holds only the candidates the prompt offered (what a card may come from)."""
-    return ModelRequest(
+def prompt(context: TurnContext, cfg: LLMSettings) -> Prompt:
+    """The reply prompt of a turn of `context`, its sections built now."""
+    return Prompt(context, cfg, prompts.sections(context, today=_today(), max_cards=cfg.recommendations_max))
+
+
+def reply_request(
+    context: TurnContext, cfg: LLMSettings, window: Window, mood: Mood | None
+) -> tuple[ModelRequest, Grounds]:
+    """The reply call, and what its reply is grounded in: the context with only the candidates the prompt offered
+    (what a card may come from)."""
+    offered = replace(context, candidates=window.offered)
+    request = ModelRequest(
         messages=window.payload,
         purpose="reply",
         max_tokens=cfg.reply_reserve,
-        context=replace(context, candidates=window.offered),
-        mood=mood.mood if mood else "",
-        max_cards=cfg.recommendations_max,
+        offline=OfflineInput(context=offered, mood=mood.mood if mood else "", max_cards=cfg.recommendations_max),
     )
+    return request, Grounds(offered, max_cards=cfg.recommendations_max)
 
 
 def fold_range(
@@ -211,9 +217,7 @@ def fold_request(
         messages=payload,
         purpose="fold",
         max_tokens=SUMMARY_MAX_TOKENS,
-        context=context,
-        transcript=transcript,
-        previous_summary=previous,
+        offline=OfflineInput(context=context, transcript=transcript, previous_summary=previous),
     )
     return request, messages[end - 1].seq
 
@@ -233,9 +237,7 @@ def summary_request(
         messages=_summary_payload(context, rolling_summary, transcript),
         purpose="summary",
         max_tokens=SUMMARY_MAX_TOKENS,
-        context=context,
-        transcript=transcript,
-        previous_summary=rolling_summary,
+        offline=OfflineInput(context=context, transcript=transcript, previous_summary=rolling_summary),
     )
 
 

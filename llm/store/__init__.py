@@ -4,7 +4,7 @@ them (`runner`). The names below are the package's face; the rest of llm imports
 """
 
 from llm.store.calls import (
-    Begun,
+    BeginResult,
     RollingSummary,
     answered_call,
     begin_call,
@@ -64,7 +64,7 @@ __all__ = [
     "FINISH",
     "THROTTLE",
     "USAGE",
-    "Begun",
+    "BeginResult",
     "Call",
     "Idempotency",
     "LockKeys",

@@ -33,7 +33,7 @@ class RollingSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class Begun:
+class BeginResult:
     """A turn's view of the session after BEGIN."""
 
     user_seq: int  # the message being answered
@@ -88,25 +88,25 @@ def begin_call(
     )
 
 
-def parse_begin(raw: list[Any]) -> Begun | Turn:
+def parse_begin(raw: list[Any]) -> BeginResult | Turn:
     """The session as BEGIN saw it, or the earlier Turn of a replayed idempotency key."""
     status = raw[0].decode()
     if status == "replay":
         return replace(codec.decode_turn(raw[1]), replayed=True, recording_owed=bool(raw[2]))
     if status == "conflict":
         raise IdempotencyConflict()
-    if status == "moved":
+    if status == "retry_overtaken":
         raise IdempotencyConflict(
             "The turn of this Idempotency-Key failed and the conversation has moved on since; retry with a new key."
         )
     if status == "nothing":
         raise NothingToRegenerate()
-    if status == "moved_on":
+    if status == "expected_seq_not_last":
         raise ConversationMovedOn()
     if status == "fenced":
         raise TurnInProgress("the turn lock was lost before the message was stored")
     user_seq, replaced_seq, stored, last_seq, mood, text, through, constraints, *tail = raw[1:]
-    return Begun(
+    return BeginResult(
         constraints=codec.decode_constraints(constraints),
         user_seq=user_seq,
         replaced_seq=replaced_seq,

@@ -10,7 +10,9 @@ from typing import TypeVar
 import redis
 from django.conf import settings
 
-from llm import services, tokens
+from llm import answers, services, tokens
+from llm.answers import Answer, Grounds
+from llm.providers import ModelRequest
 from llm.redis import async_client, sync_client
 from llm.store import Script, scripts
 from tests.fakes.openai import FakeOpenAI, Reply
@@ -168,3 +170,24 @@ def seqs_and_roles(session_id) -> list[tuple[int, str]]:
 def alternating(n: int) -> list[tuple[int, str]]:
     """What `seqs_and_roles` gives for n messages of answered turns: user, assistant, user, ..."""
     return [(seq, "user" if seq % 2 else "assistant") for seq in range(1, n + 1)]
+
+
+@dataclass(frozen=True)
+class Grounded:
+    """A provider called as a turn calls it (llm/answers.py): a reply grounded in its request's context, the one
+    its offline input carries (a model ignores that input; the turn grounds in the same context)."""
+
+    provider: object
+
+    def complete(self, request: ModelRequest) -> Answer:
+        return answers.complete(self.provider, request, _grounds(request))
+
+    def astream(self, request: ModelRequest) -> AsyncIterator[str | Answer]:
+        return answers.stream(self.provider, request, _grounds(request))
+
+
+def _grounds(request: ModelRequest) -> Grounds | None:
+    given = request.offline
+    if request.purpose != "reply" or given is None or given.context is None:
+        return None
+    return Grounds(given.context, max_cards=given.max_cards)

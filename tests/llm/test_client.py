@@ -9,23 +9,24 @@ import pytest
 
 from llm import client, grounding, prompts
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMRejected, LLMTimeout, LLMUnavailable
-from llm.providers import ModelRequest, get_provider
+from llm.providers import ModelRequest, OfflineInput, get_provider
 from llm.reply_json import RESPONSE_FORMAT
 from tests.fakes.openai import Fault, JSONReply, Reply
 from tests.llm.contexts import alice
+from tests.llm.support import Grounded
 
 QUESTION = "What should I eat tonight? I'm tired."
 
 
 def _request(purpose: str = "reply") -> ModelRequest:
     messages = ({"role": "system", "content": prompts.system_prompt(alice())}, {"role": "user", "content": QUESTION})
-    return ModelRequest(messages=messages, purpose=purpose, max_tokens=64, context=alice())
+    return ModelRequest(messages=messages, purpose=purpose, max_tokens=64, offline=OfflineInput(context=alice()))
 
 
 def _fails(request: ModelRequest | None = None) -> LLMError:
     """The error `complete` raises: always an llm.errors type, never one of the SDK's or the HTTP stack's."""
     with pytest.raises(LLMError) as caught:
-        get_provider().complete(request or _request())
+        Grounded(get_provider()).complete(request or _request())
     assert type(caught.value).__module__ == "llm.errors"
     return caught.value
 
@@ -38,7 +39,7 @@ def test_a_key_or_base_url_selects_the_openai_provider(fake):
 def test_a_structured_reply_gives_the_text_the_mood_and_the_servers_usage(fake):
     usage = {"prompt_tokens": 321, "completion_tokens": 12}
     fake.script(JSONReply({"mood": "tired", "reply": "Try a warm bowl of kimchi jjigae."}, usage=usage))
-    completion = get_provider().complete(_request())
+    completion = Grounded(get_provider()).complete(_request())
     assert completion.text == "Try a warm bowl of kimchi jjigae."
     assert completion.mood == "tired"
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (321, 12)
@@ -48,7 +49,7 @@ def test_a_structured_reply_gives_the_text_the_mood_and_the_servers_usage(fake):
 def test_the_server_receives_model_messages_limit_format_and_timeout(fake):
     fake.script(JSONReply({"mood": None, "reply": "Soup."}))
     request = _request()
-    get_provider().complete(request)
+    Grounded(get_provider()).complete(request)
     [received] = fake.requests
     assert received.path == "/v1/chat/completions"
     assert received.body["model"] == "fake-model"
@@ -64,19 +65,19 @@ def test_the_server_receives_model_messages_limit_format_and_timeout(fake):
 
 def test_plain_text_is_the_reply_when_the_server_ignores_the_format(fake):
     fake.script(Reply("Try bibimbap tonight."))
-    completion = get_provider().complete(_request())
+    completion = Grounded(get_provider()).complete(_request())
     assert (completion.text, completion.mood) == ("Try bibimbap tonight.", None)
 
 
 def test_an_empty_reply_is_answered_with_the_sentence_of_the_cards(fake):
     fake.script(JSONReply({"mood": "tired", "recommendations": [], "reply": ""}))
-    completion = get_provider().complete(_request())
+    completion = Grounded(get_provider()).complete(_request())
     assert (completion.text, completion.mood) == (grounding.repair_text(alice(), ()), "tired")
 
 
 def test_a_structured_answer_without_a_reply_is_answered_with_the_sentence_of_the_cards(fake):
     fake.script(JSONReply({"mood": "happy", "answer": "Soup."}))
-    completion = get_provider().complete(_request())
+    completion = Grounded(get_provider()).complete(_request())
     assert (completion.text, completion.mood, completion.cards) == (grounding.repair_text(alice(), ()), "happy", ())
     assert completion.schema_valid is False
 
@@ -84,7 +85,7 @@ def test_a_structured_answer_without_a_reply_is_answered_with_the_sentence_of_th
 @pytest.mark.parametrize("purpose", ["fold", "summary"])
 def test_fold_and_summary_ask_for_plain_text(fake, purpose):
     fake.script(Reply('She wants {"soup"}.'))
-    completion = get_provider().complete(_request(purpose))
+    completion = Grounded(get_provider()).complete(_request(purpose))
     assert (completion.text, completion.mood) == ('She wants {"soup"}.', None)
     assert "response_format" not in fake.requests[0].body
 
@@ -92,7 +93,7 @@ def test_fold_and_summary_ask_for_plain_text(fake, purpose):
 def test_only_a_base_url_is_enough(fake, settings):
     settings.OPENAI_API_KEY = ""
     fake.script(Reply("Hello."))
-    assert get_provider().complete(_request()).text == "Hello."
+    assert Grounded(get_provider()).complete(_request()).text == "Hello."
     assert fake.requests[0].headers["authorization"] == f"Bearer {client.NO_API_KEY}"
 
 
@@ -109,7 +110,7 @@ def test_a_429_is_retried_after_its_retry_after_then_rate_limited(fake):
 
 def test_a_429_then_a_success_is_returned(fake):
     fake.script(Fault.rate_limited(retry_after=0.05), JSONReply({"mood": None, "reply": "Soup."}))
-    assert get_provider().complete(_request()).text == "Soup."
+    assert Grounded(get_provider()).complete(_request()).text == "Soup."
     assert len(fake.requests) == 2
 
 
@@ -134,7 +135,7 @@ def test_server_errors_are_retried_then_unavailable(fake, status):
 
 def test_a_success_after_one_503_is_returned(fake):
     fake.script(Fault.status(503), JSONReply({"mood": "calm", "reply": "Tea?"}))
-    completion = get_provider().complete(_request())
+    completion = Grounded(get_provider()).complete(_request())
     assert (completion.text, completion.mood) == ("Tea?", "calm")
     assert len(fake.requests) == 2
 
@@ -189,7 +190,7 @@ def test_broken_answers_are_typed_errors(fake, fault, error_type):
 def test_logs_carry_ids_and_counts_never_text_or_keys(fake, caplog):
     fake.script(Fault.status(503), JSONReply({"mood": None, "reply": "Secret soup recipe."}), Fault.status(400))
     with caplog.at_level(logging.INFO, logger="llm.client"):
-        get_provider().complete(_request())
+        Grounded(get_provider()).complete(_request())
         _fails()
     events = [record.getMessage() for record in caplog.records]
     assert events == ["llm call retried", "llm call", "llm call failed"]

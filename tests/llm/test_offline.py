@@ -6,9 +6,11 @@ from dataclasses import replace
 import pytest
 
 from llm import offline, prompts, tokens
+from llm.answers import Answer
 from llm.data import Constraints
-from llm.providers import Completion, ModelRequest, get_provider
+from llm.providers import ModelRequest, OfflineInput, get_provider
 from tests.llm.contexts import ALICE_CANDIDATES, alice, bob, candidate
+from tests.llm.support import Grounded
 
 
 def _reply_request(text: str, *, context=None, mood: str = "") -> ModelRequest:
@@ -19,18 +21,21 @@ def _reply_request(text: str, *, context=None, mood: str = "") -> ModelRequest:
         {"role": "assistant", "content": "Hi!"},
         {"role": "user", "content": text},
     )
-    return ModelRequest(messages=messages, purpose="reply", max_tokens=300, context=context, mood=mood)
+    return ModelRequest(
+        messages=messages, purpose="reply", max_tokens=300, offline=OfflineInput(context=context, mood=mood)
+    )
 
 
 @pytest.fixture
 def provider():
-    """The provider the settings pick without a key or a base URL (the test settings set neither)."""
-    return get_provider()
+    """The provider the settings pick without a key or a base URL (the test settings set neither), called as a turn
+    calls it."""
+    return Grounded(get_provider())
 
 
-def test_without_key_or_base_url_the_offline_provider_answers(provider):
-    assert isinstance(provider, offline.OfflineProvider)
-    assert provider.name == "offline"
+def test_without_key_or_base_url_the_offline_provider_answers():
+    assert isinstance(get_provider(), offline.OfflineProvider)
+    assert get_provider().name == "offline"
 
 
 def test_the_same_request_gets_the_same_answer(provider):
@@ -162,7 +167,7 @@ def test_the_stream_yields_several_deltas_then_the_completion(provider):
 
     items = asyncio.run(collect())
     *deltas, completion = items
-    assert isinstance(completion, Completion)
+    assert isinstance(completion, Answer)
     assert len(deltas) > 1
     assert all(isinstance(delta, str) for delta in deltas)
     assert "".join(deltas) == completion.text == provider.complete(request).text
@@ -180,8 +185,7 @@ def test_fold_extends_the_previous_summary_with_each_customer_messages_first_sen
         messages=prompts.fold_messages(previous_summary="She likes spicy food.", transcript=TRANSCRIPT),
         purpose="fold",
         max_tokens=200,
-        transcript=TRANSCRIPT,
-        previous_summary="She likes spicy food.",
+        offline=OfflineInput(transcript=TRANSCRIPT, previous_summary="She likes spicy food."),
     )
     completion = provider.complete(request)
     assert completion.text == "She likes spicy food. The customer asked about: I want something warm; 피곤해요."
@@ -191,7 +195,9 @@ def test_fold_extends_the_previous_summary_with_each_customer_messages_first_sen
 def test_a_summary_stays_bounded_and_keeps_the_latest_part(provider):
     transcript = tuple({"role": "user", "content": f"Request number {i}. Details."} for i in range(200))
     messages = prompts.summary_messages(transcript=transcript)
-    request = ModelRequest(messages=messages, purpose="summary", max_tokens=200, transcript=transcript)
+    request = ModelRequest(
+        messages=messages, purpose="summary", max_tokens=200, offline=OfflineInput(transcript=transcript)
+    )
     text = provider.complete(request).text
     assert len(text) <= offline.MAX_SUMMARY_CHARS
     assert text.endswith("Request number 199.")

@@ -27,12 +27,12 @@ def _lease(keys: store.SessionKeys) -> lock.Lease:
     return flow.run(sync_client(), lock.acquire(keys.lock, hold_seconds=30, wait_seconds=1))
 
 
-def _begin(keys, cfg, lease, user: Message | None, *, budget: int = 10_000, idem=None) -> store.Begun | Turn:
+def _begin(keys, cfg, lease, user: Message | None, *, budget: int = 10_000, idem=None) -> store.BeginResult | Turn:
     call = store.begin_call(keys, cfg, token=lease.token, user=user, tail_budget=budget, tail_limit=1000, idem=idem)
     return store.parse_begin(store.run(sync_client(), call))
 
 
-def _finish_call(keys, cfg, lease, begun: store.Begun, text: str, *, idem=None, mood=None) -> store.Call:
+def _finish_call(keys, cfg, lease, begun: store.BeginResult, text: str, *, idem=None, mood=None) -> store.Call:
     reply = _message("assistant", text, seq=begun.replaced_seq or begun.user_seq + 1)
     turn = Turn(begun.tail[-1], reply, None, Usage(1, 1, "server"), "offline")
     return store.finish_call(

@@ -55,7 +55,7 @@ def test_the_first_delta_is_not_held_back_and_the_rest_waits_for_the_window_or_t
         started = time.monotonic()
         return [
             (time.monotonic() - started, item)
-            async for item in streams.detached(produce, name="coalesce-test", coalesce_seconds=window)
+            async for item in streams.TurnStream(produce, name="coalesce-test", coalesce_seconds=window)
         ]
 
     arrivals = run_async(consume())

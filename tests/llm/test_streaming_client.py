@@ -7,18 +7,20 @@ import time
 import pytest
 
 from llm import prompts
+from llm.answers import Answer
 from llm.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
-from llm.providers import Completion, ModelRequest, get_provider
+from llm.providers import ModelRequest, OfflineInput, get_provider
 from llm.reply_json import RESPONSE_FORMAT
 from tests.fakes.openai import PARTIAL_TEXT, Fault, JSONReply, Reply
 from tests.llm.contexts import alice
+from tests.llm.support import Grounded
 
 REPLY = 'Try "kimchi jjigae" tonight.\nIt\'s warm \\ cosy — 따뜻해요 😀'
 
 
 def _request(purpose: str = "reply") -> ModelRequest:
     messages = ({"role": "system", "content": prompts.system_prompt(alice())}, {"role": "user", "content": "Dinner?"})
-    return ModelRequest(messages=messages, purpose=purpose, max_tokens=64, context=alice())
+    return ModelRequest(messages=messages, purpose=purpose, max_tokens=64, offline=OfflineInput(context=alice()))
 
 
 def _json_chunks(answer: dict, size: int = 4) -> list[str]:
@@ -27,18 +29,18 @@ def _json_chunks(answer: dict, size: int = 4) -> list[str]:
     return [raw[i : i + size] for i in range(0, len(raw), size)]
 
 
-def _stream(request: ModelRequest | None = None) -> tuple[list[tuple[float, str]], Completion]:
-    """Run one stream to its end: the deltas with when each arrived, and the final Completion."""
+def _stream(request: ModelRequest | None = None) -> tuple[list[tuple[float, str]], Answer]:
+    """Run one stream to its end: the deltas with when each arrived, and the final Answer."""
 
     async def collect():
         deltas, completion = [], None
-        async for item in get_provider().astream(request or _request()):
-            assert completion is None, "nothing may follow the Completion"
-            if isinstance(item, Completion):
+        async for item in Grounded(get_provider()).astream(request or _request()):
+            assert completion is None, "nothing may follow the Answer"
+            if isinstance(item, Answer):
                 completion = item
             else:
                 deltas.append((time.monotonic(), item))
-        assert completion is not None, "a stream ends with one Completion"
+        assert completion is not None, "a stream ends with one Answer"
         return deltas, completion
 
     return asyncio.run(collect())
@@ -49,7 +51,7 @@ def _stream_fails(request: ModelRequest | None = None) -> tuple[list[str], LLMEr
     deltas: list[str] = []
 
     async def collect():
-        async for item in get_provider().astream(request or _request()):
+        async for item in Grounded(get_provider()).astream(request or _request()):
             deltas.append(item)
 
     with pytest.raises(LLMError) as caught:
@@ -176,7 +178,7 @@ def test_a_consumer_may_stop_after_the_first_delta(fake):
     fake.script(Reply("One two three four five six", chunk_delay=0.05))
 
     async def first_delta():
-        stream = get_provider().astream(_request())
+        stream = Grounded(get_provider()).astream(_request())
         first = await anext(stream)
         await stream.aclose()
         return first

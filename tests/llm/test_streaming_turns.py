@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import threading
 from dataclasses import replace
 from uuid import uuid4
 
@@ -127,7 +128,7 @@ def test_a_cancelled_turn_stores_what_it_generated_marked_interrupted(fake_opena
     assert ANSWER.startswith(content)
     assert content != ANSWER
     assert raw_redis().zcard(store.session_keys(session_id).lock.queue) == 0
-    assert services.turn_regenerate(session_id=session_id, context=alice()).assistant_message.seq == 2
+    assert services.turn_reply_again(session_id=session_id, context=alice()).assistant_message.seq == 2
 
 
 def test_a_stream_broken_by_the_model_keeps_the_user_message_and_raises_a_typed_error(
@@ -238,6 +239,34 @@ def test_a_streamed_reply_slower_than_the_lock_ttl_is_shown_and_stored_whole(set
     assert isinstance(turn, Turn)
     assert "".join(d.text for d in items[:-1]) == turn.assistant_message.content == ANSWER
     assert _stored(session_id) == [(1, "user", "Dinner ideas?", False), (2, "assistant", ANSWER, False)]
+
+
+def test_a_streamed_turn_slower_than_its_lock_ttl_keeps_the_lock_from_the_turn_behind_it(
+    settings, fake_openai, session_id
+):
+    # Without renewal, the turn behind it drops the streamed turn's expired ticket and goes first; the streamed
+    # reply, shown whole, is then refused (TurnInProgress) and stored nowhere.
+    settings.TURN_LOCK_TTL_SECONDS = 1
+    settings.TURN_DEADLINE_SECONDS = 5
+    fake_openai.script(_slow_reply(pieces=6, chunk_delay=0.3), reply("after it"))
+    behind = {}
+
+    def next_turn():
+        fake_openai.wait_for_requests(1)
+        behind["turn"] = services.turn_reply(session_id=session_id, text="next", context=alice())
+
+    thread = threading.Thread(target=next_turn)
+    thread.start()
+    items = run_async(_drain(_stream(session_id)))
+    thread.join(timeout=5)
+    assert items[-1].assistant_message.content == ANSWER
+    assert behind["turn"].assistant_message.content == "after it"
+    assert _stored(session_id) == [
+        (1, "user", "Dinner ideas?", False),
+        (2, "assistant", ANSWER, False),
+        (3, "user", "next", False),
+        (4, "assistant", "after it", False),
+    ]
 
 
 def test_a_streamed_turn_past_its_deadline_is_a_timeout_and_stores_no_reply(settings, fake_openai, session_id):

@@ -5,26 +5,27 @@ never retried, and usage says how it was obtained."""
 import pytest
 
 from llm import prompts, refusals, structured, tokens
+from llm.answers import Answer
 from llm.errors import LLMRejected, LLMUnavailable
-from llm.providers import Completion, ModelRequest, get_provider
+from llm.providers import ModelRequest, OfflineInput, get_provider
 from llm.reply_json import RESPONSE_FORMAT
 from tests.fakes.openai import Fault, JSONReply
 from tests.fakes.openai.wire import LLAMA_CPP_PYTHON_MESSAGE
 from tests.llm.contexts import alice
-from tests.llm.support import run_async
+from tests.llm.support import Grounded, run_async
 
 ANSWER = {"mood": "tired", "noted": None, "recommendations": [], "reply": "A warm soup tonight."}
 
 
 def _request() -> ModelRequest:
     messages = ({"role": "system", "content": prompts.system_prompt(alice())}, {"role": "user", "content": "Dinner?"})
-    return ModelRequest(messages=messages, purpose="reply", max_tokens=64, context=alice())
+    return ModelRequest(messages=messages, purpose="reply", max_tokens=64, offline=OfflineInput(context=alice()))
 
 
-def _streamed(request: ModelRequest) -> Completion:
-    async def run() -> Completion:
-        items = [item async for item in get_provider().astream(request)]
-        assert isinstance(items[-1], Completion)
+def _streamed(request: ModelRequest) -> Answer:
+    async def run() -> Answer:
+        items = [item async for item in Grounded(get_provider()).astream(request)]
+        assert isinstance(items[-1], Answer)
         return items[-1]
 
     return run_async(run())
@@ -71,23 +72,23 @@ def test_a_server_refusing_every_response_format_gets_the_schema_in_the_prompt(a
 
 def test_the_shape_is_kept_per_endpoint_and_model(answers, settings):
     answers.configure(refuse="json_schema")
-    get_provider().complete(_request())
+    Grounded(get_provider()).complete(_request())
     settings.LLM_MODEL = "another-model"
-    get_provider().complete(_request())
+    Grounded(get_provider()).complete(_request())
     assert _shapes(answers) == ["json_schema", "json_object", "json_schema", "json_object"]
 
 
 def test_fold_and_summary_requests_are_never_shaped(answers):
     answers.configure(refuse="response_format")
     request = ModelRequest(messages=({"role": "user", "content": "Summarize."},), purpose="summary", max_tokens=8)
-    get_provider().complete(request)
+    Grounded(get_provider()).complete(request)
     assert _shapes(answers) == ["none"]
 
 
 @pytest.mark.parametrize(("setting", "shape"), [("json_object", "json_object"), ("prompt", "prompt")])
 def test_a_fixed_setting_asks_in_that_shape_only(answers, settings, setting, shape):
     settings.LLM_STRUCTURED_OUTPUT = setting
-    assert get_provider().complete(_request()).text == ANSWER["reply"]
+    assert Grounded(get_provider()).complete(_request()).text == ANSWER["reply"]
     assert _shapes(answers) == [shape]
 
 
@@ -114,20 +115,20 @@ def test_a_fixed_shape_the_server_refuses_is_rejected_at_once(answers, settings,
 def test_a_refusal_not_about_the_shape_is_rejected_at_once_and_keeps_the_shape(answers, fault):
     answers.script(fault)
     with pytest.raises(LLMRejected) as caught:
-        get_provider().complete(_request())
+        Grounded(get_provider()).complete(_request())
     error = caught.value
     assert error.status == fault.status_code
     assert error.reason in (refusals.CONTEXT, refusals.PARAMETERS, refusals.REFUSED)
     # Our words only: the server's message may quote the request.
     assert error.detail == f"The model server refused the request (HTTP {error.status}: {error.reason})."
-    get_provider().complete(_request())
+    Grounded(get_provider()).complete(_request())
     assert _shapes(answers) == ["json_schema", "json_schema"]  # no retry, and no other shape tried
 
 
 def test_a_plain_server_error_is_still_retried_then_unavailable(answers):
     answers.script_n(2, Fault.status(500, "Internal error while generating."))
     with pytest.raises(LLMUnavailable):
-        get_provider().complete(_request())
+        Grounded(get_provider()).complete(_request())
     assert _shapes(answers) == ["json_schema", "json_schema"]
 
 
@@ -147,7 +148,7 @@ def test_a_stream_without_usage_is_counted_and_says_so(answers, stream_usage):
 
 def test_an_answer_outside_the_schema_is_no_error_but_not_valid(answers):
     answers.set_responder(lambda body: JSONReply({"mood": "Tuna", "recommendations": [], "reply": "Hi."}))
-    completion = get_provider().complete(_request())
+    completion = Grounded(get_provider()).complete(_request())
     assert (completion.text, completion.mood, completion.schema_valid) == ("Hi.", None, False)
 
 

@@ -30,9 +30,9 @@ def test_an_idempotency_key_replays_the_first_turn_without_a_model_call(fake_ope
     with pytest.raises(IdempotencyConflict):
         services.turn_reply(session_id=session_id, text="Something else", context=alice(), idempotency_key="k1")
     with pytest.raises(IdempotencyConflict):
-        services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="k1")
-    regenerated = services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="k2")
-    assert services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="k2").replayed
+        services.turn_reply_again(session_id=session_id, context=alice(), idempotency_key="k1")
+    regenerated = services.turn_reply_again(session_id=session_id, context=alice(), idempotency_key="k2")
+    assert services.turn_reply_again(session_id=session_id, context=alice(), idempotency_key="k2").replayed
     assert len(chat_bodies(fake_openai)) == 2
     assert seqs_and_roles(session_id) == alternating(2)
     assert regenerated.assistant_message.seq == 2
@@ -84,7 +84,7 @@ def test_a_pending_key_with_another_request_is_refused_and_stores_nothing(fake_o
     with pytest.raises(IdempotencyConflict):
         services.turn_reply(session_id=session_id, text="Something else", context=alice(), idempotency_key="k")
     with pytest.raises(IdempotencyConflict):
-        services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="k")
+        services.turn_reply_again(session_id=session_id, context=alice(), idempotency_key="k")
     assert len(fake_openai.requests) == requests
     assert _stored(session_id) == [(1, "user", "Hi")]
     assert _record(session_id, "k", text="Hi") == record
@@ -107,7 +107,7 @@ def test_a_retry_with_its_key_replaces_a_reply_stored_since_by_a_regenerate(fake
     fake_openai.script(Fault.status(500), reply("From the regenerate."), reply("From the retry."))
     with pytest.raises(LLMUnavailable):
         services.turn_reply(session_id=session_id, text="Dinner?", context=alice(), idempotency_key="k")
-    services.turn_regenerate(session_id=session_id, context=alice())
+    services.turn_reply_again(session_id=session_id, context=alice())
     assert _stored(session_id) == [(1, "user", "Dinner?"), (2, "assistant", "From the regenerate.")]
     turn = services.turn_reply(session_id=session_id, text="Dinner?", context=alice(), idempotency_key="k")
     assert (turn.user_message.seq, turn.assistant_message.seq) == (1, 2)
@@ -119,15 +119,15 @@ def test_a_regenerate_retried_with_its_key_after_a_failure_replaces_the_reply_on
     fake_openai.script(reply("First answer."), Fault.status(503), reply("Second answer."))
     services.turn_reply(session_id=session_id, text="Dinner?", context=alice())
     with pytest.raises(LLMUnavailable):
-        services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="r")
+        services.turn_reply_again(session_id=session_id, context=alice(), idempotency_key="r")
     assert _stored(session_id) == [(1, "user", "Dinner?"), (2, "assistant", "First answer.")]
     assert _record(session_id, "r", kind="regenerate")["user_seq"] == "1"
 
-    turn = services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="r")
+    turn = services.turn_reply_again(session_id=session_id, context=alice(), idempotency_key="r")
     assert (turn.user_message.seq, turn.assistant_message.seq, turn.replayed) == (1, 2, False)
     assert _stored(session_id) == [(1, "user", "Dinner?"), (2, "assistant", "Second answer.")]
     requests = len(fake_openai.requests)
-    assert services.turn_regenerate(session_id=session_id, context=alice(), idempotency_key="r") == replace(
+    assert services.turn_reply_again(session_id=session_id, context=alice(), idempotency_key="r") == replace(
         turn, replayed=True
     )
     assert len(fake_openai.requests) == requests

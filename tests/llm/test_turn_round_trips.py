@@ -33,7 +33,7 @@ def test_a_warm_turn_takes_three_round_trips_including_admission_and_the_lock(fa
 def test_a_regenerate_takes_the_lock_and_begins_in_one_round_trip(session_id):
     services.turn_reply(session_id=session_id, text="Hi", context=alice())
     with count_round_trips() as trips:
-        turn = services.turn_regenerate(session_id=session_id, context=alice(), expected_seq=2)
+        turn = services.turn_reply_again(session_id=session_id, context=alice(), expected_seq=2)
     assert trips.commands() == [LOCK_AND_BEGIN, FINISH]
     assert turn.assistant_message.seq == 2
 

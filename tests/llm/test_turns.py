@@ -78,7 +78,7 @@ def test_a_message_that_exactly_fits_is_answered_and_one_token_more_is_refused_b
     settings.LLM_CONTEXT_BUDGET = 800
     settings.LLM_REPLY_RESERVE = 200
     cfg = get_settings()
-    room = window.tail_budget(alice(), cfg) - tokens.count_message("user", "", model=cfg.model)
+    room = window.prompt(alice(), cfg).tail_budget() - tokens.count_message("user", "", model=cfg.model)
     services.turn_reply(session_id=session_id, text=text_with_tokens(room, model=cfg.model), context=alice())
     body = chat_bodies(fake_openai)[-1]
     assert tokens.count_request(body["messages"], model=cfg.model) == cfg.context_budget - cfg.reply_reserve
@@ -183,7 +183,7 @@ def test_a_model_failure_keeps_the_user_message_and_regenerate_completes_the_tur
     assert seqs_and_roles(session_id) == [(1, "user")]
     assert raw_redis().zcard(store.session_keys(session_id).lock.queue) == 0
 
-    turn = services.turn_regenerate(session_id=session_id, context=alice())
+    turn = services.turn_reply_again(session_id=session_id, context=alice())
     assert (turn.user_message.seq, turn.user_message.content, turn.assistant_message.seq) == (1, "Are you there?", 2)
     assert chat_bodies(fake_openai)[-1]["messages"][-1] == {"role": "user", "content": "Are you there?"}
     assert seqs_and_roles(session_id) == alternating(2)
@@ -213,7 +213,7 @@ def test_a_send_after_a_failed_reply_is_stored_too_and_the_model_sees_both(fake_
 def test_regenerate_replaces_the_last_reply_in_place(fake_openai, session_id):
     services.turn_reply(session_id=session_id, text="Dinner?", context=alice())
     fake_openai.script(reply("A better answer"))
-    turn = services.turn_regenerate(session_id=session_id, context=alice())
+    turn = services.turn_reply_again(session_id=session_id, context=alice())
     assert turn.assistant_message.seq == 2
     assert [m["content"] for m in chat_bodies(fake_openai)[-1]["messages"][1:]] == ["Dinner?"]
     assert [m.content for m in services.messages_list(session_id=session_id)] == ["Dinner?", "A better answer"]
@@ -221,7 +221,7 @@ def test_regenerate_replaces_the_last_reply_in_place(fake_openai, session_id):
 
 def test_there_is_nothing_to_regenerate_in_an_empty_session(fake_openai, session_id):
     with pytest.raises(NothingToRegenerate):
-        services.turn_regenerate(session_id=session_id, context=alice())
+        services.turn_reply_again(session_id=session_id, context=alice())
     assert fake_openai.requests == []
     assert raw_redis().zcard(store.session_keys(session_id).lock.queue) == 0
 
@@ -271,7 +271,7 @@ def test_a_turn_past_its_deadline_is_a_timeout_keeps_its_message_and_frees_the_l
     assert time.monotonic() - started < 1.5
     assert caught.value.messages_added == 1
     settings.TURN_DEADLINE_SECONDS = 30
-    turn = services.turn_regenerate(session_id=session_id, context=alice())
+    turn = services.turn_reply_again(session_id=session_id, context=alice())
     assert turn.assistant_message.content == "in time"
     assert [(m.seq, m.content) for m in services.messages_list(session_id=session_id)] == [
         (1, "slow"),
@@ -284,7 +284,7 @@ def test_with_redis_down_a_turn_fails_closed_before_any_model_call(settings, fak
     with pytest.raises(StoreUnavailable):
         services.turn_reply(session_id=session_id, text="Hello?", context=alice())
     with pytest.raises(StoreUnavailable):
-        services.turn_regenerate(session_id=session_id, context=alice())
+        services.turn_reply_again(session_id=session_id, context=alice())
     assert fake_openai.requests == []
 
 
@@ -327,5 +327,5 @@ def test_the_tokens_of_a_fold_count_even_when_the_reply_after_it_fails(settings,
             folds += 1
             assert int(raw_redis().get(key) or 0) > spent, "the fold's tokens were not counted"
             break
-        services.turn_regenerate(session_id=session_id, context=alice())
+        services.turn_reply_again(session_id=session_id, context=alice())
     assert folds == 1

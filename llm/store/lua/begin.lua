@@ -42,7 +42,7 @@ if pending then
     user_seq, replaced_seq, skip = pending, last_seq, 1
   elseif last_seq ~= pending then
     drop_ticket(queue, expiries, token)
-    return {'moved'}
+    return {'retry_overtaken'}
   end
 elseif mode == 'send' then
   if not has_id(last, message_id) then
@@ -53,7 +53,7 @@ elseif mode == 'send' then
 else
   if expected_seq > 0 and last_seq ~= expected_seq then
     drop_ticket(queue, expiries, token)
-    return {'moved_on'}
+    return {'expected_seq_not_last'}
   end
   local role = last and role_of(last)
   if role == 'assistant' then
