@@ -11,6 +11,7 @@ from llm import flow, store, turns
 from llm.answers import Answer
 from llm.data import Message, Usage
 from llm.errors import LLMUnavailable, TurnInProgress
+from llm.store import scripts
 from tests.llm.contexts import alice
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -42,7 +43,7 @@ def test_a_free_lock_and_a_reply_take_two_round_trips_and_one_model_call():
     first = next(turn_flow)
     assert isinstance(first, store.Send)
     assert first.atomic
-    assert _scripts(first) == [store.LOCK_TRY, store.BEGIN]
+    assert _scripts(first) == [scripts.LOCK_TRY, scripts.BEGIN]
     hold = turn_flow.send([1, _begun(sent)])
     assert isinstance(hold, flow.HoldLease)
     ask = turn_flow.send(None)
@@ -52,7 +53,7 @@ def test_a_free_lock_and_a_reply_take_two_round_trips_and_one_model_call():
     finish = turn_flow.send(Answer("Try the stew.", "tired", Usage(10, 4, "server"), "stop"))
     assert isinstance(finish, store.Send)
     assert finish.durable
-    assert _scripts(finish) == [store.FINISH, store.USAGE]
+    assert _scripts(finish) == [scripts.FINISH, scripts.USAGE]
     with pytest.raises(StopIteration) as done:
         turn_flow.send([[b"ok", None, []], 1])
     turn = done.value.value
@@ -66,11 +67,11 @@ def test_a_turn_that_waits_in_line_polls_then_sends_begin_alone():
     sleep = turn_flow.send([0, [b"fenced"]])  # the lock is another turn's: BEGIN wrote nothing
     assert isinstance(sleep, flow.Sleep)
     retry = turn_flow.send(None)
-    assert _scripts(retry) == [store.LOCK_TRY]
+    assert _scripts(retry) == [scripts.LOCK_TRY]
     hold = turn_flow.send([1])
     assert isinstance(hold, flow.HoldLease)
     begin = turn_flow.send(None)
-    assert _scripts(begin) == [store.BEGIN]
+    assert _scripts(begin) == [scripts.BEGIN]
     assert isinstance(turn_flow.send([_begun(sent)]), flow.Ask)
 
 
@@ -80,7 +81,7 @@ def test_a_failed_model_call_releases_the_lock_and_says_what_the_turn_left_store
     turn_flow.send([1, _begun(sent)])
     turn_flow.send(None)
     release = turn_flow.throw(LLMUnavailable("down"))
-    assert _scripts(release) == [store.LOCK_RELEASE]
+    assert _scripts(release) == [scripts.LOCK_RELEASE]
     with pytest.raises(LLMUnavailable) as failed:
         turn_flow.send([1])
     assert failed.value.messages_added == 1
@@ -93,7 +94,7 @@ def test_a_reply_the_lock_no_longer_allows_is_refused_and_the_lock_released():
     turn_flow.send(None)
     turn_flow.send(Answer("Too late.", None, Usage(10, 4, "server"), "stop"))
     release = turn_flow.send([[b"fenced"], 1])  # FINISH found another ticket first: nothing written
-    assert _scripts(release) == [store.LOCK_RELEASE]
+    assert _scripts(release) == [scripts.LOCK_RELEASE]
     with pytest.raises(TurnInProgress):
         turn_flow.send([1])
 
