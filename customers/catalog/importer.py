@@ -17,10 +17,11 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from customers import jsonlines
@@ -34,6 +35,7 @@ CHUNK_CHARS = 1 << 20
 MAX_LINE_CHARS = 64 * 1024  # far above the largest valid row (2,000-character description and all)
 _WHITESPACE = " \t\r\n"
 _TOO_DEEP = jsonlines.TOO_DEEP
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), its encoder built once
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MODEL_FIELDS = CATALOG_ITEM_FIELDS
@@ -146,7 +148,7 @@ def _unstorable(raw: object) -> tuple[str, str] | None:
     that is no object). None when there is none."""
     # Most rows hold neither: one encoding of the whole row (a NUL escaped, a lone surrogate kept) tells so at once.
     try:
-        encoded = json.dumps(raw, ensure_ascii=False)
+        encoded = _encode(raw)
     except RecursionError:  # nested deeper than the encoder goes: the walk below reads it
         encoded = "\\u0000"
     if "\\u0000" not in encoded and not _SURROGATE.search(encoded):
@@ -202,17 +204,45 @@ def _write(batch: list[dict[str, Any]], counts: dict[str, int], later: dict[str,
             later[fields["external_id"]] = venue
         current = existing.get(fields["external_id"])
         if current is None:
-            to_create.append(CatalogItem(pk=reserved.get(fields["external_id"]), **_model_values(values)))
+            to_create.append(values)
         elif fields["external_id"] in later or any(current[name] != values[name] for name in values):
             to_update.append(CatalogItem(pk=current["id"], **_model_values(values), updated_at=now))
         else:
             counts["unchanged"] += 1
     if to_create:
-        CatalogItem.objects.bulk_create(to_create)
+        _create(to_create, reserved, now)
     if to_update:
         CatalogItem.objects.bulk_update(to_update, [*_MODEL_FIELDS, *_DERIVED, "updated_at"])
     counts["created"] += len(to_create)
     counts["updated"] += len(to_update)
+
+
+def _create(rows: list[dict[str, Any]], reserved: dict[str, int], now: datetime) -> None:
+    """Insert new rows (with their reserved keys, when drawn). On PostgreSQL by COPY: Django's bulk insert spent more
+    time encoding the batch's JSON columns as array parameters, one Python call per element, than the database spent
+    inserting the rows."""
+    if connection.vendor != "postgresql":
+        objects = [CatalogItem(pk=reserved.get(row["external_id"]), **_model_values(row)) for row in rows]
+        CatalogItem.objects.bulk_create(objects)
+        return
+    # Every column but the generated search vector; a model field the rows lack fails here, loudly.
+    fields = [field for field in CatalogItem._meta.concrete_fields if reserved or not field.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    encoded = [(field.name, isinstance(field, models.JSONField)) for field in fields]
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {quote(CatalogItem._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            stored = {**row, "created_at": now, "updated_at": now, "id": reserved.get(row["external_id"])}
+            # A JSON value as its text; None stays SQL NULL, as the ORM stores it (`allergens` unknown).
+            copy.write_row(
+                [
+                    _encode(stored[name]) if json_ and stored[name] is not None else stored[name]
+                    for name, json_ in encoded
+                ]
+            )
 
 
 def _reserved_pks(batch: list[dict[str, Any]], existing: dict[str, Any], venues: dict[str, int]) -> dict[str, int]:

@@ -321,6 +321,33 @@ def test_a_row_whose_text_mentions_an_undeclared_allergen_is_a_warning_not_an_er
     assert (noodle.mentions, noodle.allergen_mask) == (["peanut"], vocabulary.allergen_mask(["peanut", "wheat"]))
 
 
+def test_a_new_row_is_stored_as_saving_the_model_stores_it(tmp_path):
+    """The import inserts new rows its own way (by COPY on PostgreSQL): every column holds what the model's `save()`
+    stores for the same row, unknown allergens as SQL NULL (not a JSON null), and text that COPY must escape (a tab,
+    a line break, a backslash, quotes) as written."""
+    odd = 'a\\b\t"c"\nd'
+    rows = [
+        row("unknown"),
+        row("none", allergens=[], description=odd, tags=[odd, "땅콩"], area="Seoul, Mapo-gu"),
+        {"external_id": "shop", "kind": "restaurant", "name": "국수집", "allergens": ["wheat"]},
+        row("dish", venue="shop", allergens=["wheat"], price=None, currency="USD", diets=["vegan"], active=False),
+    ]
+    run(write_lines(tmp_path / "c.jsonl", rows))
+    for source in rows:
+        fields = catalog_items.validate(source)
+        venue = CatalogItem.objects.get(external_id=fields["venue"]) if fields["venue"] else None
+        CatalogItem(**{**fields, "external_id": f"twin-{fields['external_id']}", "venue": venue}).save()
+    # Every column but the key, the external id and the timestamps (the database refuses them null).
+    ignored = ("id", "external_id", "created_at", "updated_at")
+    columns = [f.name for f in CatalogItem._meta.concrete_fields if f.name not in ignored]
+    stored = {i.pop("external_id"): i for i in CatalogItem.objects.values("external_id", *columns)}
+    for source in rows:
+        assert stored[source["external_id"]] == stored[f"twin-{source['external_id']}"]
+    unknown = CatalogItem.objects.filter(allergens__isnull=True).values_list("external_id", flat=True)
+    assert sorted(unknown) == ["twin-unknown", "unknown"]
+    assert CatalogItem.objects.get(external_id="none").tags == [odd, "땅콩"]
+
+
 VENUES = [
     row("mapo-noodle:1", venue="mapo-noodle", allergens=["wheat"]),  # before its restaurant in the file
     {"external_id": "mapo-noodle", "kind": "restaurant", "name": "국수집", "allergens": []},
