@@ -1,17 +1,17 @@
 """`catalog_import`: a JSON array or JSON Lines file of catalog items, validated whole, then upserted in batches.
 
 Two passes over the file, each streamed: the first validates every row and keeps only the set of external ids (to refuse
-duplicates and, with `deactivate_missing`, to know what is missing), the dishes' venue references (each must be a
-restaurant of the file or of the catalog) and a warning per row whose text mentions an allergen it does not declare; the
-second re-reads the file and writes it in batches of BATCH_SIZE rows, all in one transaction, so a failure anywhere
-leaves the catalog as it was. A dish is inserted with its venue when its restaurant is in the catalog or in the same
-batch (on PostgreSQL the batch's new rows draw their keys first); one whose restaurant comes in a later batch gets its
-venue once every row is written. Memory is bounded by the ids, the references and the warnings plus one batch, whatever
-the file's size (what follows an array's closing "]" is read a chunk at a time). Whatever the file holds, a bad input is
-a CatalogImportError naming its row and field, before anything is written: malformed or too deeply nested JSON, and a
-character no stored text can hold (a NUL, a lone surrogate), are found while reading, the rest by the row's validation.
-Nothing about catalog items is cached (the candidates search reads the database each time), so an import needs no cache
-invalidation."""
+duplicates and, with `deactivate_missing`, to know what is missing) and the dishes' venue references (each must be a
+restaurant of the file or of the catalog); the second re-reads the file, derives each row's stored facts (the allergens
+its text mentions among them, read once: a row whose text mentions an allergen it does not declare is a warning) and
+writes it in batches of BATCH_SIZE rows, all in one transaction, so a failure anywhere leaves the catalog as it was. A
+dish is inserted with its venue when its restaurant is in the catalog or in the same batch (on PostgreSQL the batch's
+new rows draw their keys first); one whose restaurant comes in a later batch gets its venue once every row is written.
+Memory is bounded by the ids, the references and the warnings plus one batch, whatever the file's size (what follows an
+array's closing "]" is read a chunk at a time). Whatever the file holds, a bad input is a CatalogImportError naming its
+row and field, before anything is written: malformed or too deeply nested JSON, and a character no stored text can hold
+(a NUL, a lone surrogate), are found while reading, the rest by the row's validation. Nothing about catalog items is
+cached (the candidates search reads the database each time), so an import needs no cache invalidation."""
 
 import json
 import re
@@ -51,7 +51,6 @@ class _Checked:
     ids: set[str] = field(default_factory=set)
     restaurants: set[str] = field(default_factory=set)
     venues: dict[str, int] = field(default_factory=dict)  # a venue referred to -> the first row referring to it
-    warnings: list[CatalogImportWarning] = field(default_factory=list)
 
 
 def import_file(
@@ -61,6 +60,7 @@ def import_file(
     checked = validate_file(path)
     ids = checked.ids
     counts = {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
+    warnings: list[CatalogImportWarning] = []
     done = 0
     with transaction.atomic():
         batch: list[dict[str, Any]] = []
@@ -71,6 +71,9 @@ def import_file(
             if fields["external_id"] in seen or fields["external_id"] not in ids:  # the file changed under us
                 raise CatalogImportError(number, "external_id", "the file changed during the import")
             seen.add(fields["external_id"])
+            fields.update(items.derived(**{name: fields[name] for name in DERIVED_FROM}))
+            if undeclared := items.undeclared(fields["allergens"], fields["mentions"]):
+                warnings.append(CatalogImportWarning(number, fields["external_id"], undeclared))
             batch.append(fields)
             if len(batch) == BATCH_SIZE:
                 _write(batch, counts, later)
@@ -88,12 +91,12 @@ def import_file(
             counts["deactivated"] = _deactivate_missing(ids)
         if progress:
             progress(done, len(ids))
-    return CatalogImportResult(**counts, warnings=tuple(checked.warnings))
+    return CatalogImportResult(**counts, warnings=tuple(warnings))
 
 
 def validate_file(path: str | Path) -> _Checked:
     """Every row checked against the contract, every venue against the file and the catalog; the ids and the
-    warnings. Raises CatalogImportError (the first bad row)."""
+    venues. Raises CatalogImportError (the first bad row)."""
     checked = _Checked()
     for number, raw in _rows(path):
         fields = _validated(number, raw)
@@ -105,9 +108,6 @@ def validate_file(path: str | Path) -> _Checked:
             checked.restaurants.add(external_id)
         if fields["venue"] is not None:
             checked.venues.setdefault(fields["venue"], number)
-        mentioned = items.text_mentions(fields["name"], fields["description"], fields["tags"])
-        if undeclared := items.undeclared(fields["allergens"], mentioned):
-            checked.warnings.append(CatalogImportWarning(number, external_id, undeclared))
     _check_venues(checked)
     return checked
 
@@ -177,7 +177,8 @@ def _character(text: str) -> str:
 
 
 def _write(batch: list[dict[str, Any]], counts: dict[str, int], later: dict[str, str]) -> None:
-    """Upsert a batch; a dish whose venue is not written yet goes into `later` (its venue set by `_link_later`)."""
+    """Upsert a batch of rows (their fields and derived facts); a dish whose venue is not written yet goes into
+    `later` (its venue set by `_link_later`)."""
     existing = {
         row["external_id"]: row
         for row in CatalogItem.objects.filter(external_id__in=[f["external_id"] for f in batch]).values(
@@ -195,11 +196,7 @@ def _write(batch: list[dict[str, Any]], counts: dict[str, int], later: dict[str,
     to_create, to_update = [], []
     for fields in batch:
         venue = fields["venue"]
-        values = {
-            **fields,
-            "venue": venues.get(venue),
-            **items.derived(**{name: fields[name] for name in DERIVED_FROM}),
-        }
+        values = {**fields, "venue": venues.get(venue)}
         if venue is not None and venue not in venues:
             later[fields["external_id"]] = venue
         current = existing.get(fields["external_id"])
