@@ -37,7 +37,8 @@ _WHITESPACE = " \t\r\n"
 _TOO_DEEP = jsonlines.TOO_DEEP
 _encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), its encoder built once
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_FIELD_NAMES = frozenset(items.FIELDS)
+_SCALARS = frozenset((int, float, bool))
 _MODEL_FIELDS = CATALOG_ITEM_FIELDS
 _DERIVED = ("mentions", "allergen_mask", "diet_mask", "keywords")
 
@@ -146,12 +147,7 @@ def _unstorable(raw: object) -> tuple[str, str] | None:
     """The field of a decoded row whose value holds, anywhere in it, a character no stored text can (a NUL, or a lone
     surrogate that a `\\ud800` escape decodes to), and what it is; the field is "row" for a field's name (or a row
     that is no object). None when there is none."""
-    # Most rows hold neither: one encoding of the whole row (a NUL escaped, a lone surrogate kept) tells so at once.
-    try:
-        encoded = _encode(raw)
-    except RecursionError:  # nested deeper than the encoder goes: the walk below reads it
-        encoded = "\\u0000"
-    if "\\u0000" not in encoded and not _SURROGATE.search(encoded):
+    if _plain(raw):  # most rows: each string searched once, nothing else to read
         return None
     fields = raw.items() if isinstance(raw, dict) else [("row", raw)]
     for name, value in fields:
@@ -168,6 +164,23 @@ def _unstorable(raw: object) -> tuple[str, str] | None:
                 pending.extend(item.keys())
                 pending.extend(item.values())
     return None
+
+
+def _plain(raw: object) -> bool:
+    """Whether `raw` is an object of the contract's field names whose values are strings, lists of strings, numbers,
+    booleans or nulls, with no string holding a NUL or a lone surrogate: nearly every row, read without the walk."""
+    if type(raw) is not dict:
+        return False
+    for name, value in raw.items():
+        if name not in _FIELD_NAMES:
+            return False
+        for item in value if type(value) is list else (value,):
+            if type(item) is str:
+                if _UNSTORABLE.search(item):
+                    return False
+            elif item is not None and type(item) not in _SCALARS:
+                return False
+    return True
 
 
 def _character(text: str) -> str:

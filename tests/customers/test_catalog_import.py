@@ -438,8 +438,23 @@ def test_deeply_nested_json_is_named_by_row_and_writes_nothing(tmp_path, form):
         (row("b\u0000"), "external_id", "NUL"),
         ({**row("b"), "na\u0000me": "x"}, "row", "NUL"),
         (row("b", name="떡볶이\ud800"), "name", "lone surrogate"),
+        (row("b", tags=["spicy", "매운\udc00"]), "tags", "lone surrogate"),
+        (row("b", tags=[["매운\u0000맛"]]), "tags", "NUL"),
+        (row("b", allergens=[1, "\u0000"]), "allergens", "NUL"),
+        ({**row("b"), "extra": {"deep": ["x", "\u0000"]}}, "extra", "NUL"),
     ],
-    ids=["name", "description", "a tag", "external_id", "a key", "a lone surrogate"],
+    ids=[
+        "name",
+        "description",
+        "a tag",
+        "external_id",
+        "a key",
+        "a lone surrogate",
+        "a lone surrogate in a tag",
+        "a nested list",
+        "after a number",
+        "an unknown field's object",
+    ],
 )
 @pytest.mark.parametrize("form", ["lines", "array"])
 def test_a_character_no_text_can_hold_is_named_by_row_and_field_and_writes_nothing(tmp_path, bad, field, words, form):
