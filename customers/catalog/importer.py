@@ -1,26 +1,27 @@
 """`catalog_import`: a JSON array or JSON Lines file of catalog items, validated whole, then upserted in batches.
 
 Two passes over the file, each streamed: the first validates every row and keeps only the set of external ids (to refuse
-duplicates and, with `deactivate_missing`, to know what is missing), the dishes' venue references (each must be a
-restaurant of the file or of the catalog) and a warning per row whose text mentions an allergen it does not declare; the
-second re-reads the file and writes it in batches of BATCH_SIZE rows, all in one transaction, so a failure anywhere
-leaves the catalog as it was. A dish is inserted with its venue when its restaurant is in the catalog or in the same
-batch (on PostgreSQL the batch's new rows draw their keys first); one whose restaurant comes in a later batch gets its
-venue once every row is written. Memory is bounded by the ids, the references and the warnings plus one batch, whatever
-the file's size (what follows an array's closing "]" is read a chunk at a time). Whatever the file holds, a bad input is
-a CatalogImportError naming its row and field, before anything is written: malformed or too deeply nested JSON, and a
-character no stored text can hold (a NUL, a lone surrogate), are found while reading, the rest by the row's validation.
-Nothing about catalog items is cached (the candidates search reads the database each time), so an import needs no cache
-invalidation."""
+duplicates and, with `deactivate_missing`, to know what is missing) and the dishes' venue references (each must be a
+restaurant of the file or of the catalog); the second re-reads the file, derives each row's stored facts (the allergens
+its text mentions among them, read once: a row whose text mentions an allergen it does not declare is a warning) and
+writes it in batches of BATCH_SIZE rows, all in one transaction, so a failure anywhere leaves the catalog as it was. A
+dish is inserted with its venue when its restaurant is in the catalog or in the same batch (on PostgreSQL the batch's
+new rows draw their keys first); one whose restaurant comes in a later batch gets its venue once every row is written.
+Memory is bounded by the ids, the references and the warnings plus one batch, whatever the file's size (what follows an
+array's closing "]" is read a chunk at a time). Whatever the file holds, a bad input is a CatalogImportError naming its
+row and field, before anything is written: malformed or too deeply nested JSON, and a character no stored text can hold
+(a NUL, a lone surrogate), are found while reading, the rest by the row's validation. Nothing about catalog items is
+cached (the candidates search reads the database each time), so an import needs no cache invalidation."""
 
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from customers import jsonlines
@@ -34,8 +35,10 @@ CHUNK_CHARS = 1 << 20
 MAX_LINE_CHARS = 64 * 1024  # far above the largest valid row (2,000-character description and all)
 _WHITESPACE = " \t\r\n"
 _TOO_DEEP = jsonlines.TOO_DEEP
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(value, ensure_ascii=False), its encoder built once
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_FIELD_NAMES = frozenset(items.FIELDS)
+_SCALARS = frozenset((int, float, bool))
 _MODEL_FIELDS = CATALOG_ITEM_FIELDS
 _DERIVED = ("mentions", "allergen_mask", "diet_mask", "keywords")
 
@@ -49,7 +52,6 @@ class _Checked:
     ids: set[str] = field(default_factory=set)
     restaurants: set[str] = field(default_factory=set)
     venues: dict[str, int] = field(default_factory=dict)  # a venue referred to -> the first row referring to it
-    warnings: list[CatalogImportWarning] = field(default_factory=list)
 
 
 def import_file(
@@ -59,6 +61,7 @@ def import_file(
     checked = validate_file(path)
     ids = checked.ids
     counts = {"created": 0, "updated": 0, "unchanged": 0, "deactivated": 0}
+    warnings: list[CatalogImportWarning] = []
     done = 0
     with transaction.atomic():
         batch: list[dict[str, Any]] = []
@@ -69,6 +72,9 @@ def import_file(
             if fields["external_id"] in seen or fields["external_id"] not in ids:  # the file changed under us
                 raise CatalogImportError(number, "external_id", "the file changed during the import")
             seen.add(fields["external_id"])
+            fields.update(items.derived(**{name: fields[name] for name in DERIVED_FROM}))
+            if undeclared := items.undeclared(fields["allergens"], fields["mentions"]):
+                warnings.append(CatalogImportWarning(number, fields["external_id"], undeclared))
             batch.append(fields)
             if len(batch) == BATCH_SIZE:
                 _write(batch, counts, later)
@@ -86,12 +92,12 @@ def import_file(
             counts["deactivated"] = _deactivate_missing(ids)
         if progress:
             progress(done, len(ids))
-    return CatalogImportResult(**counts, warnings=tuple(checked.warnings))
+    return CatalogImportResult(**counts, warnings=tuple(warnings))
 
 
 def validate_file(path: str | Path) -> _Checked:
     """Every row checked against the contract, every venue against the file and the catalog; the ids and the
-    warnings. Raises CatalogImportError (the first bad row)."""
+    venues. Raises CatalogImportError (the first bad row)."""
     checked = _Checked()
     for number, raw in _rows(path):
         fields = _validated(number, raw)
@@ -103,9 +109,6 @@ def validate_file(path: str | Path) -> _Checked:
             checked.restaurants.add(external_id)
         if fields["venue"] is not None:
             checked.venues.setdefault(fields["venue"], number)
-        mentioned = items.text_mentions(fields["name"], fields["description"], fields["tags"])
-        if undeclared := items.undeclared(fields["allergens"], mentioned):
-            checked.warnings.append(CatalogImportWarning(number, external_id, undeclared))
     _check_venues(checked)
     return checked
 
@@ -144,12 +147,7 @@ def _unstorable(raw: object) -> tuple[str, str] | None:
     """The field of a decoded row whose value holds, anywhere in it, a character no stored text can (a NUL, or a lone
     surrogate that a `\\ud800` escape decodes to), and what it is; the field is "row" for a field's name (or a row
     that is no object). None when there is none."""
-    # Most rows hold neither: one encoding of the whole row (a NUL escaped, a lone surrogate kept) tells so at once.
-    try:
-        encoded = json.dumps(raw, ensure_ascii=False)
-    except RecursionError:  # nested deeper than the encoder goes: the walk below reads it
-        encoded = "\\u0000"
-    if "\\u0000" not in encoded and not _SURROGATE.search(encoded):
+    if _plain(raw):  # most rows: each string searched once, nothing else to read
         return None
     fields = raw.items() if isinstance(raw, dict) else [("row", raw)]
     for name, value in fields:
@@ -168,6 +166,23 @@ def _unstorable(raw: object) -> tuple[str, str] | None:
     return None
 
 
+def _plain(raw: object) -> bool:
+    """Whether `raw` is an object of the contract's field names whose values are strings, lists of strings, numbers,
+    booleans or nulls, with no string holding a NUL or a lone surrogate: nearly every row, read without the walk."""
+    if type(raw) is not dict:
+        return False
+    for name, value in raw.items():
+        if name not in _FIELD_NAMES:
+            return False
+        for item in value if type(value) is list else (value,):
+            if type(item) is str:
+                if _UNSTORABLE.search(item):
+                    return False
+            elif item is not None and type(item) not in _SCALARS:
+                return False
+    return True
+
+
 def _character(text: str) -> str:
     found = _UNSTORABLE.search(text)
     assert found is not None
@@ -175,7 +190,8 @@ def _character(text: str) -> str:
 
 
 def _write(batch: list[dict[str, Any]], counts: dict[str, int], later: dict[str, str]) -> None:
-    """Upsert a batch; a dish whose venue is not written yet goes into `later` (its venue set by `_link_later`)."""
+    """Upsert a batch of rows (their fields and derived facts); a dish whose venue is not written yet goes into
+    `later` (its venue set by `_link_later`)."""
     existing = {
         row["external_id"]: row
         for row in CatalogItem.objects.filter(external_id__in=[f["external_id"] for f in batch]).values(
@@ -193,26 +209,50 @@ def _write(batch: list[dict[str, Any]], counts: dict[str, int], later: dict[str,
     to_create, to_update = [], []
     for fields in batch:
         venue = fields["venue"]
-        values = {
-            **fields,
-            "venue": venues.get(venue),
-            **items.derived(**{name: fields[name] for name in DERIVED_FROM}),
-        }
+        values = {**fields, "venue": venues.get(venue)}
         if venue is not None and venue not in venues:
             later[fields["external_id"]] = venue
         current = existing.get(fields["external_id"])
         if current is None:
-            to_create.append(CatalogItem(pk=reserved.get(fields["external_id"]), **_model_values(values)))
+            to_create.append(values)
         elif fields["external_id"] in later or any(current[name] != values[name] for name in values):
             to_update.append(CatalogItem(pk=current["id"], **_model_values(values), updated_at=now))
         else:
             counts["unchanged"] += 1
     if to_create:
-        CatalogItem.objects.bulk_create(to_create)
+        _create(to_create, reserved, now)
     if to_update:
         CatalogItem.objects.bulk_update(to_update, [*_MODEL_FIELDS, *_DERIVED, "updated_at"])
     counts["created"] += len(to_create)
     counts["updated"] += len(to_update)
+
+
+def _create(rows: list[dict[str, Any]], reserved: dict[str, int], now: datetime) -> None:
+    """Insert new rows (with their reserved keys, when drawn). On PostgreSQL by COPY: Django's bulk insert prepared
+    every value in Python and psycopg quoted each column's array parameter element by element (the JSON columns'
+    quotes escaped one by one), about as long as the database's insert took."""
+    if connection.vendor != "postgresql":
+        objects = [CatalogItem(pk=reserved.get(row["external_id"]), **_model_values(row)) for row in rows]
+        CatalogItem.objects.bulk_create(objects)
+        return
+    # Every column but the generated search vector; a model field the rows lack fails here, loudly.
+    fields = [field for field in CatalogItem._meta.concrete_fields if reserved or not field.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    encoded = [(field.name, isinstance(field, models.JSONField)) for field in fields]
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {quote(CatalogItem._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            stored = {**row, "created_at": now, "updated_at": now, "id": reserved.get(row["external_id"])}
+            # A JSON value as its text; None stays SQL NULL, as the ORM stores it (`allergens` unknown).
+            copy.write_row(
+                [
+                    _encode(stored[name]) if json_ and stored[name] is not None else stored[name]
+                    for name, json_ in encoded
+                ]
+            )
 
 
 def _reserved_pks(batch: list[dict[str, Any]], existing: dict[str, Any], venues: dict[str, int]) -> dict[str, int]:

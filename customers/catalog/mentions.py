@@ -42,16 +42,12 @@ _HANGUL_TERMS: dict[str, list[str]] = {}  # first syllable -> the terms starting
 for _key in sorted((t for t in _TABLE if _HANGUL_WORD.fullmatch(t)), key=len, reverse=True):
     _HANGUL_TERMS.setdefault(_key[0], []).append(_key)
 _MAX_WORDS = 3
-# Every start of an English term (its first word, or part of it), to skip the words no term starts with at once.
-_LATIN_STARTS = {term[:end] for term in _TABLE if term.isascii() for end in range(1, len(term) + 1)}
 
 
 def mentioned(texts: Iterable[str]) -> tuple[str, ...]:
     """The allergen codes that `texts` mention, in vocabulary order."""
-    found: set[str] = set()
-    for text in texts:
-        found.update(_of_text(text))
-    return tuple(code for code in vocabulary.ALLERGENS if code in found)
+    found = frozenset().union(*map(_of_text, texts))
+    return tuple(code for code in vocabulary.ALLERGENS if code in found) if found else ()
 
 
 @functools.lru_cache(maxsize=8192)  # tags and names repeat across a catalog
@@ -64,21 +60,19 @@ def _of_text(text: str) -> frozenset[str]:
 
 def _latin(words: list[str]) -> set[str]:
     found: set[str] = set()
+    if _LATIN_STARTS.isdisjoint(words):  # most texts: no word starts any English term
+        return found
     i = 0
     while i < len(words):
-        word = words[i]
-        starts = word in _LATIN_STARTS or word[:-1] in _LATIN_STARTS or word[:-2] in _LATIN_STARTS
-        if not starts:  # most words: no term starts so (nor as a plural)
-            i += 1
-            continue
-        for size in range(min(_MAX_WORDS, len(words) - i), 0, -1):
-            codes = _term("".join(words[i : i + size]))
-            if codes is not None:
-                found.update(codes)
-                i += size
-                break
-        else:
-            i += 1
+        step = 1
+        if words[i] in _LATIN_STARTS:  # longest first: three words joined, two, one
+            for size in range(min(_MAX_WORDS, len(words) - i), 0, -1):
+                codes = _LATIN_FORMS.get("".join(words[i : i + size]))
+                if codes is not None:
+                    found.update(codes)
+                    step = size
+                    break
+        i += step
     return found
 
 
@@ -88,6 +82,19 @@ def _term(key: str) -> tuple[str, ...] | None:
         if candidate and candidate in _TABLE:
             return _TABLE[candidate]
     return None
+
+
+# Every English key `_term` knows (a term, or its plural in "-s" or "-es") and its codes: one look-up a key.
+_LATIN_FORMS: dict[str, tuple[str, ...]] = {
+    form: codes
+    for term in _TABLE
+    if term.isascii()
+    for form in (term, term + "s", term + "es")
+    if (codes := _term(form)) is not None
+}
+# Every start of such a key: a word none starts with begins no term (words join without their blanks), so it is
+# skipped at once.
+_LATIN_STARTS = frozenset(form[:end] for form in _LATIN_FORMS for end in range(1, len(form) + 1))
 
 
 @functools.lru_cache(maxsize=8192)  # a catalog's Korean words repeat far more than its texts

@@ -321,6 +321,33 @@ def test_a_row_whose_text_mentions_an_undeclared_allergen_is_a_warning_not_an_er
     assert (noodle.mentions, noodle.allergen_mask) == (["peanut"], vocabulary.allergen_mask(["peanut", "wheat"]))
 
 
+def test_a_new_row_is_stored_as_saving_the_model_stores_it(tmp_path):
+    """The import inserts new rows its own way (by COPY on PostgreSQL): every column holds what the model's `save()`
+    stores for the same row, unknown allergens as SQL NULL (not a JSON null), and text that COPY must escape (a tab,
+    a line break, a backslash, quotes) as written."""
+    odd = 'a\\b\t"c"\nd'
+    rows = [
+        row("unknown"),
+        row("none", allergens=[], description=odd, tags=[odd, "땅콩"], area="Seoul, Mapo-gu"),
+        {"external_id": "shop", "kind": "restaurant", "name": "국수집", "allergens": ["wheat"]},
+        row("dish", venue="shop", allergens=["wheat"], price=None, currency="USD", diets=["vegan"], active=False),
+    ]
+    run(write_lines(tmp_path / "c.jsonl", rows))
+    for source in rows:
+        fields = catalog_items.validate(source)
+        venue = CatalogItem.objects.get(external_id=fields["venue"]) if fields["venue"] else None
+        CatalogItem(**{**fields, "external_id": f"twin-{fields['external_id']}", "venue": venue}).save()
+    # Every column but the key, the external id and the timestamps (the database refuses them null).
+    ignored = ("id", "external_id", "created_at", "updated_at")
+    columns = [f.name for f in CatalogItem._meta.concrete_fields if f.name not in ignored]
+    stored = {i.pop("external_id"): i for i in CatalogItem.objects.values("external_id", *columns)}
+    for source in rows:
+        assert stored[source["external_id"]] == stored[f"twin-{source['external_id']}"]
+    unknown = CatalogItem.objects.filter(allergens__isnull=True).values_list("external_id", flat=True)
+    assert sorted(unknown) == ["twin-unknown", "unknown"]
+    assert CatalogItem.objects.get(external_id="none").tags == [odd, "땅콩"]
+
+
 VENUES = [
     row("mapo-noodle:1", venue="mapo-noodle", allergens=["wheat"]),  # before its restaurant in the file
     {"external_id": "mapo-noodle", "kind": "restaurant", "name": "국수집", "allergens": []},
@@ -411,8 +438,23 @@ def test_deeply_nested_json_is_named_by_row_and_writes_nothing(tmp_path, form):
         (row("b\u0000"), "external_id", "NUL"),
         ({**row("b"), "na\u0000me": "x"}, "row", "NUL"),
         (row("b", name="떡볶이\ud800"), "name", "lone surrogate"),
+        (row("b", tags=["spicy", "매운\udc00"]), "tags", "lone surrogate"),
+        (row("b", tags=[["매운\u0000맛"]]), "tags", "NUL"),
+        (row("b", allergens=[1, "\u0000"]), "allergens", "NUL"),
+        ({**row("b"), "extra": {"deep": ["x", "\u0000"]}}, "extra", "NUL"),
     ],
-    ids=["name", "description", "a tag", "external_id", "a key", "a lone surrogate"],
+    ids=[
+        "name",
+        "description",
+        "a tag",
+        "external_id",
+        "a key",
+        "a lone surrogate",
+        "a lone surrogate in a tag",
+        "a nested list",
+        "after a number",
+        "an unknown field's object",
+    ],
 )
 @pytest.mark.parametrize("form", ["lines", "array"])
 def test_a_character_no_text_can_hold_is_named_by_row_and_field_and_writes_nothing(tmp_path, bad, field, words, form):
