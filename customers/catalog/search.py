@@ -49,6 +49,7 @@ from customers import spending
 from customers.catalog import items, vocabulary
 from customers.catalog.terms import HANGUL, terms
 from customers.data import Candidate, Constraints
+from customers.database import prepared_cursor
 from customers.models import CatalogItem, ChatSession, ItemKind, ProposalKind, Rating
 
 MAX_LIMIT = 50
@@ -240,7 +241,7 @@ def facts(*, customer_id: int, tastes: int = 0, session_id: UUID | None = None) 
     if session_id is not None:
         params.append(ChatSession._meta.pk.get_db_prep_value(session_id, connection))
     params.append(customer_id)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_facts_sql(connection.vendor, tastes > 0, session_id is not None), params)
         found = cursor.fetchone()
     if found is None:
