@@ -152,7 +152,14 @@ def _rules_met(rules: RuleFacts) -> Q:
         padded = Concat(Value(" "), F("keywords"), Value(" "), output_field=TextField())
         for tag in rules.exclude_tags:
             met &= ~Q(Contains(padded, f" {tag} "))
-    return met & ~Q(pk__in=rules.rated_down) if rules.rated_down else met
+    if not rules.rated_down:
+        return met
+    if connection.vendor == "postgresql":
+        # One array value however many they are: the statements that carry the rules keep one text as a customer
+        # rates more items down, and stay prepared (customers.database.prepared_cursor).
+        down = RawSQL('"customers_catalogitem"."id" = ANY(%s)', (list(rules.rated_down),), BooleanField())
+        return met & ~Q(down)
+    return met & ~Q(pk__in=rules.rated_down)
 
 
 def _served(rules: RuleFacts) -> Q:

@@ -71,3 +71,32 @@ def test_djangos_own_statements_are_never_prepared(alice):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
         assert cursor.fetchone() == (0,)
+
+
+def test_the_ranking_keeps_its_text_as_the_customer_rates_more_items_down(alice):
+    services.catalog_demo_seed()
+    session = services.session_open(customer_id=alice.customer_id)
+
+    def read() -> tuple[str, ...]:
+        found = services.catalog_turn_read(customer_id=alice.customer_id, text="Something spicy in Mapo?")
+        return tuple(candidate.external_id for candidate in found.candidates)
+
+    def rate_down(external_id: str) -> None:
+        shown = [(uuid.uuid4(), external_id, "spicy")]
+        (recorded,) = services.session_record_activity(
+            session_id=session.session_id,
+            messages_added=2,
+            prompt_tokens=10,
+            completion_tokens=5,
+            shown=shown,
+            customer_id=alice.customer_id,
+        )
+        services.recommendation_rate(customer_id=alice.customer_id, recommendation_id=recorded, rating="down")
+
+    rate_down(read()[0])
+    read()
+    second = read()
+    rate_down(second[0])
+    assert second[0] not in read()
+    # One ranking statement, prepared on the second read and run again after the second item rated down.
+    assert [(prefix, custom) for prefix, _, custom in prepared() if prefix == RANKING] == [(RANKING, 2)]
