@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 
@@ -62,14 +63,14 @@ PREPARED_MAX = 20
 
 @contextlib.contextmanager
 def prepared_cursor() -> Iterator[CursorWrapper]:
-    """A cursor for the statements a chat turn runs every time (the customer's facts, the ranking, the recording):
-    on PostgreSQL its values are bound by the server, so that, with DATABASE_PREPARED_STATEMENTS on (the
-    connection's `prepare_threshold`, config/settings.py), psycopg prepares a statement on the connection from its
-    second run with the same text, and the server parses it once (about 0.9 ms of the ranking's 7 ms of CPU at
-    10,000 items); it is still planned for each run's values. Django's own cursors bind on the client and never
-    prepare. On SQLite, or with prepared statements off, an ordinary cursor's behaviour. Query hooks and logging see
-    it as any cursor's."""
-    if connection.vendor != "postgresql":
+    """A cursor for the statements a chat turn runs every time (the customer's facts, the ranking, the recording).
+    On PostgreSQL with DATABASE_PREPARED_STATEMENTS on, its values are bound by the server and psycopg prepares a
+    statement on the connection from its second run with the same text: the server parses it once (about 0.9 ms of
+    the ranking's 7 ms of CPU at 10,000 items), and still plans it for each run's values (config/settings.py). Only
+    while it is open does the connection count statements to prepare: Django's own cursors bind their values into
+    the text, and counting those would keep up to PREPARED_MAX whole statements (an import's batches) in memory.
+    Elsewhere, or off, an ordinary cursor. Query hooks and logging see it as any cursor's."""
+    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
             yield cursor
         return
@@ -82,5 +83,9 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
         client.prepared_max = PREPARED_MAX
         raw = ServerBindingCursor(client)
     wrapped = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-    with wrapped as cursor:
-        yield cursor
+    client.prepare_threshold = 1  # prepared from the second run
+    try:
+        with wrapped as cursor:
+            yield cursor
+    finally:
+        client.prepare_threshold = None  # Django's default

@@ -79,12 +79,12 @@ def test_with_database_url_postgres_is_pooled():
 
 @pytest.mark.parametrize(
     ("flag", "expected"),
-    [(None, "1 -c jit=off -c plan_cache_mode=force_custom_plan"), ("false", "None -c jit=off")],
+    [(None, "True -c jit=off -c plan_cache_mode=force_custom_plan"), ("false", "False -c jit=off")],
 )
 def test_prepared_statements_are_on_unless_turned_off(flag, expected):
     code = (
         "from django.conf import settings as s; o = s.DATABASES['default']['OPTIONS']; "
-        "print(o['prepare_threshold'], o['options'])"
+        "print(s.DATABASE_PREPARED_STATEMENTS, o['options'])"
     )
     env = PRODUCTION_ENV if flag is None else {**PRODUCTION_ENV, "DATABASE_PREPARED_STATEMENTS": flag}
     result = _manage("shell", "--no-imports", "-c", code, env=env)
