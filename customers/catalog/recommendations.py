@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from customers.catalog.search import RuleFacts, eligible_rows_sql
 from customers.data import RecommendationInfo, RecommendationRating
+from customers.database import prepared_cursor
 from customers.errors import InvalidInput, RecommendationNotFound, SessionNotFound
 from customers.models import CatalogItem, ChatSession, Rating, Recommendation
 
@@ -119,7 +120,7 @@ def insert(
             "RETURNING id",
         )
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [*cte_params, *params, session, *items_params, *owner_params])
         inserted = tuple(UUID(str(row[0])) for row in cursor.fetchall())
     if len(inserted) == len(recommended) or (rules is not None and inserted):

@@ -49,6 +49,7 @@ from customers import spending
 from customers.catalog import items, vocabulary
 from customers.catalog.terms import HANGUL, terms
 from customers.data import Candidate, Constraints
+from customers.database import prepared_cursor
 from customers.models import CatalogItem, ChatSession, ItemKind, ProposalKind, Rating
 
 MAX_LIMIT = 50
@@ -151,7 +152,14 @@ def _rules_met(rules: RuleFacts) -> Q:
         padded = Concat(Value(" "), F("keywords"), Value(" "), output_field=TextField())
         for tag in rules.exclude_tags:
             met &= ~Q(Contains(padded, f" {tag} "))
-    return met & ~Q(pk__in=rules.rated_down) if rules.rated_down else met
+    if not rules.rated_down:
+        return met
+    if connection.vendor == "postgresql":
+        # One array value however many they are: the statements that carry the rules keep one text as a customer
+        # rates more items down, and stay prepared (customers.database.prepared_cursor).
+        down = RawSQL('"customers_catalogitem"."id" = ANY(%s)', (list(rules.rated_down),), BooleanField())
+        return met & ~Q(down)
+    return met & ~Q(pk__in=rules.rated_down)
 
 
 def _served(rules: RuleFacts) -> Q:
@@ -240,7 +248,7 @@ def facts(*, customer_id: int, tastes: int = 0, session_id: UUID | None = None) 
     if session_id is not None:
         params.append(ChatSession._meta.pk.get_db_prep_value(session_id, connection))
     params.append(customer_id)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_facts_sql(connection.vendor, tastes > 0, session_id is not None), params)
         found = cursor.fetchone()
     if found is None:

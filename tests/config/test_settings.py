@@ -75,3 +75,18 @@ def test_with_database_url_postgres_is_pooled():
     result = _manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "django.db.backends.postgresql True"
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [(None, "True -c jit=off -c plan_cache_mode=force_custom_plan"), ("false", "False -c jit=off")],
+)
+def test_prepared_statements_are_on_unless_turned_off(flag, expected):
+    code = (
+        "from django.conf import settings as s; o = s.DATABASES['default']['OPTIONS']; "
+        "print(s.DATABASE_PREPARED_STATEMENTS, o['options'])"
+    )
+    env = PRODUCTION_ENV if flag is None else {**PRODUCTION_ENV, "DATABASE_PREPARED_STATEMENTS": flag}
+    result = _manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
