@@ -43,16 +43,16 @@ def test_a_turns_statements_are_prepared_from_their_second_run_and_planned_for_e
 
     def turn():
         found = services.catalog_turn_read(customer_id=alice.customer_id, text="Something spicy in Mapo?")
-        shown = [(uuid.uuid4(), candidate.external_id, "spicy") for candidate in found.candidates[:2]]
+        recommended = [(uuid.uuid4(), candidate.external_id, "spicy") for candidate in found.candidates[:2]]
         recorded = services.session_record_activity(
             session_id=session.session_id,
             messages_added=2,
             prompt_tokens=10,
             completion_tokens=5,
-            shown=shown,
+            recommendations=recommended,
             customer_id=alice.customer_id,
         )
-        assert sorted(recorded) == sorted(row_id for row_id, _, _ in shown)
+        assert sorted(recorded) == sorted(row_id for row_id, _, _ in recommended)
         return found
 
     first = turn()
@@ -82,13 +82,13 @@ def test_the_ranking_keeps_its_text_as_the_customer_rates_more_items_down(alice)
         return tuple(candidate.external_id for candidate in found.candidates)
 
     def rate_down(external_id: str) -> None:
-        shown = [(uuid.uuid4(), external_id, "spicy")]
+        recommended = [(uuid.uuid4(), external_id, "spicy")]
         (recorded,) = services.session_record_activity(
             session_id=session.session_id,
             messages_added=2,
             prompt_tokens=10,
             completion_tokens=5,
-            shown=shown,
+            recommendations=recommended,
             customer_id=alice.customer_id,
         )
         services.recommendation_rate(customer_id=alice.customer_id, recommendation_id=recorded, rating="down")
