@@ -89,7 +89,7 @@ DATABASE_URL = env_str("DATABASE_URL")
 # second run, parsed once and planned for each run's values (plan_cache_mode below: a plan for all values read the
 # ranking's subsets 30 % slower at 100,000 items); Django's own are never prepared. Off for a pooler that cannot keep
 # a session's prepared statements (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
-# docs/decisions/0046-the-turns-statements-prepared.md
+# docs/decisions/0040-the-turns-statements-prepared.md
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASE_URL:
     try:
