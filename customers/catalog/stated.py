@@ -444,7 +444,7 @@ _NON_FOOD_ONLY = re.compile(
 _NON_FOOD_HINT = re.compile(
     r"\b(?:walk|walks|walking|stroll|strolling|hike|hikes|hiking|sightseeing)\b|산책|걷기|걸을|하이킹|등산|"
     r"\b(?:(?:some)?things?|anything|stuff)\s+(?:fun\s+)?to\s+(?:do|see)\b|\bfun\s+to\s+do\b|\bsights\b|"
-    r"놀\s*(?:곳|데|만한)|놀러|나들이|구경|관광|체험|액티비티|"
+    r"놀\s*(?:곳|데|만한)|놀러|나들이|구경|관광|체험|액티비티|활동|(?<![\uac00-\ud7a3])할\s*만한|"
     r"\bactivit(?:y|ies)\b|\bgifts?\b|\bsouvenirs?\b|\bpresents?\s+for\b|\bto\s+buy\b|\bshopping\b|"
     r"선물|기념품|(?:살|사\s*갈)\s*(?:거|것|만한)|뭐\s*사지|살까"
 )

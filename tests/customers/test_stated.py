@@ -552,6 +552,11 @@ CASES: list[tuple[str, dict]] = [
     ("not looking for food, just somewhere nice to walk", {"k": NON_FOOD, "asks": True}),
     # --- asks: a colloquial question ---
     ("떡볶이집 어디 괜찮은 데 없나", {"asks": True}),
+    # --- something to do, in Korean: an activity, or what one may do ---
+    ("주말에 할 만한 활동 추천해 주세요", {"asks": True, "l": ("activity",)}),
+    ("이번 주말에 뭐 할 만한 거 없을까요?", {"asks": True, "l": NON_FOOD}),
+    ("점심으로 먹을 만한 거 있어?", {"asks": True, "l": ("restaurant", "dish")}),
+    ("어제 과음했는데 해장할 만한 뜨끈한 국물 있나요?", {"asks": True, "l": ()}),  # 해장할: a verb of its own
 ]
 
 FIELDS = {"a": "allergens", "d": "diets", "p": "max_price", "t": "exclude_tags", "k": "kinds"}
