@@ -37,22 +37,28 @@ def prepared() -> list[tuple[str, int, int]]:
     )
 
 
+def record(session_id: uuid.UUID, customer_id: int, external_ids: list[str]) -> tuple[uuid.UUID, ...]:
+    """A turn's activity with cards for `external_ids`, recorded as a turn records it; the ids of the rows written."""
+    recommended = [(uuid.uuid4(), external_id, "spicy") for external_id in external_ids]
+    recorded = services.session_record_activity(
+        session_id=session_id,
+        messages_added=2,
+        prompt_tokens=10,
+        completion_tokens=5,
+        recommendations=recommended,
+        customer_id=customer_id,
+    )
+    assert sorted(recorded) == sorted(row_id for row_id, _, _ in recommended)
+    return recorded
+
+
 def test_a_turns_statements_are_prepared_from_their_second_run_and_planned_for_each_runs_values(alice):
     services.catalog_demo_seed()
     session = services.session_open(customer_id=alice.customer_id)
 
     def turn():
         found = services.catalog_turn_read(customer_id=alice.customer_id, text="Something spicy in Mapo?")
-        recommended = [(uuid.uuid4(), candidate.external_id, "spicy") for candidate in found.candidates[:2]]
-        recorded = services.session_record_activity(
-            session_id=session.session_id,
-            messages_added=2,
-            prompt_tokens=10,
-            completion_tokens=5,
-            recommendations=recommended,
-            customer_id=alice.customer_id,
-        )
-        assert sorted(recorded) == sorted(row_id for row_id, _, _ in recommended)
+        record(session.session_id, alice.customer_id, [candidate.external_id for candidate in found.candidates[:2]])
         return found
 
     first = turn()
@@ -82,15 +88,7 @@ def test_the_ranking_keeps_its_text_as_the_customer_rates_more_items_down(alice)
         return tuple(candidate.external_id for candidate in found.candidates)
 
     def rate_down(external_id: str) -> None:
-        recommended = [(uuid.uuid4(), external_id, "spicy")]
-        (recorded,) = services.session_record_activity(
-            session_id=session.session_id,
-            messages_added=2,
-            prompt_tokens=10,
-            completion_tokens=5,
-            recommendations=recommended,
-            customer_id=alice.customer_id,
-        )
+        (recorded,) = record(session.session_id, alice.customer_id, [external_id])
         services.recommendation_rate(customer_id=alice.customer_id, recommendation_id=recorded, rating="down")
 
     rate_down(read()[0])
