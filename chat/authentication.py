@@ -65,7 +65,7 @@ class CachedTokenAuthentication(BaseAuthentication):
             user = customers.api_user_get_cached(key=key)
         except NotCached:
             _lookup_admit(request)  # only a lookup in the database counts
-            user = customers.api_user_get_by_token(key=key)
+            user = customers.api_user_load(key=key)
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         return ApiPrincipal(user_id=user.user_id, customer_id=user.customer_id, is_staff=user.is_staff), None

@@ -51,13 +51,20 @@ def api_user_get_by_token(*, key: str) -> ApiUser | None:
 
 def api_user_get_cached(*, key: str) -> ApiUser | None:
     """As `api_user_get_by_token`, from the cache alone: raises NotCached when only the database can tell (a caller
-    that limits database lookups counts one, then asks `api_user_get_by_token`)."""
+    that limits database lookups counts one, then asks `api_user_load`)."""
     if not key or len(key) > _TOKEN_MAX_LENGTH:
         return None
     [found] = cache.get_many([(cache.API_USER, cache.token_digest(key))])
     if found is cache.MISS:
         raise NotCached("the token is not cached")
     return found
+
+
+@database_required
+def api_user_load(*, key: str) -> ApiUser | None:
+    """After `api_user_get_cached` raised NotCached: the user of token `key` from the database, cached as
+    `api_user_get_by_token` caches it, without reading the cache again."""
+    return cache.load(cache.API_USER, cache.token_digest(key), lambda: selectors.api_user(key=key))
 
 
 # --- customers --------------------------------------------------------------------------------------------
