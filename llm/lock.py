@@ -100,8 +100,8 @@ def acquire_along(
 
 
 def hold(lease: Lease, *, hold_seconds: float, deadline_seconds: float) -> HoldLease:
-    """The step that keeps `lease` for the rest of a flow: renewed every third of `hold_seconds` while a model call
-    runs, and no model call past `deadline_seconds` (see llm/flow.py)."""
+    """The step that keeps `lease` for the rest of a flow: renewed every third of `hold_seconds` by the process's
+    renewer (llm/renewal.py) until the flow ends, and no model call past `deadline_seconds` (see llm/flow.py)."""
     renew = store.lock_renew_call(lease.keys, token=lease.token, hold_seconds=hold_seconds)
     return HoldLease(renew, every=hold_seconds / 3, deadline_seconds=deadline_seconds)
 

@@ -310,7 +310,7 @@ def session_summarize(*, session_id: UUID, context: TurnContext) -> SessionSumma
     summary and the stored messages, as many of the newest as fit the budget. An empty session gets an empty text
     and no model call. The model call is admitted first like a turn (`turn_admit`: the turn rate and the daily token
     quota; TurnRateLimited / TokenQuotaExceeded, StoreUnavailable if Redis is down), so that ends cannot make
-    uncounted calls; a refusal inside `session_end`'s `then` leaves the session as it was."""
+    uncounted calls; a refusal inside the `with session_end(...)` block leaves the session as it was."""
     cfg = get_settings()
     conversation = conversation_get(session_id=session_id)
     final_mood = conversation.mood.mood if conversation.mood else ""

@@ -3,9 +3,9 @@ starts with `lua/prelude.lua` (the shared functions), an admission with it and `
 window). Each names its KEYS and ARGV in locals at its top.
 
 Every write is one script (one round trip, atomic). A script that writes during a turn first checks that the
-caller's turn-lock ticket is the live head of the queue (fencing, see llm/lock.py) and writes nothing otherwise.
-Every script is also idempotent under the client's one retry (llm/redis.py): a message or ticket carries an id chosen
-in Python, and a script that finds its own work already done does it no second time.
+caller's turn-lock ticket is first in line (`holds` in lua/prelude.lua; fencing, see llm/lock.py) and writes nothing
+otherwise. Every script is also idempotent under the client's one retry (llm/redis.py): a message or ticket carries
+an id chosen in Python, and a script that finds its own work already done does it no second time.
 """
 
 import hashlib
