@@ -10,11 +10,14 @@ a pending code into the profile accepts its proposal (`edit_record`).
 While pending a proposal binds every session of the customer (customers/catalog/search.py `facts`).
 """
 
+import operator
 from collections.abc import Sequence
+from functools import reduce
 from uuid import UUID, uuid4
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from customers import cache, selectors
@@ -195,16 +198,14 @@ def edit_record(*, customer: Customer, by_user_id: int | None, source: str, befo
     """Record an edit of the customer's profile (theirs, or staff's in the admin), inside its transaction. A pending
     proposal whose code the edit put into the profile is accepted with it: the customer said yes by writing it, and
     a proposal left pending would keep asking for what the profile already holds."""
-    settled = []
-    for kind, field in PROFILE_FIELD.items():
-        if field in after:
-            pending = ProposalRow.objects.filter(
-                customer_id=customer.pk, kind=kind, status=ProposalStatus.PENDING, code__in=after[field]
-            )
-            settled += [str(pk) for pk in pending.values_list("pk", flat=True)]
-            pending.update(status=ProposalStatus.ACCEPTED, decided_at=timezone.now(), decided_by_id=by_user_id)
+    added = [Q(kind=kind, code__in=after[field]) for kind, field in PROFILE_FIELD.items() if field in after]
+    pending = ProposalRow.objects.filter(customer_id=customer.pk, status=ProposalStatus.PENDING)
+    settled = list(pending.filter(reduce(operator.or_, added)).values_list("pk", flat=True)) if added else []
     if settled:
-        after = {**after, "proposals_accepted": sorted(settled)}
+        pending.filter(pk__in=settled).update(
+            status=ProposalStatus.ACCEPTED, decided_at=timezone.now(), decided_by_id=by_user_id
+        )
+        after = {**after, "proposals_accepted": sorted(str(pk) for pk in settled)}
         cache.invalidate_on_commit([(cache.PROPOSALS, customer.pk)])
     _change_record(
         customer_id=customer.pk, by_user_id=by_user_id, source=source, action="edit", before=before, after=after
