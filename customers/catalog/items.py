@@ -7,9 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from customers import models
 from customers.catalog import mentions, vocabulary
-from customers.models import CATALOG_ITEM_FIELDS, CatalogItem, ItemKind
+from customers.models import CATALOG_ITEM_FIELDS, MAX_TAG_LENGTH, MAX_TAGS, CatalogItem, ItemKind
 
 # The file's fields are the model's, `price` for `price_minor` (a file speaks the contract's names).
 FIELDS = ("external_id", *("price" if name == "price_minor" else name for name in CATALOG_ITEM_FIELDS))
@@ -19,8 +18,6 @@ FOOD_BY_KIND = {"restaurant": True, "dish": True, "activity": False, "place": Fa
 MAX_NAME = CatalogItem._meta.get_field("name").max_length
 MAX_DESCRIPTION = CatalogItem._meta.get_field("description").max_length
 MAX_AREA = CatalogItem._meta.get_field("area").max_length
-MAX_TAGS = models.MAX_TAGS
-MAX_TAG = models.MAX_TAG_LENGTH
 MAX_PRICE = 10**15  # far above any real price, well inside a 64-bit column
 _EXTERNAL_ID = re.compile(r"[\x21-\x7e]{1,64}\Z")
 _CURRENCY = re.compile(vocabulary.CURRENCY_CODE)
@@ -67,8 +64,8 @@ def validate(row: object) -> dict[str, Any]:
     for tag in tags:
         if not tag.strip():
             raise RowError("tags", "an empty tag")
-        if len(tag) > MAX_TAG:
-            raise RowError("tags", f"a tag longer than {MAX_TAG} characters")
+        if len(tag) > MAX_TAG_LENGTH:
+            raise RowError("tags", f"a tag longer than {MAX_TAG_LENGTH} characters")
     if len(tags) > MAX_TAGS:
         raise RowError("tags", f"more than {MAX_TAGS} tags")
     # Absent or null: unknown (no claim either way); [] declares none of the listed allergens.
