@@ -50,13 +50,19 @@ class _Ask:
 
     session_id: UUID
     keys: SessionKeys
-    cfg: LLMSettings
-    context: TurnContext
     user: Message | None  # the message to store and answer; None to answer the last one again
     idem: Idempotency | None
-    prompt: window.Prompt  # the reply prompt's sections, built once
+    prompt: window.Prompt  # the reply prompt's sections, built once, with the context and settings they came from
     tail_budget: int
     expected_seq: int = 0  # regenerate: the seq the caller expects last (0: whatever is last)
+
+    @property
+    def context(self) -> TurnContext:
+        return self.prompt.context
+
+    @property
+    def cfg(self) -> LLMSettings:
+        return self.prompt.cfg
 
 
 def _now() -> datetime:
@@ -80,8 +86,6 @@ def _ask(session_id: UUID, context: TurnContext, idempotency_key: str | None, te
     return _Ask(
         session_id=session_id,
         keys=store.session_keys(session_id),
-        cfg=cfg,
-        context=context,
         user=user,
         idem=store.idempotency(idempotency_key, kind="regenerate" if user is None else "send", text=text or ""),
         prompt=prompt,
@@ -113,8 +117,7 @@ def _turn(ask: _Ask, *, stream: bool) -> Flow[Turn]:
         # session that stated one meanwhile binds this one too).
         constraints = ask.context.constraints.tightened(begun.constraints)
         if constraints != ask.context.constraints:  # the prompt lists them: built again, only then
-            context = replace(ask.context, constraints=constraints)
-            ask = replace(ask, context=context, prompt=window.prompt(context, ask.cfg))
+            ask = replace(ask, prompt=window.prompt(replace(ask.context, constraints=constraints), ask.cfg))
         try:
             return (yield from _answer(ask, lease, begun, stream=stream))
         except LLMError as exc:
