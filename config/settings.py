@@ -85,10 +85,10 @@ TEMPLATES = [
 
 # --- Database: PostgreSQL (psycopg 3, pooled) when DATABASE_URL is set, else a local SQLite file. ---
 DATABASE_URL = env_str("DATABASE_URL")
-# PostgreSQL: a chat turn's statements (customers.database.prepared_cursor) are prepared on their connection from their
-# second run, parsed once and planned for each run's values (plan_cache_mode below: a plan for all values read the
-# ranking's subsets 30 % slower at 100,000 items); Django's own are never prepared. Off for a pooler that cannot keep
-# a session's prepared statements (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
+# PostgreSQL: a chat turn's statements have their values bound by the server; its small ones (the customer's facts, the
+# recording: customers.database.prepared_cursor) are prepared on their connection from their second run, and the
+# ranking is planned for each run's values; Django's own are never prepared. Off for a pooler that cannot keep a
+# session's prepared statements (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
 # docs/decisions/0040-the-turns-statements-prepared.md
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASE_URL:
@@ -109,7 +109,7 @@ if DATABASE_URL:
         # No JIT compilation: the turn's statements run in milliseconds, but their estimated cost (the venue rule's
         # probe, costed on every row a subset might read) passes jit_above_cost from about 10,000 items, and
         # compiling them took 200 ms and more (docs/benchmarks.md).
-        "options": "-c jit=off" + (" -c plan_cache_mode=force_custom_plan" if DATABASE_PREPARED_STATEMENTS else ""),
+        "options": "-c jit=off",
     }
     DATABASES = {"default": _db}
 else:

@@ -1,7 +1,7 @@
 """The database connection as `customers` uses it: the decorator of every public function, which turns "the
 database is unreachable" into DatabaseUnavailable and hands the connection back when the call returns, whether
-the database answers (public through `customers.services`), and the cursor of the statements PostgreSQL keeps
-prepared (`prepared_cursor`).
+the database answers (public through `customers.services`), and the cursors of a turn's statements, whose values
+the server binds (`prepared_cursor`, `bound_cursor`).
 """
 
 import contextlib
@@ -72,20 +72,39 @@ def database_health() -> Health:
     return Health(ok=True, detail="ok")
 
 
-# Statements a connection keeps prepared at most (psycopg's LRU; the least recently run is deallocated): about 0.4 MB of
-# the server's memory each for the ranking's (its parsed form), so 20 bound a pooled connection's share to ~8 MB.
+# Statements a connection keeps prepared at most (psycopg's LRU; the least recently run is deallocated): the facts and
+# the recording, one text for each form of the customer's rules, each 0.15 to 0.2 MB of the server's memory with its
+# plan (pg_backend_memory_contexts), so 20 bound a pooled connection's share to ~4 MB.
 PREPARED_MAX = 20
 
 
 @contextlib.contextmanager
 def prepared_cursor() -> Iterator[CursorWrapper]:
-    """A cursor for the statements a chat turn runs every time (the customer's facts, the ranking, the recording).
-    On PostgreSQL with DATABASE_PREPARED_STATEMENTS on, its values are bound by the server and psycopg prepares a
-    statement on the connection from its second run with the same text: the server parses it once (about 0.9 ms of
-    the ranking's 7 ms of CPU at 10,000 items), and still plans it for each run's values (config/settings.py). Only
-    while it is open does the connection count statements to prepare: Django's own cursors bind their values into
-    the text, and counting those would keep up to PREPARED_MAX whole statements (an import's batches) in memory.
-    Elsewhere, or off, an ordinary cursor. Query hooks and logging see it as any cursor's."""
+    """A cursor for the small statements a chat turn runs every time (the customer's facts, the recording). On
+    PostgreSQL with DATABASE_PREPARED_STATEMENTS on, its values are bound by the server and psycopg prepares a
+    statement on the connection from its second run: the server parses it once and, from the sixth run, runs one plan
+    for all values (PostgreSQL's `plan_cache_mode` auto), where planning was most of their cost. They find rows by
+    key, so no value calls for another plan. Elsewhere, or off, an ordinary cursor."""
+    with _server_bound(prepare=True) as cursor:
+        yield cursor
+
+
+@contextlib.contextmanager
+def bound_cursor() -> Iterator[CursorWrapper]:
+    """A cursor for a turn's ranking: values bound by the server (one statement text whatever the values, none
+    rendered as literals), never prepared, so that PostgreSQL plans each run for its values: the ranking's subsets
+    choose their scans by how common the request's words are and how large the catalog is, and one plan for all
+    values read them 30 % slower at 100,000 items (decision 0040). Elsewhere, or with DATABASE_PREPARED_STATEMENTS
+    off, an ordinary cursor."""
+    with _server_bound(prepare=False) as cursor:
+        yield cursor
+
+
+@contextlib.contextmanager
+def _server_bound(*, prepare: bool) -> Iterator[CursorWrapper]:
+    # Only while the cursor is open does the connection count statements to prepare: Django's own cursors bind their
+    # values into the text, and counting those would keep up to PREPARED_MAX whole statements (an import's batches)
+    # in memory. Query hooks and logging see the cursor as any cursor's.
     if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
             yield cursor
@@ -99,7 +118,8 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
         client.prepared_max = PREPARED_MAX
         raw = ServerBindingCursor(client)
     wrapped = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-    client.prepare_threshold = 1  # prepared from the second run
+    if prepare:
+        client.prepare_threshold = 1  # prepared from the second run
     try:
         with wrapped as cursor:
             yield cursor

@@ -156,7 +156,7 @@ def _rules_met(rules: RuleFacts) -> Q:
         return met
     if connection.vendor == "postgresql":
         # One array value however many they are: the statements that carry the rules keep one text as a customer
-        # rates more items down, and stay prepared (customers.database.prepared_cursor).
+        # rates more items down: the recording's stays prepared (customers.database.prepared_cursor).
         down = RawSQL('"customers_catalogitem"."id" = ANY(%s)', (list(rules.rated_down),), BooleanField())
         return met & ~Q(down)
     return met & ~Q(pk__in=rules.rated_down)
@@ -165,7 +165,10 @@ def _rules_met(rules: RuleFacts) -> Q:
 def _served(rules: RuleFacts) -> Q:
     """True unless the item is a restaurant with active dishes of which none meets the customer's rules: one index
     probe per restaurant row, two when it has dishes. Raw SQL around the dishes' compiled condition (compiling it as
-    ORM subqueries in every query of a turn cost more than running them)."""
+    ORM subqueries in every query of a turn cost more than running them). Nothing when the kinds asked for leave
+    restaurants out: the kind rule does, and PostgreSQL then parses and plans no probe for each subset."""
+    if rules.kinds and ItemKind.RESTAURANT.value not in rules.kinds:
+        return Q()
     passing, params = _passing_sql(rules, connection.vendor)
     # The redundant `venue_id >= id` keeps PostgreSQL from hashing a subquery (it hashes an EXISTS whose only outer
     # reference is an equality): a hash of every dish costs a scan of the whole catalog per call, a probe microseconds.

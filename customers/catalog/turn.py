@@ -39,7 +39,7 @@ from django.db import connection
 
 from customers.catalog import search, stated, vocabulary
 from customers.data import NO_CONSTRAINTS, Candidate, Constraints, TurnCatalog
-from customers.database import prepared_cursor
+from customers.database import bound_cursor
 from customers.models import ProposalKind
 
 AVOID = 200  # names to avoid at most: the text check's list
@@ -182,7 +182,7 @@ def _ranked_and_missed(
     )
     met_params = [*missed_params, *subsets_params]
     ranked_sql, ranked_params = search.ranked_sql(ranked_rules, wanted, rules)
-    with prepared_cursor() as cursor:
+    with bound_cursor() as cursor:
         # Constant fragments only: every value is a bound parameter.
         cursor.execute(
             " ".join(

@@ -79,7 +79,7 @@ def test_with_database_url_postgres_is_pooled():
 
 @pytest.mark.parametrize(
     ("flag", "expected"),
-    [(None, "True -c jit=off -c plan_cache_mode=force_custom_plan"), ("false", "False -c jit=off")],
+    [(None, "True -c jit=off"), ("false", "False -c jit=off")],
 )
 def test_prepared_statements_are_on_unless_turned_off(flag, expected):
     code = (

@@ -7,7 +7,7 @@ Runs on PostgreSQL with the suite, and on SQLite through tests/customers/test_ca
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -334,6 +334,34 @@ def test_the_kind_a_request_looks_for_ranks_only_within_the_kinds_the_session_bi
             customer_id=alice.customer_id, text=text, constraints=services.Constraints(kinds=kinds)
         )
         assert all(c.kind in kinds for c in read.candidates), (text, [c.kind for c in read.candidates])
+
+
+def test_a_restaurant_is_judged_by_its_dishes_whichever_kinds_the_session_binds():
+    peanut_free = Spec("", "restaurant", 20_000, "KRW", frozenset(), frozenset(), True, True, ("korean",), AREAS[0])
+    dish = Spec("", "dish", 9_000, "KRW", frozenset({"peanut"}), frozenset(), True, True, ("noodles",), AREAS[0])
+    made = _create_items(
+        [peanut_free, replace(dish, venue=0), peanut_free, replace(dish, allergens=frozenset(), venue=2)]
+    )
+    customer_id = _create_customer("dana", allergies=["peanut"], monthly_limit_minor=500_000)
+    served = made[2].external_id  # made[0]'s only dish has peanut
+    probes = []
+
+    def keep(execute, sql, params, many, context):
+        probes.append("d.venue_id >= customers_catalogitem.id" in sql)
+        return execute(sql, params, many, context)
+
+    for kinds in [(), ("restaurant",), ("dish", "restaurant"), ("activity", "restaurant")]:
+        read = services.catalog_turn_read(
+            customer_id=customer_id, text="korean", constraints=services.Constraints(kinds=kinds)
+        )
+        assert [c.external_id for c in read.candidates if c.kind == "restaurant"] == [served], kinds
+    # Kinds that leave restaurants out need no probe of their dishes: the ranking carries none.
+    with connection.execute_wrapper(keep):
+        services.catalog_turn_read(
+            customer_id=customer_id, text="korean", constraints=services.Constraints(kinds=("activity", "place"))
+        )
+    assert probes
+    assert not any(probes)
 
 
 def test_a_request_for_what_the_catalog_lacks_or_the_rules_keep_out_gets_no_stand_in(

@@ -1,6 +1,7 @@
-"""The turn's statements are prepared on their connection (customers.database.prepared_cursor): from their second
-run PostgreSQL parses them once, still plans each run for its values (never one plan for all: the ranking's subsets
-choose their scans by how common the request's words are), and answers the same; Django's own statements are never
+"""A turn's statements have their values bound by the server (customers.database): the small ones (the customer's facts,
+the recording) are prepared on their connection from their second run, parsed once and, from their sixth, run with
+one plan for all values; the ranking is never prepared, so each run is planned for its values (its subsets choose
+their scans by how common the request's words are); the answers are the same. Django's own statements are never
 prepared."""
 
 import uuid
@@ -64,10 +65,11 @@ def test_a_turns_statements_are_prepared_from_their_second_run_and_planned_for_e
     first = turn()
     assert len(first.candidates) == 8
     assert prepared() == []
-    turns = [turn() for _ in range(7)]
-    # Prepared on their second run, then run six times more: parsed once, planned for each run's values. The facts
-    # twice a turn: read with the tastes for the candidates, without for the recording.
-    assert prepared() == sorted([(FACTS, 0, 7), (FACTS, 0, 7), (RANKING, 0, 7), (RECORDING, 0, 7)])
+    turns = [turn() for _ in range(9)]
+    # Prepared on their second run, then run eight times more: planned for their values five times, then one plan for
+    # all (PostgreSQL's default). The facts twice a turn: read with the tastes for the candidates, without for the
+    # recording. The ranking is never prepared.
+    assert prepared() == sorted([(FACTS, 4, 5), (FACTS, 4, 5), (RECORDING, 4, 5)])
     assert all(found == first for found in turns)
 
 
@@ -79,12 +81,19 @@ def test_djangos_own_statements_are_never_prepared(alice):
         assert cursor.fetchone() == (0,)
 
 
-def test_the_ranking_keeps_its_text_as_the_customer_rates_more_items_down(alice):
+def test_a_turns_statements_keep_their_text_as_the_customer_rates_more_items_down(alice):
     services.catalog_demo_seed()
     session = services.session_open(customer_id=alice.customer_id)
+    rankings: list[str] = []
+
+    def ranking_text(execute, sql, params, many, context):
+        if sql.startswith(RANKING):
+            rankings.append(sql)
+        return execute(sql, params, many, context)
 
     def read() -> tuple[str, ...]:
-        found = services.catalog_turn_read(customer_id=alice.customer_id, text="Something spicy in Mapo?")
+        with connection.execute_wrapper(ranking_text):
+            found = services.catalog_turn_read(customer_id=alice.customer_id, text="Something spicy in Mapo?")
         return tuple(candidate.external_id for candidate in found.candidates)
 
     def rate_down(external_id: str) -> None:
@@ -92,9 +101,15 @@ def test_the_ranking_keeps_its_text_as_the_customer_rates_more_items_down(alice)
         services.recommendation_rate(customer_id=alice.customer_id, recommendation_id=recorded, rating="down")
 
     rate_down(read()[0])
-    read()
     second = read()
     rate_down(second[0])
-    assert second[0] not in read()
-    # One ranking statement, prepared on the second read and run again after the second item rated down.
-    assert [(prefix, custom) for prefix, _, custom in prepared() if prefix == RANKING] == [(RANKING, 2)]
+    third = read()
+    assert second[0] not in third
+    record(session.session_id, alice.customer_id, [third[0]])
+    # The items rated down are one array value: the ranking has one text with one item rated down and with two, and
+    # the recording is one statement, prepared when it runs again after the second item rated down.
+    assert len(rankings) == 3
+    assert rankings[1] == rankings[2] != rankings[0]
+    assert [(prefix, generic + custom) for prefix, generic, custom in prepared() if prefix == RECORDING] == [
+        (RECORDING, 1)
+    ]
