@@ -16,8 +16,10 @@ text: a constraint never becomes a search term.
 
 Price caps: an amount with a cap word ("under 15,000 won", "at most 10000", "15k or less", "20,000 won tops", "budget
 20,000", "I have 15,000 won to spend", "nothing over 20k", "about 15k", "만원 이하", "2만원 안쪽", "오천원 이내",
-"최대 1만 5천원", "만원을 넘지 않게", "만원 넘는 건 싫어요", "2만원으로 해결", "만원 정도") is the most an item may
-cost; "2만원대" is below 30,000; "미만" and "less than" exclude the amount itself. Korean number words (오천, 만, 이만,
+"최대 1만 5천원", "만원을 넘지 않게", "만원 넘는 건 싫어요", "2만원으로 해결", "만원 정도", "만원뿐", "2만원 넘기면 안
+돼요", "상한 2만원", "점심값 만원", "5천원짜리", "만원 한 장으로", "I can afford 12k", "15k is the most I can spend")
+is the most an item may cost; "2만원대" is below 30,000; "미만", "less than", "만원도 안 되는" and "3만원 이상은 부담"
+exclude the amount itself. Korean number words (오천, 만, 이만,
 십만, 만오천, 1만 5천, 1.5만) and English ones before "thousand" are read.
 
 Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
@@ -200,17 +202,24 @@ _KO_AMOUNT = re.compile(
 )
 _KO_CAP_AFTER = re.compile(
     r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지\s*(?:않는|않게|않을|않은)?\s*(?:선\s*(?:에서|으로|까지)?)?|넘으면|선에서|"
-    r"한도|짜리\s*이하|미만으로|언더|선\s*(?:으로|까지|이하|안)|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
+    r"(?:넘기|넘어가|넘어서)(?:지\s*(?:않|말)\w*|면(?:\s*안)?\s*\w*)|상한\w*|뿐\w*|만\s*(?:쓰|쓸|써|내|낼)\w*|도\s*안\s*(?:되|하)\w*|"
+    r"한도|짜리|미만으로|언더|선(?:\s*(?:으로|까지|이하|안|이면|정도)|(?=\s|[,.!?~]|$))|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
     r"정도(?!\s*(?:더|넘|이상|초과))|예산|"
     r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능|뭐|뭘|먹|점심|저녁|할\s*만|갈\s*만)|"
     r"밖에\s*(?:없\w*|안\s*남\w*)|(?:만\s*)?있(?:어요|어|는데|으니|습니다))"
+    # "2만원까지만요", "만원 이하로만": only so much, the rest of the word.
+    r"(?:(?:으로|로)?만요?(?=\s|[,.!?~]|$))?"
 )
 # "만원 넘는 건 싫어요", "2만원 초과는 안 돼요": what costs more is ruled out.
 _KO_CAP_OVER = re.compile(
     r"^\s*(?:을|를|이|가)?\s*(?:넘는|넘어가는|넘어서는|초과|이상)\s*(?:은|는|건|거|것은?|곳은?|데는?)?\s*"
-    r"(?:싫|안\s*(?:돼|되|됨|먹|가)|빼|말고|제외|부담|노노|별로|못|무리)"
+    r"(?:좀|너무|조금|살짝|많이|진짜|정말)?\s*(?:싫|안\s*(?:돼|되|됨|먹|가)|빼|말고|제외|부담|노노|별로|못|무리|금지|곤란|힘들|어려)\w*"
 )
-_KO_CAP_BEFORE = re.compile(r"(?:예산|최대|최고|많아야|한도)\s*(?:은|는|이|가|:)?\s*$")
+# "만원 한 장으로", "만원 두 장이면": so many bills of the amount.
+_KO_BILLS = re.compile(r"^\s*(한|두|세)\s*장(?:\s*(?:으로|로|이면|가지고|만))?")
+_KO_CAP_BEFORE = re.compile(
+    r"(?:예산|최대|최고|많아야|한도|상한(?:선)?|(?:(?<=점심|저녁|아침|식사|커피|간식)|(?<=밥|술))값)\s*(?:은|는|이|가|:)?\s*$"
+)
 # English number words count only before "thousand" ("under ten thousand won"), never alone ("under one roof").
 _EN_NUMBER_WORDS = {
     **{"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9},
@@ -221,15 +230,16 @@ _EN_AMOUNT = re.compile(
     r"\s*(k\b|thousand\b)?\s*(?:won\b|krw\b|₩)?"
 )
 _EN_CAP_BEFORE = re.compile(
-    r"(?:under|below|less\s+than|at\s+most|max(?:imum)?\.?(?:\s+of)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
+    r"(?:(?:tight|small|limited|low)\s+budget[,:]?|under|below|less\s+than|at\s+most|max(?:imum)?\.?(?:\s+of)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
     r"within(?:\s+(?:a|my|the|about))?|(?:not|without|never)\s+(?:exceeding|going\s+over)|"
-    r"cheaper\s+than|budget(?:'s|\s+(?:is|of|around|about|roughly|only|just)){0,2}|spend(?:\s+only)?|<=?|≤|under\s+about|"
+    r"cheaper\s+than|budget(?:'s|\s+(?:is|of|around|about|roughly|only|just|tight)){0,2}|spend(?:\s+only)?|<=?|≤|under\s+about|"
     r"keep\s+it\s+(?:to|at)|(?:i\s+)?(?:have|'ve\s+got|got)(?:\s+(?:about|around|just|like|only|maybe|roughly))?|sub-?|"
     r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
     r"only\s+spend|can\s+(?:only\s+)?spend|between\s+\S+(?:\s+won)?\s+and|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
+    r"afford|fits?\s+(?:in|into)|"
     r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed)|"
     r"\babout|\baround|\broughly|\bapproximately|~)"
-    r"(?:\s+(?:about|around|roughly|approximately|like|maybe|only|just))*\s*:?\s*$"
+    r"(?:\s+(?:about|around|roughly|approximately|like|maybe|only|just))*\s*[:,]?\s*$"
 )
 # What a bare number before these counts is not money ("within 5 minutes", "at most 2 hours", "under 3 people").
 _NOT_MONEY = re.compile(
@@ -239,7 +249,8 @@ _CURRENCY = re.compile(r"won|krw|₩")
 _PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
 _EN_CAP_AFTER = re.compile(
     r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+(?:my|the)\s+(?:limit|max|maximum|budget|cap)\b|"
-    r"max\b|tops\b|at\s+(?:the\s+)?most|budget|limit\b|cap\b|or\s+so\s+max|or\s+lower\b|left\b)"
+    r"max\b|tops\b|at\s+(?:the\s+)?most|budget|limit\b|cap\b|ceiling\b|or\s+so\s+max|or\s+lower\b|left\b|"
+    r"is\s+(?:the\s+)?most\b|is\s+all\s+i\s+(?:have|'ve\s+got|can))"
 )
 
 # --- what a request is --------------------------------------------------------------------------------------------
@@ -818,8 +829,13 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
         if band:  # 2만원대: from 20,000 up to below 30,000
             step = 10 ** (len(str(value)) - len(str(value).rstrip("0")))
             caps.append(value + step - 1)
+        elif bills := _KO_BILLS.match(after):
+            caps.append(value * " 한두세".index(bills.group(1)))
+            spans.append((match.end(), match.end() + bills.end()))
         elif cap := (_KO_CAP_AFTER.match(after) or _KO_CAP_OVER.match(after)):
-            caps.append(value - 1 if "미만" in cap.group() else value)
+            # Below the amount: "미만", "만원도 안 되는", and what costs it or more ruled out ("3만원 이상은 부담").
+            below = "미만" in cap.group() or re.search(r"도\s*안|이상", cap.group())
+            caps.append(value - 1 if below else value)
             spans.append((match.end(), match.end() + cap.end()))
         elif cue := (_KO_CAP_BEFORE.search(before) or _EN_CAP_BEFORE.search(before)):
             caps.append(value)

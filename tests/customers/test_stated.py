@@ -236,7 +236,6 @@ CASES: list[tuple[str, dict]] = [
     ("20000 won at most", {"p": 20000}),
     ("under ten thousand won", {"p": 10000}),
     # --- near misses of caps: an amount that is not a cap ---
-    ("2만원짜리 코스가 궁금해요", {"asks": True}),
     ("over 20,000 won is fine", {"asks": True}),
     ("3 people under one roof", {"asks": True}),
     ("10000보 걷기 좋은 곳", {"asks": True}),
@@ -283,7 +282,7 @@ CASES: list[tuple[str, dict]] = [
     ("a price limit of 12,000 won", {"p": 12000}),
     ("만원 넘는 건 싫어요", {"p": 10000}),
     ("2만원 초과는 안 돼요", {"p": 20000}),
-    ("3만원 이상은 부담돼요", {"p": 30000}),
+    ("3만원 이상은 부담돼요", {"p": 29999}),  # 30,000 itself ruled out
     # --- near misses: more than an amount, wanted ---
     ("I want to spend more than 20,000 won on a nice dinner", {"asks": True}),
     ("만원 넘는 코스 요리", {"asks": True}),
@@ -546,6 +545,28 @@ CASES: list[tuple[str, dict]] = [
     # near misses: "about" before a count, an amount more, a price point
     ("for about 3 people", {}),
     ("2만원 정도 더 있어요", {}),
+    # --- caps as all one has, what must not be passed, a price level or so many bills ---
+    ("2만원뿐이라 저녁은 간단히", {"p": 20000, "asks": True}),
+    ("오늘은 만오천원만 쓸래요", {"p": 15000}),
+    ("2만원 넘기면 안 돼요", {"p": 20000}),
+    ("만원 넘어가지 않는 점심", {"p": 10000, "asks": True}),
+    ("3만원 넘어서면 곤란해요", {"p": 30000}),
+    ("상한은 2만원", {"p": 20000}),
+    ("2만원 초과 금지", {"p": 20000}),
+    ("만원 이상은 너무 부담돼요", {"p": 9999}),
+    ("오천원도 안 하는 간식", {"p": 4999, "asks": True}),
+    ("저녁은 2만원 선", {"p": 20000, "asks": True}),
+    ("2만원짜리 코스가 궁금해요", {"p": 20000, "asks": True}),  # the price of what is wanted: nothing dearer
+    ("만원 두 장으로 저녁", {"p": 20000, "asks": True}),
+    ("저녁값 2만원", {"p": 20000, "asks": True}),
+    ("20k is the most I'd pay for dinner", {"p": 20000, "asks": True}),
+    ("I can only afford 9,000 won", {"p": 9000}),
+    ("budget's tight, 12k", {"p": 12000}),
+    ("a 15,000 won ceiling", {"p": 15000}),
+    ("anything to eat that fits into 8k?", {"p": 8000, "asks": True}),
+    ("10k is all I have", {"p": 10000}),
+    # near miss: an amount beside a course, with no cap word
+    ("선릉역 근처 2만원 코스 요리", {"asks": True}),
     # --- more forms ---
     ("고기 들어간 건 안 돼요, 매콤한 거 먹고 싶어요", {"a": ("pork", "beef", "chicken"), "asks": True}),
     ("술 안 마셔요", {"t": ("bar",), "asks": False}),
