@@ -18,8 +18,9 @@ Price caps: an amount with a cap word ("under 15,000 won", "at most 10000", "15k
 20,000", "I have 15,000 won to spend", "nothing over 20k", "about 15k", "만원 이하", "2만원 안쪽", "오천원 이내",
 "최대 1만 5천원", "만원을 넘지 않게", "만원 넘는 건 싫어요", "2만원으로 해결", "만원 정도", "만원뿐", "2만원 넘기면 안
 돼요", "상한 2만원", "점심값 만원", "5천원짜리", "만원 한 장으로", "I can afford 12k", "15k is the most I can spend")
-is the most an item may cost; "2만원대" is below 30,000; "미만", "less than", "만원도 안 되는" and "3만원 이상은 부담"
-exclude the amount itself. Korean number words (오천, 만, 이만,
+is the most an item may cost, and so is the price of what is asked for ("2만원 코스", "저녁은 2만원", "lunch for 10k",
+"a 12k dinner"; not "a 10k run", "만원 할인"); "2만원대" is below 30,000; "미만", "less than", "3만원 안 되는" and
+"3만원 이상은 부담" exclude the amount itself. Korean number words (오천, 만, 이만,
 십만, 만오천, 1만 5천, 1.5만) and English ones before "thousand" are read.
 
 Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
@@ -203,7 +204,7 @@ _KO_AMOUNT = re.compile(
 _KO_CAP_AFTER = re.compile(
     r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지\s*(?:않는|않게|않을|않은)?\s*(?:선\s*(?:에서|으로|까지)?)?|넘으면|선에서|"
     r"(?:넘기|넘어가|넘어서)(?:지\s*(?:않|말)\w*|면(?:\s*안)?\s*\w*)|상한\w*|뿐\w*|만\s*(?:쓰|쓸|써|내|낼)\w*|도\s*안\s*(?:되|하)\w*|"
-    r"한도|짜리|미만으로|언더|선(?:\s*(?:으로|까지|이하|안|이면|정도)|(?=\s|[,.!?~]|$))|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
+    r"한도|짜리|미만으로|언더|전후|가량|수준|안\s*(?:되|하)\w*|선(?:\s*(?:으로|까지|이하|안|이면|정도)|(?=\s|[,.!?~]|$))|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
     r"정도(?!\s*(?:더|넘|이상|초과))|예산|"
     r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능|뭐|뭘|먹|점심|저녁|할\s*만|갈\s*만)|"
     r"밖에\s*(?:없\w*|안\s*남\w*)|(?:만\s*)?있(?:어요|어|는데|으니|습니다))"
@@ -215,6 +216,11 @@ _KO_CAP_OVER = re.compile(
     r"^\s*(?:을|를|이|가)?\s*(?:넘는|넘어가는|넘어서는|초과|이상)\s*(?:은|는|건|거|것은?|곳은?|데는?)?\s*"
     r"(?:좀|너무|조금|살짝|많이|진짜|정말)?\s*(?:싫|안\s*(?:돼|되|됨|먹|가)|빼|말고|제외|부담|노노|별로|못|무리|금지|곤란|힘들|어려)\w*"
 )
+# An amount as the price of what is asked for: before it ("2만원 코스", "만원 점심") or after a meal ("저녁 2만원").
+_KO_PRICE_OF = re.compile(
+    r"^\s*(?:점심|저녁|아침|식사|밥|코스|메뉴|세트|정식|요리|선물|디저트|간식|커피|체험|클래스|수업|활동|맛집|식당)"
+)
+_KO_MEAL_BEFORE = re.compile(r"(?:점심|저녁|아침|식사|밥)\s*(?:은|는|으로|로)?\s*$")
 # "만원 한 장으로", "만원 두 장이면": so many bills of the amount.
 _KO_BILLS = re.compile(r"^\s*(한|두|세)\s*장(?:\s*(?:으로|로|이면|가지고|만))?")
 _KO_CAP_BEFORE = re.compile(
@@ -246,6 +252,12 @@ _NOT_MONEY = re.compile(
     r"^\s*(?:minutes?|mins?|hours?|hrs?|people|persons?|kids|km|kilomet\w+|miles?|steps|days?|years?|nights?|%)"
 )
 _CURRENCY = re.compile(r"won|krw|₩")
+# An amount as the price of what is asked for: "lunch for 10k", "dinner with 20,000 won", "lunch at 10k", "a 10k
+# lunch" (not "a 10k run": a distance).
+_EN_PRICE_FOR = re.compile(r"\b(?:for|with|at)\s*$")
+_EN_PRICE_OF = re.compile(
+    r"^\s*(?:lunch|dinner|breakfast|brunch|meal|menu|course|set|gift|present|dessert|snack|class|lesson|activity|dish)"
+)
 _PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
 _EN_CAP_AFTER = re.compile(
     r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+(?:my|the)\s+(?:limit|max|maximum|budget|cap)\b|"
@@ -833,10 +845,12 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
             caps.append(value * " 한두세".index(bills.group(1)))
             spans.append((match.end(), match.end() + bills.end()))
         elif cap := (_KO_CAP_AFTER.match(after) or _KO_CAP_OVER.match(after)):
-            # Below the amount: "미만", "만원도 안 되는", and what costs it or more ruled out ("3만원 이상은 부담").
-            below = "미만" in cap.group() or re.search(r"도\s*안|이상", cap.group())
+            # Below the amount: "미만", "3만원 안 되는", and what costs it or more ruled out ("3만원 이상은 부담").
+            below = "미만" in cap.group() or re.search(r"안\s*(?:되|하)|이상", cap.group())
             caps.append(value - 1 if below else value)
             spans.append((match.end(), match.end() + cap.end()))
+        elif _KO_PRICE_OF.match(after) or _KO_MEAL_BEFORE.search(before):
+            caps.append(value)  # the price of what is asked for ("2만원 코스", "저녁 2만원"): nothing dearer
         elif cue := (_KO_CAP_BEFORE.search(before) or _EN_CAP_BEFORE.search(before)):
             caps.append(value)
             spans.append((cue.start(), match.start()))
@@ -862,6 +876,12 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
         elif cue := (_EN_CAP_AFTER.match(after) or (value >= 1000 and _KO_CAP_AFTER.match(after))):
             caps.append(value)
             spans.append((match.start(), match.end() + cue.end()))
+        elif cue := _EN_PRICE_FOR.search(before):
+            caps.append(value)  # the price of what is asked for ("lunch for 10k"): nothing dearer
+            spans.append((cue.start(), match.end()))
+        elif _EN_PRICE_OF.match(after):
+            caps.append(value)  # the price of what is asked for ("a 10k lunch"): nothing dearer
+            spans.append(match.span())
     return (min(caps) if caps else None), spans
 
 

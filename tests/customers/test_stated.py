@@ -468,7 +468,7 @@ CASES: list[tuple[str, dict]] = [
     ("at most 2 hours, something fun", {}),
     ("a table for under 3 people", {}),
     ("I walked 10,000 steps today", {}),
-    ("2만원 선물 추천", {"l": ("product",)}),
+    ("2만원 선물 추천", {"p": 20000, "l": ("product",)}),  # the price of what is asked for
     # --- kinds looked for without being stated: ranked alone for the turn, never a constraint ---
     ("somewhere to walk this evening", {"l": NON_FOOD, "asks": True}),
     ("산책할 곳 추천해 줘", {"l": NON_FOOD, "asks": True}),
@@ -565,8 +565,21 @@ CASES: list[tuple[str, dict]] = [
     ("a 15,000 won ceiling", {"p": 15000}),
     ("anything to eat that fits into 8k?", {"p": 8000, "asks": True}),
     ("10k is all I have", {"p": 10000}),
-    # near miss: an amount beside a course, with no cap word
-    ("선릉역 근처 2만원 코스 요리", {"asks": True}),
+    # --- the price of what is asked for: nothing dearer ---
+    ("선릉역 근처 2만원 코스 요리", {"p": 20000, "asks": True}),
+    ("저녁은 3만원", {"p": 30000, "asks": True}),
+    ("만원 점심 어디 없나", {"p": 10000, "asks": True}),
+    ("1만원 전후 점심", {"p": 10000, "asks": True}),
+    ("3만원 안 되는 체험", {"p": 29999, "asks": True}),
+    ("만원 가량 저녁", {"p": 10000, "asks": True}),
+    ("lunch for 10k?", {"p": 10000, "asks": True}),
+    ("a 15,000 won dinner", {"p": 15000, "asks": True}),
+    ("dinner at 20k or so", {"p": 20000, "asks": True}),
+    ("a class with 30k", {"p": 30000, "asks": True}),
+    # near misses: a distance, a table, a discount
+    ("a 10k run along the river", {"asks": True}),
+    ("a table for 4 at 7pm", {"asks": True}),
+    ("만원 할인 쿠폰 있는 곳", {"asks": True}),
     # --- more forms ---
     ("고기 들어간 건 안 돼요, 매콤한 거 먹고 싶어요", {"a": ("pork", "beef", "chicken"), "asks": True}),
     ("술 안 마셔요", {"t": ("bar",), "asks": False}),
