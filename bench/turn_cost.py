@@ -92,18 +92,26 @@ def describe(command: list[bytes], scripts: dict[bytes, str]) -> str:
 
 @contextlib.contextmanager
 def counting_postgres() -> Iterator[list[str]]:
-    """Record every query psycopg sends while the block runs: Django's statements and any query sent on the raw
-    connection (an empty query to check the connection is a round trip too)."""
+    """Record every round trip psycopg makes while the block runs: Django's statements and any query sent on the raw
+    connection (an empty query to check the connection is a round trip too). Queries sent in one pipeline
+    (`customers.database.planned_row`) are one round trip, joined with "; "."""
     import psycopg
 
     sent: list[str] = []
+    piped = [False]  # whether the last entry is a pipeline's, still open
     original, original_commit = psycopg.Cursor.execute, psycopg.Connection.commit
 
     def execute(self, query, *args, **kwargs):
         info = self.connection.info
+        text = str(query) if query else "(empty query: a connection check)"
+        in_pipeline = info.pipeline_status != psycopg.pq.PipelineStatus.OFF
+        if in_pipeline and piped[0]:
+            sent[-1] += f"; {text}"
+            return original(self, query, *args, **kwargs)
+        piped[0] = in_pipeline
         if not self.connection.autocommit and info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
             sent.append("BEGIN")  # psycopg sends it before the transaction's first query
-        sent.append(str(query) if query else "(empty query: a connection check)")
+        sent.append(text)
         return original(self, query, *args, **kwargs)
 
     def commit(self):

@@ -85,11 +85,11 @@ TEMPLATES = [
 
 # --- Database: PostgreSQL (psycopg 3, pooled) when DATABASE_URL is set, else a local SQLite file. ---
 DATABASE_URL = env_str("DATABASE_URL")
-# PostgreSQL: a chat turn's statements have their values bound by the server; its small ones (the customer's facts, the
-# recording: customers.database.prepared_cursor) are prepared on their connection from their second run, and the
-# ranking is planned for each run's values; Django's own are never prepared. Off for a pooler that cannot keep a
-# session's prepared statements (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
-# docs/decisions/0040-the-turns-statements-prepared.md
+# PostgreSQL: a chat turn's statements have their values bound by the server and are prepared on their connection from
+# their second run (customers.database): the small ones run one plan for all values, the ranking is planned for each
+# run's values; Django's own are never prepared. Off for a pooler that cannot keep a session's prepared statements
+# (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
+# docs/decisions/0040-the-turns-statements-prepared.md, 0041-one-plan-for-the-small-statements.md
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASE_URL:
     try:

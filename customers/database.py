@@ -1,14 +1,15 @@
 """The database connection as `customers` uses it: the decorator of every public function, which turns "the
 database is unreachable" into DatabaseUnavailable and hands the connection back when the call returns, whether
-the database answers (public through `customers.services`), and the cursors of a turn's statements, whose values
-the server binds (`prepared_cursor`, `bound_cursor`).
+the database answers (public through `customers.services`), and how a turn's statements run, their values bound by
+the server and kept prepared: `prepared_cursor` (one plan for all values) and `planned_row` (planned for each run's
+values).
 """
 
 import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import ParamSpec, TypeVar
 
 from django.conf import settings
@@ -72,9 +73,9 @@ def database_health() -> Health:
     return Health(ok=True, detail="ok")
 
 
-# Statements a connection keeps prepared at most (psycopg's LRU; the least recently run is deallocated): the facts and
-# the recording, one text for each form of the customer's rules, each 0.15 to 0.2 MB of the server's memory with its
-# plan (pg_backend_memory_contexts), so 20 bound a pooled connection's share to ~4 MB.
+# Statements a connection keeps prepared at most (psycopg's LRU; the least recently run is deallocated): about 0.4 MB of
+# the server's memory each for the ranking's (its parsed form), 0.15 to 0.2 MB for the facts' and the recording's
+# with their plan (pg_backend_memory_contexts), so 20 bound a pooled connection's share to ~8 MB.
 PREPARED_MAX = 20
 
 
@@ -89,15 +90,25 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
         yield cursor
 
 
-@contextlib.contextmanager
-def bound_cursor() -> Iterator[CursorWrapper]:
-    """A cursor for a turn's ranking: values bound by the server (one statement text whatever the values, none
-    rendered as literals), never prepared, so that PostgreSQL plans each run for its values: the ranking's subsets
-    choose their scans by how common the request's words are and how large the catalog is, and one plan for all
-    values read them 30 % slower at 100,000 items (decision 0040). Elsewhere, or with DATABASE_PREPARED_STATEMENTS
-    off, an ordinary cursor."""
-    with _server_bound(prepare=False) as cursor:
-        yield cursor
+def planned_row(sql: str, params: Sequence[object]) -> tuple:
+    """The one row of `sql`, a statement whose best plan depends on its values (a turn's ranking: its subsets choose
+    their scans by how common the request's words are and how large the catalog is). On PostgreSQL with
+    DATABASE_PREPARED_STATEMENTS on, it is prepared like `prepared_cursor`'s (parsed once) and planned for each
+    run's values: `plan_cache_mode` is set to force_custom_plan for it alone, in one pipeline with the statement and
+    the reset (one network round trip). Elsewhere, or off, an ordinary cursor."""
+    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    connection.ensure_connection()
+    client = connection.connection
+    # One implicit transaction until the pipeline syncs: a failed statement rolls the setting back with it.
+    with connection.wrap_database_errors, client.pipeline():
+        client.execute("SET plan_cache_mode = force_custom_plan")
+        with _server_bound(prepare=True) as cursor:
+            cursor.execute(sql, params)
+            client.execute("RESET plan_cache_mode")
+            return cursor.fetchone()
 
 
 @contextlib.contextmanager

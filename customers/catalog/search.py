@@ -156,7 +156,7 @@ def _rules_met(rules: RuleFacts) -> Q:
         return met
     if connection.vendor == "postgresql":
         # One array value however many they are: the statements that carry the rules keep one text as a customer
-        # rates more items down: the recording's stays prepared (customers.database.prepared_cursor).
+        # rates more items down, and stay prepared (customers.database).
         down = RawSQL('"customers_catalogitem"."id" = ANY(%s)', (list(rules.rated_down),), BooleanField())
         return met & ~Q(down)
     return met & ~Q(pk__in=rules.rated_down)

@@ -39,7 +39,7 @@ from django.db import connection
 
 from customers.catalog import search, stated, vocabulary
 from customers.data import NO_CONSTRAINTS, Candidate, Constraints, TurnCatalog
-from customers.database import bound_cursor
+from customers.database import planned_row
 from customers.models import ProposalKind
 
 AVOID = 200  # names to avoid at most: the text check's list
@@ -182,23 +182,21 @@ def _ranked_and_missed(
     )
     met_params = [*missed_params, *subsets_params]
     ranked_sql, ranked_params = search.ranked_sql(ranked_rules, wanted, rules)
-    with bound_cursor() as cursor:
-        # Constant fragments only: every value is a bound parameter.
-        cursor.execute(
-            " ".join(
-                (
-                    "WITH met AS (",
-                    met_sql,
-                    ") SELECT (SELECT jsonb_agg(to_jsonb(r) ORDER BY r.score DESC, r.id) FROM (",
-                    ranked_sql,
-                    ") AS r) , ARRAY( SELECT DISTINCT met.name FROM met WHERE met.missed ORDER BY met.name LIMIT %s),",
-                    "(SELECT COALESCE(max(met.asked) FILTER (WHERE NOT met.missed), 0) FROM met),",
-                    "(SELECT COALESCE(max(met.asked) FILTER (WHERE met.missed), 0) FROM met)",
-                )
-            ),
-            [*met_params, *ranked_params, AVOID],
-        )
-        ranked, names, found_eligible, found_ruled_out = cursor.fetchone()
+    # Constant fragments only: every value is a bound parameter.
+    ranked, names, found_eligible, found_ruled_out = planned_row(
+        " ".join(
+            (
+                "WITH met AS (",
+                met_sql,
+                ") SELECT (SELECT jsonb_agg(to_jsonb(r) ORDER BY r.score DESC, r.id) FROM (",
+                ranked_sql,
+                ") AS r) , ARRAY( SELECT DISTINCT met.name FROM met WHERE met.missed ORDER BY met.name LIMIT %s),",
+                "(SELECT COALESCE(max(met.asked) FILTER (WHERE NOT met.missed), 0) FROM met),",
+                "(SELECT COALESCE(max(met.asked) FILTER (WHERE met.missed), 0) FROM met)",
+            )
+        ),
+        [*met_params, *ranked_params, AVOID],
+    )
     return search.ranked_rows(search.json_array(ranked)), tuple(names), found_eligible, found_ruled_out
 
 

@@ -1,15 +1,16 @@
-"""A turn's statements have their values bound by the server (customers.database): the small ones (the customer's facts,
-the recording) are prepared on their connection from their second run, parsed once and, from their sixth, run with
-one plan for all values; the ranking is never prepared, so each run is planned for its values (its subsets choose
-their scans by how common the request's words are); the answers are the same. Django's own statements are never
-prepared."""
+"""A turn's statements have their values bound by the server and are prepared on their connection from their second
+run, parsed once (customers.database): the small ones (the customer's facts, the recording) run one plan for all
+values from their sixth run; the ranking is planned for each run's values (its subsets choose their scans by how
+common the request's words are), and the connection plans every other statement as before once it has run. The
+answers are the same. Django's own statements are never prepared."""
 
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection
 
 from customers import services
+from customers.database import planned_row
 from customers.models import Customer
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +24,12 @@ def _none_prepared_yet():
         pytest.skip("prepared statements are PostgreSQL's")
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # psycopg forgets its own prepared statements with it
+
+
+def plan_cache_mode() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        return cursor.fetchone()[0]
 
 
 def prepared() -> list[tuple[str, int, int]]:
@@ -66,11 +73,12 @@ def test_a_turns_statements_are_prepared_from_their_second_run_and_planned_for_e
     assert len(first.candidates) == 8
     assert prepared() == []
     turns = [turn() for _ in range(9)]
-    # Prepared on their second run, then run eight times more: planned for their values five times, then one plan for
-    # all (PostgreSQL's default). The facts twice a turn: read with the tastes for the candidates, without for the
-    # recording. The ranking is never prepared.
-    assert prepared() == sorted([(FACTS, 4, 5), (FACTS, 4, 5), (RECORDING, 4, 5)])
+    # Prepared on their second run, then run eight times more: the small statements planned for their values five
+    # times, then one plan for all (PostgreSQL's default); the ranking planned for its values every time. The facts
+    # twice a turn: read with the tastes for the candidates, without for the recording.
+    assert prepared() == sorted([(FACTS, 4, 5), (FACTS, 4, 5), (RANKING, 0, 9), (RECORDING, 4, 5)])
     assert all(found == first for found in turns)
+    assert plan_cache_mode() == "auto"
 
 
 def test_djangos_own_statements_are_never_prepared(alice):
@@ -106,10 +114,20 @@ def test_a_turns_statements_keep_their_text_as_the_customer_rates_more_items_dow
     third = read()
     assert second[0] not in third
     record(session.session_id, alice.customer_id, [third[0]])
-    # The items rated down are one array value: the ranking has one text with one item rated down and with two, and
-    # the recording is one statement, prepared when it runs again after the second item rated down.
+    # The items rated down are one array value: the ranking has one text with one item rated down and with two
+    # (prepared on the second read, run again after the second), and the recording is one statement, prepared when
+    # it runs again after the second item rated down.
     assert len(rankings) == 3
     assert rankings[1] == rankings[2] != rankings[0]
-    assert [(prefix, generic + custom) for prefix, generic, custom in prepared() if prefix == RECORDING] == [
-        (RECORDING, 1)
-    ]
+    runs = {prefix: generic + custom for prefix, generic, custom in prepared() if prefix in (RANKING, RECORDING)}
+    assert runs == {RANKING: 1, RECORDING: 1}
+
+
+@pytest.mark.django_db(transaction=True)  # as a turn's ranking runs: outside a transaction
+def test_a_statement_planned_for_its_values_leaves_the_connections_plans_as_they_were_even_when_it_fails():
+    assert planned_row("SELECT %s::int + 1", [41]) == (42,)
+    assert plan_cache_mode() == "auto"
+    with pytest.raises(DataError):
+        planned_row("SELECT 1 / %s::int", [0])
+    assert plan_cache_mode() == "auto"
+    assert planned_row("SELECT %s::int + 1", [1]) == (2,)
