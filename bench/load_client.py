@@ -11,6 +11,7 @@ import json
 import resource
 import sys
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -268,8 +269,10 @@ async def run_streams(spec: dict[str, Any]) -> dict[str, Any]:
     for conn in conns:
         conn.close()  # idle since its session opened (uvicorn closes idle connections after 5 s): a fresh one streams
     # Each probe's message is its tag (the fake server's log finds the stream's model request by it), a request
-    # with candidates.
-    probes = [StreamProbe(tag=f"{TURN_TEXTS[i % len(TURN_TEXTS)]} (stream {spec['tag']}-{i})") for i in range(n)]
+    # with candidates. The tag's mark is digits, which the request reader leaves out of the search: words there
+    # ("stream", the step's name) would be searched for, and a request for activities would find none.
+    mark = zlib.crc32(spec["tag"].encode())
+    probes = [StreamProbe(tag=f"{TURN_TEXTS[i % len(TURN_TEXTS)]} ({mark:010d}{i:05d})") for i in range(n)]
     floors = [StreamProbe(tag=f"model probe {spec['tag']}-{i}") for i in range(spec["floor_probes"])]
     start, ramp = time.perf_counter() + max(0.2, spec.get("start_at", 0.0) - time.time()), spec["ramp"]
     tasks = [_stream_one(conns[i], probes[i], paths[i], start + ramp * i / n, model=False) for i in range(n)]
