@@ -19,7 +19,8 @@ Price caps: an amount with a cap word ("under 15,000 won", "at most 10000", "15k
 "최대 1만 5천원", "만원을 넘지 않게", "만원 넘는 건 싫어요", "2만원으로 해결", "만원 정도", "만원뿐", "2만원 넘기면 안
 돼요", "상한 2만원", "점심값 만원", "5천원짜리", "만원 한 장으로", "I can afford 12k", "15k is the most I can spend")
 is the most an item may cost, and so is the price of what is asked for ("2만원 코스", "저녁은 2만원", "lunch for 10k",
-"a 12k dinner"; not "a 10k run", "만원 할인"); "2만원대" is below 30,000; "미만", "less than", "3만원 안 되는" and
+"a 12k dinner"; not "a 10k run", "만원 할인"), and the upper end of a range ("1만~2만원", "만원에서 2만원 사이", "10k to
+20k"); "2만원대" is below 30,000; "미만", "less than", "3만원 안 되는" and
 "3만원 이상은 부담" exclude the amount itself. Korean number words (오천, 만, 이만,
 십만, 만오천, 1만 5천, 1.5만) and English ones before "thousand" are read.
 
@@ -204,7 +205,7 @@ _KO_AMOUNT = re.compile(
 _KO_CAP_AFTER = re.compile(
     r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지\s*(?:않는|않게|않을|않은)?\s*(?:선\s*(?:에서|으로|까지)?)?|넘으면|선에서|"
     r"(?:넘기|넘어가|넘어서)(?:지\s*(?:않|말)\w*|면(?:\s*안)?\s*\w*)|상한\w*|뿐\w*|만\s*(?:쓰|쓸|써|내|낼)\w*|도\s*안\s*(?:되|하)\w*|"
-    r"한도|짜리|미만으로|언더|전후|가량|수준|안\s*(?:되|하)\w*|선(?:\s*(?:으로|까지|이하|안|이면|정도)|(?=\s|[,.!?~]|$))|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
+    r"한도|짜리|미만으로|언더|전후|가량|수준|사이|안\s*(?:되|하)\w*|선(?:\s*(?:으로|까지|이하|안|이면|정도)|(?=\s|[,.!?~]|$))|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
     r"정도(?!\s*(?:더|넘|이상|초과))|예산|"
     r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능|뭐|뭘|먹|점심|저녁|할\s*만|갈\s*만)|"
     r"밖에\s*(?:없\w*|안\s*남\w*)|(?:만\s*)?있(?:어요|어|는데|으니|습니다))"
@@ -221,10 +222,14 @@ _KO_PRICE_OF = re.compile(
     r"^\s*(?:점심|저녁|아침|식사|밥|코스|메뉴|세트|정식|요리|선물|디저트|간식|커피|체험|클래스|수업|활동|맛집|식당)"
 )
 _KO_MEAL_BEFORE = re.compile(r"(?:점심|저녁|아침|식사|밥)\s*(?:은|는|으로|로)?\s*$")
+# What follows the lower end of a range ("1만~2만원", "10k to 20k", "만원에서 2만원 사이"): the upper end binds.
+_RANGE_ON = re.compile(r"^\s*(?:[-\u2013~]|to\b|에서|부터)\s*[\d일이삼사오육칠팔구십만천]")
 # "만원 한 장으로", "만원 두 장이면": so many bills of the amount.
 _KO_BILLS = re.compile(r"^\s*(한|두|세)\s*장(?:\s*(?:으로|로|이면|가지고|만))?")
 _KO_CAP_BEFORE = re.compile(
     r"(?:예산|최대|최고|많아야|한도|상한(?:선)?|(?:(?<=점심|저녁|아침|식사|커피|간식)|(?<=밥|술))값)\s*(?:은|는|이|가|:)?\s*$"
+    # The upper end of a range ("1-2만원", "1만~2만원"): its lower end binds nothing.
+    r"|[\d일이삼사오육칠팔구십백천만,.]*[\d만천]\s*원?\s*[-\u2013~]\s*$"
 )
 # English number words count only before "thousand" ("under ten thousand won"), never alone ("under one roof").
 _EN_NUMBER_WORDS = {
@@ -244,7 +249,9 @@ _EN_CAP_BEFORE = re.compile(
     r"only\s+spend|can\s+(?:only\s+)?spend|between\s+\S+(?:\s+won)?\s+and|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
     r"afford|fits?\s+(?:in|into)|"
     r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed)|"
-    r"\babout|\baround|\broughly|\bapproximately|~)"
+    r"\babout|\baround|\broughly|\bapproximately|~|"
+    # The upper end of a range ("10k to 20k", "10,000-15,000 won", "from 10 to 20 thousand won").
+    r"\d[\d,.]*\s*(?:k|thousand|won)?\s*(?:to|-|\u2013)\s*)"
     r"(?:\s+(?:about|around|roughly|approximately|like|maybe|only|just))*\s*[:,]?\s*$"
 )
 # What a bare number before these counts is not money ("within 5 minutes", "at most 2 hours", "under 3 people").
@@ -849,15 +856,15 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
             below = "미만" in cap.group() or re.search(r"안\s*(?:되|하)|이상", cap.group())
             caps.append(value - 1 if below else value)
             spans.append((match.end(), match.end() + cap.end()))
-        elif _KO_PRICE_OF.match(after) or _KO_MEAL_BEFORE.search(before):
+        elif (_KO_PRICE_OF.match(after) or _KO_MEAL_BEFORE.search(before)) and not _RANGE_ON.match(after):
             caps.append(value)  # the price of what is asked for ("2만원 코스", "저녁 2만원"): nothing dearer
         elif cue := (_KO_CAP_BEFORE.search(before) or _EN_CAP_BEFORE.search(before)):
             caps.append(value)
             spans.append((cue.start(), match.start()))
             after_cue = re.match(r"\s*(?:으로|로)", after)
             spans.append((match.end(), match.end() + (after_cue.end() if after_cue else 0)))
-        else:
-            continue
+        elif not _RANGE_ON.match(after):
+            continue  # the lower end of a range leaves the search too; its upper end binds
         spans.append(match.span())
     for match in _EN_AMOUNT.finditer(text):
         value = _number(match.group(1))
@@ -876,7 +883,7 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
         elif cue := (_EN_CAP_AFTER.match(after) or (value >= 1000 and _KO_CAP_AFTER.match(after))):
             caps.append(value)
             spans.append((match.start(), match.end() + cue.end()))
-        elif cue := _EN_PRICE_FOR.search(before):
+        elif (cue := _EN_PRICE_FOR.search(before)) and not _RANGE_ON.match(after):
             caps.append(value)  # the price of what is asked for ("lunch for 10k"): nothing dearer
             spans.append((cue.start(), match.end()))
         elif _EN_PRICE_OF.match(after):

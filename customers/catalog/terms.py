@@ -165,7 +165,22 @@ _STOP_WORDS = frozenset(
         *("expensive", "pricey", "비싼", "비싸", "비싼건", "fix", "few", "couple", "hour", "hours", "wo", "about"),
         *("own", "너무", "taking", "out", "after"),
         # Words of money and of choosing around a cap ("돈이 만원뿐", "I can afford 12k", "골라 주세요").
-        *("돈", "돈이", "spend", "spending", "afford", "that", "hungry", "골라", "해결"),
+        *(
+            "돈",
+            "돈이",
+            "spend",
+            "spending",
+            "afford",
+            "that",
+            "hungry",
+            "골라",
+            "해결",
+            "이면",
+            "좋겠어",
+            "좋겠어요",
+            "에서",
+            "부터",
+        ),
         # Moods that name no item: the rest of the request does.
         *("lazy", "chill", "chilling", "cozy", "cosy", "feeling", "mood", "기분", "우울", "우울한", "심심한"),
     )

@@ -576,6 +576,13 @@ CASES: list[tuple[str, dict]] = [
     ("a 15,000 won dinner", {"p": 15000, "asks": True}),
     ("dinner at 20k or so", {"p": 20000, "asks": True}),
     ("a class with 30k", {"p": 30000, "asks": True}),
+    # --- a range: its upper end binds ---
+    ("만원에서 2만원 사이 저녁", {"p": 20000, "asks": True}),
+    ("1-2만원 점심", {"p": 20000, "asks": True}),
+    ("저녁 1만~2만원", {"p": 20000, "asks": True}),
+    ("dinner for 10k to 20k", {"p": 20000, "asks": True}),
+    ("somewhere 15,000-25,000 won for dinner", {"p": 25000, "asks": True}),
+    ("between 10k and 15k, lunch", {"p": 15000, "asks": True}),
     # near misses: a distance, a table, a discount
     ("a 10k run along the river", {"asks": True}),
     ("a table for 4 at 7pm", {"asks": True}),
