@@ -164,23 +164,9 @@ _STOP_WORDS = frozenset(
         *("저", "나", "난", "걸로", "거로", "것으로", "hate", "dislike", "don", "없나", "있나"),
         *("expensive", "pricey", "비싼", "비싸", "비싼건", "fix", "few", "couple", "hour", "hours", "wo", "about"),
         *("own", "너무", "taking", "out", "after"),
-        # Words of money and of choosing around a cap ("돈이 만원뿐", "I can afford 12k", "골라 주세요").
-        *(
-            "돈",
-            "돈이",
-            "spend",
-            "spending",
-            "afford",
-            "that",
-            "hungry",
-            "골라",
-            "해결",
-            "이면",
-            "좋겠어",
-            "좋겠어요",
-            "에서",
-            "부터",
-        ),
+        # Words of money and of choosing around a cap ("돈이 만원뿐", "I can afford 12k", "골라 주세요", "a range").
+        *("돈", "돈이", "spend", "spending", "afford", "that", "hungry", "range", "price", "prices", "priced"),
+        *("골라", "해결", "이면", "좋겠어", "좋겠어요", "에서", "부터"),
         # Moods that name no item: the rest of the request does.
         *("lazy", "chill", "chilling", "cozy", "cosy", "feeling", "mood", "기분", "우울", "우울한", "심심한"),
     )
