@@ -20,9 +20,9 @@ Price caps: an amount with a cap word ("under 15,000 won", "at most 10000", "15k
 돼요", "상한 2만원", "점심값 만원", "5천원짜리", "만원 한 장으로", "I can afford 12k", "15k is the most I can spend")
 is the most an item may cost, and so is the price of what is asked for ("2만원 코스", "저녁은 2만원", "lunch for 10k",
 "a 12k dinner"; not "a 10k run", "만원 할인"), and the upper end of a range ("1만~2만원", "만원에서 2만원 사이", "10k to
-20k"); "2만원대" is below 30,000; "미만", "less than", "3만원 안 되는" and
-"3만원 이상은 부담" exclude the amount itself. Korean number words (오천, 만, 이만,
-십만, 만오천, 1만 5천, 1.5만) and English ones before "thousand" are read.
+20k"); "2만원대" is below 30,000 ("2만원대 초반" up to 23,000, "중반" up to 26,000); "미만", "less than", "3만원 안
+되는" and "3만원 이상은 부담" exclude the amount itself. Korean number words (오천, 만, 이만, 십만, 만오천, 1만 5천,
+1.5만) and English ones before "thousand" are read.
 
 Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
 asks for a place or an activity, narrowed to the one it names ("just a place", "체험") or to a thing to buy ("a gift,
@@ -224,6 +224,9 @@ _KO_PRICE_OF = re.compile(
 _KO_MEAL_BEFORE = re.compile(r"(?:점심|저녁|아침|식사|밥)\s*(?:은|는|으로|로)?\s*$")
 # What follows the lower end of a range ("1만~2만원", "10k to 20k", "만원에서 2만원 사이"): the upper end binds.
 _RANGE_ON = re.compile(r"^\s*(?:[-\u2013~]|to\b|에서|부터)\s*[\d일이삼사오육칠팔구십만천]")
+# The part of a price band ("2만원대 초반"): how far into it, in tenths of the band (its late part is all of it).
+_BAND_PARTS = {"초반": 3, "중반": 6}
+_BAND_PART = re.compile(r"^\s*(초반|중반|후반)")
 # "만원 한 장으로", "만원 두 장이면": so many bills of the amount.
 _KO_BILLS = re.compile(r"^\s*(한|두|세)\s*장(?:\s*(?:으로|로|이면|가지고|만))?")
 _KO_CAP_BEFORE = re.compile(
@@ -845,9 +848,13 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
         if value is None or value <= 0:
             continue
         before, after = text[: match.start()], text[match.end() :]
-        if band:  # 2만원대: from 20,000 up to below 30,000
+        if band:  # 2만원대: from 20,000 up to below 30,000; its early part (초반) to 23,000, its middle to 26,000
             step = 10 ** (len(str(value)) - len(str(value).rstrip("0")))
-            caps.append(value + step - 1)
+            part = _BAND_PART.match(after)
+            tenths = _BAND_PARTS.get(part.group(1)) if part else None
+            caps.append(value + step * tenths // 10 if tenths else value + step - 1)
+            if part:
+                spans.append((match.end(), match.end() + part.end()))
         elif bills := _KO_BILLS.match(after):
             caps.append(value * " 한두세".index(bills.group(1)))
             spans.append((match.end(), match.end() + bills.end()))

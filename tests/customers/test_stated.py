@@ -576,6 +576,10 @@ CASES: list[tuple[str, dict]] = [
     ("a 15,000 won dinner", {"p": 15000, "asks": True}),
     ("dinner at 20k or so", {"p": 20000, "asks": True}),
     ("a class with 30k", {"p": 30000, "asks": True}),
+    # --- a part of a price band ---
+    ("2만원대 초반으로 저녁", {"p": 23000, "asks": True}),
+    ("만원대 중반 점심", {"p": 16000, "asks": True}),
+    ("3만원대 후반 체험", {"p": 39999, "asks": True}),
     # --- a range: its upper end binds ---
     ("만원에서 2만원 사이 저녁", {"p": 20000, "asks": True}),
     ("1-2만원 점심", {"p": 20000, "asks": True}),
