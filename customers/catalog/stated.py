@@ -252,9 +252,7 @@ _EN_CAP_BEFORE = re.compile(
     r"only\s+spend|can\s+(?:only\s+)?spend|between\s+\S+(?:\s+won)?\s+and|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
     r"afford|fits?\s+(?:in|into)|"
     r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed)|"
-    r"\babout|\baround|\broughly|\bapproximately|~|"
-    # The upper end of a range ("10k to 20k", "10,000-15,000 won", "from 10 to 20 thousand won").
-    r"\d[\d,.]*\s*(?:k|thousand|won)?\s*(?:to|-|\u2013)\s*)"
+    r"\babout|\baround|\broughly|\bapproximately|~)"
     r"(?:\s+(?:about|around|roughly|approximately|like|maybe|only|just))*\s*[:,]?\s*$"
 )
 # What a bare number before these counts is not money ("within 5 minutes", "at most 2 hours", "under 3 people").
@@ -262,6 +260,9 @@ _NOT_MONEY = re.compile(
     r"^\s*(?:minutes?|mins?|hours?|hrs?|people|persons?|kids|km|kilomet\w+|miles?|steps|days?|years?|nights?|%)"
 )
 _CURRENCY = re.compile(r"won|krw|₩")
+# Before the upper end of a range ("10k to 20k", "10,000-15,000 won", "from 10 to 20 thousand won"), which binds when
+# it carries its unit (a phone number's "10-5555" is no range of prices).
+_EN_RANGE_BEFORE = re.compile(r"\d[\d,.]*\s*(?:k|thousand|won)?\s*(?:to|-|\u2013)\s*$")
 # An amount as the price of what is asked for: "lunch for 10k", "dinner with 20,000 won", "lunch at 10k", "a 10k
 # lunch" (not "a 10k run": a distance).
 _EN_PRICE_FOR = re.compile(r"\b(?:for|with|at)\s*$")
@@ -883,7 +884,9 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
         before, after = text[: match.start()], text[match.end() :]
         if _NOT_MONEY.match(after) or not (match.group(2) or value >= 1000 or _CURRENCY.search(match.group())):
             continue  # a count, a distance or a time; or a small bare number, never a price in won
-        cue = _EN_CAP_BEFORE.search(before)
+        cue = _EN_CAP_BEFORE.search(before) or (
+            (match.group(2) or _CURRENCY.search(match.group())) and _EN_RANGE_BEFORE.search(before)
+        )
         if cue:
             caps.append(value - 1 if "less" in cue.group() or cue.group().strip() == "<" else value)
             spans.append((cue.start(), match.end()))

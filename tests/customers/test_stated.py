@@ -587,7 +587,9 @@ CASES: list[tuple[str, dict]] = [
     ("dinner for 10k to 20k", {"p": 20000, "asks": True}),
     ("somewhere 15,000-25,000 won for dinner", {"p": 25000, "asks": True}),
     ("between 10k and 15k, lunch", {"p": 15000, "asks": True}),
-    # near misses: a distance, a table, a discount
+    # near misses: a distance, a table, a discount, a phone number
+    ("Failing turn for +82-10-5555-0199", {"asks": True}),
+    ("call me at 010-5555-1234 about dinner", {"asks": True}),
     ("a 10k run along the river", {"asks": True}),
     ("a table for 4 at 7pm", {"asks": True}),
     ("만원 할인 쿠폰 있는 곳", {"asks": True}),
