@@ -98,17 +98,18 @@ def counting_postgres() -> Iterator[list[str]]:
     import psycopg
 
     sent: list[str] = []
-    piped = [False]  # whether the last entry is a pipeline's, still open
+    piped = False  # whether the last entry is a pipeline's, still open
     original, original_commit = psycopg.Cursor.execute, psycopg.Connection.commit
 
     def execute(self, query, *args, **kwargs):
+        nonlocal piped
         info = self.connection.info
         text = str(query) if query else "(empty query: a connection check)"
         in_pipeline = info.pipeline_status != psycopg.pq.PipelineStatus.OFF
-        if in_pipeline and piped[0]:
+        if in_pipeline and piped:
             sent[-1] += f"; {text}"
             return original(self, query, *args, **kwargs)
-        piped[0] = in_pipeline
+        piped = in_pipeline
         if not self.connection.autocommit and info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
             sent.append("BEGIN")  # psycopg sends it before the transaction's first query
         sent.append(text)

@@ -86,37 +86,7 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     statement on the connection from its second run: the server parses it once and, from the sixth run, runs one plan
     for all values (PostgreSQL's `plan_cache_mode` auto), where planning was most of their cost. They find rows by
     key, so no value calls for another plan. Elsewhere, or off, an ordinary cursor."""
-    with _server_bound(prepare=True) as cursor:
-        yield cursor
-
-
-def planned_row(sql: str, params: Sequence[object]) -> tuple:
-    """The one row of `sql`, a statement whose best plan depends on its values (a turn's ranking: its subsets choose
-    their scans by how common the request's words are and how large the catalog is). On PostgreSQL with
-    DATABASE_PREPARED_STATEMENTS on, it is prepared like `prepared_cursor`'s (parsed once) and planned for each
-    run's values: `plan_cache_mode` is set to force_custom_plan for it alone, in one pipeline with the statement and
-    the reset (one network round trip). Elsewhere, or off, an ordinary cursor."""
-    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    connection.ensure_connection()
-    client = connection.connection
-    # One implicit transaction until the pipeline syncs: a failed statement rolls the setting back with it.
-    with connection.wrap_database_errors, client.pipeline():
-        client.execute("SET plan_cache_mode = force_custom_plan")
-        with _server_bound(prepare=True) as cursor:
-            cursor.execute(sql, params)
-            client.execute("RESET plan_cache_mode")
-            return cursor.fetchone()
-
-
-@contextlib.contextmanager
-def _server_bound(*, prepare: bool) -> Iterator[CursorWrapper]:
-    # Only while the cursor is open does the connection count statements to prepare: Django's own cursors bind their
-    # values into the text, and counting those would keep up to PREPARED_MAX whole statements (an import's batches)
-    # in memory. Query hooks and logging see the cursor as any cursor's.
-    if connection.vendor != "postgresql" or not settings.DATABASE_PREPARED_STATEMENTS:
+    if not _prepares():
         with connection.cursor() as cursor:
             yield cursor
         return
@@ -128,11 +98,39 @@ def _server_bound(*, prepare: bool) -> Iterator[CursorWrapper]:
         client = connection.connection
         client.prepared_max = PREPARED_MAX
         raw = ServerBindingCursor(client)
+    # Query hooks and logging see the cursor as any cursor's.
     wrapped = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-    if prepare:
-        client.prepare_threshold = 1  # prepared from the second run
+    # Only while the cursor is open does the connection count statements to prepare: Django's own cursors bind their
+    # values into the text, and counting those would keep up to PREPARED_MAX whole statements (an import's batches)
+    # in memory.
+    client.prepare_threshold = 1  # prepared from the second run
     try:
         with wrapped as cursor:
             yield cursor
     finally:
         client.prepare_threshold = None  # Django's default
+
+
+def planned_row(sql: str, params: Sequence[object]) -> tuple:
+    """The one row of `sql`, a statement whose best plan depends on its values (a turn's ranking: its subsets choose
+    their scans by how common the request's words are and how large the catalog is). On PostgreSQL with
+    DATABASE_PREPARED_STATEMENTS on, it is prepared like `prepared_cursor`'s (parsed once) and planned for each
+    run's values: `plan_cache_mode` is set to force_custom_plan for it alone, in one pipeline with the statement and
+    the reset (one network round trip). Elsewhere, or off, an ordinary cursor."""
+    if not _prepares():
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    connection.ensure_connection()
+    client = connection.connection
+    # One implicit transaction until the pipeline syncs: a failed statement rolls the setting back with it.
+    with connection.wrap_database_errors, client.pipeline():
+        client.execute("SET plan_cache_mode = force_custom_plan")
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, params)
+            client.execute("RESET plan_cache_mode")
+            return cursor.fetchone()
+
+
+def _prepares() -> bool:
+    return connection.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS

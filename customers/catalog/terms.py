@@ -154,7 +154,7 @@ _STOP_WORDS = frozenset(
         "을",
         "랑",
         # Fillers and verbs of asking that name no item (as a prefix, "가" would find 가로수길 and 가래떡).
-        *("could", "should", "maybe", "there", "here", "around", "like", "got", "ve", "ll", "re", "d", "let"),
+        *("could", "should", "maybe", "there", "here", "around", "got", "ve", "ll", "re", "d", "let"),
         *("really", "pretty", "kind", "sort", "need", "try", "trying", "feel", "feeling", "mind", "head", "clear"),
         *("wanna", "gonna", "us", "we", "our", "perhaps", "probably", "also", "too", "very", "much", "little", "bit"),
         *("thousand", "won", "krw", "week", "요리", "가", "건", "걸", "못", "안", "더", "꼭", "다", "또"),
@@ -168,7 +168,7 @@ _STOP_WORDS = frozenset(
         *("돈", "돈이", "spend", "spending", "afford", "that", "hungry", "range", "price", "prices", "priced"),
         *("골라", "해결", "이면", "좋겠어", "좋겠어요", "에서", "부터"),
         # Moods that name no item: the rest of the request does.
-        *("lazy", "chill", "chilling", "cozy", "cosy", "feeling", "mood", "기분", "우울", "우울한", "심심한"),
+        *("lazy", "chill", "chilling", "cozy", "cosy", "mood", "기분", "우울", "우울한", "심심한"),
     )
 )
 # Customers' words for what the catalog spells otherwise: romanized Korean dish names, common synonyms and an
