@@ -19,10 +19,11 @@ Price caps: an amount with a cap word ("under 15,000 won", "at most 10000", "15k
 "최대 1만 5천원", "만원을 넘지 않게", "만원 넘는 건 싫어요", "2만원으로 해결", "만원 정도", "만원뿐", "2만원 넘기면 안
 돼요", "상한 2만원", "점심값 만원", "5천원짜리", "만원 한 장으로", "I can afford 12k", "15k is the most I can spend")
 is the most an item may cost, and so is the price of what is asked for ("2만원 코스", "저녁은 2만원", "lunch for 10k",
-"a 12k dinner"; not "a 10k run", "만원 할인"), and the upper end of a range ("1만~2만원", "만원에서 2만원 사이", "10k to
-20k"); "2만원대" is below 30,000 ("2만원대 초반" up to 23,000, "중반" up to 26,000); "미만", "less than", "3만원 안
-되는" and "3만원 이상은 부담" exclude the amount itself. Korean number words (오천, 만, 이만, 십만, 만오천, 1만 5천,
-1.5만) and English ones before "thousand" are read.
+"a 12k dinner"; not "a 10k run", "만원 할인"), what each person may spend ("1인당 2만원", "한 사람당 만원", "10k per
+head max", "10k pp"), what one carries ("만원 가지고", "만원이면 될까요?"), and the upper end of a range ("1만~2만원",
+"만원에서 2만원 사이", "10k to 20k"); "2만원대" is below 30,000 ("2만원대 초반" and "2만원 초반대" up to 23,000,
+"중반" up to 26,000); "미만", "less than", "3만원 안 되는" and "3만원 이상은 부담" exclude the amount itself. Korean
+number words (오천, 만, 이만, 십만, 만오천, 1만 5천, 1.5만) and English ones before "thousand" are read.
 
 Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
 asks for a place or an activity, narrowed to the one it names ("just a place", "체험") or to a thing to buy ("a gift,
@@ -205,7 +206,7 @@ _KO_AMOUNT = re.compile(
 _KO_CAP_AFTER = re.compile(
     r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지\s*(?:않는|않게|않을|않은)?\s*(?:선\s*(?:에서|으로|까지)?)?|넘으면|선에서|"
     r"(?:넘기|넘어가|넘어서)(?:지\s*(?:않|말)\w*|면(?:\s*안)?\s*\w*)|상한\w*|뿐\w*|만\s*(?:쓰|쓸|써|내|낼)\w*|도\s*안\s*(?:되|하)\w*|"
-    r"한도|짜리|미만으로|언더|전후|가량|수준|사이|안\s*(?:되|하)\w*|선(?:\s*(?:으로|까지|이하|안|이면|정도)|(?=\s|[,.!?~]|$))|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
+    r"한도|짜리|미만으로|언더|↓|초과\s*(?:하지\s*(?:않|말)|안\s*(?:하|되))\w*|(?:가지고|갖고|들고)\b|이면\s*(?:될|되|돼|충분|가능)\w*|전후|가량|수준|사이|안\s*(?:되|하)\w*|선(?:\s*(?:으로|까지|이하|안|이면|정도)|(?=\s|[,.!?~]|$))|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
     r"정도(?!\s*(?:더|넘|이상|초과))|예산|"
     r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능|뭐|뭘|먹|점심|저녁|할\s*만|갈\s*만)|"
     r"밖에\s*(?:없\w*|안\s*남\w*)|(?:만\s*)?있(?:어요|어|는데|으니|습니다))"
@@ -214,8 +215,9 @@ _KO_CAP_AFTER = re.compile(
 )
 # "만원 넘는 건 싫어요", "2만원 초과는 안 돼요": what costs more is ruled out.
 _KO_CAP_OVER = re.compile(
-    r"^\s*(?:을|를|이|가)?\s*(?:넘는|넘어가는|넘어서는|초과|이상)\s*(?:은|는|건|거|것은?|곳은?|데는?)?\s*"
-    r"(?:좀|너무|조금|살짝|많이|진짜|정말)?\s*(?:싫|안\s*(?:돼|되|됨|먹|가)|빼|말고|제외|부담|노노|별로|못|무리|금지|곤란|힘들|어려)\w*"
+    r"^\s*(?:을|를|이|가)?\s*(?:넘는|넘어가는|넘어서는|초과|이상)\s*"
+    r"(?:(?:메뉴|음식|요리|식당|가게|집|곳|데|건|거|것|걸|게)?\s*(?:은|는|이|가|을|를|도)?)?\s*"
+    r"(?:좀|너무|조금|살짝|많이|진짜|정말)?\s*(?:싫|안\s*(?:돼|되|됨|먹|가)|빼|말고|제외|부담|노노|별로|못|무리|금지|곤란|힘들|어려|x(?![a-z]))\w*"
 )
 # An amount as the price of what is asked for: before it ("2만원 코스", "만원 점심") or after a meal ("저녁 2만원").
 _KO_PRICE_OF = re.compile(
@@ -226,13 +228,15 @@ _KO_MEAL_BEFORE = re.compile(r"(?:점심|저녁|아침|식사|밥)\s*(?:은|는|
 _RANGE_ON = re.compile(r"^\s*(?:[-\u2013~]|to\b|에서|부터)\s*[\d일이삼사오육칠팔구십만천]")
 # The part of a price band ("2만원대 초반"): how far into it, in tenths of the band (its late part is all of it).
 _BAND_PARTS = {"초반": 3, "중반": 6}
-_BAND_PART = re.compile(r"^\s*(초반|중반|후반)")
+_BAND_PART = re.compile(r"^\s*(초반|중반|후반)(?:\s*대)?")
 # "만원 한 장으로", "만원 두 장이면": so many bills of the amount.
 _KO_BILLS = re.compile(r"^\s*(한|두|세)\s*장(?:\s*(?:으로|로|이면|가지고|만))?")
 _KO_CAP_BEFORE = re.compile(
     r"(?:예산|최대|최고|많아야|한도|상한(?:선)?|(?:(?<=점심|저녁|아침|식사|커피|간식)|(?<=밥|술))값)\s*(?:은|는|이|가|:)?\s*$"
     # The upper end of a range ("1-2만원", "1만~2만원"): its lower end binds nothing.
     r"|[\d일이삼사오육칠팔구십백천만,.]*[\d만천]\s*원?\s*[-\u2013~]\s*$"
+    # So much a person ("1인당 만원", "한 사람당 2만원", "1인 기준 2만원"): what each may cost.
+    r"|(?<![\uac00-\ud7a3])(?:\d+\s*|한\s*)?(?:인|사람|명)\s*당\s*$|(?<![\d\uac00-\ud7a3])1\s*인(?:\s*기준)?\s*$"
 )
 # English number words count only before "thousand" ("under ten thousand won"), never alone ("under one roof").
 _EN_NUMBER_WORDS = {
@@ -241,7 +245,7 @@ _EN_NUMBER_WORDS = {
 }
 _EN_AMOUNT = re.compile(
     r"(?<![\w.])(?:₩|krw\s*)?\s*(\d[\d,]*(?:\.\d+)?|(?:" + "|".join(_EN_NUMBER_WORDS) + r")(?=\s+thousand\b))"
-    r"\s*(k\b|thousand\b)?\s*(?:won\b|krw\b|₩)?"
+    r"\s*(k\b|thousand\b)?\s*(?:-?(?:won\b|krw\b|₩))?"
 )
 _EN_CAP_BEFORE = re.compile(
     r"(?:(?:tight|small|limited|low)\s+budget[,:]?|under|below|less\s+than|at\s+most|max(?:imum)?\.?(?:\s+of)?|up\s+to|no\s+more\s+than|not\s+more\s+than|"
@@ -260,6 +264,7 @@ _NOT_MONEY = re.compile(
     r"^\s*(?:minutes?|mins?|hours?|hrs?|people|persons?|kids|km|kilomet\w+|miles?|steps|days?|years?|nights?|%)"
 )
 _CURRENCY = re.compile(r"won|krw|₩")
+_DOT_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")
 # Before the upper end of a range ("10k to 20k", "10,000-15,000 won", "from 10 to 20 thousand won"), which binds when
 # it carries its unit (a phone number's "10-5555" is no range of prices).
 _EN_RANGE_BEFORE = re.compile(r"\d[\d,.]*\s*(?:k|thousand|won)?\s*(?:to|-|\u2013)\s*$")
@@ -269,11 +274,15 @@ _EN_PRICE_FOR = re.compile(r"\b(?:for|with|at)\s*$")
 _EN_PRICE_OF = re.compile(
     r"^\s*(?:lunch|dinner|breakfast|brunch|meal|menu|course|set|gift|present|dessert|snack|class|lesson|activity|dish)"
 )
-_PER_PERSON = re.compile(r"(?<![\w.])\d*\s*인당|\bper\s+(?:person|head)\b|\beach\b")
+_PER_PERSON = re.compile(
+    r"(?<![\w.])\d*\s*인당|한\s*(?:사람|명)\s*당|(?<![\w.])1\s*인(?:\s*기준)?|\bper\s+(?:person|head)\b|\beach\b|\bpp\b|\ba\s+head\b"
+)
 _EN_CAP_AFTER = re.compile(
     r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+(?:my|the)\s+(?:limit|max|maximum|budget|cap)\b|"
     r"max\b|tops\b|at\s+(?:the\s+)?most|budget|limit\b|cap\b|ceiling\b|or\s+so\s+max|or\s+lower\b|left\b|"
-    r"is\s+(?:the\s+)?most\b|is\s+all\s+i\s+(?:have|'ve\s+got|can))"
+    r"is\s+(?:the\s+)?most\b|is\s+all\s+i\s+(?:have|'ve\s+got|can)|-?ish\b|or\s+so\b|"
+    # So much a person ("10k per head max", "10k pp"): what each may cost.
+    r"(?:per\s+(?:person|head)|pp|a\s+head|each)\b(?:\s*(?:max\b|tops\b|at\s+(?:the\s+)?most\b|or\s+less\b))?)"
 )
 
 # --- what a request is --------------------------------------------------------------------------------------------
@@ -849,9 +858,10 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
         if value is None or value <= 0:
             continue
         before, after = text[: match.start()], text[match.end() :]
-        if band:  # 2만원대: from 20,000 up to below 30,000; its early part (초반) to 23,000, its middle to 26,000
+        part = _BAND_PART.match(after)
+        # 2만원대: from 20,000 up to below 30,000; its early part (초반, 초반대) to 23,000, its middle to 26,000.
+        if band or part:
             step = 10 ** (len(str(value)) - len(str(value).rstrip("0")))
-            part = _BAND_PART.match(after)
             tenths = _BAND_PARTS.get(part.group(1)) if part else None
             caps.append(value + step * tenths // 10 if tenths else value + step - 1)
             if part:
@@ -905,6 +915,8 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
 def _number(raw: str) -> float | None:
     if raw in _EN_NUMBER_WORDS:
         return float(_EN_NUMBER_WORDS[raw])
+    if _DOT_THOUSANDS.fullmatch(raw):  # "10.000 won": dots that group thousands
+        raw = raw.replace(".", "")
     try:
         return float(raw.replace(",", ""))
     except ValueError:
