@@ -20,6 +20,15 @@ def diet_word(code: str, *, korean: bool) -> str:
     return _DIET_WORDS.get(code, (code, code))[int(korean)]
 
 
+def _cap_words(cap: int, currency: str, *, korean: bool, money: Callable[[int, str], str]) -> str:
+    """A price cap as the customer said it: one short of a round amount was "under" it ("under 10,000 won" binds
+    at 9,999), any other is "at most"."""
+    if cap >= 999 and (cap + 1) % 1000 == 0:
+        below = money(cap + 1, currency)
+        return f"{below} 미만" if korean else f"under {below}"
+    return f"{money(cap, currency)} 이하" if korean else f"at most {money(cap, currency)}"
+
+
 def rules_named(context: TurnContext, *, money: Callable[[int, str], str], budget: bool = True) -> str:
     """The customer's rules in words (codes, caps, tags and kinds, never an item): what a reply says ruled
     everything out, with `budget` the remaining monthly limit last. In the customer's language."""
@@ -33,8 +42,7 @@ def rules_named(context: TurnContext, *, money: Callable[[int, str], str], budge
     if rules.diets:
         parts.append(" ".join(diet_word(code, korean=korean) for code in rules.diets))
     if rules.max_price is not None:
-        cap = money(rules.max_price, facts.currency)
-        parts.append(f"{cap} 이하" if korean else f"at most {cap}")
+        parts.append(_cap_words(rules.max_price, facts.currency, korean=korean, money=money))
     if rules.exclude_tags:
         tags = ", ".join(rules.exclude_tags)
         parts.append(f"{tags} 빼고" if korean else f"not {tags}")

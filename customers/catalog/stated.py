@@ -22,8 +22,9 @@ is the most an item may cost, and so is the price of what is asked for ("2만원
 "a 12k dinner"; not "a 10k run", "만원 할인"), what each person may spend ("1인당 2만원", "한 사람당 만원", "10k per
 head max", "10k pp"), what one carries ("만원 가지고", "만원이면 될까요?"), and the upper end of a range ("1만~2만원",
 "만원에서 2만원 사이", "10k to 20k"); "2만원대" is below 30,000 ("2만원대 초반" and "2만원 초반대" up to 23,000,
-"중반" up to 26,000); "미만", "less than", "3만원 안 되는" and "3만원 이상은 부담" exclude the amount itself. Korean
-number words (오천, 만, 이만, 십만, 만오천, 1만 5천, 1.5만) and English ones before "thousand" are read.
+"중반" up to 26,000); "미만", "아래", "밑", "under", "below", "less than", "cheaper than", "3만원 안 되는" and "3만원
+이상은 부담" exclude the amount itself. Korean number words (오천, 만, 이만, 십만, 만오천, 1만 5천, 1.5만) and English
+ones before "thousand" are read.
 
 Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
 asks for a place or an activity, narrowed to the one it names ("just a place", "체험") or to a thing to buy ("a gift,
@@ -213,6 +214,9 @@ _KO_CAP_AFTER = re.compile(
     # "2만원까지만요", "만원 이하로만": only so much, the rest of the word.
     r"(?:(?:으로|로)?만요?(?=\s|[,.!?~]|$))?"
 )
+# Less than the amount: "미만", "아래", "밑", "언더", "3만원 안 되는", and what costs it or more ruled out ("3만원
+# 이상은 부담"); an item at exactly the amount breaks them.
+_KO_BELOW = re.compile(r"미만|아래|밑|언더|이상|^\s*(?:도|이|가)?\s*안\s*(?:되|하)")
 # "만원 넘는 건 싫어요", "2만원 초과는 안 돼요": what costs more is ruled out.
 _KO_CAP_OVER = re.compile(
     r"^\s*(?:을|를|이|가)?\s*(?:넘는|넘어가는|넘어서는|초과|이상)\s*"
@@ -264,6 +268,8 @@ _NOT_MONEY = re.compile(
     r"^\s*(?:minutes?|mins?|hours?|hrs?|people|persons?|kids|km|kilomet\w+|miles?|steps|days?|years?|nights?|%)"
 )
 _CURRENCY = re.compile(r"won|krw|₩")
+# Less than the amount ("under 10k", "below 15,000 won", "cheaper than 12k", "< 10000"): never at it.
+_EN_BELOW = re.compile(r"\b(?:under|below|less\s+than|cheaper\s+than|sub)\b|<(?!=)")
 _DOT_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")
 # Before the upper end of a range ("10k to 20k", "10,000-15,000 won", "from 10 to 20 thousand won"), which binds when
 # it carries its unit (a phone number's "10-5555" is no range of prices).
@@ -871,7 +877,7 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
             spans.append((match.end(), match.end() + bills.end()))
         elif cap := (_KO_CAP_AFTER.match(after) or _KO_CAP_OVER.match(after)):
             # Below the amount: "미만", "3만원 안 되는", and what costs it or more ruled out ("3만원 이상은 부담").
-            below = "미만" in cap.group() or re.search(r"안\s*(?:되|하)|이상", cap.group())
+            below = _KO_BELOW.search(cap.group())
             caps.append(value - 1 if below else value)
             spans.append((match.end(), match.end() + cap.end()))
         elif (_KO_PRICE_OF.match(after) or _KO_MEAL_BEFORE.search(before)) and not _RANGE_ON.match(after):
@@ -898,7 +904,7 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
             (match.group(2) or _CURRENCY.search(match.group())) and _EN_RANGE_BEFORE.search(before)
         )
         if cue:
-            caps.append(value - 1 if "less" in cue.group() or cue.group().strip() == "<" else value)
+            caps.append(value - 1 if _EN_BELOW.search(cue.group()) else value)
             spans.append((cue.start(), match.end()))
         elif cue := (_EN_CAP_AFTER.match(after) or (value >= 1000 and _KO_CAP_AFTER.match(after))):
             caps.append(value)

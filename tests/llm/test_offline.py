@@ -86,6 +86,9 @@ def test_nothing_fitting_is_said_plainly_with_the_rules_that_ruled_it_out(provid
         "지금은 조건에 맞는 추천이 없어요 (조건: peanut 제외; 5,000 KRW 이하; spicy 빼고; 남은 예산 380,000 KRW)."
         in korean
     )
+    below = _with(alice(), constraints=Constraints(max_price=4999))
+    below_text = provider.complete(_reply_request("저녁?", context=below)).text
+    assert "(조건: peanut 제외; 5,000 KRW 미만; 남은 예산 380,000 KRW)" in below_text
 
 
 def test_a_message_that_asks_for_nothing_gets_no_card_and_no_nothing_fits(provider):
@@ -97,10 +100,14 @@ def test_a_message_that_asks_for_nothing_gets_no_card_and_no_nothing_fits(provid
 
 
 def test_what_the_message_stated_is_acknowledged_by_rule(provider):
-    stated = Constraints(allergens=("crustacean",), max_price=10000)
+    stated = Constraints(allergens=("crustacean",), max_price=9999)
     context = _with(bob(), stated=stated, constraints=stated)
     text = provider.complete(_reply_request("No shrimp, under 10,000 won", context=context)).text
-    assert "Noted for this conversation: no crustacean; at most 10,000 KRW." in text
+    assert "Noted for this conversation: no crustacean; under 10,000 KRW." in text
+    stated = Constraints(max_price=12500)
+    context = _with(bob(), stated=stated, constraints=stated)
+    text = provider.complete(_reply_request("12,500 won at most", context=context)).text
+    assert "Noted for this conversation: at most 12,500 KRW." in text
 
 
 @pytest.mark.parametrize("n", range(12))
