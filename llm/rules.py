@@ -21,8 +21,10 @@ def diet_word(code: str, *, korean: bool) -> str:
 
 
 def _cap_words(cap: int, currency: str, *, korean: bool, money: Callable[[int, str], str]) -> str:
-    """A price cap as the customer said it: one short of a round amount was "under" it ("under 10,000 won" binds
-    at 9,999), any other is "at most"."""
+    """A price cap as the customer said it: 0 was "free", one short of a round amount was "under" it ("under
+    10,000 won" binds at 9,999), any other is "at most"."""
+    if cap == 0:
+        return "무료" if korean else "free"
     if cap >= 999 and (cap + 1) % 1000 == 0:
         below = money(cap + 1, currency)
         return f"{below} 미만" if korean else f"under {below}"

@@ -24,7 +24,9 @@ head max", "10k pp"), what one carries ("만원 가지고", "만원이면 될까
 "만원에서 2만원 사이", "10k to 20k"); "2만원대" is below 30,000 ("2만원대 초반" and "2만원 초반대" up to 23,000,
 "중반" up to 26,000); "미만", "아래", "밑", "under", "below", "less than", "cheaper than", "3만원 안 되는" and "3만원
 이상은 부담" exclude the amount itself. Korean number words (오천, 만, 이만, 십만, 만오천, 1만 5천, 1.5만) and English
-ones before "thousand" are read.
+ones before "thousand" ("eighteen thousand", "twenty-five thousand", "a hundred thousand") are read. "Free" ("free
+things to do", "for free", "costs nothing", "무료로", "공짜", "돈 안 드는", "입장료 없는") is a cap of 0; not "gluten
+free", "free time", "무료 리필" or "무료해요".
 
 Kinds: food ruled out ("not food", "not to eat", "instead of eating", "I already ate", "음식 말고", "밥 먹었어요")
 asks for a place or an activity, narrowed to the one it names ("just a place", "체험") or to a thing to buy ("a gift,
@@ -207,7 +209,7 @@ _KO_AMOUNT = re.compile(
 _KO_CAP_AFTER = re.compile(
     r"^\s*(?:으로|로|에|의|을|를|이|가|은|는)?\s*(?:이하|이내|안쪽|안짝|아래|미만|까지|안\s*넘|안으로|안에서|안에|밑으로|밑|내로|내에서|내|넘지\s*(?:않는|않게|않을|않은)?\s*(?:선\s*(?:에서|으로|까지)?)?|넘으면|선에서|"
     r"(?:넘기|넘어가|넘어서)(?:지\s*(?:않|말)\w*|면(?:\s*안)?\s*\w*)|상한\w*|뿐\w*|만\s*(?:쓰|쓸|써|내|낼)\w*|도\s*안\s*(?:되|하)\w*|"
-    r"한도|짜리|미만으로|언더|↓|초과\s*(?:하지\s*(?:않|말)|안\s*(?:하|되))\w*|(?:가지고|갖고|들고)\b|이면\s*(?:될|되|돼|충분|가능)\w*|전후|가량|수준|사이|안\s*(?:되|하)\w*|선(?:\s*(?:으로|까지|이하|안|이면|정도)|(?=\s|[,.!?~]|$))|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
+    r"한도|짜리|미만으로|언더|↓|(?:까지\s*)?쓸\s*수\s*있\w*|초과\s*(?:하지\s*(?:않|말)|안\s*(?:하|되))\w*|(?:가지고|갖고|들고)\b|이면\s*(?:될|되|돼|충분|가능)\w*|전후|가량|수준|사이|안\s*(?:되|하)\w*|선(?:\s*(?:으로|까지|이하|안|이면|정도)|(?=\s|[,.!?~]|$))|정도\s*(?:까지|이하|로|예산|한도)(?:는|은|도)?|언저리|안팎|내외|쯤|"
     r"정도(?!\s*(?:더|넘|이상|초과))|예산|"
     r"(?:으로|로)\s*(?:먹을\s*수|해결|충분|살\s*수|할\s*수|즐길\s*수|가능|뭐|뭘|먹|점심|저녁|할\s*만|갈\s*만)|"
     r"밖에\s*(?:없\w*|안\s*남\w*)|(?:만\s*)?있(?:어요|어|는데|으니|습니다))"
@@ -242,13 +244,22 @@ _KO_CAP_BEFORE = re.compile(
     # So much a person ("1인당 만원", "한 사람당 2만원", "1인 기준 2만원"): what each may cost.
     r"|(?<![\uac00-\ud7a3])(?:\d+\s*|한\s*)?(?:인|사람|명)\s*당\s*$|(?<![\d\uac00-\ud7a3])1\s*인(?:\s*기준)?\s*$"
 )
-# English number words count only before "thousand" ("under ten thousand won"), never alone ("under one roof").
-_EN_NUMBER_WORDS = {
-    **{"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9},
-    **{"ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50},
-}
+# English number words count only before "thousand" ("under ten thousand won", "twenty-five thousand", "a hundred
+# thousand"), never alone ("under one roof").
+_EN_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_EN_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16}
+_EN_TEENS |= {"seventeen": 17, "eighteen": 18, "nineteen": 19}
+_EN_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80}
+_EN_TENS |= {"ninety": 90}
+_EN_NUMBER_WORDS = {**_EN_UNITS, **_EN_TEENS, **_EN_TENS, "a": 1, "hundred": 100, "and": 0}
+_EN_UNDER_HUNDRED = (
+    f"(?:(?:{'|'.join(_EN_TENS)})(?:[\\s-](?:{'|'.join(_EN_UNITS)}))?|{'|'.join(_EN_TEENS)}|{'|'.join(_EN_UNITS)})"
+)
+_EN_NUMBER_PHRASE = (
+    f"(?:(?:a|{'|'.join(_EN_UNITS)})\\s+hundred(?:\\s+(?:and\\s+)?{_EN_UNDER_HUNDRED})?|{_EN_UNDER_HUNDRED})"
+)
 _EN_AMOUNT = re.compile(
-    r"(?<![\w.])(?:₩|krw\s*)?\s*(\d[\d,]*(?:\.\d+)?|(?:" + "|".join(_EN_NUMBER_WORDS) + r")(?=\s+thousand\b))"
+    r"(?<![\w.])(?:₩|krw\s*)?\s*(\d[\d,]*(?:\.\d+)?|" + _EN_NUMBER_PHRASE + r"(?=\s+thousand\b))"
     r"\s*(k\b|thousand\b)?\s*(?:-?(?:won\b|krw\b|₩))?"
 )
 _EN_CAP_BEFORE = re.compile(
@@ -256,7 +267,8 @@ _EN_CAP_BEFORE = re.compile(
     r"within(?:\s+(?:a|my|the|about))?|(?:not|without|never)\s+(?:exceeding|going\s+over)|"
     r"cheaper\s+than|budget(?:'s|\s+(?:is|of|around|about|roughly|only|just|tight)){0,2}|spend(?:\s+only)?|<=?|≤|under\s+about|"
     r"keep\s+it\s+(?:to|at)|(?:i\s+)?(?:have|'ve\s+got|got)(?:\s+(?:about|around|just|like|only|maybe|roughly))?|sub-?|"
-    r"(?:nothing|not|no|never)\s+(?:over|above|more\s+than|pricier\s+than)|only\s+(?:have|got)|have\s+only|"
+    r"(?:nothing|not|no|never)\s+(?:(?:that|which)\s+)?(?:(?:costs?|is|are|priced)\s+)?(?:over|above|more\s+than|pricier\s+than)|"
+    r"less\s+than\s+or\s+equal\s+to|at\s+or\s+(?:under|below)|only\s+(?:have|got)|have\s+only|"
     r"only\s+spend|can\s+(?:only\s+)?spend|between\s+\S+(?:\s+won)?\s+and|cap\s+it\s+at|(?:price\s+)?(?:limit|cap|ceiling)(?:\s+(?:is|of))?|"
     r"afford|fits?\s+(?:in|into)|"
     r"(?:n't|\bnot|\bnever|\bcant|\bdont|\bwont)\s+(?:\w+\s+){0,3}?(?:more\s+than|over|above|exceed)|"
@@ -269,7 +281,7 @@ _NOT_MONEY = re.compile(
 )
 _CURRENCY = re.compile(r"won|krw|₩")
 # Less than the amount ("under 10k", "below 15,000 won", "cheaper than 12k", "< 10000"): never at it.
-_EN_BELOW = re.compile(r"\b(?:under|below|less\s+than|cheaper\s+than|sub)\b|<(?!=)")
+_EN_BELOW = re.compile(r"(?<!\bat\sor\s)\b(?:under|below|sub)\b|\b(?:less|cheaper)\s+than\b(?!\s+or\s+equal)|<(?!=)")
 _DOT_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")
 # Before the upper end of a range ("10k to 20k", "10,000-15,000 won", "from 10 to 20 thousand won"), which binds when
 # it carries its unit (a phone number's "10-5555" is no range of prices).
@@ -279,6 +291,25 @@ _EN_RANGE_BEFORE = re.compile(r"\d[\d,.]*\s*(?:k|thousand|won)?\s*(?:to|-|\u2013
 _EN_PRICE_FOR = re.compile(r"\b(?:for|with|at)\s*$")
 _EN_PRICE_OF = re.compile(
     r"^\s*(?:lunch|dinner|breakfast|brunch|meal|menu|course|set|gift|present|dessert|snack|class|lesson|activity|dish)"
+)
+# Free ("free things to do", "for free", "costs nothing", "무료로", "공짜", "돈 안 드는", "입장료 없는"): a cap of 0,
+# which items of unknown price pass as they pass any cap. Never "free time", "free parking", "무료 리필", "무료해요"
+# (bored), nor "free" after a word it frees of ("gluten free places", "duty free"): `_freed_word` decides those.
+_FREE_EN = re.compile(
+    r"\bfor\s+free\b|\bfree\s+of\s+charge\b|\bcosts?\s+nothing\b|"
+    r"\bno\s+(?:cost|charge|(?:entrance|admission|entry)\s+fee)\b|\bwithout\s+(?:spending|paying)\b|"
+    r"\b(?:doesn'?t|does\s+not|won'?t|don'?t|do\s+not)\s+cost\s+(?:anything|a\s+thing|money|a\s+dime|a\s+won)\b|"
+    r"\b(?:something|anything|things?|stuff|places?|spots?|somewhere|activit(?:y|ies)|events?|ideas?|options?)\s+"
+    r"(?:(?:that(?:'s|\s+is|\s+are)|which\s+(?:is|are)|to\s+(?:do|see|visit))\s+)?(?:totally\s+|completely\s+)?"
+    r"free\b(?![\s-]*(?:time|of\b|from|day|wi-?fi|parking|refills?))|"
+    r"(?<![\w-])(?<!-\s)free\s+(?:to\s+(?:enter|visit|do|see|get\s+in|go|attend|join)\b|"
+    r"(?:entry|admission|entrance|things|stuff|places?|spots?|activit(?:y|ies)|events?|attractions?|options?|ideas?)\b)"
+)
+_NOT_FREEING = frozenset(("duty", "tax", "sugar", "fat", "calorie", "caffeine", "smoke", "stress", "hands", "cruelty"))
+_FREE_KO = re.compile(
+    r"(?:무료|공짜)(?!\s*(?:주차|와이파이|배송|리필|시식|쿠폰|음료|제공|서비스|업그레이드|사이즈업|반찬|wi-?fi))(?!하|한|해|함|했)|"
+    r"돈\s*(?:이|을|은)?\s*(?:하나도\s*|전혀\s*)?안\s*(?:드는|들고|들이고|들어가는|쓰고|쓰는)|돈\s*(?:없이|안\s*내고)|"
+    r"입장료\s*(?:가|는|도)?\s*(?:없는|없이|안\s*드는|안\s*받는)"
 )
 _PER_PERSON = re.compile(
     r"(?<![\w.])\d*\s*인당|한\s*(?:사람|명)\s*당|(?<![\w.])1\s*인(?:\s*기준)?|\bper\s+(?:person|head)\b|\beach\b|\bpp\b|\ba\s+head\b"
@@ -880,13 +911,13 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
             below = _KO_BELOW.search(cap.group())
             caps.append(value - 1 if below else value)
             spans.append((match.end(), match.end() + cap.end()))
-        elif (_KO_PRICE_OF.match(after) or _KO_MEAL_BEFORE.search(before)) and not _RANGE_ON.match(after):
-            caps.append(value)  # the price of what is asked for ("2만원 코스", "저녁 2만원"): nothing dearer
         elif cue := (_KO_CAP_BEFORE.search(before) or _EN_CAP_BEFORE.search(before)):
-            caps.append(value)
+            caps.append(value - 1 if _EN_BELOW.search(cue.group()) else value)  # "under 5만원": below it
             spans.append((cue.start(), match.start()))
             after_cue = re.match(r"\s*(?:으로|로)", after)
             spans.append((match.end(), match.end() + (after_cue.end() if after_cue else 0)))
+        elif (_KO_PRICE_OF.match(after) or _KO_MEAL_BEFORE.search(before)) and not _RANGE_ON.match(after):
+            caps.append(value)  # the price of what is asked for ("2만원 코스", "저녁 2만원"): nothing dearer
         elif not _RANGE_ON.match(after):
             continue  # the lower end of a range leaves the search too; its upper end binds
         spans.append(match.span())
@@ -915,12 +946,25 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
         elif _EN_PRICE_OF.match(after):
             caps.append(value)  # the price of what is asked for ("a 10k lunch"): nothing dearer
             spans.append(match.span())
+    for match in (*_FREE_EN.finditer(text), *_FREE_KO.finditer(text)):
+        if not _freed_word(text[: match.start()]):
+            caps.append(0)
+            spans.append(match.span())
     return (min(caps) if caps else None), spans
 
 
+def _freed_word(before: str) -> bool:
+    """Whether "free" follows a word it frees of ("gluten free places", "sugar free", "duty free"): no price then."""
+    word = re.search(r"([a-z]+)[\s-]*$", before)
+    return bool(word) and (word.group(1) in _NOT_FREEING or _lookup(word.group(1)) is not None)
+
+
 def _number(raw: str) -> float | None:
-    if raw in _EN_NUMBER_WORDS:
-        return float(_EN_NUMBER_WORDS[raw])
+    if raw[0].isalpha():  # "twenty-five", "a hundred and twenty": tens and units add, "hundred" multiplies
+        total = 0
+        for word in re.split(r"[\s-]+", raw):
+            total = total * 100 if word == "hundred" else total + _EN_NUMBER_WORDS[word]
+        return float(total)
     if _DOT_THOUSANDS.fullmatch(raw):  # "10.000 won": dots that group thousands
         raw = raw.replace(".", "")
     try:

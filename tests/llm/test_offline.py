@@ -108,6 +108,10 @@ def test_what_the_message_stated_is_acknowledged_by_rule(provider):
     context = _with(bob(), stated=stated, constraints=stated)
     text = provider.complete(_reply_request("12,500 won at most", context=context)).text
     assert "Noted for this conversation: at most 12,500 KRW." in text
+    stated = Constraints(max_price=0)
+    context = _with(bob(), stated=stated, constraints=stated)
+    text = provider.complete(_reply_request("free things to do?", context=context)).text
+    assert "Noted for this conversation: free." in text
 
 
 @pytest.mark.parametrize("n", range(12))
