@@ -471,7 +471,8 @@ _SMALL_TALK = frozenset(
 _ASKING = re.compile(
     r"recommend|suggest|\bfind\b|looking\s+for|\bwant\b|\bwhere\b|what\s+should|any\s+(?:ideas|suggestions)|"
     r"\bplace\b|\bplaces\b|somewhere|something|\bfood\b|음식|\beat\b|\bgo\b|\bvisit\b|\bdinner\b|\blunch\b|\bbreakfast\b|"
-    r"추천|어디|먹(?!었)|가고|갈\s*만|할\s*만|(?:할|갈|놀|볼)\s*(?:거|것|곳|데)|갈까|할까|없을까|있을까|있나요|있나|없나|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
+    r"\b(?:things?|anything|something|stuff|what)\s+(?:fun\s+)?to\s+(?:do|see|visit)\b|"
+    r"추천|어디|먹(?!었)|가고|(?:갈|가\s*볼|볼|놀)\s*만|할\s*만|(?:할|갈|볼|놀|살)\s*수\s*있는\s*(?:거|것|곳|데)|(?:할|갈|놀|볼)\s*(?:거|것|곳|데)|갈까|할까|없을까|있을까|있나요|있나|없나|알려|찾아|찾고|뭐\s*하|뭘\s*하|골라|저녁|점심|아침"
 )
 _NON_FOOD = re.compile(
     r"(?:(?<!\bcan\s)(?<!\bdo\s)(?<!\bcould\s)(?<!\bmust\s)\bnot|\bno|\bwithout|\bskip|\binstead\s+of|\brather\s+than|\bother\s+than|\banything\s+but)\s+"
@@ -524,7 +525,7 @@ _NON_FOOD_ONLY = re.compile(
 _NON_FOOD_HINT = re.compile(
     r"\b(?:walk|walks|walking|stroll|strolling|hike|hikes|hiking|sightseeing)\b|산책|걷기|걸을|하이킹|등산|"
     r"\b(?:(?:some)?things?|anything|stuff)\s+(?:fun\s+)?to\s+(?:do|see)\b|\bfun\s+to\s+do\b|\bsights\b|"
-    r"놀\s*(?:곳|데|만한)|놀러|나들이|구경|관광|체험|액티비티|활동|(?<![\uac00-\ud7a3])할\s*만한|"
+    r"놀\s*(?:곳|데|만한)|(?<![\uac00-\ud7a3])(?:갈|볼|가\s*볼)\s*만한|(?<![\uac00-\ud7a3])(?:갈|가\s*볼)\s*(?:곳|데)|놀러|나들이|구경|관광|체험|액티비티|활동|(?<![\uac00-\ud7a3])할\s*만한|"
     r"\bactivit(?:y|ies)\b|\bgifts?\b|\bsouvenirs?\b|\bpresents?\s+for\b|\bto\s+buy\b|\bshopping\b|"
     r"선물|기념품|(?:살|사\s*갈)\s*(?:거|것|만한)|뭐\s*사지|살까"
 )

@@ -646,6 +646,12 @@ CASES: list[tuple[str, dict]] = [
     ("무료 리필 되는 카페", {"asks": True}),
     ("주말이 너무 무료해요", {}),
     ("feel free to suggest anything", {"asks": True}),
+    # --- places to go or see, things to do: a request for them in few words ---
+    ("any things to do tonight?", {"asks": True, "l": NON_FOOD}),
+    ("이번 주말에 갈 만한 곳 있을까요?", {"asks": True, "l": NON_FOOD}),
+    ("주말에 볼 만한 곳 추천해 주세요", {"asks": True, "l": NON_FOOD}),
+    ("데이트로 가볼 만한 곳", {"asks": True, "l": NON_FOOD}),
+    ("점심 먹으러 갈 만한 곳", {"asks": True, "l": ()}),  # food asked too: every kind ranks
     # near misses: more than an amount wanted, a household
     ("만원 이상 먹고 싶어", {"asks": True}),
     ("만원 넘는 게 좋아요", {}),
