@@ -543,7 +543,7 @@ _FOOD_ASKED = re.compile(
 # are also the evening and the morning ("저녁에 산책"): they count only as a meal.
 _MEAL = re.compile(
     r"\b(?:eat|eating|hungry|lunch|dinner|breakfast|brunch|meal|bite|supper)\b|먹(?!었)|점심|식사|밥|맛집|식당|배고|야식|"
-    r"(?:저녁|아침)\s*(?:으로|메뉴|식사|뭐|추천|거리|은|는|$|\?)"
+    r"(?:저녁|아침)\s*(?:으로|메뉴|식사|뭐|추천|거리|은|는|있을|있나|없을|없나|어디|$|\?)"
 )
 _NOT_A_MEAL = re.compile(
     r"\btours?\b|\bclass(?:es)?\b|\bmarkets?\b|투어|클래스|시장|체험|\bactivit(?:y|ies)\b|"

@@ -652,6 +652,8 @@ CASES: list[tuple[str, dict]] = [
     ("주말에 볼 만한 곳 추천해 주세요", {"asks": True, "l": NON_FOOD}),
     ("데이트로 가볼 만한 곳", {"asks": True, "l": NON_FOOD}),
     ("점심 먹으러 갈 만한 곳", {"asks": True, "l": ()}),  # food asked too: every kind ranks
+    ("만원 초과하지 않는 저녁 있을까요?", {"p": 10000, "asks": True, "l": ("restaurant", "dish")}),
+    ("저녁에 산책할 곳 있을까요?", {"asks": True, "l": ()}),  # the evening: no meal looked for
     # near misses: more than an amount wanted, a household
     ("만원 이상 먹고 싶어", {"asks": True}),
     ("만원 넘는 게 좋아요", {}),
