@@ -264,7 +264,6 @@ class CatalogItem(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["area"], condition=Q(active=True), name="catalog_active_by_area"),
-            models.Index(fields=["kind"], name="catalog_by_kind"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(price_minor__gte=0), name="catalog_price_non_negative"),
