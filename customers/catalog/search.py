@@ -166,9 +166,16 @@ def _served(rules: RuleFacts) -> Q:
     """True unless the item is a restaurant with active dishes of which none meets the customer's rules: one index
     probe per restaurant row, two when it has dishes. Raw SQL around the dishes' compiled condition (compiling it as
     ORM subqueries in every query of a turn cost more than running them). Nothing when the kinds asked for leave
-    restaurants out: the kind rule does, and PostgreSQL then parses and plans no probe for each subset."""
+    restaurants out: the kind rule does, and PostgreSQL then parses and plans no probe."""
+    served = _served_sql(rules)
+    return Q() if served is None else Q(RawSQL(*served, output_field=BooleanField()))  # noqa: S611
+
+
+def _served_sql(rules: RuleFacts) -> tuple[str, tuple[object, ...]] | None:
+    """`_served` as SQL over a row named customers_catalogitem, and its parameters; None where it holds for every
+    row."""
     if rules.kinds and ItemKind.RESTAURANT.value not in rules.kinds:
-        return Q()
+        return None
     passing, params = _passing_sql(rules, connection.vendor)
     # The redundant `venue_id >= id` keeps PostgreSQL from hashing a subquery (it hashes an EXISTS whose only outer
     # reference is an equality): a hash of every dish costs a scan of the whole catalog per call, a probe microseconds.
@@ -186,7 +193,7 @@ def _served(rules: RuleFacts) -> Q:
             "))",
         )
     )
-    return Q(RawSQL(sql, (ItemKind.RESTAURANT.value, *params), output_field=BooleanField()))  # noqa: S611
+    return sql, (ItemKind.RESTAURANT.value, *params)
 
 
 def passing_dishes(rules: RuleFacts) -> QuerySet[CatalogItem]:
@@ -199,16 +206,29 @@ def passing_dishes(rules: RuleFacts) -> QuerySet[CatalogItem]:
 @functools.lru_cache(maxsize=256)
 def eligible_rows_sql(rules: RuleFacts, columns: tuple[str, ...], vendor: str) -> tuple[str, tuple[object, ...]]:
     """`columns` of `eligible(rules)` compiled (SQL ending with its WHERE clause, and parameters) once per customer's
-    rules and database: what `matched_sql` adds each subset's terms to, and what the recording of a turn's cards joins
-    (customers/catalog/recommendations.py `insert`). Compiling the rules as ORM conditions every turn cost more CPU
-    than planning the statement, and more than the rest of the recording."""
-    sql, params = eligible(rules).order_by().values(*columns).extra(where=["TRUE"]).query.sql_with_params()
-    return sql, tuple(params)
+    rules and database: what the recording of a turn's cards joins (customers/catalog/recommendations.py `insert`).
+    Compiling the rules as ORM conditions every turn cost more CPU than planning the statement, and more than the rest
+    of the recording."""
+    return _rows_sql(eligible(rules), columns)
 
 
 # The columns `judged`'s `missed` reads of a row (`missed_sql` over rows that a subquery selected).
 JUDGED_COLUMNS = ("id", "active", "allergen_mask", "diet_mask", "food", "price_minor", "currency", "kind", "keywords")
 _MISSED_SUFFIX = ' AS "missed" FROM "customers_catalogitem" WHERE (TRUE)'
+
+
+@functools.lru_cache(maxsize=256)
+def _rules_met_rows_sql(rules: RuleFacts, vendor: str) -> tuple[str, tuple[object, ...]]:
+    """PostgreSQL: the ids of the items that meet every rule but the venue rule (`_served`), compiled as
+    `eligible_rows_sql` is: what `matched_sql` adds each subset's terms to, before the ranking's venue rule judges
+    the rows they chose (docs/decisions/0043-the-venue-rule-judges-the-chosen-rows.md)."""
+    return _rows_sql(CatalogItem.objects.filter(_rules_met(rules)), ("id",))
+
+
+def _rows_sql(query: QuerySet[CatalogItem], columns: tuple[str, ...]) -> tuple[str, tuple[object, ...]]:
+    """`columns` of `query` as SQL ending with its WHERE clause (to which a caller adds terms), and parameters."""
+    sql, params = query.order_by().values(*columns).extra(where=["TRUE"]).query.sql_with_params()
+    return sql, tuple(params)
 
 
 @functools.lru_cache(maxsize=256)
@@ -455,7 +475,7 @@ def matched_sql(
     rows: tuple[str, Sequence[object]], wanted: Request, columns: Sequence[str] = ("id",)
 ) -> tuple[str, list[object]]:
     """PostgreSQL: `columns` of the rows that match `wanted` (SQL and parameters) among `rows` (a compiled query
-    selecting them and ending with its WHERE clause: `eligible_rows_sql`), at most SUBSETS_TOTAL
+    selecting them and ending with its WHERE clause: `_rules_met_rows_sql`), at most SUBSETS_TOTAL
     of them (a row may repeat): bounded subsets of the matches, each from an index (or, for a word common enough, a
     scan that stops at the subset's LIMIT), united. Scoring every match would cost time in proportion to the catalog
     (a common tag matches a tenth of it); the subsets bound it. When more items match than a subset takes, it holds
@@ -500,7 +520,10 @@ def ranked_sql(ranked: RuleFacts, wanted: Request, rules: RuleFacts) -> tuple[st
     vector, area = "customers_catalogitem.search_vector", "customers_catalogitem.area"
     request, preference, liked, named_area = wanted.words, wanted.preference, wanted.liked, wanted.named_area
     focus = named_area or wanted.home_area
-    matched, matched_params = matched_sql(eligible_rows_sql(ranked, ("id",), connection.vendor), wanted)
+    # The venue rule judges the rows the subsets chose, once (written into every subset, it was planned five times
+    # a turn, and planning the ranking is most of its server CPU).
+    matched, matched_params = matched_sql(_rules_met_rows_sql(ranked, connection.vendor), wanted)
+    served, served_params = _served_sql(ranked) or ("TRUE", ())
     score_parts: list[str] = []
     score_params: list[object] = []
     if request:
@@ -540,10 +563,12 @@ def ranked_sql(ranked: RuleFacts, wanted: Request, rules: RuleFacts) -> tuple[st
             " + ".join(score_parts) or "0",
             ") AS score FROM customers_catalogitem WHERE customers_catalogitem.id = ANY(ARRAY(",
             matched,
-            ")) ORDER BY score DESC, id LIMIT %s",
+            ")) AND",
+            served,
+            "ORDER BY score DESC, id LIMIT %s",
         )
     )
-    return sql, [*dishes_params, *score_params, *matched_params, wanted.pool]
+    return sql, [*dishes_params, *score_params, *matched_params, *served_params, wanted.pool]
 
 
 def ranked_rows(found: Iterable[dict]) -> list[Candidate]:
