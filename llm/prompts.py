@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from llm import candidates as catalog
 from llm import rules as rule_words
-from llm.data import MOODS, Mood, PastSummary, RecommendedItem, TurnContext
+from llm.data import MOODS, Constraints, Mood, PastSummary, RecommendedItem, TurnContext
 
 MAX_FIELD_CHARS = 200  # one profile fact (name, area, a preference)
 MAX_SUMMARY_CHARS = 2000  # the rolling summary, or one past session's summary
@@ -178,11 +178,7 @@ def system_prompt(
 def stated_line(context: TurnContext) -> str:
     """The session's constraints in one line: codes, cap, ruled-out tags, kinds; "" when there is none."""
     stated = context.constraints
-    parts = []
-    if stated.allergens:
-        parts.append("never these allergens: " + ", ".join(stated.allergens))
-    if stated.diets:
-        parts.append("diets: " + ", ".join(stated.diets))
+    parts = _code_parts(stated, allergens="never these allergens")
     if stated.max_price is not None:
         parts.append(f"at most {format_money(stated.max_price, context.customer.currency)} an item")
     if stated.exclude_tags:
@@ -194,13 +190,13 @@ def stated_line(context: TurnContext) -> str:
 
 def pending_line(context: TurnContext) -> str:
     """The allergies and diets the customer stated that await their confirmation in the profile; "" when none."""
-    pending = context.pending
-    parts = []
-    if pending.allergens:
-        parts.append("allergies: " + ", ".join(pending.allergens))
-    if pending.diets:
-        parts.append("diets: " + ", ".join(pending.diets))
-    return "; ".join(parts)
+    return "; ".join(_code_parts(context.pending, allergens="allergies"))
+
+
+def _code_parts(constraints: Constraints, *, allergens: str) -> list[str]:
+    """The allergen and diet codes of `constraints`, each list after its label (`allergens`, "diets")."""
+    labelled = ((allergens, constraints.allergens), ("diets", constraints.diets))
+    return [f"{label}: " + ", ".join(codes) for label, codes in labelled if codes]
 
 
 def candidate_lines(offered) -> list[str]:
