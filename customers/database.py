@@ -118,7 +118,7 @@ def planned_row(sql: str, params: Sequence[object]) -> tuple:
     run's values: `plan_cache_mode` is set to force_custom_plan for it alone, in one pipeline with the statement and
     the reset (one network round trip). Elsewhere, or off, an ordinary cursor."""
     if not _prepares():
-        with prepared_cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
     connection.ensure_connection()

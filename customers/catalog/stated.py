@@ -237,12 +237,15 @@ _BAND_PARTS = {"초반": 3, "중반": 6}
 _BAND_PART = re.compile(r"^\s*(초반|중반|후반)(?:\s*대)?")
 # "만원 한 장으로", "만원 두 장이면": so many bills of the amount.
 _KO_BILLS = re.compile(r"^\s*(한|두|세)\s*장(?:\s*(?:으로|로|이면|가지고|만))?")
+# So much a person ("1인당 만원", "한 사람당 2만원", "1인 기준 2만원", "10k per head", "10k pp"): what each item
+# may cost.
+_KO_PER_PERSON = r"(?<![\w.])(?:(?:\d+\s*|한\s*)?(?:인|사람|명)\s*당|1\s*인(?:\s*기준)?)"
+_EN_PER_PERSON = r"\b(?:per\s+(?:person|head)|pp|a\s+head|each)\b"
 _KO_CAP_BEFORE = re.compile(
     r"(?:예산|최대|최고|많아야|한도|상한(?:선)?|(?:(?<=점심|저녁|아침|식사|커피|간식)|(?<=밥|술))값)\s*(?:은|는|이|가|:)?\s*$"
     # The upper end of a range ("1-2만원", "1만~2만원"): its lower end binds nothing.
     r"|[\d일이삼사오육칠팔구십백천만,.]*[\d만천]\s*원?\s*[-\u2013~]\s*$"
-    # So much a person ("1인당 만원", "한 사람당 2만원", "1인 기준 2만원"): what each may cost.
-    r"|(?<![\uac00-\ud7a3])(?:\d+\s*|한\s*)?(?:인|사람|명)\s*당\s*$|(?<![\d\uac00-\ud7a3])1\s*인(?:\s*기준)?\s*$"
+    r"|" + _KO_PER_PERSON + r"\s*$"
 )
 # English number words count only before "thousand" ("under ten thousand won", "twenty-five thousand", "a hundred
 # thousand"), never alone ("under one roof").
@@ -311,15 +314,13 @@ _FREE_KO = re.compile(
     r"돈\s*(?:이|을|은)?\s*(?:하나도\s*|전혀\s*)?안\s*(?:드는|들고|들이고|들어가는|쓰고|쓰는)|돈\s*(?:없이|안\s*내고)|"
     r"입장료\s*(?:가|는|도)?\s*(?:없는|없이|안\s*드는|안\s*받는)"
 )
-_PER_PERSON = re.compile(
-    r"(?<![\w.])\d*\s*인당|한\s*(?:사람|명)\s*당|(?<![\w.])1\s*인(?:\s*기준)?|\bper\s+(?:person|head)\b|\beach\b|\bpp\b|\ba\s+head\b"
-)
+_PER_PERSON = re.compile(f"{_KO_PER_PERSON}|{_EN_PER_PERSON}")
 _EN_CAP_AFTER = re.compile(
     r"^\s*(?:(?:or|and)\s+(?:less|under|below|cheaper)|to\s+spend\b|is\s+(?:my|the)\s+(?:limit|max|maximum|budget|cap)\b|"
     r"max\b|tops\b|at\s+(?:the\s+)?most|budget|limit\b|cap\b|ceiling\b|or\s+so\s+max|or\s+lower\b|left\b|"
     r"is\s+(?:the\s+)?most\b|is\s+all\s+i\s+(?:have|'ve\s+got|can)|-?ish\b|or\s+so\b|"
-    # So much a person ("10k per head max", "10k pp"): what each may cost.
-    r"(?:per\s+(?:person|head)|pp|a\s+head|each)\b(?:\s*(?:max\b|tops\b|at\s+(?:the\s+)?most\b|or\s+less\b))?)"
+    + _EN_PER_PERSON
+    + r"(?:\s*(?:max\b|tops\b|at\s+(?:the\s+)?most\b|or\s+less\b))?)"
 )
 
 # --- what a request is --------------------------------------------------------------------------------------------
@@ -908,9 +909,7 @@ def _price_cap(text: str) -> tuple[int | None, list[tuple[int, int]]]:
             caps.append(value * " 한두세".index(bills.group(1)))
             spans.append((match.end(), match.end() + bills.end()))
         elif cap := (_KO_CAP_AFTER.match(after) or _KO_CAP_OVER.match(after)):
-            # Below the amount: "미만", "3만원 안 되는", and what costs it or more ruled out ("3만원 이상은 부담").
-            below = _KO_BELOW.search(cap.group())
-            caps.append(value - 1 if below else value)
+            caps.append(value - 1 if _KO_BELOW.search(cap.group()) else value)
             spans.append((match.end(), match.end() + cap.end()))
         elif cue := (_KO_CAP_BEFORE.search(before) or _EN_CAP_BEFORE.search(before)):
             caps.append(value - 1 if _EN_BELOW.search(cue.group()) else value)  # "under 5만원": below it
