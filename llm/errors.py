@@ -7,7 +7,15 @@ from typing import Any, Self
 
 
 class LLMError(Exception):
+    """The base of the app's errors. A subclass declares its code in its header: `class X(LLMError,
+    code="throttled")`; one that declares none keeps its base's."""
+
     code = "llm_error"
+
+    def __init_subclass__(cls, code: str = "", **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if code:
+            cls.code = code
 
     def __init__(self, detail: str = "", *, messages_added: int = 0) -> None:
         super().__init__(detail or self.__class__.__doc__ or self.code)
@@ -26,16 +34,12 @@ class LLMError(Exception):
         return type(self)(self.detail, messages_added=messages_added, **self._fields())
 
 
-class ModelError(LLMError):
+class ModelError(LLMError, code="llm_unavailable"):
     """The model call failed (the base of the five below)."""
 
-    code = "llm_unavailable"
 
-
-class LLMTimeout(ModelError):
+class LLMTimeout(ModelError, code="llm_timeout"):
     """No answer, or no next piece of a stream, within the read timeout."""
-
-    code = "llm_timeout"
 
 
 class _RetryAfter(LLMError):
@@ -49,29 +53,21 @@ class _RetryAfter(LLMError):
         return {"retry_after": self.retry_after}
 
 
-class LLMRateLimited(ModelError, _RetryAfter):
+class LLMRateLimited(ModelError, _RetryAfter, code="llm_unavailable"):
     """The provider answered 429 after the retries, or asked to wait longer than LLM_MAX_RETRY_AFTER."""
 
-    code = "llm_unavailable"
 
-
-class LLMUnavailable(ModelError):
+class LLMUnavailable(ModelError, code="llm_unavailable"):
     """The endpoint refused the connection, dropped it, failed (5xx), or is misconfigured (401/403/404)."""
 
-    code = "llm_unavailable"
 
-
-class LLMBadResponse(ModelError):
+class LLMBadResponse(ModelError, code="llm_bad_response"):
     """The endpoint's answer was not usable."""
 
-    code = "llm_bad_response"
 
-
-class LLMRejected(ModelError):
+class LLMRejected(ModelError, code="llm_rejected"):
     """The server refused the request (llm/refusals.py): its HTTP `status` and a short `reason` of ours, never the
     server's own text."""
-
-    code = "llm_rejected"
 
     def __init__(self, detail: str = "", *, status: int = 0, reason: str = "", messages_added: int = 0) -> None:
         super().__init__(
@@ -84,64 +80,44 @@ class LLMRejected(ModelError):
         return {"status": self.status, "reason": self.reason}
 
 
-class StoreUnavailable(LLMError):
+class StoreUnavailable(LLMError, code="service_unavailable"):
     """The conversation store (Redis) is unavailable."""
 
-    code = "service_unavailable"
 
-
-class TurnInProgress(LLMError):
+class TurnInProgress(LLMError, code="turn_in_progress"):
     """Another turn of this session is still being processed."""
 
-    code = "turn_in_progress"
 
-
-class SessionClosed(LLMError):
+class SessionClosed(LLMError, code="session_ended"):
     """The session was ended or erased while this waited in its line; nothing was written."""
 
-    code = "session_ended"
 
-
-class ConversationMovedOn(LLMError):
+class ConversationMovedOn(LLMError, code="conversation_moved_on"):
     """The session's last message is not the one this regenerate expected; nothing was written."""
 
-    code = "conversation_moved_on"
 
-
-class MessageTooLong(LLMError):
+class MessageTooLong(LLMError, code="message_too_long"):
     """The message can never fit in the model's context budget."""
 
-    code = "message_too_long"
 
-
-class NothingToRegenerate(LLMError):
+class NothingToRegenerate(LLMError, code="nothing_to_regenerate"):
     """The session has no user message to answer again."""
 
-    code = "nothing_to_regenerate"
 
-
-class IdempotencyConflict(LLMError):
+class IdempotencyConflict(LLMError, code="idempotency_conflict"):
     """This Idempotency-Key was already used with a different request."""
 
-    code = "idempotency_conflict"
 
-
-class InvalidMood(LLMError):
+class InvalidMood(LLMError, code="invalid_request"):
     """The mood is not one of llm.data.MOODS."""
 
-    code = "invalid_request"
 
-
-class TurnRateLimited(_RetryAfter):
+class TurnRateLimited(_RetryAfter, code="throttled"):
     """Too many turns in a short time."""
 
-    code = "throttled"
 
-
-class RequestRateLimited(_RetryAfter):
+class RequestRateLimited(_RetryAfter, code="throttled"):
     """Too many requests in a short time."""
-
-    code = "throttled"
 
 
 class TokenQuotaExceeded(TurnRateLimited):
