@@ -16,7 +16,7 @@ as an allergy; confirm it in your profile").
 import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from llm import grounding
@@ -46,28 +46,6 @@ _MOOD_PATTERNS = tuple(
     (mood, re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b", re.IGNORECASE), stems)
     for mood, words, stems in _MOOD_KEYWORDS
 )
-_MOOD_SENTENCES = {
-    "happy": "Glad you're in a good mood!",
-    "excited": "Love the excitement!",
-    "calm": "Nice and calm, then.",
-    "neutral": "",
-    "tired": "Sorry you're tired, so I'll keep it easy.",
-    "sad": "Sorry you're feeling down; something comforting might help.",
-    "anxious": "Let's keep things simple and reassuring.",
-    "stressed": "That sounds stressful, so let's keep it low-effort.",
-    "angry": "That sounds frustrating; let's find something that helps you unwind.",
-}
-_MOOD_SENTENCES_KO = {
-    "happy": "기분이 좋으시다니 반가워요!",
-    "excited": "신나는 기분이 느껴져요!",
-    "calm": "차분한 하루네요.",
-    "neutral": "",
-    "tired": "피곤하시군요. 편하게 즐길 수 있는 걸로 골랐어요.",
-    "sad": "마음이 가라앉으셨군요. 위로가 될 만한 걸로 골랐어요.",
-    "anxious": "걱정이 많으시군요. 마음 편한 걸로 골랐어요.",
-    "stressed": "스트레스가 많으시군요. 부담 없는 걸로 골랐어요.",
-    "angry": "속상하셨겠어요. 기분 전환이 될 만한 걸로 골랐어요.",
-}
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s")  # also the ideographic and full-width marks
 _WORD = re.compile(r"\S+\s*")
 
@@ -131,56 +109,44 @@ def _reply(
     return text, inferred, {"recommendations": [p for p in proposals if p["item_id"] in kept]}
 
 
-@dataclass(frozen=True, slots=True)
-class _Phrases:
-    """The offline reply's sentences in one language."""
-
-    greeting: str
-    moods: dict[str, str]
-    noted: str
-    pending: str
-    pending_allergies: str
-    pending_diets: str
-    picks: str
-    budget: str
-    nothing_asked: str
-    undeclared: str
-    label: str
-
-
 def _reply_text(context: TurnContext, mood: str, cards: Sequence[Card]) -> str:
     facts = context.customer
     korean = facts.preferred_language.strip().lower().startswith("ko")
-    phrases = _KOREAN if korean else _ENGLISH
     budget = format_money(facts.remaining_limit_minor, facts.currency)
-    parts = [phrases.greeting.format(name=facts.display_name)]
-    if sentence := phrases.moods.get(mood, ""):
+    parts = [_say("greeting", korean, name=facts.display_name)]
+    if mood and (sentence := _say(f"mood_{mood}", korean)):
         parts.append(sentence)
     if context.stated != NO_CONSTRAINTS:
         said = replace(context, customer=replace(facts, allergies=(), diets=()), constraints=context.stated)
-        parts.append(phrases.noted.format(rules=rule_words.rules_named(said, money=format_money, budget=False)))
-    if sentence := _pending_sentence(context, phrases, korean):
+        parts.append(_say("noted", korean, rules=rule_words.rules_named(said, money=format_money, budget=False)))
+    if sentence := _pending_sentence(context, korean):
         parts.append(sentence)
     if cards:
-        parts.append(phrases.picks.format(names=", ".join(card.item.name for card in cards)))
+        parts.append(_say("picks", korean, names=", ".join(card.item.name for card in cards)))
         if undeclared := _allergens_not_declared(context, cards):
-            parts.append(phrases.undeclared.format(names=", ".join(undeclared)))
-        parts.append(phrases.budget.format(budget=budget))
+            parts.append(_say("undeclared", korean, names=", ".join(undeclared)))
+        parts.append(_say("budget", korean, budget=budget))
     elif not context.asks:
-        parts.append(phrases.nothing_asked)
-    parts.append(phrases.label)
+        parts.append(_say("nothing_asked", korean))
+    parts.append(_say("label", korean))
     return " ".join(parts)
 
 
-def _pending_sentence(context: TurnContext, phrases: _Phrases, korean: bool) -> str:
+def _pending_sentence(context: TurnContext, korean: bool) -> str:
     """That the allergies and diets awaiting the customer's confirmation are treated as such meanwhile; "" if none."""
     pending, facts = context.pending, []
     if pending.allergens:
-        facts.append(phrases.pending_allergies.format(codes=", ".join(c.replace("_", " ") for c in pending.allergens)))
+        facts.append(_say("pending_allergies", korean, codes=", ".join(c.replace("_", " ") for c in pending.allergens)))
     if pending.diets:
         words = ", ".join(rule_words.diet_word(code, korean=korean) for code in pending.diets)
-        facts.append(phrases.pending_diets.format(codes=words))
-    return phrases.pending.format(facts=" / ".join(facts) if korean else " and ".join(facts)) if facts else ""
+        facts.append(_say("pending_diets", korean, codes=words))
+    return _say("pending", korean, facts=" / ".join(facts) if korean else " and ".join(facts)) if facts else ""
+
+
+def _say(key: str, korean: bool, /, **fields: str) -> str:
+    """The sentence `key` of _SENTENCES in Korean or English, with `fields` filled in."""
+    english, in_korean = _SENTENCES[key]
+    return (in_korean if korean else english).format(**fields)
 
 
 def _before_label(text: str, sentence: str) -> str:
@@ -242,29 +208,38 @@ def _shorten(text: str, limit: int) -> str:
     return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip() + "…"
 
 
-_ENGLISH = _Phrases(
-    greeting="Hi {name}!",
-    moods=_MOOD_SENTENCES,
-    noted="Noted for this conversation: {rules}.",
-    pending="I'll treat {facts}; confirm it in your profile.",
-    pending_allergies="{codes} as an allergy",
-    pending_diets="{codes} as your diet",
-    picks="My picks: {names}.",
-    budget="You have {budget} left this month.",
-    nothing_asked="Tell me whenever you'd like a recommendation.",
-    undeclared=f"{ALLERGENS_NOT_DECLARED.capitalize()} for: {{names}}.",
-    label="(Offline demo reply.)",
-)
-_KOREAN = _Phrases(
-    greeting="{name}님, 안녕하세요!",
-    moods=_MOOD_SENTENCES_KO,
-    noted="이번 대화에서 지킬게요: {rules}.",
-    pending="{facts}(으)로 여길게요. 프로필에서 확인해 주세요.",
-    pending_allergies="{codes}: 알레르기",
-    pending_diets="{codes}: 식단",
-    picks="추천드려요: {names}.",
-    budget="이번 달 남은 예산은 {budget}이에요.",
-    nothing_asked="추천이 필요하시면 언제든 말씀해 주세요.",
-    undeclared=f"알레르기 성분이 표시되지 않은 곳({ALLERGENS_NOT_DECLARED}): {{names}}.",
-    label="(오프라인 데모 답변)",
-)
+# Each sentence of the offline reply, in English and in Korean side by side, in the order a reply says them (mood_*:
+# what it says of each mood).
+_SENTENCES: dict[str, tuple[str, str]] = {
+    "greeting": ("Hi {name}!", "{name}님, 안녕하세요!"),
+    "mood_tired": ("Sorry you're tired, so I'll keep it easy.", "피곤하시군요. 편하게 즐길 수 있는 걸로 골랐어요."),
+    "mood_stressed": (
+        "That sounds stressful, so let's keep it low-effort.",
+        "스트레스가 많으시군요. 부담 없는 걸로 골랐어요.",
+    ),
+    "mood_anxious": ("Let's keep things simple and reassuring.", "걱정이 많으시군요. 마음 편한 걸로 골랐어요."),
+    "mood_angry": (
+        "That sounds frustrating; let's find something that helps you unwind.",
+        "속상하셨겠어요. 기분 전환이 될 만한 걸로 골랐어요.",
+    ),
+    "mood_sad": (
+        "Sorry you're feeling down; something comforting might help.",
+        "마음이 가라앉으셨군요. 위로가 될 만한 걸로 골랐어요.",
+    ),
+    "mood_excited": ("Love the excitement!", "신나는 기분이 느껴져요!"),
+    "mood_happy": ("Glad you're in a good mood!", "기분이 좋으시다니 반가워요!"),
+    "mood_calm": ("Nice and calm, then.", "차분한 하루네요."),
+    "mood_neutral": ("", ""),
+    "noted": ("Noted for this conversation: {rules}.", "이번 대화에서 지킬게요: {rules}."),
+    "pending": ("I'll treat {facts}; confirm it in your profile.", "{facts}(으)로 여길게요. 프로필에서 확인해 주세요."),
+    "pending_allergies": ("{codes} as an allergy", "{codes}: 알레르기"),
+    "pending_diets": ("{codes} as your diet", "{codes}: 식단"),
+    "picks": ("My picks: {names}.", "추천드려요: {names}."),
+    "undeclared": (
+        f"{ALLERGENS_NOT_DECLARED.capitalize()} for: {{names}}.",
+        f"알레르기 성분이 표시되지 않은 곳({ALLERGENS_NOT_DECLARED}): {{names}}.",
+    ),
+    "budget": ("You have {budget} left this month.", "이번 달 남은 예산은 {budget}이에요."),
+    "nothing_asked": ("Tell me whenever you'd like a recommendation.", "추천이 필요하시면 언제든 말씀해 주세요."),
+    "label": ("(Offline demo reply.)", "(오프라인 데모 답변)"),
+}
