@@ -3,11 +3,13 @@ security schemes of chat's authentication classes (drf-spectacular extensions, l
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from chat.errors import Problem
 from chat.problems import PROBLEM_CONTENT_TYPE, PROBLEMS, example_detail
@@ -17,23 +19,22 @@ from chat.sse import CONTENT_TYPE as SSE_CONTENT_TYPE
 AUTH_PROBLEMS = ("not_authenticated", "permission_denied")
 # Every customer endpoint is throttled: turns by their admission, the others by chat.throttling.
 SESSION_PROBLEMS = (*AUTH_PROBLEMS, "not_found", "service_unavailable", "throttled")
+# What a model call may fail with.
+MODEL_PROBLEMS = ("llm_bad_response", "llm_rejected", "llm_unavailable", "llm_timeout")
 TURN_PROBLEMS = (
     *SESSION_PROBLEMS,
     "invalid_request",
     "session_ended",
     "turn_in_progress",
     "idempotency_conflict",
-    "llm_bad_response",
-    "llm_rejected",
-    "llm_unavailable",
-    "llm_timeout",
+    *MODEL_PROBLEMS,
 )
 
 
 def problem_responses(*codes: str) -> dict:
     """`extend_schema(responses=...)` entries for these problem codes, one per status, each code an example."""
     by_status: dict[int, list[str]] = defaultdict(list)
-    for code in codes:
+    for code in dict.fromkeys(codes):
         by_status[PROBLEMS[code].status].append(code)
     return {
         (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
@@ -91,6 +92,50 @@ RETRY_AFTER = OpenApiParameter(
     description="Seconds to wait before trying again (429 `throttled`; 503 `llm_unavailable` when rate limited).",
     response=[429, 503],
 )
+
+
+def endpoint_schema(
+    operation_id: str,
+    summary: str,
+    *,
+    tag: str,
+    responses: dict,
+    problems: Sequence[str] = SESSION_PROBLEMS,
+    parameters: Sequence[Any] = (),
+    **more: Any,
+):
+    """`extend_schema` for one customer endpoint: its success `responses` and its `problems`. Every customer endpoint
+    is throttled, so Retry-After closes its parameters. `more`: the rest of `extend_schema`'s arguments."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        tags=[tag],
+        parameters=[*parameters, RETRY_AFTER],
+        responses={**responses, **problem_responses(*problems)},
+        **more,
+    )
+
+
+def body_endpoint_schema(
+    operation_id: str,
+    summary: str,
+    *,
+    body: Any,
+    example: tuple[str, dict] | None = None,
+    problems: Sequence[str] = SESSION_PROBLEMS,
+    **more: Any,
+):
+    """`endpoint_schema` for an endpoint that reads a JSON body: `body`, its serializer (None: it must be empty), and
+    `example`, a named example of it. The body may be refused as invalid_request or unsupported_media_type."""
+    return endpoint_schema(
+        operation_id,
+        summary,
+        problems=(*problems, "invalid_request", "unsupported_media_type"),
+        request=body,
+        examples=[OpenApiExample(example[0], value=example[1], request_only=True)] if example else None,
+        **more,
+    )
+
 
 SSE_EXAMPLE = (
     "event: delta\n"

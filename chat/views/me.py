@@ -1,16 +1,19 @@
 import dataclasses
 from uuid import UUID
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat.openapi import AUTH_PROBLEMS, RETRY_AFTER, SESSION_PROBLEMS, problem_responses
+from chat.openapi import AUTH_PROBLEMS, SESSION_PROBLEMS, body_endpoint_schema, endpoint_schema
 from chat.serializers import READ_ONLY_NAMES, EmptyInput, MeOut, StrictCharField, StrictInputSerializer, rendered
 from chat.views.base import CustomerApi
 from customers import services as customers
 from customers.services import MAX_TAG_LENGTH, MAX_TAGS, CustomerProfile, InvalidInput
+
+# The profile is the caller's own: there is nothing to find, so no not_found.
+_ME_PROBLEMS = (*AUTH_PROBLEMS, "service_unavailable", "throttled")
 
 
 def _entries(help_text: str) -> serializers.ListField:
@@ -37,31 +40,24 @@ class MeApi(CustomerApi):
                 raise serializers.ValidationError({name: ["Customers cannot change this field."] for name in refused})
             return super().to_internal_value(data)
 
-    @extend_schema(
-        operation_id="me_retrieve",
-        summary="The caller's profile, with the profile proposals awaiting their decision",
-        tags=["me"],
-        parameters=[RETRY_AFTER],
-        responses={200: MeOut, **problem_responses(*AUTH_PROBLEMS, "service_unavailable", "throttled")},
+    @endpoint_schema(
+        "me_retrieve",
+        "The caller's profile, with the profile proposals awaiting their decision",
+        tag="me",
+        responses={200: MeOut},
+        problems=_ME_PROBLEMS,
     )
     def get(self, request: Request) -> Response:
         return Response(rendered(MeOut, customers.customer_me_get(customer_id=self.customer_id)))
 
-    @extend_schema(
-        operation_id="me_partial_update",
-        summary="Edit your allergies, diets, dietary notes and preferences (never the limit or the spending)",
-        tags=["me"],
-        parameters=[RETRY_AFTER],
-        request=ProfileEditInput,
-        responses={
-            200: MeOut,
-            **problem_responses(
-                *AUTH_PROBLEMS, "invalid_request", "unsupported_media_type", "service_unavailable", "throttled"
-            ),
-        },
-        examples=[
-            OpenApiExample("an edit", value={"allergies": ["peanut", "새우"], "diets": ["채식"]}, request_only=True)
-        ],
+    @body_endpoint_schema(
+        "me_partial_update",
+        "Edit your allergies, diets, dietary notes and preferences (never the limit or the spending)",
+        tag="me",
+        body=ProfileEditInput,
+        example=("an edit", {"allergies": ["peanut", "새우"], "diets": ["채식"]}),
+        responses={200: MeOut},
+        problems=_ME_PROBLEMS,
     )
     def patch(self, request: Request) -> Response:
         body = self.validated_body(self.ProfileEditInput)
@@ -93,21 +89,15 @@ class ProposalDecisionApi(CustomerApi):
         return Response(rendered(MeOut, me))
 
 
-_DECISION_RESPONSES = {
-    200: MeOut,
-    **problem_responses(*SESSION_PROBLEMS, "invalid_request", "already_decided", "unsupported_media_type"),
-}
-
-
 def _decision_schema(operation_id: str, summary: str):
     return extend_schema_view(
-        post=extend_schema(
-            operation_id=operation_id,
-            summary=summary,
-            tags=["me"],
-            parameters=[RETRY_AFTER],
-            request=None,
-            responses=_DECISION_RESPONSES,
+        post=body_endpoint_schema(
+            operation_id,
+            summary,
+            tag="me",
+            body=None,
+            responses={200: MeOut},
+            problems=(*SESSION_PROBLEMS, "already_decided"),
         )
     )
 

@@ -6,7 +6,6 @@ from uuid import UUID
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 from rest_framework.renderers import BaseRenderer
@@ -19,11 +18,10 @@ from chat.openapi import (
     IDEMPOTENCY_KEY,
     IDEMPOTENT_REPLAYED,
     IF_MATCH_SEQ,
-    RETRY_AFTER,
-    SESSION_PROBLEMS,
     SSE_RESPONSE,
     TURN_PROBLEMS,
-    problem_responses,
+    body_endpoint_schema,
+    endpoint_schema,
 )
 from chat.serializers import MessageListOut, StrictCharField, StrictInputSerializer, TurnOut, rendered
 from chat.views.base import CustomerApi
@@ -54,33 +52,29 @@ class SessionMessagesApi(CustomerApi):
             renderers.append(EventStreamRenderer())
         return renderers
 
-    @extend_schema(
-        operation_id="sessions_messages_list",
-        summary="The session's messages, oldest first",
+    @endpoint_schema(
+        "sessions_messages_list",
+        "The session's messages, oldest first",
         description=(
             "An open session's live messages. Once ended, its archived transcript while the opt-in archive keeps it "
             "(CHAT_ARCHIVE_DAYS above 0), else an empty list: the summary replaces the messages."
         ),
-        tags=["messages"],
-        parameters=[RETRY_AFTER],
-        responses={200: MessageListOut, **problem_responses(*SESSION_PROBLEMS)},
+        tag="messages",
+        responses={200: MessageListOut},
     )
     def get(self, request: Request, session_id: UUID) -> Response:
         messages = lifecycle.session_messages_get(customer_id=self.customer_id, session_id=session_id)
         return Response(rendered(MessageListOut, {"results": messages}))
 
-    @extend_schema(
-        operation_id="sessions_messages_create",
-        summary="Send a message and get the reply (JSON, or Server-Sent Events with `Accept: text/event-stream`)",
-        tags=["messages"],
-        request=MessageCreateInput,
-        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, RETRY_AFTER],
-        responses={
-            (201, "application/json"): TurnOut,
-            (200, sse.CONTENT_TYPE): SSE_RESPONSE,
-            **problem_responses(*TURN_PROBLEMS, "message_too_long", "unsupported_media_type"),
-        },
-        examples=[OpenApiExample("a message", value={"content": "Any dinner ideas for tonight?"}, request_only=True)],
+    @body_endpoint_schema(
+        "sessions_messages_create",
+        "Send a message and get the reply (JSON, or Server-Sent Events with `Accept: text/event-stream`)",
+        tag="messages",
+        body=MessageCreateInput,
+        example=("a message", {"content": "Any dinner ideas for tonight?"}),
+        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED],
+        responses={(201, "application/json"): TurnOut, (200, sse.CONTENT_TYPE): SSE_RESPONSE},
+        problems=(*TURN_PROBLEMS, "message_too_long"),
     )
     def post(self, request: Request, session_id: UUID) -> Response | StreamingHttpResponse:
         with _counted_when_refused(self.customer_id):
@@ -121,23 +115,15 @@ class SessionRegenerateApi(CustomerApi):
             "if the session has moved on since, 409 `conversation_moved_on`. Or send it as `If-Match`.",
         )
 
-    @extend_schema(
-        operation_id="sessions_regenerate",
-        summary="Answer the last user message again (after a failed or unwanted reply)",
-        tags=["messages"],
-        request=RegenerateInput,
-        parameters=[IDEMPOTENCY_KEY, IF_MATCH_SEQ, IDEMPOTENT_REPLAYED, RETRY_AFTER],
-        responses={
-            201: TurnOut,
-            **problem_responses(
-                *TURN_PROBLEMS,
-                "nothing_to_regenerate",
-                "conversation_moved_on",
-                "invalid_request",
-                "unsupported_media_type",
-            ),
-        },
-        examples=[OpenApiExample("replace reply 2", value={"seq": 2}, request_only=True)],
+    @body_endpoint_schema(
+        "sessions_regenerate",
+        "Answer the last user message again (after a failed or unwanted reply)",
+        tag="messages",
+        body=RegenerateInput,
+        example=("replace reply 2", {"seq": 2}),
+        parameters=[IDEMPOTENCY_KEY, IF_MATCH_SEQ, IDEMPOTENT_REPLAYED],
+        responses={201: TurnOut},
+        problems=(*TURN_PROBLEMS, "nothing_to_regenerate", "conversation_moved_on"),
     )
     def post(self, request: Request, session_id: UUID) -> Response:
         with _counted_when_refused(self.customer_id):

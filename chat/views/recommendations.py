@@ -1,12 +1,11 @@
 from uuid import UUID
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chat import recommendations
-from chat.openapi import RETRY_AFTER, SESSION_PROBLEMS, problem_responses
+from chat.openapi import body_endpoint_schema
 from chat.serializers import FeedbackOut, StrictCharField, StrictInputSerializer, rendered
 from chat.views.base import CustomerApi
 from customers.services import RATINGS
@@ -19,17 +18,13 @@ class RecommendationFeedbackApi(CustomerApi):
         rating = serializers.ChoiceField(RATINGS, help_text="`up` or `down`; a down-rated item never comes back.")
         note = StrictCharField(required=False, allow_blank=True, max_length=MAX_NOTE_CHARS)
 
-    @extend_schema(
-        operation_id="recommendations_feedback",
-        summary="Rate a recommendation (rating again replaces it)",
-        tags=["recommendations"],
-        parameters=[RETRY_AFTER],
-        request=FeedbackInput,
-        responses={
-            200: FeedbackOut,
-            **problem_responses(*SESSION_PROBLEMS, "invalid_request", "unsupported_media_type"),
-        },
-        examples=[OpenApiExample("a rating", value={"rating": "up", "note": "Loved it"}, request_only=True)],
+    @body_endpoint_schema(
+        "recommendations_feedback",
+        "Rate a recommendation (rating again replaces it)",
+        tag="recommendations",
+        body=FeedbackInput,
+        example=("a rating", {"rating": "up", "note": "Loved it"}),
+        responses={200: FeedbackOut},
     )
     def post(self, request: Request, recommendation_id: UUID) -> Response:
         body = self.validated_body(self.FeedbackInput)

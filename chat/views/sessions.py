@@ -1,14 +1,13 @@
 from uuid import UUID
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from chat import lifecycle
-from chat.openapi import RETRY_AFTER, SESSION_PROBLEMS, problem_responses
+from chat.openapi import MODEL_PROBLEMS, SESSION_PROBLEMS, body_endpoint_schema, endpoint_schema
 from chat.serializers import (
     EmptyInput,
     MoodOut,
@@ -34,12 +33,13 @@ class SessionListCreateApi(CustomerApi):
     class SessionCreateInput(StrictInputSerializer):
         title = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
-    @extend_schema(
-        operation_id="sessions_list",
-        summary="The caller's sessions, newest first",
-        tags=["sessions"],
-        parameters=[SessionFilterInput, RETRY_AFTER],
-        responses={200: SessionPageOut, **problem_responses(*SESSION_PROBLEMS, "invalid_request")},
+    @endpoint_schema(
+        "sessions_list",
+        "The caller's sessions, newest first",
+        tag="sessions",
+        parameters=[SessionFilterInput],
+        responses={200: SessionPageOut},
+        problems=(*SESSION_PROBLEMS, "invalid_request"),
     )
     def get(self, request: Request) -> Response:
         # A plain dict, not the QueryDict: DRF reads a QueryDict as an HTML form, where `?status=` (empty) means
@@ -58,19 +58,14 @@ class SessionListCreateApi(CustomerApi):
         }
         return Response(rendered(SessionPageOut, page))
 
-    @extend_schema(
-        operation_id="sessions_create",
-        summary="Open a session",
-        tags=["sessions"],
-        parameters=[RETRY_AFTER],
-        request=SessionCreateInput,
-        responses={
-            201: SessionOut,
-            **problem_responses(
-                *SESSION_PROBLEMS, "invalid_request", "too_many_open_sessions", "unsupported_media_type"
-            ),
-        },
-        examples=[OpenApiExample("with a title", value={"title": "Dinner ideas"}, request_only=True)],
+    @body_endpoint_schema(
+        "sessions_create",
+        "Open a session",
+        tag="sessions",
+        body=SessionCreateInput,
+        example=("with a title", {"title": "Dinner ideas"}),
+        responses={201: SessionOut},
+        problems=(*SESSION_PROBLEMS, "too_many_open_sessions"),
     )
     def post(self, request: Request) -> Response:
         data = self.validated_body(self.SessionCreateInput)
@@ -80,23 +75,21 @@ class SessionListCreateApi(CustomerApi):
 
 
 class SessionDetailApi(CustomerApi):
-    @extend_schema(
-        operation_id="sessions_retrieve",
-        summary="One session: its live messages while open, its summary once ended",
-        tags=["sessions"],
-        parameters=[RETRY_AFTER],
-        responses={200: SessionDetailOut, **problem_responses(*SESSION_PROBLEMS)},
+    @endpoint_schema(
+        "sessions_retrieve",
+        "One session: its live messages while open, its summary once ended",
+        tag="sessions",
+        responses={200: SessionDetailOut},
     )
     def get(self, request: Request, session_id: UUID) -> Response:
         session = lifecycle.session_view_get(customer_id=self.customer_id, session_id=session_id)
         return Response(rendered(SessionDetailOut, session))
 
-    @extend_schema(
-        operation_id="sessions_destroy",
-        summary="Erase the session everywhere (conversation state and record)",
-        tags=["sessions"],
-        parameters=[RETRY_AFTER],
-        responses={204: None, **problem_responses(*SESSION_PROBLEMS)},
+    @endpoint_schema(
+        "sessions_destroy",
+        "Erase the session everywhere (conversation state and record)",
+        tag="sessions",
+        responses={204: None},
     )
     def delete(self, request: Request, session_id: UUID) -> Response:
         lifecycle.session_delete(customer_id=self.customer_id, session_id=session_id)
@@ -107,17 +100,14 @@ class SessionMoodApi(CustomerApi):
     class MoodInput(StrictInputSerializer):
         mood = serializers.ChoiceField(MOODS)
 
-    @extend_schema(
-        operation_id="sessions_mood_update",
-        summary="Set the session's mood (it steers the next replies)",
-        tags=["sessions"],
-        parameters=[RETRY_AFTER],
-        request=MoodInput,
-        responses={
-            200: MoodOut,
-            **problem_responses(*SESSION_PROBLEMS, "invalid_request", "session_ended", "unsupported_media_type"),
-        },
-        examples=[OpenApiExample("tired", value={"mood": "tired"}, request_only=True)],
+    @body_endpoint_schema(
+        "sessions_mood_update",
+        "Set the session's mood (it steers the next replies)",
+        tag="sessions",
+        body=MoodInput,
+        example=("tired", {"mood": "tired"}),
+        responses={200: MoodOut},
+        problems=(*SESSION_PROBLEMS, "session_ended"),
     )
     def put(self, request: Request, session_id: UUID) -> Response:
         data = self.validated_body(self.MoodInput)
@@ -141,23 +131,17 @@ class SessionConstraintsApi(CustomerApi):
             child=serializers.ChoiceField(ITEM_KINDS), required=False, default=list, max_length=len(ITEM_KINDS)
         )
 
-    @extend_schema(
-        operation_id="sessions_constraints_update",
-        summary="Replace what the customer stated in the session (the one way to loosen a stated rule)",
-        tags=["sessions"],
-        parameters=[RETRY_AFTER],
-        request=ConstraintsInput,
-        responses={
-            200: SessionDetailOut,
-            **problem_responses(*SESSION_PROBLEMS, "invalid_request", "session_ended", "unsupported_media_type"),
-        },
-        examples=[
-            OpenApiExample(
-                "peanuts and a cap",
-                value={"allergens": ["peanut"], "diets": [], "max_price": 15000, "exclude_tags": [], "kinds": []},
-                request_only=True,
-            )
-        ],
+    @body_endpoint_schema(
+        "sessions_constraints_update",
+        "Replace what the customer stated in the session (the one way to loosen a stated rule)",
+        tag="sessions",
+        body=ConstraintsInput,
+        example=(
+            "peanuts and a cap",
+            {"allergens": ["peanut"], "diets": [], "max_price": 15000, "exclude_tags": [], "kinds": []},
+        ),
+        responses={200: SessionDetailOut},
+        problems=(*SESSION_PROBLEMS, "session_ended"),
     )
     def put(self, request: Request, session_id: UUID) -> Response:
         data = self.validated_body(self.ConstraintsInput)
@@ -176,25 +160,13 @@ class SessionConstraintsApi(CustomerApi):
 
 
 class SessionEndApi(CustomerApi):
-    @extend_schema(
-        operation_id="sessions_end",
-        summary="Summarize the session, store the summary, close it",
-        tags=["sessions"],
-        parameters=[RETRY_AFTER],
-        request=None,
-        responses={
-            200: SessionDetailOut,
-            **problem_responses(
-                *SESSION_PROBLEMS,
-                "invalid_request",
-                "session_ended",
-                "unsupported_media_type",
-                "llm_bad_response",
-                "llm_rejected",
-                "llm_unavailable",
-                "llm_timeout",
-            ),
-        },
+    @body_endpoint_schema(
+        "sessions_end",
+        "Summarize the session, store the summary, close it",
+        tag="sessions",
+        body=None,
+        responses={200: SessionDetailOut},
+        problems=(*SESSION_PROBLEMS, "session_ended", *MODEL_PROBLEMS),
     )
     def post(self, request: Request, session_id: UUID) -> Response:
         self.validated_body(EmptyInput)

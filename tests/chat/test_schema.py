@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,26 @@ def test_errors_are_problem_details(schema):
             assert {"401", "403"} <= set(errors), (method, path)
             for response in errors.values():
                 assert list(response["content"]) == ["application/problem+json"], (method, path)
+
+
+def test_each_problem_response_names_each_of_its_codes_once_with_an_example(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                if not status.startswith(("4", "5")):
+                    continue
+                codes = re.findall(r"`(\w+)`", response["description"].partition("`code`:")[2])
+                assert len(codes) == len(set(codes)), (method, path, status)
+                examples = response["content"]["application/problem+json"]["examples"].values()
+                assert sorted(codes) == sorted(example["value"]["code"] for example in examples), (method, path)
+
+
+def test_every_endpoint_that_reads_a_body_documents_how_a_body_is_refused(schema):
+    for path, operations in schema["paths"].items():
+        for method in {"post", "put", "patch"} & set(operations):
+            responses = operations[method]["responses"]
+            assert "`invalid_request`" in responses["400"]["description"], (method, path)
+            assert "`unsupported_media_type`" in responses["415"]["description"], (method, path)
 
 
 def test_every_customer_endpoint_documents_its_throttle(schema):
