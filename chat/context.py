@@ -55,12 +55,7 @@ def _context_of(facts: customers.TurnFacts) -> TurnContext:
 
 
 def turn_catalog_read(
-    context: TurnContext,
-    *,
-    customer_id: int,
-    text: str,
-    constraints: Constraints | None = None,
-    session_id: UUID | None = None,
+    context: TurnContext, *, text: str, constraints: Constraints | None = None, session_id: UUID | None = None
 ) -> TurnContext:
     """`context` with the turn's catalog side, read live (two SQL statements): the candidates for `text` (best
     first, each meeting the customer's rules, their pending profile proposals, the session's `constraints` and what
@@ -71,7 +66,7 @@ def turn_catalog_read(
     The turn's first database work when every other read came from the cache: it raises DatabaseUnavailable while
     the database is down."""
     found = customers.catalog_turn_read(
-        customer_id=customer_id,
+        customer_id=context.customer_id,
         text=text,
         limit=settings.RECOMMENDATION_CANDIDATES,
         tastes=TASTES,

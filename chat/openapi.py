@@ -1,5 +1,7 @@
-"""OpenAPI pieces shared by the views: problem responses, the Idempotency-Key header, the SSE variant, and the
-security schemes of chat's authentication classes (drf-spectacular extensions, loaded from `ChatConfig.ready`).
+"""OpenAPI pieces shared by the views: the schema decorators of a customer endpoint (`endpoint_schema`,
+`body_endpoint_schema`, `request_example`), the AutoSchema that reads an operation's summary from its method's
+docstring, problem responses, the Idempotency-Key header, the SSE variant, and the security schemes of chat's
+authentication classes (drf-spectacular extensions, loaded from `ChatConfig.ready`).
 """
 
 from collections import defaultdict
@@ -8,8 +10,16 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 
 from chat.errors import Problem
 from chat.problems import PROBLEM_CONTENT_TYPE, PROBLEMS, example_detail
@@ -96,45 +106,54 @@ RETRY_AFTER = OpenApiParameter(
 
 def endpoint_schema(
     operation_id: str,
-    summary: str,
     *,
-    tag: str,
-    responses: dict,
+    ok: dict,
+    also: Sequence[str] = (),
     problems: Sequence[str] = SESSION_PROBLEMS,
     parameters: Sequence[Any] = (),
     **more: Any,
 ):
-    """`extend_schema` for one customer endpoint: its success `responses` and its `problems`. Every customer endpoint
-    is throttled, so Retry-After closes its parameters. `more`: the rest of `extend_schema`'s arguments."""
+    """`extend_schema` for one customer endpoint: its success responses (`ok`) and its problems (`problems` and
+    `also`). Every customer endpoint is throttled, so Retry-After closes its parameters. Its summary and description
+    come from the method's docstring (ChatAutoSchema); `more`: the rest of `extend_schema`'s arguments."""
     return extend_schema(
         operation_id=operation_id,
-        summary=summary,
-        tags=[tag],
         parameters=[*parameters, RETRY_AFTER],
-        responses={**responses, **problem_responses(*problems)},
+        responses={**ok, **problem_responses(*problems, *also)},
         **more,
     )
 
 
-def body_endpoint_schema(
-    operation_id: str,
-    summary: str,
-    *,
-    body: Any,
-    example: tuple[str, dict] | None = None,
-    problems: Sequence[str] = SESSION_PROBLEMS,
-    **more: Any,
-):
-    """`endpoint_schema` for an endpoint that reads a JSON body: `body`, its serializer (None: it must be empty), and
-    `example`, a named example of it. The body may be refused as invalid_request or unsupported_media_type."""
+def body_endpoint_schema(operation_id: str, *, body: Any, also: Sequence[str] = (), **more: Any):
+    """`endpoint_schema` for an endpoint that reads a JSON body: `body`, its serializer (None: it must be empty; a
+    serializer's example: `request_example`). The body may be refused as invalid_request or unsupported_media_type."""
     return endpoint_schema(
-        operation_id,
-        summary,
-        problems=(*problems, "invalid_request", "unsupported_media_type"),
-        request=body,
-        examples=[OpenApiExample(example[0], value=example[1], request_only=True)] if example else None,
-        **more,
+        operation_id, also=(*also, "invalid_request", "unsupported_media_type"), request=body, **more
     )
+
+
+def request_example(name: str, value: dict):
+    """Class decorator for an input serializer: `value`, named `name`, is its example request body."""
+    return extend_schema_serializer(examples=[OpenApiExample(name, value=value, request_only=True)])
+
+
+class ChatAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema with an operation's summary read from the first paragraph of its method's
+    docstring (without the closing period), and its description from the paragraphs after it, else from its view's
+    docstring: what a method does is written once, where its code is. `extend_schema(summary=..., description=...)`
+    still wins."""
+
+    def get_summary(self) -> str | None:
+        return " ".join(self._method_doc()[0].split()).removesuffix(".") or None
+
+    def get_description(self) -> str:
+        paragraphs = self._method_doc()[1].split("\n\n")
+        return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip()) or get_doc(self.view.__class__)
+
+    def _method_doc(self) -> tuple[str, str]:
+        method = getattr(self.view, getattr(self.view, "action", self.method.lower()), None)
+        summary, _, rest = get_doc(method).partition("\n\n")
+        return summary, rest
 
 
 SSE_EXAMPLE = (

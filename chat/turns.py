@@ -73,7 +73,7 @@ def turn_prepare(
     # The reads above may have come from the cache alone, and the activity recorded after the reply needs the
     # database: this read, never cached, comes before anything of the turn is written to Redis or sent to the
     # model, so that a turn the database could not record is refused first.
-    return turn_catalog_read(context, customer_id=customer_id, text=request, constraints=stored, session_id=session_id)
+    return turn_catalog_read(context, text=request, constraints=stored, session_id=session_id)
 
 
 def turn_attempt_count(*, customer_id: int) -> None:

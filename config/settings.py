@@ -227,7 +227,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "chat.openapi.ChatAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -237,6 +237,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # What precedes an operation's tag in its path: /api/v1/sessions/… is tagged `sessions`.
+    "SCHEMA_PATH_PREFIX": r"/api/v\d+",
     # Swagger UI assets ship with the project (drf-spectacular-sidecar): the docs work without internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

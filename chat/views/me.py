@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat.openapi import AUTH_PROBLEMS, SESSION_PROBLEMS, body_endpoint_schema, endpoint_schema
+from chat.openapi import AUTH_PROBLEMS, body_endpoint_schema, endpoint_schema, request_example
 from chat.serializers import READ_ONLY_NAMES, EmptyInput, MeOut, StrictCharField, StrictInputSerializer, rendered
 from chat.views.base import CustomerApi
 from customers import services as customers
@@ -26,6 +26,7 @@ def _entries(help_text: str) -> serializers.ListField:
 
 
 class MeApi(CustomerApi):
+    @request_example("an edit", {"allergies": ["peanut", "새우"], "diets": ["채식"]})
     class ProfileEditInput(StrictInputSerializer):
         allergies = _entries(
             "Replaces your allergies: allergen codes or words (`땅콩`, `peanuts`, `shellfish`); a word that maps to "
@@ -40,26 +41,14 @@ class MeApi(CustomerApi):
                 raise serializers.ValidationError({name: ["Customers cannot change this field."] for name in refused})
             return super().to_internal_value(data)
 
-    @endpoint_schema(
-        "me_retrieve",
-        "The caller's profile, with the profile proposals awaiting their decision",
-        tag="me",
-        responses={200: MeOut},
-        problems=_ME_PROBLEMS,
-    )
+    @endpoint_schema("me_retrieve", ok={200: MeOut}, problems=_ME_PROBLEMS)
     def get(self, request: Request) -> Response:
+        """The caller's profile, with the profile proposals awaiting their decision."""
         return Response(rendered(MeOut, customers.customer_me_get(customer_id=self.customer_id)))
 
-    @body_endpoint_schema(
-        "me_partial_update",
-        "Edit your allergies, diets, dietary notes and preferences (never the limit or the spending)",
-        tag="me",
-        body=ProfileEditInput,
-        example=("an edit", {"allergies": ["peanut", "새우"], "diets": ["채식"]}),
-        responses={200: MeOut},
-        problems=_ME_PROBLEMS,
-    )
+    @body_endpoint_schema("me_partial_update", body=ProfileEditInput, ok={200: MeOut}, problems=_ME_PROBLEMS)
     def patch(self, request: Request) -> Response:
+        """Edit your allergies, diets, dietary notes and preferences (never the limit or the spending)."""
         body = self.validated_body(self.ProfileEditInput)
         try:
             me = customers.customer_profile_edit(customer_id=self.customer_id, changes=body, by_user_id=request.user.pk)
@@ -91,14 +80,7 @@ class ProposalDecisionApi(CustomerApi):
 
 def _decision_schema(operation_id: str, summary: str):
     return extend_schema_view(
-        post=body_endpoint_schema(
-            operation_id,
-            summary,
-            tag="me",
-            body=None,
-            responses={200: MeOut},
-            problems=(*SESSION_PROBLEMS, "already_decided"),
-        )
+        post=body_endpoint_schema(operation_id, body=None, ok={200: MeOut}, also=["already_decided"], summary=summary)
     )
 
 

@@ -22,6 +22,7 @@ from chat.openapi import (
     TURN_PROBLEMS,
     body_endpoint_schema,
     endpoint_schema,
+    request_example,
 )
 from chat.serializers import MessageListOut, StrictCharField, StrictInputSerializer, TurnOut, rendered
 from chat.views.base import CustomerApi
@@ -43,6 +44,7 @@ class EventStreamRenderer(BaseRenderer):
 class SessionMessagesApi(CustomerApi):
     turn_methods = frozenset({"POST"})  # a send; the GET (the list) is a read
 
+    @request_example("a message", {"content": "Any dinner ideas for tonight?"})
     class MessageCreateInput(StrictInputSerializer):
         content = StrictCharField(help_text="The customer's message: not blank, at most CHAT_MAX_MESSAGE_CHARS.")
 
@@ -52,31 +54,27 @@ class SessionMessagesApi(CustomerApi):
             renderers.append(EventStreamRenderer())
         return renderers
 
-    @endpoint_schema(
-        "sessions_messages_list",
-        "The session's messages, oldest first",
-        description=(
-            "An open session's live messages. Once ended, its archived transcript while the opt-in archive keeps it "
-            "(CHAT_ARCHIVE_DAYS above 0), else an empty list: the summary replaces the messages."
-        ),
-        tag="messages",
-        responses={200: MessageListOut},
-    )
+    @endpoint_schema("sessions_messages_list", ok={200: MessageListOut}, tags=["messages"])
     def get(self, request: Request, session_id: UUID) -> Response:
+        """The session's messages, oldest first.
+
+        An open session's live messages. Once ended, its archived transcript while the opt-in archive keeps it
+        (CHAT_ARCHIVE_DAYS above 0), else an empty list: the summary replaces the messages.
+        """
         messages = lifecycle.session_messages_get(customer_id=self.customer_id, session_id=session_id)
         return Response(rendered(MessageListOut, {"results": messages}))
 
     @body_endpoint_schema(
         "sessions_messages_create",
-        "Send a message and get the reply (JSON, or Server-Sent Events with `Accept: text/event-stream`)",
-        tag="messages",
         body=MessageCreateInput,
-        example=("a message", {"content": "Any dinner ideas for tonight?"}),
         parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED],
-        responses={(201, "application/json"): TurnOut, (200, sse.CONTENT_TYPE): SSE_RESPONSE},
-        problems=(*TURN_PROBLEMS, "message_too_long"),
+        ok={(201, "application/json"): TurnOut, (200, sse.CONTENT_TYPE): SSE_RESPONSE},
+        problems=TURN_PROBLEMS,
+        also=["message_too_long"],
+        tags=["messages"],
     )
     def post(self, request: Request, session_id: UUID) -> Response | StreamingHttpResponse:
+        """Send a message and get the reply (JSON, or Server-Sent Events with `Accept: text/event-stream`)."""
         with _counted_when_refused(self.customer_id):
             content = self.validated_body(self.MessageCreateInput)["content"]
             if len(content) > settings.CHAT_MAX_MESSAGE_CHARS:
@@ -106,6 +104,7 @@ class SessionMessagesApi(CustomerApi):
 class SessionRegenerateApi(CustomerApi):
     turn_methods = frozenset({"POST"})
 
+    @request_example("replace reply 2", {"seq": 2})
     class RegenerateInput(StrictInputSerializer):
         seq = serializers.IntegerField(
             min_value=1,
@@ -117,15 +116,15 @@ class SessionRegenerateApi(CustomerApi):
 
     @body_endpoint_schema(
         "sessions_regenerate",
-        "Answer the last user message again (after a failed or unwanted reply)",
-        tag="messages",
         body=RegenerateInput,
-        example=("replace reply 2", {"seq": 2}),
         parameters=[IDEMPOTENCY_KEY, IF_MATCH_SEQ, IDEMPOTENT_REPLAYED],
-        responses={201: TurnOut},
-        problems=(*TURN_PROBLEMS, "nothing_to_regenerate", "conversation_moved_on"),
+        ok={201: TurnOut},
+        problems=TURN_PROBLEMS,
+        also=["nothing_to_regenerate", "conversation_moved_on"],
+        tags=["messages"],
     )
     def post(self, request: Request, session_id: UUID) -> Response:
+        """Answer the last user message again (after a failed or unwanted reply)."""
         with _counted_when_refused(self.customer_id):
             data = self.validated_body(self.RegenerateInput)
             expected = _expected_seq(request, data.get("seq"))

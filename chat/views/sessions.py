@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from chat import lifecycle
-from chat.openapi import MODEL_PROBLEMS, SESSION_PROBLEMS, body_endpoint_schema, endpoint_schema
+from chat.openapi import MODEL_PROBLEMS, body_endpoint_schema, endpoint_schema, request_example
 from chat.serializers import (
     EmptyInput,
     MoodOut,
@@ -30,18 +30,15 @@ class SessionListCreateApi(CustomerApi):
         # Bounded by the database's bigint OFFSET: a larger one failed in SQL as a 500.
         offset = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
 
+    @request_example("with a title", {"title": "Dinner ideas"})
     class SessionCreateInput(StrictInputSerializer):
         title = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
     @endpoint_schema(
-        "sessions_list",
-        "The caller's sessions, newest first",
-        tag="sessions",
-        parameters=[SessionFilterInput],
-        responses={200: SessionPageOut},
-        problems=(*SESSION_PROBLEMS, "invalid_request"),
+        "sessions_list", parameters=[SessionFilterInput], ok={200: SessionPageOut}, also=["invalid_request"]
     )
     def get(self, request: Request) -> Response:
+        """The caller's sessions, newest first."""
         # A plain dict, not the QueryDict: DRF reads a QueryDict as an HTML form, where `?status=` (empty) means
         # "not given"; here an empty value is outside the declared enum and answers 400 like any other.
         query = self.SessionFilterInput(data=request.query_params.dict())
@@ -59,15 +56,10 @@ class SessionListCreateApi(CustomerApi):
         return Response(rendered(SessionPageOut, page))
 
     @body_endpoint_schema(
-        "sessions_create",
-        "Open a session",
-        tag="sessions",
-        body=SessionCreateInput,
-        example=("with a title", {"title": "Dinner ideas"}),
-        responses={201: SessionOut},
-        problems=(*SESSION_PROBLEMS, "too_many_open_sessions"),
+        "sessions_create", body=SessionCreateInput, ok={201: SessionOut}, also=["too_many_open_sessions"]
     )
     def post(self, request: Request) -> Response:
+        """Open a session."""
         data = self.validated_body(self.SessionCreateInput)
         session = lifecycle.session_open(customer_id=self.customer_id, title=data["title"])
         location = reverse("chat:session", kwargs={"session_id": session.info.session_id})
@@ -75,47 +67,37 @@ class SessionListCreateApi(CustomerApi):
 
 
 class SessionDetailApi(CustomerApi):
-    @endpoint_schema(
-        "sessions_retrieve",
-        "One session: its live messages while open, its summary once ended",
-        tag="sessions",
-        responses={200: SessionDetailOut},
-    )
+    @endpoint_schema("sessions_retrieve", ok={200: SessionDetailOut})
     def get(self, request: Request, session_id: UUID) -> Response:
+        """One session: its live messages while open, its summary once ended."""
         session = lifecycle.session_view_get(customer_id=self.customer_id, session_id=session_id)
         return Response(rendered(SessionDetailOut, session))
 
-    @endpoint_schema(
-        "sessions_destroy",
-        "Erase the session everywhere (conversation state and record)",
-        tag="sessions",
-        responses={204: None},
-    )
+    @endpoint_schema("sessions_destroy", ok={204: None})
     def delete(self, request: Request, session_id: UUID) -> Response:
+        """Erase the session everywhere (conversation state and record)."""
         lifecycle.session_delete(customer_id=self.customer_id, session_id=session_id)
         return Response(status=204)
 
 
 class SessionMoodApi(CustomerApi):
+    @request_example("tired", {"mood": "tired"})
     class MoodInput(StrictInputSerializer):
         mood = serializers.ChoiceField(MOODS)
 
-    @body_endpoint_schema(
-        "sessions_mood_update",
-        "Set the session's mood (it steers the next replies)",
-        tag="sessions",
-        body=MoodInput,
-        example=("tired", {"mood": "tired"}),
-        responses={200: MoodOut},
-        problems=(*SESSION_PROBLEMS, "session_ended"),
-    )
+    @body_endpoint_schema("sessions_mood_update", body=MoodInput, ok={200: MoodOut}, also=["session_ended"])
     def put(self, request: Request, session_id: UUID) -> Response:
+        """Set the session's mood (it steers the next replies)."""
         data = self.validated_body(self.MoodInput)
         mood = lifecycle.session_mood_set(customer_id=self.customer_id, session_id=session_id, mood=data["mood"])
         return Response(rendered(MoodOut, mood))
 
 
 class SessionConstraintsApi(CustomerApi):
+    @request_example(
+        "peanuts and a cap",
+        {"allergens": ["peanut"], "diets": [], "max_price": 15000, "exclude_tags": [], "kinds": []},
+    )
     class ConstraintsInput(StrictInputSerializer):
         allergens = serializers.ListField(
             child=serializers.ChoiceField(ALLERGEN_CODES), required=False, default=list, max_length=len(ALLERGEN_CODES)
@@ -132,18 +114,10 @@ class SessionConstraintsApi(CustomerApi):
         )
 
     @body_endpoint_schema(
-        "sessions_constraints_update",
-        "Replace what the customer stated in the session (the one way to loosen a stated rule)",
-        tag="sessions",
-        body=ConstraintsInput,
-        example=(
-            "peanuts and a cap",
-            {"allergens": ["peanut"], "diets": [], "max_price": 15000, "exclude_tags": [], "kinds": []},
-        ),
-        responses={200: SessionDetailOut},
-        problems=(*SESSION_PROBLEMS, "session_ended"),
+        "sessions_constraints_update", body=ConstraintsInput, ok={200: SessionDetailOut}, also=["session_ended"]
     )
     def put(self, request: Request, session_id: UUID) -> Response:
+        """Replace what the customer stated in the session (the one way to loosen a stated rule)."""
         data = self.validated_body(self.ConstraintsInput)
         tags = (" ".join(tag.split()).casefold() for tag in data["exclude_tags"])
         constraints = Constraints(
@@ -161,14 +135,10 @@ class SessionConstraintsApi(CustomerApi):
 
 class SessionEndApi(CustomerApi):
     @body_endpoint_schema(
-        "sessions_end",
-        "Summarize the session, store the summary, close it",
-        tag="sessions",
-        body=None,
-        responses={200: SessionDetailOut},
-        problems=(*SESSION_PROBLEMS, "session_ended", *MODEL_PROBLEMS),
+        "sessions_end", body=None, ok={200: SessionDetailOut}, also=["session_ended", *MODEL_PROBLEMS]
     )
     def post(self, request: Request, session_id: UUID) -> Response:
+        """Summarize the session, store the summary, close it."""
         self.validated_body(EmptyInput)
         session = lifecycle.session_end(customer_id=self.customer_id, session_id=session_id)
         return Response(rendered(SessionDetailOut, session))

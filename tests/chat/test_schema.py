@@ -50,6 +50,15 @@ def test_every_endpoint_is_documented(schema):
     assert documented == OPERATIONS
 
 
+def test_every_operation_has_a_summary_and_a_tag(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            summary = operation.get("summary") or ""
+            assert summary.strip(), (method, path)
+            assert not summary.endswith("."), (method, path)
+            assert operation["tags"] in (["me"], ["sessions"], ["messages"], ["recommendations"]), (method, path)
+
+
 def test_errors_are_problem_details(schema):
     problem = schema["components"]["schemas"]["ProblemOut"]
     assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
