@@ -38,6 +38,11 @@ class CustomerFacts:
     diets: tuple[str, ...] = ()  # diet codes
     dietary_notes: tuple[str, ...] = ()  # restrictions no code covers
 
+    @property
+    def korean(self) -> bool:
+        """Whether replies to the customer are in Korean (else English)."""
+        return self.preferred_language.strip().lower().startswith("ko")
+
 
 @dataclass(frozen=True, slots=True)
 class Constraints:

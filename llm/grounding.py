@@ -229,12 +229,12 @@ def clean_reason(reason: str, context: TurnContext) -> str:
     if len(text) > MAX_REASON_CHARS:
         text = text[: MAX_REASON_CHARS - 1].rstrip() + "…"
     if not text or _INSTRUCTION.search(text) or _names_in(text, avoid_names(context, ())):
-        return neutral_reason(context.customer.preferred_language)
+        return neutral_reason(korean=context.customer.korean)
     return text
 
 
-def neutral_reason(language: str) -> str:
-    return "요청과 조건에 맞아요." if _korean(language) else "Fits your request and your rules."
+def neutral_reason(*, korean: bool) -> str:
+    return "요청과 조건에 맞아요." if korean else "Fits your request and your rules."
 
 
 def avoid_names(context: TurnContext, dropped: Sequence[str], kept: Sequence[Card] = ()) -> tuple[str, ...]:
@@ -262,10 +262,6 @@ def _variants(name: str) -> list[tuple[str, int]]:
 def _names_in(text: str, names: Sequence[str]) -> bool:
     folded = fold(text)
     return any(name in folded for name in names)
-
-
-def _korean(language: str) -> bool:
-    return language.strip().lower().startswith("ko")
 
 
 class Grounder:
@@ -359,6 +355,6 @@ def withdraw(context: TurnContext, reply: Message, withdrawn: Collection[str]) -
 def repair_text(context: TurnContext, cards: Sequence[Card]) -> str:
     """The sentence a repaired reply ends with: the kept cards by name, or plainly that nothing fits."""
     names = ", ".join(card.item.name for card in cards)
-    if _korean(context.customer.preferred_language):
+    if context.customer.korean:
         return f"조건에 맞는 추천은 {names}입니다." if cards else "지금은 조건에 맞는 추천이 없어요."
     return f"What fits your rules: {names}." if cards else "Nothing I may recommend fits your rules right now."

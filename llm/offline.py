@@ -111,7 +111,7 @@ def _reply(
 
 def _reply_text(context: TurnContext, mood: str, cards: Sequence[Card]) -> str:
     facts = context.customer
-    korean = facts.preferred_language.strip().lower().startswith("ko")
+    korean = facts.korean
     budget = format_money(facts.remaining_limit_minor, facts.currency)
     parts = [_say("greeting", korean, name=facts.display_name)]
     if mood and (sentence := _say(f"mood_{mood}", korean)):
@@ -163,11 +163,10 @@ def _allergens_not_declared(context: TurnContext, cards: Sequence[Card]) -> list
 
 
 def _reason(candidate, context: TurnContext) -> str:
-    korean = context.customer.preferred_language.strip().lower().startswith("ko")
     tags = ", ".join(candidate.tags[:2])
-    if korean:
-        return f"{candidate.area} · {tags}" if tags else "요청과 조건에 맞아요."
-    return f"{tags} in {candidate.area}" if tags and candidate.area else grounding.neutral_reason("en")
+    if context.customer.korean:
+        return f"{candidate.area} · {tags}" if tags else grounding.neutral_reason(korean=True)
+    return f"{tags} in {candidate.area}" if tags and candidate.area else grounding.neutral_reason(korean=False)
 
 
 def recommended_sentence(recommended: Sequence[RecommendedItem]) -> str:

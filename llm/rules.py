@@ -5,11 +5,6 @@ from collections.abc import Callable
 
 from llm.data import TurnContext
 
-
-def _korean(language: str) -> bool:
-    return language.strip().lower().startswith("ko")
-
-
 _DIET_WORDS = {"vegetarian": ("vegetarian", "채식"), "vegan": ("vegan", "비건"), "halal": ("halal", "할랄")}
 _DIET_WORDS["gluten_free"] = ("gluten-free", "글루텐 프리")
 _KIND_WORDS = {"restaurant": "식당", "dish": "요리", "product": "상품", "activity": "활동", "place": "장소"}
@@ -35,7 +30,7 @@ def rules_named(context: TurnContext, *, money: Callable[[int, str], str], budge
     """The customer's rules in words (codes, caps, tags and kinds, never an item): what a reply says ruled
     everything out, with `budget` the remaining monthly limit last. In the customer's language."""
     rules, facts = context.rules(), context.customer
-    korean = _korean(facts.preferred_language)
+    korean = facts.korean
     remaining = money(facts.remaining_limit_minor, facts.currency)
     parts = []
     if rules.allergens:
@@ -58,6 +53,6 @@ def rules_named(context: TurnContext, *, money: Callable[[int, str], str], budge
 
 def nothing_fits(context: TurnContext, *, money: Callable[[int, str], str]) -> str:
     """The honest reply when nothing may be recommended: that nothing fits, and the rules that ruled it out."""
-    if _korean(context.customer.preferred_language):
+    if context.customer.korean:
         return f"지금은 조건에 맞는 추천이 없어요 (조건: {rules_named(context, money=money)})."
     return f"Nothing I may recommend fits your rules right now ({rules_named(context, money=money)})."
